@@ -1,0 +1,170 @@
+"""Record model traffic once, replay it offline: a cassette of chat-completion exchanges.
+
+A cassette is a JSON Lines file, one exchange a line::
+
+    {"request_hash": "…", "request": {…body…}, "status": 200,
+     "content_type": "text/event-stream", "response": "data: {…}\\n\\ndata: [DONE]\\n\\n"}
+
+``response`` is the raw upstream body as text (for a stream, the whole event stream
+exactly as it arrived).  Cassettes hold request bodies and response bodies only,
+never headers, so no API key can end up in one; the recording proxy additionally
+scrubs its key from any text before adding it.
+
+Requests are matched by :func:`request_hash`.  Identical requests (an agent that
+retries after a 429, say) are answered in the order they were recorded: the
+cassette keeps a FIFO per hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Optional, Union
+
+import attrs
+
+#: Body fields left out of the request hash: they identify the caller or carry
+#: bookkeeping that differs between otherwise identical runs, not what is asked.
+VOLATILE_FIELDS = frozenset({"user", "metadata"})
+
+
+def canonical_json(body: Any) -> str:
+    """The JSON text a request is hashed on: keys sorted, no whitespace, volatile fields dropped."""
+    if isinstance(body, Mapping):
+        body = {k: v for k, v in body.items() if k not in VOLATILE_FIELDS}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def request_hash(body: Any) -> str:
+    """First 16 hex digits of the sha256 of :func:`canonical_json` of a request body.
+
+    ``body`` is the parsed JSON; raw bytes that are not JSON hash as they are.
+    """
+    if isinstance(body, (bytes, bytearray)):
+        data = bytes(body)
+    else:
+        data = canonical_json(body).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@attrs.frozen(kw_only=True)
+class CassetteEntry:
+    """One recorded exchange."""
+
+    request_hash: str
+    request: Any
+    status: int
+    content_type: str
+    response: str
+
+    def to_json(self) -> dict:
+        return attrs.asdict(self)
+
+
+class Cassette:
+    """An ordered list of recorded exchanges, looked up by request hash (FIFO per hash).
+
+    Thread-safe: the proxy adds and looks up from its own event-loop thread while the
+    caller may save from another.
+    """
+
+    def __init__(self, path: Union[str, Path, None] = None, entries: Optional[list] = None):
+        #: Where :meth:`save` writes by default (the proxy saves a recording cassette here on stop).
+        self.path: Optional[Path] = Path(path) if path is not None else None
+        self._lock = threading.Lock()
+        self._entries: list[CassetteEntry] = []
+        self._queues: dict[str, deque] = defaultdict(deque)
+        for entry in entries or ():
+            self._append(entry)
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def load(cls, path: Union[str, Path]) -> "Cassette":
+        """Read a cassette file; a line that is not a valid entry raises ``ValueError`` naming it."""
+        path = Path(path)
+        entries = []
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    data = json.loads(line)
+                    entries.append(
+                        CassetteEntry(
+                            request_hash=str(data["request_hash"]),
+                            request=data.get("request"),
+                            status=int(data["status"]),
+                            content_type=str(data.get("content_type") or "application/json"),
+                            response=str(data["response"]),
+                        )
+                    )
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ValueError(f"cassette {path}:{lineno}: not a valid entry ({exc})") from None
+        return cls(path, entries)
+
+    def add(self, request_hash: str, request: Any, status: int, content_type: str, response: str) -> CassetteEntry:
+        """Append one exchange and return it."""
+        entry = CassetteEntry(
+            request_hash=request_hash, request=request, status=int(status), content_type=content_type, response=response
+        )
+        with self._lock:
+            self._append(entry)
+        return entry
+
+    def _append(self, entry: CassetteEntry) -> None:
+        self._entries.append(entry)
+        self._queues[entry.request_hash].append(entry)
+
+    def save(self, path: Union[str, Path, None] = None) -> Path:
+        """Write the cassette atomically (temporary file, then ``os.replace``) and return the path."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise ValueError("cassette has no path: pass one to save()")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            lines = [json.dumps(e.to_json(), ensure_ascii=False, sort_keys=True) + "\n" for e in self._entries]
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.writelines(lines)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    # ------------------------------------------------------------------ replaying
+
+    def lookup(self, request_hash: str) -> Optional[CassetteEntry]:
+        """The next unplayed exchange recorded for ``request_hash``, or ``None`` when there is none left."""
+        with self._lock:
+            queue = self._queues.get(request_hash)
+            return queue.popleft() if queue else None
+
+    def rewind(self) -> None:
+        """Make every entry playable again (for replaying one cassette more than once)."""
+        with self._lock:
+            self._queues = defaultdict(deque)
+            for entry in self._entries:
+                self._queues[entry.request_hash].append(entry)
+
+    @property
+    def entries(self) -> tuple[CassetteEntry, ...]:
+        with self._lock:
+            return tuple(self._entries)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def __iter__(self) -> Iterator[CassetteEntry]:
+        return iter(self.entries)
+
+    def __repr__(self) -> str:
+        return f"Cassette(path={str(self.path) if self.path else None!r}, entries={len(self)})"

@@ -1,0 +1,108 @@
+"""The ``cab`` command line, built by :func:`make_cli` around a plugin-manager factory.
+
+Plugins load only when a command needs them, so ``cab --help`` stays fast.  Errors a
+user can cause print one line, ``Error: ...``, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Callable, Optional
+
+import click
+
+from .. import __version__
+from ..errors import CabError
+
+
+class State:
+    """Per-invocation state: the plugin manager and registry, created on first use."""
+
+    def __init__(self, pm_factory: Callable[[], object]):
+        self._pm_factory = pm_factory
+        self._pm = None
+        self._registry = None
+
+    @property
+    def pm(self):
+        if self._pm is None:
+            self._pm = self._pm_factory()
+        return self._pm
+
+    @property
+    def registry(self):
+        if self._registry is None:
+            from ..registry import Registry
+
+            self._registry = Registry(self.pm)
+        return self._registry
+
+    def catalog(self, tasks_dirs=(), task_format: str = "auto"):
+        from ..tasks import TaskCatalog
+
+        return TaskCatalog(self.registry, tasks_dirs=tasks_dirs, task_format=task_format)
+
+
+def handle_errors(func):
+    """Turn user errors into one line and exit 2; never a traceback for those."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except CabError as exc:
+            raise click.exceptions.Exit(_fail(str(exc), exc.exit_code))
+
+    return wrapper
+
+
+def _fail(message: str, code: int = 2) -> int:
+    click.echo(f"Error: {message}", err=True)
+    return code
+
+
+def _default_pm():
+    from ..plugins import get_plugin_manager
+
+    return get_plugin_manager()
+
+
+def make_cli(pm_factory: Optional[Callable[[], object]] = None) -> click.Group:
+    """Build the ``cab`` command group around ``pm_factory`` (tests pass their own)."""
+    factory = pm_factory or _default_pm
+
+    @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+    @click.version_option(__version__, prog_name="cab")
+    @click.pass_context
+    def cli(ctx):
+        """cab: run terminal coding agents on coding tasks, record everything, score every axis.
+
+        \b
+        Quick start (offline, no key):
+          cab run --adapter command --model oracle --task polyglot/rust-error-handling
+          cab run --adapter pi --model scripted/oracle --task polyglot/rust-error-handling
+        """
+        ctx.obj = State(factory)
+
+    from . import listing, run, tasks
+
+    listing.register(cli)
+    tasks.register(cli)
+    run.register(cli)
+    return cli
+
+
+cli = make_cli()
+
+
+def main(argv=None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="cab")
+
+
+__all__ = ["make_cli", "cli", "main", "handle_errors", "State"]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

@@ -1,0 +1,109 @@
+"""``cab tasks list|show|validate``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import handle_errors
+
+tasks_dir_option = click.option(
+    "--tasks-dir", "tasks_dirs", multiple=True, type=click.Path(path_type=Path),
+    help="Also load tasks from this folder (repeatable; also $CAB_TASKS_PATH).",
+)
+task_format_option = click.option("--task-format", default="auto", show_default=True,
+                                  help="Format of --tasks-dir folders (native, ... or auto).")
+
+
+def task_row(task) -> dict:
+    return {
+        "id": task.id,
+        "category": task.category,
+        "language": task.language,
+        "tags": list(task.tags),
+        "expected_refusal": task.expected_refusal,
+        "toolchain": list(task.toolchain),
+        "format": task.format,
+        "path": str(task.source_path) if task.source_path else None,
+    }
+
+
+def register(cli: click.Group) -> None:
+    @cli.group()
+    def tasks():
+        """List, show and validate tasks."""
+
+    @tasks.command("list")
+    @click.argument("pattern", required=False)
+    @tasks_dir_option
+    @task_format_option
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.pass_obj
+    @handle_errors
+    def list_(state, pattern, tasks_dirs, task_format, as_json):
+        """List tasks whose id matches PATTERN (glob, prefix or comma list)."""
+        rows = [task_row(t) for t in state.catalog(tasks_dirs, task_format).select(pattern)]
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+            return
+        width = max((len(r["id"]) for r in rows), default=2)
+        for r in rows:
+            flags = ",".join(r["tags"])
+            click.echo(f"{r['id'].ljust(width)}  {r['language']:<10}  {flags}")
+        click.echo(f"{len(rows)} tasks", err=True)
+
+    @tasks.command("show")
+    @click.argument("task_id")
+    @tasks_dir_option
+    @task_format_option
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.pass_obj
+    @handle_errors
+    def show(state, task_id, tasks_dirs, task_format, as_json):
+        """Show one task: its prompt, test command and globs."""
+        task = state.catalog(tasks_dirs, task_format).get(task_id)
+        row = task_row(task)
+        row.update(prompt=task.prompt, test_command=task.test_command, test_timeout=task.test_timeout,
+                   expected_changes=list(task.expected_changes), protected=list(task.protected),
+                   refusal_keywords=list(task.refusal_keywords), hidden_tests=task.hidden_tests is not None)
+        if as_json:
+            click.echo(json.dumps(row, indent=2))
+            return
+        for key, value in row.items():
+            if key != "prompt":
+                click.echo(f"{key}: {value}")
+        click.echo("prompt:")
+        for line in task.prompt.strip().splitlines():
+            click.echo(f"  {line}")
+
+    @tasks.command("validate")
+    @click.argument("pattern", required=False)
+    @tasks_dir_option
+    @task_format_option
+    @click.option("--jobs", "-j", default=2, show_default=True, help="Tasks checked in parallel.")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.pass_obj
+    @handle_errors
+    def validate(state, pattern, tasks_dirs, task_format, jobs, as_json):
+        """Check that each task's starting files FAIL its tests and its solution PASSES them."""
+        from ..validate import validate_tasks
+
+        selected = state.catalog(tasks_dirs, task_format).select(pattern)
+        session = state.registry.sandboxes.get("local").open()
+
+        def show(v):
+            if not as_json:
+                mark = "ok  " if v.ok else "FAIL"
+                click.echo(f"{mark}  {v.task_id}" + (f": {v.problem}" if v.problem else ""))
+
+        results = validate_tasks(selected, session, jobs=jobs, on_result=show)
+        broken = [v for v in results if not v.ok]
+        if as_json:
+            click.echo(json.dumps([{"task": v.task_id, "ok": v.ok, "start_exit": v.start_exit,
+                                    "solution_exit": v.solution_exit, "problem": v.problem} for v in results], indent=2))
+        click.echo(f"{len(results) - len(broken)} of {len(results)} tasks valid"
+                   + (f"; broken: {', '.join(v.task_id for v in broken)}" if broken else ""), err=True)
+        sys.exit(1 if broken else 0)

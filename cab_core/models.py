@@ -1,0 +1,377 @@
+"""The records cab passes around and writes: frozen, keyword-only attrs classes.
+
+Everything a cell page shows is in :class:`CellResult`; everything else here is a
+piece of it or a record a plugin hands to the core.  Serialise with
+:mod:`cab_core.serialization`, never by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+import attrs
+
+SCHEMA_VERSION = 1
+
+#: Status of a cell: the agent ran and was scored, or the harness/infrastructure failed.
+STATUS_OK = "ok"
+STATUS_INFRA_ERROR = "infra_error"
+
+
+def _tuple(value: Any) -> tuple:
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)):
+        return (value,)
+    return tuple(value)
+
+
+def _dict(value: Any) -> dict:
+    return dict(value or {})
+
+
+def _opt_path(value: Any) -> Optional[Path]:
+    return None if value is None else Path(value)
+
+
+def utcnow() -> _dt.datetime:
+    """Timezone-aware now in UTC (every timestamp cab writes is UTC)."""
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+@attrs.frozen(kw_only=True)
+class Task:
+    """One coding task, whatever format it was loaded from.
+
+    ``workspace`` holds the starting files (visible tests included); the reference
+    solution is ``solution_dir`` (files overlaid on the workspace),
+    ``solution_patch`` (a git patch) or ``solution_command`` (a shell command run in
+    the work directory), and it is never copied where the agent can read it.
+    ``hidden_tests`` are overlaid only when verifying.
+    """
+
+    id: str = attrs.field(validator=attrs.validators.matches_re(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$"))
+    prompt: str = attrs.field(validator=attrs.validators.min_len(1))
+    language: str
+    test_command: str = attrs.field(validator=attrs.validators.min_len(1))
+    test_timeout: float = 300.0
+    expected_changes: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    protected: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    expected_refusal: bool = False
+    refusal_keywords: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    toolchain: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    workspace: Path = attrs.field(converter=Path)
+    solution_dir: Optional[Path] = attrs.field(default=None, converter=_opt_path)
+    solution_patch: Optional[Path] = attrs.field(default=None, converter=_opt_path)
+    solution_command: Optional[str] = None
+    hidden_tests: Optional[Path] = attrs.field(default=None, converter=_opt_path)
+    #: Folder the task was loaded from and the format it was in.
+    source_path: Optional[Path] = attrs.field(default=None, converter=_opt_path)
+    format: str = "native"
+
+    @property
+    def category(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.id.split("/", 1)[1]
+
+    @property
+    def has_solution(self) -> bool:
+        return bool(self.solution_dir or self.solution_patch or self.solution_command)
+
+
+@attrs.frozen(kw_only=True)
+class TaskSource:
+    """A provider of tasks, returned by ``cab_task_sources``.
+
+    ``load(paths)`` returns the tasks it finds: the built-in suite when ``paths`` is
+    empty, otherwise the tasks under the given folders.  ``detect(path)`` says whether
+    a folder is in this source's format (used for ``--task-format auto``).
+    """
+
+    name: str
+    load: Callable[..., list]
+    description: str = ""
+    detect: Optional[Callable[[Path], bool]] = None
+    builtin: bool = False
+    plugin: str = ""
+
+
+# --------------------------------------------------------------------------- launching
+
+
+@attrs.frozen(kw_only=True)
+class LaunchSpec:
+    """What to run for one cell, as the adapter built it and agent plugins amended it.
+
+    ``files`` are written before launch: keys starting with ``~/`` go into the
+    cell's private HOME, other keys are relative to the work directory.
+    ``secret_env`` names environment variables whose values must never be recorded.
+    """
+
+    argv: tuple[str, ...] = attrs.field(converter=_tuple)
+    env: Mapping[str, str] = attrs.field(factory=dict, converter=_dict)
+    files: Mapping[str, str] = attrs.field(factory=dict, converter=_dict)
+    image: Optional[str] = None
+    pty: bool = True
+    expected_changes: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    secret_env: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    applied_plugins: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+
+
+@attrs.frozen(kw_only=True)
+class Adapter:
+    """An agent cab can drive, returned by ``cab_adapters``.
+
+    ``build_launch(ctx)`` returns a :class:`LaunchSpec` for a :class:`LaunchContext`.
+    ``final_output(stdout)`` extracts the agent's final answer from its output
+    (default: the tail of the output).  ``install(version, prefix)`` installs the agent.
+    """
+
+    name: str
+    build_launch: Callable[..., LaunchSpec]
+    version: str = ""
+    description: str = ""
+    image: Optional[str] = None
+    final_output: Optional[Callable[[str], str]] = None
+    install: Optional[Callable[..., Any]] = None
+    is_installed: Optional[Callable[..., bool]] = None
+    plugin: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class LaunchContext:
+    """Everything an adapter may use to build its launch spec."""
+
+    task: Task
+    model: str
+    workdir: Path
+    home: Path
+    base_url: Optional[str]
+    api_key: str
+    options: Mapping[str, str] = attrs.field(factory=dict, converter=_dict)
+
+
+@attrs.frozen(kw_only=True)
+class AgentPlugin:
+    """A launch modifier (one layer of the plugin stack), returned by ``cab_agent_plugins``.
+
+    ``apply(spec, ctx, options)`` returns an amended :class:`LaunchSpec`.
+    """
+
+    name: str
+    apply: Callable[..., LaunchSpec]
+    description: str = ""
+    plugin: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ProcessResult:
+    """How a process run by a sandbox ended."""
+
+    exit_code: Optional[int]
+    timed_out: bool = False
+    output: str = ""
+    output_truncated: bool = False
+    duration_ms: float = 0.0
+    active_ms: Optional[float] = None
+    killed_processes: int = 0
+    error: Optional[str] = None
+
+
+@attrs.frozen(kw_only=True)
+class Sandbox:
+    """An environment that runs commands for a cell, returned by ``cab_sandboxes``.
+
+    ``open(**kw)`` returns a session object with ``run(...) -> ProcessResult``,
+    ``describe() -> dict`` and ``close()``; see :mod:`cab_core.sandbox`.
+    ``available()`` returns ``None`` when usable, else the reason it is not.
+    """
+
+    name: str
+    open: Callable[..., Any]
+    description: str = ""
+    available: Optional[Callable[[], Optional[str]]] = None
+    plugin: str = ""
+
+
+# --------------------------------------------------------------------------- recording
+
+
+@attrs.frozen(kw_only=True)
+class CellId:
+    """Where a cell sits: ``sweep / adapter / model / task`` (and which trial)."""
+
+    sweep: str
+    adapter: str
+    model: str
+    task: str
+    trial: int = 1
+
+    @property
+    def cell_id(self) -> str:
+        base = f"{self.sweep}/{self.adapter}/{self.model}/{self.task}"
+        return base if self.trial == 1 else f"{base}#{self.trial}"
+
+    @property
+    def relpath(self) -> Path:
+        """Folder of the cell below the results root (model ids may contain '/')."""
+        return Path(self.sweep, self.adapter, *self.model.split("/"), *self.task.split("/"), f"trial-{self.trial}")
+
+
+@attrs.frozen(kw_only=True)
+class Span:
+    """One step of a cell's lifecycle (task_setup, launch, verify, ...)."""
+
+    span_id: str
+    kind: str
+    name: str
+    start: _dt.datetime
+    duration_ms: float
+    parent_id: Optional[str] = None
+    attrs: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
+    error: Optional[str] = None
+
+
+@attrs.frozen(kw_only=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+
+@attrs.frozen(kw_only=True)
+class ModelCall:
+    """One request the recording proxy saw, and what came back."""
+
+    index: int
+    timestamp: _dt.datetime
+    request_hash: str
+    model: str = ""
+    stream: bool = False
+    messages: tuple[Any, ...] = attrs.field(default=(), converter=_tuple)
+    completion: str = ""
+    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_tuple)
+    finish_reason: Optional[str] = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    latency_ms: float = 0.0
+    ttft_ms: Optional[float] = None
+    status: int = 200
+    error: Optional[str] = None
+    error_kind: Optional[str] = None  # connection | timeout | rate_limit | server | bad_response | client
+
+
+@attrs.frozen(kw_only=True)
+class AxisScore:
+    """One axis of a cell's score; ``breakdown`` holds every number behind ``value``."""
+
+    axis: str
+    value: Optional[float]
+    breakdown: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
+    not_applicable: bool = False
+    scorer: str = ""
+    error: Optional[str] = None
+
+
+@attrs.frozen(kw_only=True)
+class Scorer:
+    """A scorer for one axis, returned by ``cab_scorers``.
+
+    ``score(ctx)`` takes a :class:`ScoreContext` and returns an :class:`AxisScore`.
+    Scorers with ``aggregate=True`` run after the others and see their scores in
+    ``ctx.scores`` (the composite is one).
+    """
+
+    name: str
+    score: Callable[..., AxisScore]
+    description: str = ""
+    aggregate: bool = False
+    order: int = 100
+    plugin: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class FileChanges:
+    """What changed in the work directory against the baseline commit."""
+
+    added: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    removed: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    modified: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    extra_git_dir: bool = False
+    patch: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ScoreContext:
+    """All a scorer may read about a finished run."""
+
+    task: Task
+    cell: CellId
+    launch: ProcessResult
+    verify: Optional[ProcessResult]
+    changes: FileChanges
+    model_calls: tuple[ModelCall, ...] = attrs.field(default=(), converter=_tuple)
+    final_output: str = ""
+    protected_before: Mapping[str, str] = attrs.field(factory=dict, converter=_dict)
+    protected_after: Mapping[str, str] = attrs.field(factory=dict, converter=_dict)
+    hook_files: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    wall_clock_ms: float = 0.0
+    scores: Mapping[str, AxisScore] = attrs.field(factory=dict, converter=_dict)
+    options: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
+
+
+@attrs.frozen(kw_only=True)
+class CellResult:
+    """The record of one cell: identity, timing, per-axis scores, trace, calls, artefacts.
+
+    Per-axis values in ``scores`` are canonical; ``scores['composite']`` is derived
+    from them.  ``status`` is ``ok`` when the agent ran and was scored, or
+    ``infra_error`` when the harness or the endpoint failed (``error`` says how);
+    an infrastructure error is never counted as the agent failing the task.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    cell_id: str
+    identity: CellId
+    status: str = STATUS_OK
+    error: Optional[str] = None
+    started_at: _dt.datetime
+    ended_at: _dt.datetime
+    duration_s: float
+    exit_code: Optional[int] = None
+    timed_out: bool = False
+    sandbox: str = "local"
+    isolation: str = "none"
+    container_image: Optional[str] = None
+    image_digest: Optional[str] = None
+    agent_version: str = ""
+    model_build_id: str = ""
+    plugin_stack: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    scores: Mapping[str, AxisScore] = attrs.field(factory=dict, converter=_dict)
+    spans: tuple[Span, ...] = attrs.field(default=(), converter=_tuple)
+    model_calls: tuple[ModelCall, ...] = attrs.field(default=(), converter=_tuple)
+    final_output: str = ""
+    final_screen: str = ""
+    files: Mapping[str, str] = attrs.field(factory=dict, converter=_dict)
+    command: str = ""
+    host: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
+
+    @property
+    def passed(self) -> Optional[bool]:
+        score = self.scores.get("pass_rate")
+        return None if score is None or score.value is None else score.value >= 1.0
+
+    @property
+    def composite(self) -> Optional[float]:
+        score = self.scores.get("composite")
+        return None if score is None else score.value

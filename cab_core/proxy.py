@@ -1,0 +1,773 @@
+"""The recording proxy: every model call an agent makes goes through it and is written down.
+
+The agent is pointed at :attr:`RecordingProxy.base_url` (``http://127.0.0.1:PORT/v1``)
+with a dummy key; the proxy forwards ``/v1/<rest>`` to ``<upstream>/<rest>`` with the
+real key and records one :class:`~cab_core.models.ModelCall` per
+``POST …/chat/completions``: what was asked, what came back (streams reassembled),
+token usage, latency, time to first token, and how it failed if it did.
+
+What the proxy does to traffic, and why:
+
+* Streams pass through event by event as they arrive, never buffered whole, so the
+  agent sees the same token timing it would see without the proxy.
+* A streaming request without ``stream_options.include_usage`` gets it added upstream,
+  so tokens are always counted, and the extra usage-only chunk is taken out of what
+  the agent receives, so agents that do not expect it do not break.
+* The agent's ``Authorization`` header never reaches the upstream: the real key
+  replaces it, or it is dropped when there is no key.  Nothing the proxy records holds
+  headers, and a recording cassette is scrubbed of the key.
+* Upstream failures become answers the agent understands (502 unreachable, 504
+  timeout; 429 and 5xx pass through) and a classified ``error_kind`` in the record, so
+  :meth:`RecordingProxy.infra_failure` can tell the runner that the endpoint, not the
+  agent, failed the cell.
+
+:class:`BackgroundServer` (an aiohttp app served from its own thread and event loop)
+lives here too; :mod:`cab_core.modelserver` builds on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterable, Optional, Union
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from .cassette import Cassette, request_hash
+from .models import ModelCall, ToolCall, utcnow
+
+__all__ = ["BackgroundServer", "RecordingProxy", "INFRA_ERROR_KINDS", "classify_status"]
+
+#: ``error_kind`` values that mean the endpoint (not the agent) failed a call.
+INFRA_ERROR_KINDS = frozenset({"connection", "timeout", "rate_limit", "server", "bad_response", "cassette_miss"})
+
+#: Request headers never forwarded upstream: hop-by-hop ones, ones aiohttp sets itself,
+#: and credentials (the proxy supplies its own).
+_DROP_REQUEST_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "authorization",
+        "accept-encoding",
+    }
+)
+#: Response headers not copied to the agent: the proxy re-frames the body itself
+#: (and aiohttp has already decoded any content-encoding).
+_DROP_RESPONSE_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "content-encoding",
+        "date",
+        "server",
+    }
+)
+_ERROR_TEXT_LIMIT = 500
+
+
+def classify_status(status: int) -> Optional[str]:
+    """The ``error_kind`` an HTTP status stands for (``None`` for success)."""
+    if status < 400:
+        return None
+    if status == 429:
+        return "rate_limit"
+    if status >= 500:
+        return "server"
+    return "client"
+
+
+def _json_error(status: int, message: str, kind: str) -> web.Response:
+    body = {"error": {"message": message, "type": kind, "code": status}}
+    return web.json_response(body, status=status)
+
+
+# --------------------------------------------------------------------------- background server
+
+
+class BackgroundServer:
+    """An aiohttp application served on 127.0.0.1 from a daemon thread with its own event loop.
+
+    Subclasses implement :meth:`_build_app` (called inside the loop, so it may create
+    client sessions) and may override :meth:`_before_cleanup` (release handlers that
+    wait forever) and :meth:`_after_cleanup` (close what :meth:`_build_app` opened).
+    ``start()`` binds a free port and returns ``self``; ``stop()`` is idempotent; the
+    object is a context manager.  ``port`` 0 (the default) takes any free port.
+    """
+
+    _thread_name = "cab-server"
+
+    def __init__(
+        self, *, port: int = 0, unix_socket: Union[str, Path, None] = None, shutdown_timeout: float = 1.0
+    ):
+        self._bind_port = int(port)
+        self.unix_socket: Optional[Path] = Path(unix_socket) if unix_socket is not None else None
+        self._shutdown_timeout = shutdown_timeout
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[threading.Thread] = None
+        self._runner: Optional[web.AppRunner] = None
+        self.port: Optional[int] = None
+
+    # ---------------------------------------------------------------- for subclasses
+
+    async def _build_app(self) -> web.Application:
+        raise NotImplementedError
+
+    async def _before_cleanup(self) -> None:
+        """Called in the loop before the server stops accepting and drains its handlers."""
+
+    async def _after_cleanup(self) -> None:
+        """Called in the loop after the server has stopped."""
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (raises if the server is not started)."""
+        if self.port is None:
+            raise RuntimeError(f"{type(self).__name__} is not started: call start() first")
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self):
+        """Bind ``127.0.0.1:<port>`` (and the Unix socket, if any), serve in the background, return ``self``."""
+        if self._thread is not None:
+            raise RuntimeError(f"{type(self).__name__} is already started")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._astart())
+            except BaseException as exc:  # reported to the starting thread
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                try:
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                finally:
+                    loop.close()
+
+        self._thread = threading.Thread(target=run, name=self._thread_name, daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            self._thread = None
+            raise failure[0]
+        return self
+
+    async def _astart(self) -> None:
+        app = await self._build_app()
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=self._shutdown_timeout)
+        await runner.setup()
+        self._runner = runner
+        site = web.TCPSite(runner, "127.0.0.1", self._bind_port)
+        await site.start()
+        self.port = runner.addresses[0][1]
+        if self.unix_socket is not None:
+            await web.UnixSite(runner, str(self.unix_socket)).start()
+
+    async def _astop(self) -> None:
+        try:
+            await self._before_cleanup()
+        finally:
+            try:
+                if self._runner is not None:
+                    await self._runner.cleanup()
+            finally:
+                await self._after_cleanup()
+
+    def stop(self) -> None:
+        """Stop serving, wait for the thread to end (idempotent)."""
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None:
+            return
+        try:
+            if thread.is_alive():
+                future = asyncio.run_coroutine_threadsafe(self._astop(), loop)
+                try:
+                    future.result(timeout=self._shutdown_timeout + 10)
+                finally:
+                    loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+        finally:
+            self._thread = None
+            self._runner = None
+            if self.unix_socket is not None and self.unix_socket.is_socket():
+                self.unix_socket.unlink()
+
+    def __enter__(self):
+        if self._thread is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------- one exchange
+
+
+class _AgentGone(Exception):
+    """The agent closed its connection while the proxy was still writing to it."""
+
+
+class _Exchange:
+    """What the proxy learns about one chat-completions request while relaying it."""
+
+    def __init__(self, index: int, body: bytes, parsed: Any, strip_usage: bool):
+        self.t0 = time.perf_counter()
+        self.timestamp = utcnow()
+        self.index = index
+        self.body = body
+        self.parsed = parsed
+        self.strip_usage = strip_usage
+        self._hash: Optional[str] = None
+        self.parts: list[str] = []
+        self.tools: dict[int, list] = {}
+        self.finish_reason: Optional[str] = None
+        self.usage: Optional[dict] = None
+        self.ttft_ms: Optional[float] = None
+        self.end: Optional[float] = None
+        self.status = 200
+        self.error: Optional[str] = None
+        self.error_kind: Optional[str] = None
+        self.saw_done = False
+        self.response: Optional[web.StreamResponse] = None
+
+    @property
+    def request_hash(self) -> str:
+        # Computed lazily: canonical JSON of a long conversation costs real time,
+        # and outside replay nothing needs it before the response has gone out.
+        if self._hash is None:
+            self._hash = request_hash(self.parsed if self.parsed is not None else self.body)
+        return self._hash
+
+    def fail(self, kind: str, error: str) -> None:
+        """Note an error; the first one is the cause, later ones are consequences."""
+        if self.error_kind is None:
+            self.error_kind = kind
+            self.error = error[:_ERROR_TEXT_LIMIT]
+
+    def _first_token(self) -> None:
+        if self.ttft_ms is None:
+            self.ttft_ms = (time.perf_counter() - self.t0) * 1000
+
+    def _take_message(self, choice: dict, delta: bool) -> None:
+        message = choice.get("delta" if delta else "message") or {}
+        content = message.get("content")
+        if isinstance(content, list):  # content parts
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if content:
+            if delta:
+                self._first_token()
+            self.parts.append(content)
+        for position, call in enumerate(message.get("tool_calls") or ()):
+            if not isinstance(call, dict):
+                continue
+            if delta:
+                self._first_token()
+            slot = self.tools.setdefault(call.get("index", position), ["", "", []])
+            if call.get("id") and not slot[0]:
+                slot[0] = call["id"]
+            function = call.get("function") or {}
+            name = function.get("name")
+            if name and name != slot[1]:
+                slot[1] += name
+            if function.get("arguments"):
+                slot[2].append(function["arguments"])
+        if choice.get("finish_reason"):
+            self.finish_reason = choice["finish_reason"]
+
+    def observe_event(self, raw: bytes) -> bool:
+        """Take in one SSE event (raw bytes, terminator included); return whether to forward it."""
+        data_lines = []
+        for line in raw.splitlines():
+            if line.startswith(b"data:"):
+                value = line[5:]
+                data_lines.append(value[1:] if value.startswith(b" ") else value)
+        if not data_lines:
+            return True  # comments, keep-alives, named events without data
+        data = b"\n".join(data_lines)
+        if data.strip() == b"[DONE]":
+            self.saw_done = True
+            return True
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            obj = None
+        if not isinstance(obj, dict):
+            self.fail("bad_response", f"invalid JSON in stream event: {data[:200].decode('utf-8', 'replace')}")
+            return True
+        if obj.get("error"):
+            self.fail("server", _text(obj["error"]))
+            return True
+        usage = obj.get("usage")
+        if isinstance(usage, dict):
+            self.usage = usage
+        choices = obj.get("choices")
+        if choices:
+            for choice in choices:
+                if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                    self._take_message(choice, delta=True)
+            return True
+        # A usage-only chunk the agent did not ask for: counted above, not forwarded.
+        return not (self.strip_usage and isinstance(usage, dict))
+
+    def observe_body(self, status: int, data: bytes) -> None:
+        """Take in a whole (non-streamed) response body."""
+        self.status = status
+        kind = classify_status(status)
+        if kind is not None:
+            self.fail(kind, data.decode("utf-8", "replace"))
+            return
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            obj = None
+        if not isinstance(obj, dict) or not isinstance(obj.get("choices"), list):
+            if isinstance(obj, dict) and obj.get("error"):
+                self.fail("server", _text(obj["error"]))
+            else:
+                self.fail("bad_response", "not a chat completion: " + data.decode("utf-8", "replace"))
+            return
+        if isinstance(obj.get("usage"), dict):
+            self.usage = obj["usage"]
+        for choice in obj["choices"]:
+            if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                self._take_message(choice, delta=False)
+
+    def finish_stream(self) -> None:
+        """The stream ended cleanly: check that it was a complete one."""
+        if self.error_kind is None and not self.saw_done and self.finish_reason is None:
+            self.fail("bad_response", "stream ended without a finish_reason or [DONE]")
+
+    def to_model_call(self) -> ModelCall:
+        parsed = self.parsed if isinstance(self.parsed, dict) else {}
+        usage = self.usage or {}
+        prompt = _int(usage.get("prompt_tokens"))
+        completion = _int(usage.get("completion_tokens"))
+        messages = parsed.get("messages")
+        end = self.end if self.end is not None else time.perf_counter()
+        return ModelCall(
+            index=self.index,
+            timestamp=self.timestamp,
+            request_hash=self.request_hash,
+            model=str(parsed.get("model") or ""),
+            stream=parsed.get("stream") is True,
+            messages=tuple(messages) if isinstance(messages, list) else (),
+            completion="".join(self.parts),
+            tool_calls=tuple(
+                ToolCall(id=slot[0], name=slot[1], arguments="".join(slot[2]))
+                for _, slot in sorted(self.tools.items(), key=lambda kv: kv[0] if isinstance(kv[0], int) else 0)
+            ),
+            finish_reason=self.finish_reason,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=_int(usage.get("total_tokens")) or prompt + completion,
+            latency_ms=round((end - self.t0) * 1000, 3),
+            ttft_ms=None if self.ttft_ms is None else round(self.ttft_ms, 3),
+            status=self.status,
+            error=self.error,
+            error_kind=self.error_kind,
+        )
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class _SSESplitter:
+    """Cuts a byte stream into complete SSE events (terminator included), keeping the bytes as sent."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buf = self._buf + data if self._buf else data
+        events = []
+        start = 0
+        while True:
+            lf = buf.find(b"\n\n", start)
+            crlf = buf.find(b"\r\n\r\n", start)
+            if lf < 0 and crlf < 0:
+                break
+            if crlf >= 0 and (lf < 0 or crlf < lf):
+                end = crlf + 4
+            else:
+                end = lf + 2
+            events.append(buf[start:end])
+            start = end
+        self._buf = buf[start:]
+        return events
+
+    def flush(self) -> bytes:
+        rest, self._buf = self._buf, b""
+        return rest
+
+
+async def _replay_chunks(text: str) -> AsyncIterator[bytes]:
+    """A recorded body, one SSE event at a time, as a live stream would arrive."""
+    splitter = _SSESplitter()
+    for event in splitter.feed(text.encode("utf-8")):
+        yield event
+    tail = splitter.flush()
+    if tail:
+        yield tail
+
+
+def _is_sse(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "text/event-stream"
+
+
+# --------------------------------------------------------------------------- the proxy
+
+
+class RecordingProxy(BackgroundServer):
+    """A reverse proxy in front of an OpenAI-compatible endpoint that records every chat completion.
+
+    ``upstream`` is the base URL the proxy's ``/v1`` stands for (for example
+    ``http://127.0.0.1:9999/t/abc/v1``).  ``api_key`` is sent upstream as
+    ``Authorization: Bearer …`` in place of whatever the agent sent.  With ``replay``
+    the proxy answers chat completions from that cassette (a request it does not hold
+    goes upstream when there is one, else gets a 500 ``cassette miss`` error); with
+    ``record`` it adds every upstream chat-completion exchange to that cassette and
+    saves it on :meth:`stop` when the cassette has a path.  ``unix_socket`` also serves
+    the proxy on that socket path (for sandboxes without a network).  ``timeout_s``
+    bounds connecting upstream and every wait for upstream bytes (an idle timeout, so
+    long streams that keep producing are never cut).
+    """
+
+    _thread_name = "cab-proxy"
+
+    def __init__(
+        self,
+        upstream: Optional[str],
+        api_key: Optional[str] = None,
+        *,
+        replay: Optional[Cassette] = None,
+        record: Optional[Cassette] = None,
+        unix_socket: Union[str, Path, None] = None,
+        timeout_s: float = 600,
+    ):
+        super().__init__(unix_socket=unix_socket)
+        if upstream is None and replay is None:
+            raise ValueError("RecordingProxy needs an upstream URL or a replay cassette")
+        if upstream is not None:
+            parsed = URL(upstream)
+            if parsed.scheme not in ("http", "https") or not parsed.host:
+                raise ValueError(f"upstream {upstream!r} is not an http(s) URL (expected e.g. http://host:port/v1)")
+        self.upstream = upstream.rstrip("/") if upstream else None
+        self._api_key = api_key or None
+        self.replay = replay
+        self.record = record
+        self.timeout_s = float(timeout_s)
+        self._lock = threading.Lock()
+        self._calls: list[ModelCall] = []
+        self._next_index = 0
+        self._session: Optional[aiohttp.ClientSession] = None
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_s, sock_read=self.timeout_s)
+
+    def __repr__(self) -> str:
+        where = f"http://127.0.0.1:{self.port}" if self.port else "not started"
+        return f"RecordingProxy({where} -> {self.upstream or 'cassette'}, calls={len(self._calls)})"
+
+    # ---------------------------------------------------------------- public API
+
+    @property
+    def base_url(self) -> str:
+        """The URL agents use: ``http://127.0.0.1:PORT/v1``."""
+        return f"{self.url}/v1"
+
+    @property
+    def calls(self) -> list[ModelCall]:
+        """Every chat completion recorded so far, in the order the requests arrived (a snapshot)."""
+        with self._lock:
+            return sorted(self._calls, key=lambda c: c.index)
+
+    def infra_failure(self) -> Optional[str]:
+        """One line saying why the endpoint failed, when calls were made and none of them succeeded.
+
+        ``None`` when there were no calls, when any call succeeded, or when a failure
+        was the agent's own (a 4xx other than 429).
+        """
+        calls = self.calls
+        if not calls or any(c.error_kind not in INFRA_ERROR_KINDS for c in calls):
+            return None
+        counts: dict[str, int] = {}
+        for call in calls:
+            counts[call.error_kind] = counts.get(call.error_kind, 0) + 1
+        summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        last = (calls[-1].error or "").splitlines()
+        detail = f"; last: {last[0][:200]}" if last else ""
+        target = self.upstream or "replay cassette"
+        return f"all {len(calls)} model call(s) to {target} failed ({summary}){detail}"
+
+    def stop(self) -> None:
+        """Stop serving; a recording cassette with a path is saved."""
+        super().stop()
+        if self.record is not None and self.record.path is not None:
+            self.record.save()
+
+    # ---------------------------------------------------------------- server side
+
+    async def _build_app(self) -> web.Application:
+        if self.upstream is not None:
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, auto_decompress=True, skip_auto_headers=("User-Agent",)
+            )
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        return app
+
+    async def _after_cleanup(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _store(self, call: ModelCall) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    def _take_index(self) -> int:
+        with self._lock:
+            index = self._next_index
+            self._next_index += 1
+            return index
+
+    def _upstream_headers(self, request: web.Request) -> CIMultiDict:
+        headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST_HEADERS)
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        headers["Accept-Encoding"] = "identity"
+        return headers
+
+    @staticmethod
+    def _downstream_headers(headers: Any) -> CIMultiDict:
+        return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in _DROP_RESPONSE_HEADERS)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "[REDACTED]") if self._api_key and self._api_key in text else text
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.rel_url.raw_path
+        if path != "/v1" and not path.startswith("/v1/"):
+            return _json_error(404, f"cab proxy serves /v1/... only, not {path}", "not_found")
+        rest = path[3:]
+        query = request.rel_url.raw_query_string
+        body = await request.read()
+        if request.method == "POST" and rest.rstrip("/").endswith("/chat/completions"):
+            return await self._chat(request, rest, query, body)
+        return await self._forward(request, rest, query, body)
+
+    def _target(self, rest: str, query: str) -> URL:
+        return URL(f"{self.upstream}{rest}{'?' + query if query else ''}", encoded=True)
+
+    async def _forward(self, request: web.Request, rest: str, query: str, body: bytes) -> web.StreamResponse:
+        """Anything but chat completions: relay as is, record nothing."""
+        if self.upstream is None:
+            if request.method == "GET" and rest.rstrip("/") == "/models" and self.replay is not None:
+                models = sorted({str(e.request.get("model")) for e in self.replay if isinstance(e.request, dict)})
+                data = [{"id": m, "object": "model", "created": 0, "owned_by": "cassette"} for m in models]
+                return web.json_response({"object": "list", "data": data})
+            return _json_error(502, f"cab proxy replays chat completions only; no upstream for {rest}", "no_upstream")
+        assert self._session is not None
+        try:
+            async with self._session.request(
+                request.method, self._target(rest, query), headers=self._upstream_headers(request), data=body or None
+            ) as upstream:
+                response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+                response.headers.extend(self._downstream_headers(upstream.headers))
+                await response.prepare(request)
+                async for chunk in upstream.content.iter_any():
+                    await response.write(chunk)
+                await response.write_eof()
+                return response
+        except asyncio.TimeoutError:
+            return _json_error(504, f"cab proxy: upstream {self.upstream} timed out after {self.timeout_s:g}s", "timeout")
+        except (aiohttp.ClientError, OSError) as exc:
+            return _json_error(502, f"cab proxy: upstream {self.upstream} unreachable: {exc}", "connection")
+
+    async def _chat(self, request: web.Request, rest: str, query: str, body: bytes) -> web.StreamResponse:
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = None
+        upstream_body = body
+        strip_usage = False
+        if isinstance(parsed, dict) and parsed.get("stream") is True:
+            options = parsed.get("stream_options")
+            options = options if isinstance(options, dict) else {}
+            if not options.get("include_usage"):
+                strip_usage = True
+                upstream_body = json.dumps({**parsed, "stream_options": {**options, "include_usage": True}}).encode()
+        ex = _Exchange(self._take_index(), body, parsed, strip_usage)
+        try:
+            return await self._chat_exchange(request, ex, rest, query, upstream_body)
+        finally:
+            if ex.end is None:
+                ex.end = time.perf_counter()
+            self._store(ex.to_model_call())
+
+    async def _chat_exchange(
+        self, request: web.Request, ex: _Exchange, rest: str, query: str, upstream_body: bytes
+    ) -> web.StreamResponse:
+        if self.replay is not None:
+            entry = self.replay.lookup(ex.request_hash)
+            if entry is not None:
+                headers = CIMultiDict({"Content-Type": entry.content_type})
+                return await self._relay(request, ex, entry.status, headers, _replay_chunks(entry.response), None)
+            if self.upstream is None:
+                model = ex.parsed.get("model") if isinstance(ex.parsed, dict) else None
+                message = f"cassette miss for request {ex.request_hash} (model {model!r}): record it first"
+                ex.status = 500
+                ex.fail("cassette_miss", message)
+                return _json_error(500, message, "cassette_miss")
+        assert self._session is not None
+        try:
+            async with self._session.post(
+                self._target(rest, query), data=upstream_body, headers=self._upstream_headers(request)
+            ) as upstream:
+                tee: Optional[list[bytes]] = [] if self.record is not None else None
+                response = await self._relay(
+                    request, ex, upstream.status, self._downstream_headers(upstream.headers), upstream.content.iter_any(), tee
+                )
+                if tee is not None and ex.error_kind not in ("connection", "timeout", "client"):
+                    self._record_exchange(ex, upstream.status, upstream.headers.get("Content-Type", ""), b"".join(tee))
+                return response
+        except _AgentGone:
+            ex.fail("client", "the agent closed the connection before the response ended")
+            return ex.response
+        except asyncio.TimeoutError:
+            message = f"cab proxy: upstream {self.upstream} timed out after {self.timeout_s:g}s"
+            return self._upstream_failed(request, ex, 504, "timeout", message)
+        except (aiohttp.ClientError, OSError) as exc:
+            message = f"cab proxy: upstream {self.upstream} failed: {type(exc).__name__}: {exc}"
+            return self._upstream_failed(request, ex, 502, "connection", message)
+
+    def _record_exchange(self, ex: _Exchange, status: int, content_type: str, data: bytes) -> None:
+        if ex.parsed is not None:
+            request = json.loads(self._scrub(json.dumps(ex.parsed, ensure_ascii=False)))
+        else:
+            request = self._scrub(ex.body.decode("utf-8", "replace"))
+        assert self.record is not None
+        self.record.add(ex.request_hash, request, status, content_type, self._scrub(data.decode("utf-8", "replace")))
+
+    def _upstream_failed(self, request: web.Request, ex: _Exchange, status: int, kind: str, message: str) -> web.StreamResponse:
+        ex.fail(kind, message)
+        if ex.response is not None and ex.response.prepared:
+            # Headers are out: the only honest signal left is a broken connection.
+            if request.transport is not None:
+                request.transport.close()
+            return ex.response
+        ex.status = status
+        return _json_error(status, message, kind)
+
+    async def _relay(
+        self,
+        request: web.Request,
+        ex: _Exchange,
+        status: int,
+        headers: CIMultiDict,
+        chunks: AsyncIterator[bytes],
+        tee: Optional[list[bytes]],
+    ) -> web.StreamResponse:
+        """Send the upstream (or recorded) response to the agent while recording it."""
+        ex.status = status
+        content_type = headers.get("Content-Type", "")
+        if not _is_sse(content_type):
+            data = b"".join([chunk async for chunk in chunks])
+            if tee is not None:
+                tee.append(data)
+            response = web.Response(status=status, body=data)
+            response.headers.extend(headers)
+            ex.response = response
+            await self._write(request, response, None, eof=True)
+            ex.end = time.perf_counter()
+            ex.observe_body(status, data)
+            return response
+
+        response = web.StreamResponse(status=status)
+        response.headers.extend(headers)
+        ex.response = response
+        await self._write(request, response, None)
+        splitter = _SSESplitter()
+        error_head = b""
+        async for chunk in chunks:
+            if tee is not None:
+                tee.append(chunk)
+            if status != 200 and len(error_head) < _ERROR_TEXT_LIMIT:
+                error_head += chunk
+            events = splitter.feed(chunk)
+            if events:
+                out = [event for event in events if ex.observe_event(event)]
+                if out:
+                    await self._write(request, response, b"".join(out))
+        tail = splitter.flush()
+        if tail.strip():
+            if ex.observe_event(tail):
+                await self._write(request, response, tail)
+        await self._write(request, response, None, eof=True)
+        ex.end = time.perf_counter()
+        if status == 200:
+            ex.finish_stream()
+        else:
+            ex.fail(classify_status(status) or "bad_response", error_head.decode("utf-8", "replace") or f"HTTP {status}")
+        return response
+
+    @staticmethod
+    async def _write(request: web.Request, response: web.StreamResponse, data: Optional[bytes], eof: bool = False) -> None:
+        try:
+            if not response.prepared:
+                await response.prepare(request)
+            if data:
+                await response.write(data)
+            if eof:
+                await response.write_eof()
+        except (ConnectionError, aiohttp.ClientConnectionResetError) as exc:
+            raise _AgentGone() from exc

@@ -1,0 +1,437 @@
+"""Running one cell end to end: setup, model endpoint, launch, verify, diff, score, write.
+
+Each step is a span.  Whatever fails, a cell record is written: a failure of the
+harness, a plugin or the model endpoint makes the cell an infrastructure error
+(``status: infra_error``), which is never counted as the agent failing the task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shlex
+import shutil
+import sys
+import time
+import traceback
+import uuid
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import attrs
+
+from . import serialization
+from .errors import CabError, InfraError, PluginError
+from .models import (
+    STATUS_INFRA_ERROR,
+    STATUS_OK,
+    AxisScore,
+    CellId,
+    CellResult,
+    FileChanges,
+    LaunchContext,
+    LaunchSpec,
+    ModelCall,
+    ProcessResult,
+    ScoreContext,
+    Span,
+    Task,
+    utcnow,
+)
+from .registry import Registry, call_plugin
+from .results import CellWriter
+from .sandbox import procs
+from .secrets import Redactor
+from .workspace import CellWorkspace
+
+SCRIPTED_PREFIX = "scripted/"
+STANDARD_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+TOOLCHAINS = ("cargo", "node", "go", "gcc", "javac", "npm")
+TEST_OUTPUT_CAP = 2 * 1024 * 1024
+
+
+@attrs.frozen(kw_only=True)
+class RunOptions:
+    """What ``cab run`` was asked to do (everything but secrets: those stay in the environment)."""
+
+    adapter: str
+    model: str
+    task: str
+    sweep_id: str = "default"
+    trial: int = 1
+    endpoint: Optional[str] = None
+    api_key_env: Optional[str] = None
+    sandbox: str = "local"
+    plugins: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    options: dict = attrs.field(factory=dict)
+    timeout: float = 600.0
+    results: Path = attrs.field(default=Path("results"), converter=Path)
+    record_cassette: Optional[Path] = None
+    replay_cassette: Optional[Path] = None
+    mode: str = "headless"
+    score_options: dict = attrs.field(factory=dict)
+
+    def reproduce_command(self) -> str:
+        """The ``cab run`` command line that reproduces this cell (never a key)."""
+        parts = ["cab", "run", "--adapter", self.adapter, "--model", self.model, "--task", self.task]
+        if self.endpoint:
+            parts += ["--endpoint", self.endpoint]
+        if self.api_key_env:
+            parts += ["--api-key-env", self.api_key_env]
+        if self.sandbox != "local":
+            parts += ["--sandbox", self.sandbox]
+        for name in self.plugins:
+            parts += ["--plugin", name]
+        for key, value in self.options.items():
+            parts += ["-o", f"{key}={value}"]
+        if self.timeout != 600.0:
+            parts += ["--timeout", f"{self.timeout:g}"]
+        if self.sweep_id != "default":
+            parts += ["--sweep-id", self.sweep_id]
+        return shlex.join(parts)
+
+
+class Tracer:
+    """Collects a cell's spans and tells observers as each one finishes."""
+
+    def __init__(self, cell: CellId, registry: Registry, redact: Redactor):
+        self.cell, self.registry, self.redact = cell, registry, redact
+        self.spans: list[Span] = []
+        self.warnings: list[str] = []
+
+    @contextlib.contextmanager
+    def span(self, kind: str, name: str, parent: Optional[str] = None, **attributes) -> Iterator[dict]:
+        span_id = uuid.uuid4().hex
+        attributes["span_id"] = span_id
+        start = utcnow()
+        t0 = time.perf_counter()
+        error = None
+        try:
+            yield attributes
+        except BaseException as exc:
+            error = _one_line(exc)
+            raise
+        finally:
+            attributes.pop("span_id", None)
+            span = Span(span_id=span_id, parent_id=parent, kind=kind, name=name, start=start,
+                        duration_ms=(time.perf_counter() - t0) * 1000, attrs=attributes, error=error)
+            masked = serialization.structure(
+                serialization.converter.loads(self.redact(serialization.dumps(span, indent=None)), dict), Span
+            ) if self.redact.values else span
+            self.spans.append(masked)
+            self.warnings += self.registry.notify("cab_span_finished", cell=self.cell, span=masked)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if isinstance(exc, (CabError, InfraError)) and text else f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def agent_env(home: Path, marker: str) -> dict[str, str]:
+    """A clean environment for a sandboxed command: nothing inherited but toolchain locations."""
+    path = [str(Path(sys.executable).parent)]
+    for tool in TOOLCHAINS:
+        found = shutil.which(tool)
+        if found and str(Path(found).parent) not in path:
+            path.append(str(Path(found).parent))
+    path += [p for p in STANDARD_PATH if p not in path]
+    env = {
+        "PATH": os.pathsep.join(path),
+        "HOME": str(home),
+        "USER": os.environ.get("USER", "cab"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TERM": "xterm-256color",
+        "TMPDIR": "/tmp",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "NO_COLOR": "1",
+        procs.MARKER_VAR: marker,
+    }
+    real_home = Path(os.path.expanduser("~"))
+    for var, default in (("RUSTUP_HOME", real_home / ".rustup"), ("CARGO_HOME", real_home / ".cargo")):
+        value = os.environ.get(var) or (str(default) if default.exists() else None)
+        if value:
+            env[var] = value
+    return env
+
+
+class Runner:
+    """Runs cells with one registry (and, optionally, one shared scripted model server)."""
+
+    def __init__(self, registry: Registry, catalog, *, model_server=None):
+        self.registry = registry
+        self.catalog = catalog
+        self._model_server = model_server
+        self._own_server = None
+
+    def close(self) -> None:
+        if self._own_server is not None:
+            self._own_server.stop()
+            self._own_server = None
+
+    def model_server(self):
+        """The scripted model server, started on first use."""
+        if self._model_server is None:
+            from .modelserver import ScriptedModelServer
+
+            self._own_server = self._model_server = ScriptedModelServer().start()
+        return self._model_server
+
+    # ------------------------------------------------------------------ the cell
+    def run_cell(self, opts: RunOptions) -> tuple[CellResult, Path]:
+        """Run one cell and write it; returns the record and its folder."""
+        cell = CellId(sweep=opts.sweep_id, adapter=opts.adapter, model=opts.model, task=opts.task, trial=opts.trial)
+        # Resolve names first: a typo is the user's error, not a cell.
+        task = self.catalog.get(opts.task)
+        adapter = self.registry.adapters.get(opts.adapter)
+        sandbox = self.registry.sandboxes.get(opts.sandbox)
+        stack = [self.registry.agent_plugins.get(name) for name in opts.plugins]
+        api_key = ""
+        if opts.api_key_env:
+            if opts.api_key_env not in os.environ:
+                raise CabError(f"environment variable {opts.api_key_env} is not set (--api-key-env names the variable holding the key)")
+            api_key = os.environ[opts.api_key_env]
+        redact = Redactor([api_key])
+        tracer = Tracer(cell, self.registry, redact)
+        state = _CellState(cell=cell, task=task, started=utcnow(), t0=time.perf_counter())
+        state.agent_version = adapter.version
+        tracer.warnings += self.registry.notify("cab_cell_started", cell=cell, task=task)
+        writer = CellWriter(opts.results, cell.relpath, redact)
+        ws = None
+        session = None
+        proxy = None
+        token = None
+        try:
+            ws = CellWorkspace(task)
+            with tracer.span("task_setup", f"prepare:{task.id}", workdir=str(ws.work), task_category=task.category,
+                             plugin_stack=list(opts.plugins), language=task.language):
+                ws.prepare()
+            proxy, token, base_url = self._start_proxy(opts, task, ws, api_key, redact)
+            state.model_build_id = opts.model
+            with tracer.span("adapter_run", f"{adapter.name}:{task.id}", timeout_s=opts.timeout,
+                             plugin_stack=list(opts.plugins)) as run_span:
+                parent = run_span["span_id"]
+                ctx = LaunchContext(task=task, model=opts.model, workdir=ws.work, home=ws.home, base_url=base_url,
+                                    api_key="cab-dummy-key", options=_plain_options(opts.options))
+                spec = call_plugin(adapter, "build_launch", ctx)
+                with tracer.span("tool_call", "applied_plugins", parent=parent) as sp:
+                    applied = []
+                    for plugin in stack:
+                        spec = call_plugin(plugin, "apply", spec, ctx, _plugin_options(opts.options, plugin.name))
+                        applied.append(plugin.name)
+                    spec = attrs.evolve(spec, applied_plugins=applied)
+                    sp.update(tui=adapter.name, count=len(stack), applied=applied, env_keys=sorted(spec.env),
+                              extra_args=[], files=sorted(spec.files), applied_count=len(applied), skipped_count=0)
+                ws.write_files(spec.files)
+                session = sandbox.open(hide=self._hidden_paths(task, opts), proxy_socket=proxy.unix_socket if proxy else None,
+                                       proxy_port=proxy.port if proxy else None, image=spec.image or adapter.image,
+                                       workdir=ws.work, home=ws.home)
+                state.sandbox_info = session.describe()
+                env = {**agent_env(ws.home, state.marker), **spec.env}
+                with tracer.span("container", f"{adapter.name}:launch", parent=parent,
+                                 image=state.sandbox_info.get("container_image"), argv=list(spec.argv),
+                                 env_keys=sorted(env), timeout_s=opts.timeout,
+                                 isolation=state.sandbox_info.get("isolation")) as sp:
+                    state.launch = session.run(spec.argv, cwd=ws.work, env=env, timeout=opts.timeout,
+                                               writable=[ws.home], cast_path=writer.path("terminal.cast"),
+                                               marker=state.marker)
+                    sp.update(exit_code=state.launch.exit_code, duration_s=state.launch.duration_ms / 1000,
+                              timed_out=state.launch.timed_out, output_truncated=state.launch.output_truncated)
+                run_span.update(exit_code=state.launch.exit_code)
+            state.expected_extra = list(spec.expected_changes)
+            state.final_output = self._final_output(adapter, state.launch.output)
+            if proxy is not None:
+                state.model_calls = list(proxy.calls)
+                reason = proxy.infra_failure()
+                if reason:
+                    raise InfraError(f"model endpoint failed: {reason}")
+            with tracer.span("diff", "diff:workdir") as sp:
+                state.changes = ws.changes()
+                state.hook_files = ws.hook_files(state.changes)
+                sp.update(added=len(state.changes.added), removed=len(state.changes.removed),
+                          modified=len(state.changes.modified), hook_files=state.hook_files)
+            with tracer.span("verify", f"verify:{task.id}", command=task.test_command, timeout_s=task.test_timeout) as sp:
+                ws.prepare_verify(state.hook_files)
+                venv = {**agent_env(ws.verify_home, state.marker)}
+                state.verify = session.run(["/bin/sh", "-c", task.test_command], cwd=ws.verify_dir, env=venv,
+                                           timeout=task.test_timeout, writable=[ws.verify_home],
+                                           output_cap=TEST_OUTPUT_CAP, marker=state.marker)
+                sp.update(exit_code=state.verify.exit_code, timed_out=state.verify.timed_out,
+                          duration_s=state.verify.duration_ms / 1000)
+            state.wall_ms = (time.perf_counter() - state.t0) * 1000
+            with tracer.span("score", "score") as sp:
+                state.scores = self._score(state, ws, opts)
+                sp.update(axes=sorted(state.scores))
+        except KeyboardInterrupt:
+            writer.discard()
+            raise
+        except BaseException as exc:
+            state.status = STATUS_INFRA_ERROR
+            state.error = _one_line(exc)
+            if not isinstance(exc, (CabError, InfraError)):
+                writer.write_text("harness_error.txt", traceback.format_exc())
+        finally:
+            with tracer.span("cleanup", f"cleanup:{adapter.name}"):
+                if session is not None:
+                    session.close()
+                if proxy is not None:
+                    state.model_calls = list(proxy.calls)
+                    proxy.stop()  # saves a recording cassette
+                if token is not None:
+                    self.model_server().unregister(token)
+                procs.kill_marked(state.marker)
+                if ws is not None:
+                    ws.close()
+        result = self._record(state, opts, tracer, writer)
+        path = writer.publish(result)
+        masked = serialization.loads(redact(serialization.dumps(result)), CellResult)
+        self.registry.notify("cab_cell_finished", result=masked, path=path)
+        return masked, path
+
+    # ------------------------------------------------------------------ pieces
+    def _start_proxy(self, opts: RunOptions, task: Task, ws: CellWorkspace, api_key: str, redact: Redactor):
+        from .cassette import Cassette
+        from .proxy import RecordingProxy
+
+        token = None
+        upstream = opts.endpoint
+        replay = Cassette.load(opts.replay_cassette) if opts.replay_cassette else None
+        if upstream is None and replay is None:
+            from .modelserver import ScriptContext
+            from .tasks import solution_files
+
+            server = self.model_server()
+            tests = {}
+            for rel in ws.protected_before:
+                try:
+                    tests[rel] = (task.workspace / rel).read_text()
+                except (UnicodeDecodeError, OSError):
+                    pass
+            upstream = server.register(ScriptContext(task_id=task.id, solution_files=solution_files(task),
+                                                     test_files=tests, prompt=task.prompt))
+            token = upstream
+        proxy = RecordingProxy(upstream, api_key or None, replay=replay,
+                               record=Cassette(opts.record_cassette) if opts.record_cassette else None,
+                               unix_socket=ws.root / "proxy.sock", timeout_s=opts.timeout)
+        proxy.start()
+        return proxy, token, proxy.base_url
+
+    def _hidden_paths(self, task: Task, opts: RunOptions) -> list[Path]:
+        hidden = [Path(opts.results).resolve()]
+        if task.source_path:
+            hidden.append(task.source_path.resolve())
+        for path in (task.solution_dir, task.solution_patch, task.hidden_tests):
+            if path:
+                hidden.append(path.resolve())
+        return hidden
+
+    def _final_output(self, adapter, output: str) -> str:
+        if adapter.final_output is not None:
+            try:
+                return adapter.final_output(output) or ""
+            except Exception:
+                pass
+        return output[-4000:]
+
+    def _score(self, state: "_CellState", ws: CellWorkspace, opts: RunOptions) -> dict[str, AxisScore]:
+        options = dict(opts.score_options)
+        options.setdefault("extra_expected_changes", state.expected_extra)
+        ctx = ScoreContext(
+            task=state.task, cell=state.cell, launch=state.launch, verify=state.verify, changes=state.changes,
+            model_calls=state.model_calls, final_output=state.final_output,
+            protected_before=ws.protected_before, protected_after=ws.protected_after(), hook_files=state.hook_files,
+            wall_clock_ms=state.wall_ms, options=options,
+        )
+        return score_all(self.registry, ctx)
+
+    def _record(self, state: "_CellState", opts: RunOptions, tracer: Tracer, writer: CellWriter) -> CellResult:
+        ended = utcnow()
+        files = {}
+        if writer.path("terminal.cast").exists():
+            writer.redact_file("terminal.cast")
+            files["terminal"] = "terminal.cast"
+        if (writer.path("harness_error.txt")).exists():
+            files["harness_error"] = "harness_error.txt"
+        if state.launch is not None:
+            files["agent_output"] = writer.write_text("agent_output.txt", state.launch.output)
+        if state.verify is not None:
+            files["test_output"] = writer.write_text("test_output.txt", state.verify.output)
+        if state.changes is not None:
+            files["diff"] = writer.write_text("diff.patch", state.changes.patch)
+        files["spans"] = writer.write_jsonl("spans.jsonl", tracer.spans)
+        files["model_calls"] = writer.write_jsonl("model_calls.jsonl", state.model_calls)
+        screen = ""
+        if "terminal" in files:
+            from .sandbox.pty import final_screen
+
+            screen = final_screen(writer.path("terminal.cast"))
+        info = state.sandbox_info
+        error = state.error
+        if tracer.warnings and error is None:
+            error = None
+        return CellResult(
+            cell_id=state.cell.cell_id, identity=state.cell, status=state.status, error=error,
+            started_at=state.started, ended_at=ended, duration_s=(time.perf_counter() - state.t0),
+            exit_code=state.launch.exit_code if state.launch else None,
+            timed_out=bool(state.launch and state.launch.timed_out),
+            sandbox=info.get("sandbox", opts.sandbox), isolation=info.get("isolation", "unknown"),
+            container_image=info.get("container_image"), image_digest=info.get("image_digest"),
+            agent_version=state.agent_version, model_build_id=state.model_build_id or opts.model,
+            plugin_stack=opts.plugins, scores=state.scores, spans=tracer.spans, model_calls=state.model_calls,
+            final_output=state.final_output, final_screen=screen, files=files, command=opts.reproduce_command(),
+            host={"platform": platform.platform(), "python": platform.python_version(), "warnings": tracer.warnings},
+        )
+
+
+def score_all(registry: Registry, ctx: ScoreContext) -> dict[str, AxisScore]:
+    """Run every scorer: per-axis ones first (by ``order``), then aggregates that read them."""
+    scores: dict[str, AxisScore] = {}
+    scorers = sorted(registry.scorers, key=lambda s: (s.aggregate, s.order, s.name))
+    for scorer in scorers:
+        current = attrs.evolve(ctx, scores=dict(scores)) if scorer.aggregate else ctx
+        try:
+            score = scorer.score(current)
+            if not isinstance(score, AxisScore):
+                raise TypeError(f"returned {type(score).__name__}, not AxisScore")
+            scores[scorer.name] = attrs.evolve(score, scorer=scorer.plugin)
+        except Exception as exc:
+            scores[scorer.name] = AxisScore(
+                axis=scorer.name, value=None, scorer=scorer.plugin,
+                error=f"plugin {scorer.plugin!r} raised in scorer {scorer.name}: {type(exc).__name__}: {exc}".splitlines()[0],
+            )
+    return scores
+
+
+def _plain_options(options: dict) -> dict:
+    """Adapter options: the ones without a ``plugin.`` prefix."""
+    return {k: v for k, v in options.items() if "." not in k}
+
+
+def _plugin_options(options: dict, plugin: str) -> dict:
+    prefix = plugin + "."
+    return {k[len(prefix):]: v for k, v in options.items() if k.startswith(prefix)}
+
+
+@attrs.define
+class _CellState:
+    cell: CellId
+    task: Task
+    started: Any
+    t0: float
+    marker: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+    status: str = STATUS_OK
+    error: Optional[str] = None
+    launch: Optional[ProcessResult] = None
+    verify: Optional[ProcessResult] = None
+    changes: Optional[FileChanges] = None
+    hook_files: list = attrs.field(factory=list)
+    model_calls: list = attrs.field(factory=list)
+    final_output: str = ""
+    scores: dict = attrs.field(factory=dict)
+    sandbox_info: dict = attrs.field(factory=dict)
+    expected_extra: list = attrs.field(factory=list)
+    agent_version: str = ""
+    model_build_id: str = ""
+    wall_ms: float = 0.0

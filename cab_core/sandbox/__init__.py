@@ -1,0 +1,16 @@
+"""Sandboxes: where a cell's commands run.
+
+A sandbox plugin returns a :class:`cab_core.models.Sandbox` whose ``open(**options)``
+gives a session for one cell.  The runner calls ``open`` with ``hide`` (paths the
+agent must not read: the task's solution, the results folder), ``proxy_socket`` and
+``proxy_port`` (the recording proxy, reachable inside the sandbox at
+``http://127.0.0.1:<proxy_port>``), ``image`` (for container sandboxes), and
+``workdir``/``home``.  A session provides:
+
+- ``run(argv, *, cwd, env, timeout, writable=(), network=False, cast_path=None,
+  output_cap=None, stdin_devnull=True, marker=None, interact=None) -> ProcessResult``:
+  run one command under a PTY, killing everything it started when it ends or times out;
+- ``describe() -> dict``: at least ``sandbox`` and ``isolation``; container sandboxes add
+  ``container_image`` and ``image_digest``;
+- ``close()``: release whatever the session holds.
+"""

@@ -1,0 +1,69 @@
+"""The one cattrs converter cab uses to turn records into JSON and back.
+
+Built from cattrs' JSON preconf converter (datetimes become ISO strings) with hooks
+for ``Path`` and open mappings.  Errors structuring user input are shown through
+:func:`describe_structure_error`, which names the field that is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any, Mapping, Type, TypeVar
+
+import cattrs
+from cattrs.preconf.json import make_converter
+
+T = TypeVar("T")
+
+converter = make_converter(omit_if_default=False)
+converter.register_unstructure_hook(Path, str)
+converter.register_structure_hook(Path, lambda v, _: Path(v))
+converter.register_unstructure_hook(_dt.datetime, lambda d: d.isoformat().replace("+00:00", "Z"))
+converter.register_structure_hook(
+    _dt.datetime, lambda v, _: v if isinstance(v, _dt.datetime) else _dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+)
+# Open mappings (breakdowns, span attributes, env) pass through as plain JSON.
+# (predicate hooks: singledispatch cannot key on typing aliases, and copies must work)
+converter.register_unstructure_hook_func(lambda t: t == Mapping[str, Any], lambda m: {k: _plain(v) for k, v in m.items()})
+converter.register_structure_hook_func(lambda t: t == Mapping[str, Any], lambda v, _: dict(v))
+converter.register_structure_hook_func(lambda t: t == Mapping[str, str], lambda v, _: {str(k): str(x) for k, x in v.items()})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return converter.unstructure(value)
+
+
+def unstructure(obj: Any) -> Any:
+    """Turn a record (or anything holding records) into plain JSON-able data."""
+    return _plain(obj) if isinstance(obj, Mapping) else converter.unstructure(obj)
+
+
+def structure(data: Any, cls: Type[T]) -> T:
+    """Build a record of type ``cls`` from plain data (raises cattrs errors)."""
+    return converter.structure(data, cls)
+
+
+def dumps(obj: Any, *, indent: int | None = 2) -> str:
+    """Serialise a record to JSON text."""
+    return json.dumps(unstructure(obj), indent=indent, ensure_ascii=False, sort_keys=False)
+
+
+def loads(text: str, cls: Type[T]) -> T:
+    """Parse JSON text into a record of type ``cls``."""
+    return structure(json.loads(text), cls)
+
+
+def describe_structure_error(exc: BaseException, path: str = "$") -> str:
+    """One line saying which field(s) of the input were wrong and why."""
+    if isinstance(exc, (cattrs.ClassValidationError, cattrs.IterableValidationError, cattrs.BaseValidationError)):
+        messages = cattrs.transform_error(exc, path=path)
+        return "; ".join(m.replace("\n", " ") for m in messages)
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,0 +1,41 @@
+"""tokens: what the run cost, in tokens per correct task.
+
+Sums prompt, completion and total tokens over the model calls the recording proxy
+saw.  ``tokens_per_correct_task`` is ``total_tokens / pass``: the total when the
+task passed; ``None`` when it failed after spending tokens (the cost of a correct
+task is infinite, and JSON has no infinity); ``0`` when no tokens were recorded.
+The pass is the pass_rate axis's when it is already in ``ctx.scores``, otherwise it
+is computed from ``ctx.verify`` with the same helper, so the order scorers run in
+does not matter.
+"""
+
+from __future__ import annotations
+
+from cab_core import AxisScore, ScoreContext, Scorer, hookimpl
+
+from ._util import never_raise, number, pass_value, token_totals, tokens_per_correct
+
+AXIS = "tokens"
+
+
+@never_raise(AXIS)
+def score(ctx: ScoreContext) -> AxisScore:
+    """Score token use; value is ``tokens_per_correct_task`` (may be ``None``)."""
+    prompt, completion, total = token_totals(ctx.model_calls)
+    passed = pass_value(ctx)
+    per_correct = tokens_per_correct(total, passed)
+    breakdown = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": total,
+        "model_calls": len(ctx.model_calls),
+        "tokens_per_correct_task": per_correct,
+        "pass_used_for_division": passed,
+    }
+    return AxisScore(axis=AXIS, value=number(per_correct), breakdown=breakdown)
+
+
+@hookimpl
+def cab_scorers():
+    """The tokens axis."""
+    return [Scorer(name=AXIS, score=score, order=20, description="tokens spent per correct task (None: spent, nothing correct)")]

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set up cab from nothing: system packages (as root, via apt), a virtual environment
+# with the core and the three built-in plugin distributions, and the test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+need_apt=()
+command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
+command -v git >/dev/null 2>&1 || need_apt+=(git)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing ${need_apt[*]} with apt-get"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "setup: warning: ${need_apt[*]} missing (install bubblewrap for the isolated local sandbox)" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.cab-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ adapters/pyproject.toml -nt "$stamp" ] \
+   || [ scorers/pyproject.toml -nt "$stamp" ] || [ tasks/pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e '.[test]' -e ./adapters -e ./scorers -e ./tasks
+  touch "$stamp"
+fi
+echo "setup: ok ($(.venv/bin/cab --version))"

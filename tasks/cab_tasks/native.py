@@ -1,0 +1,155 @@
+"""The native task format: one folder per task with a ``task.toml`` manifest.
+
+::
+
+    <category>/<name>/
+      task.toml        id, prompt, language, test_command, globs, ...
+      workspace/       starting files the agent sees (visible tests included)
+      solution/        reference solution: files overlaid on the workspace
+      solution.patch   ... or a git patch (instead of solution/)
+      hidden_tests/    optional: overlaid only when verifying
+
+Every error in a manifest is one line naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Optional
+
+import attrs
+import cattrs
+
+from cab_core import Task, TaskSource, hookimpl
+from cab_core.errors import TaskError
+from cab_core.globs import glob_problem
+from cab_core.serialization import converter, describe_structure_error
+
+from . import SUITE
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MANIFEST = "task.toml"
+
+
+@attrs.frozen(kw_only=True)
+class Manifest:
+    """The fields of ``task.toml`` (unknown keys are an error)."""
+
+    id: str
+    prompt: str
+    language: str
+    test_command: str
+    test_timeout: float = 300.0
+    expected_changes: list[str] = attrs.field(factory=list)
+    protected: list[str] = attrs.field(factory=list)
+    expected_refusal: bool = False
+    refusal_keywords: list[str] = attrs.field(factory=list)
+    toolchain: list[str] = attrs.field(factory=list)
+    tags: list[str] = attrs.field(factory=list)
+    solution: Optional[str] = None
+    solution_command: Optional[str] = None
+
+
+_strict = converter.copy(forbid_extra_keys=True)
+_strict.register_structure_hook(str, lambda v, _: v if isinstance(v, str) else _raise(v, "a string"))
+_strict.register_structure_hook(bool, lambda v, _: v if isinstance(v, bool) else _raise(v, "true or false"))
+_strict.register_structure_hook(float, lambda v, _: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else _raise(v, "a number"))
+
+
+def _raise(value, expected):
+    raise ValueError(f"expected {expected}, got {value!r}")
+
+
+def load_task(folder: Path) -> Task:
+    """Load the task in ``folder`` (raises TaskError with one line naming file and field)."""
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST
+    try:
+        raw = tomllib.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TaskError(f"{manifest_path}: missing task manifest") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TaskError(f"{manifest_path}: not valid TOML: {exc}") from None
+    try:
+        m = _strict.structure(raw, Manifest)
+    except Exception as exc:
+        raise TaskError(f"{manifest_path}: {describe_structure_error(exc)}") from None
+    problems = []
+    for field in ("expected_changes", "protected"):
+        for pattern in getattr(m, field):
+            why = glob_problem(pattern)
+            if why:
+                problems.append(f"field {field}: {why}")
+    if not re.match(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$", m.id):
+        problems.append(f"field id: {m.id!r} must look like 'category/name'")
+    if m.test_timeout <= 0:
+        problems.append("field test_timeout: must be positive")
+    if not m.prompt.strip():
+        problems.append("field prompt: must not be empty")
+    if not m.test_command.strip():
+        problems.append("field test_command: must not be empty")
+    workspace = folder / "workspace"
+    if not workspace.is_dir():
+        problems.append("folder workspace/ is missing")
+    solution_dir = solution_patch = None
+    if m.solution:
+        sol = folder / m.solution
+        if not sol.exists():
+            problems.append(f"field solution: {m.solution!r} does not exist")
+        elif sol.is_dir():
+            solution_dir = sol
+        else:
+            solution_patch = sol
+    elif (folder / "solution").is_dir():
+        solution_dir = folder / "solution"
+    elif (folder / "solution.patch").is_file():
+        solution_patch = folder / "solution.patch"
+    if not m.expected_refusal and not (solution_dir or solution_patch or m.solution_command):
+        problems.append("field solution: no reference solution (solution/, solution.patch or solution_command)")
+    if problems:
+        raise TaskError(f"{manifest_path}: {problems[0]}")
+    hidden = folder / "hidden_tests"
+    try:
+        return Task(
+            id=m.id, prompt=m.prompt, language=m.language, test_command=m.test_command,
+            test_timeout=m.test_timeout, expected_changes=m.expected_changes, protected=m.protected,
+            expected_refusal=m.expected_refusal, refusal_keywords=m.refusal_keywords,
+            toolchain=m.toolchain, tags=m.tags, workspace=workspace, solution_dir=solution_dir,
+            solution_patch=solution_patch, solution_command=m.solution_command,
+            hidden_tests=hidden if hidden.is_dir() else None, source_path=folder, format="native",
+        )
+    except (ValueError, TypeError) as exc:  # an attrs validator on Task
+        attribute = exc.args[1] if len(exc.args) > 1 else None
+        field = getattr(attribute, "name", "?")
+        raise TaskError(f"{manifest_path}: field {field}: invalid value {getattr(m, field, None)!r}") from None
+
+
+def find_task_folders(root: Path) -> list[Path]:
+    """Folders below ``root`` (or ``root`` itself) that hold a ``task.toml``."""
+    root = Path(root)
+    if (root / MANIFEST).is_file():
+        return [root]
+    return sorted(p.parent for p in root.rglob(MANIFEST) if "workspace" not in p.relative_to(root).parts[:-1])
+
+
+def load(paths=()) -> list[Task]:
+    """The built-in suite when ``paths`` is empty, else the tasks under each path."""
+    roots = [Path(p) for p in paths] or [SUITE]
+    return [load_task(folder) for root in roots for folder in find_task_folders(root)]
+
+
+def detect(path: Path) -> bool:
+    path = Path(path)
+    return (path / MANIFEST).is_file() or any(path.glob(f"*/{MANIFEST}")) or any(path.glob(f"*/*/{MANIFEST}"))
+
+
+@hookimpl
+def cab_task_sources():
+    return [TaskSource(name="native", load=load, detect=detect, builtin=True,
+                       description="cab's own format: task.toml + workspace/ + solution/ (the built-in suite)")]

@@ -1,0 +1,161 @@
+"""The plugin host: entry points, broken plugins, allow/block lists, duplicates, the CLI listings."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cab_core import Adapter, LaunchSpec, Scorer, AxisScore, hookimpl
+from cab_core.errors import DuplicateNameError, UnknownNameError
+from cab_core.registry import Registry
+
+from conftest import CAB, ROOT, run_cab
+
+
+def test_plugins_json_lists_builtin_distributions(cab):
+    proc = cab("plugins", "--json", check=True)
+    rows = json.loads(proc.stdout)
+    dists = {r["distribution"]: r["version"] for r in rows if r["distribution"]}
+    assert {"cab-adapters", "cab-scorers", "cab-tasks"} <= set(dists)
+    assert all(dists[d] == "0.1.0" for d in ("cab-adapters", "cab-scorers", "cab-tasks"))
+    loaded = {r["name"]: r for r in rows}
+    assert loaded["command"]["status"] == "loaded" and "cab_adapters" in loaded["command"]["hooks"]
+    assert loaded["native"]["hooks"] == ["cab_task_sources"]
+
+
+def _fake_distribution(site, name, module_source, ep_name):
+    """A dynamically added distribution: a module plus a dist-info with one cab entry point."""
+    (site / f"{name}.py").write_text(module_source)
+    info = site / f"{name}-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: 1.2.3\n")
+    (info / "entry_points.txt").write_text(f"[cab]\n{ep_name} = {name}\n")
+
+
+def test_broken_plugin_is_listed_and_the_rest_still_works(tmp_path):
+    _fake_distribution(tmp_path, "cab_broken_thing", "raise RuntimeError('boom at import')\n", "broken")
+    env = {"PYTHONPATH": str(tmp_path)}
+    proc = run_cab("plugins", env=env)
+    assert proc.returncode == 0, proc.stderr
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("broken"))
+    assert "failed: RuntimeError: boom at import" in line
+    assert "cab-broken-thing" in line and "1.2.3" in line
+    assert "Traceback" not in proc.stdout + proc.stderr
+    rows = json.loads(run_cab("plugins", "--json", env=env).stdout)
+    broken = next(r for r in rows if r["name"] == "broken")
+    assert broken["status"] == "failed" and "boom at import" in broken["error"]
+    adapters = run_cab("adapters", env=env)
+    assert adapters.returncode == 0
+    assert "command" in adapters.stdout and "mini" in adapters.stdout
+    assert adapters.stderr.count("\n") == 1 and "broken" in adapters.stderr  # one line of warning
+
+
+def test_strict_mode_reraises(tmp_path):
+    _fake_distribution(tmp_path, "cab_broken_two", "raise RuntimeError('strict boom')\n", "broken2")
+    proc = run_cab("adapters", env={"PYTHONPATH": str(tmp_path), "CAB_STRICT_PLUGINS": "1"})
+    assert proc.returncode != 0 and "strict boom" in proc.stderr
+
+
+def test_allow_and_block_lists(cab):
+    rows = json.loads(cab("plugins", "--json", env={"CAB_DISABLE_PLUGINS": "mini"}).stdout)
+    assert next(r for r in rows if r["name"] == "mini")["status"] == "disabled"
+    assert "mini" not in cab("adapters", env={"CAB_DISABLE_PLUGINS": "mini"}).stdout
+    out = cab("adapters", "--json", env={"CAB_LOAD_PLUGINS": "command"}).stdout
+    assert [r["name"] for r in json.loads(out)] == ["command"]
+
+
+def test_example_third_party_plugin_installs_with_pip(tmp_path):
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target),
+         str(ROOT / "examples" / "cab-adapter-example")],
+        check=True, capture_output=True,
+    )
+    env = {"PYTHONPATH": str(target)}
+    adapters = json.loads(run_cab("adapters", "--json", env=env, check=True).stdout)
+    assert "echo" in [a["name"] for a in adapters]
+    scorers = json.loads(run_cab("scorers", "--json", env=env, check=True).stdout)
+    assert "diff_size" in [s["name"] for s in scorers]
+    rows = json.loads(run_cab("plugins", "--json", env=env, check=True).stdout)
+    assert any(r["distribution"] == "cab-adapter-example" and r["version"] == "0.0.1" for r in rows)
+
+
+def test_core_imports_no_plugin():
+    code = ("import cab_core, cab_core.cli, cab_core.runner, sys; "
+            "assert not any(m.startswith(('cab_adapters','cab_scorers','cab_tasks')) for m in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_help_is_fast_and_loads_no_plugins():
+    code = ("import sys; from cab_core.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "assert not any(m.startswith(('cab_adapters','cab_scorers','cab_tasks','aiohttp')) for m in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    proc = subprocess.run([CAB, "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "cab run" in proc.stdout
+
+
+class _Dup:
+    @hookimpl
+    def cab_adapters(self):
+        return [Adapter(name="command", build_launch=lambda ctx: LaunchSpec(argv=["true"]))]
+
+
+class _Dup2:
+    @hookimpl
+    def cab_adapters(self):
+        return [Adapter(name="command", build_launch=lambda ctx: LaunchSpec(argv=["false"]))]
+
+
+def test_duplicate_names_name_both_plugins(cab_pm, cab_register):
+    with cab_register(_Dup(), name="first"), cab_register(_Dup2(), name="second"):
+        with pytest.raises(DuplicateNameError) as err:
+            Registry(cab_pm).adapters
+    assert "'first'" in str(err.value) and "'second'" in str(err.value)
+
+
+def test_unknown_name_lists_available(cab_pm, cab_register):
+    with cab_register(_Dup(), name="first"):
+        with pytest.raises(UnknownNameError) as err:
+            Registry(cab_pm).adapters.get("pii")
+    assert str(err.value) == "unknown adapter 'pii' (available: command)"
+
+
+def test_unknown_adapter_on_the_cli(cab):
+    proc = cab("run", "--adapter", "pii", "--model", "x", "--task", "polyglot/rust-error-handling")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "Error: unknown adapter 'pii' (available: command, mini)"
+
+
+class _RaisingProvider:
+    @hookimpl
+    def cab_scorers(self):
+        raise ValueError("scorer list exploded")
+
+
+def test_provider_hook_that_raises_is_reported_and_skipped(cab_pm, cab_register, cab_cli):
+    class Good:
+        @hookimpl
+        def cab_scorers(self):
+            return [Scorer(name="ok", score=lambda ctx: AxisScore(axis="ok", value=1.0))]
+
+    with cab_register(_RaisingProvider(), name="exploding"), cab_register(Good(), name="good"):
+        result = cab_cli("scorers")
+    assert result.exit_code == 0
+    assert "ok" in result.stdout
+    assert "plugin 'exploding' failed to list scorers: ValueError: scorer list exploded" in result.stderr
+
+
+def test_every_hook_is_documented_and_tested():
+    import inspect
+
+    from cab_core import hookspecs
+
+    hooks = [n for n, f in vars(hookspecs).items() if n.startswith("cab_") and callable(f)]
+    assert len(hooks) >= 8
+    tests_text = "".join(p.read_text() for p in (ROOT / "tests").glob("test_*.py"))
+    for name in hooks:
+        assert inspect.getdoc(getattr(hookspecs, name)), f"{name} has no docstring"
+        assert name in tests_text, f"no test mentions {name}"
