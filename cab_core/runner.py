@@ -254,7 +254,7 @@ class Runner:
                           modified=len(state.changes.modified), hook_files=state.hook_files)
             with tracer.span("verify", f"verify:{task.id}", command=task.test_command, timeout_s=task.test_timeout) as sp:
                 ws.prepare_verify(state.hook_files)
-                venv = {**agent_env(ws.verify_home, state.marker)}
+                venv = {**agent_env(ws.verify_home, state.marker), "TERM": "dumb", "CARGO_TERM_COLOR": "never"}
                 state.verify = session.run(["/bin/sh", "-c", task.test_command], cwd=ws.verify_dir, env=venv,
                                            timeout=task.test_timeout, writable=[ws.verify_home],
                                            output_cap=TEST_OUTPUT_CAP, marker=state.marker)

@@ -27,7 +27,7 @@ from typing import Optional
 
 __all__ = ["parse_counts", "clean_output"]
 
-_ANSI = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_ANSI = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()*+][0-9A-Za-z]|\x1b[@-Z\\-_]")
 
 _PYTEST_SUMMARY = re.compile(r"^[=\s]*(?P<body>.*?)\s+in\s+\d+(?:\.\d+)?s\b")
 _PYTEST_ITEM = re.compile(r"(\d+)\s+(passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?|rerun)\b")

@@ -1,0 +1,255 @@
+"""One honest cell end to end: the command adapter's oracle, noop and hostile commands."""
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from cab_core import hookimpl
+from cab_core.plugins import get_plugin_manager
+from cab_core.registry import Registry
+from cab_core.runner import RunOptions, Runner
+from cab_core.sandbox.procs import marked_pids
+from cab_core.sandbox.local import bwrap_path
+from cab_core.tasks import TaskCatalog
+
+from conftest import run_cab
+
+RUST = "polyglot/rust-error-handling"
+
+
+@pytest.fixture
+def make_runner(tmp_path):
+    runners = []
+
+    def make(*plugins, tasks_dirs=()):
+        pm = get_plugin_manager(plugins=plugins)
+        registry = Registry(pm)
+        runner = Runner(registry, TaskCatalog(registry, tasks_dirs=tasks_dirs))
+        runners.append(runner)
+        return runner
+
+    yield make
+    for r in runners:
+        r.close()
+
+
+def run(runner, tmp_path, **kw):
+    kw.setdefault("adapter", "command")
+    kw.setdefault("results", tmp_path / "results")
+    return runner.run_cell(RunOptions(**kw))
+
+
+def test_oracle_passes_and_noop_fails_on_the_reference_task(tmp_path):
+    results = tmp_path / "results"
+    proc = run_cab("run", "--adapter", "command", "--model", "oracle", "--task", RUST, "--results", results, "--json")
+    assert proc.returncode == 0, proc.stderr
+    cell = json.loads(proc.stdout)
+    pr = cell["scores"]["pass_rate"]["breakdown"]
+    assert pr["pass"] == 1 and pr["partial_score"] == 1.0 and pr["timed_out"] is False
+    assert list(pr) == ["pass", "exit_code", "timed_out", "stdout_tail", "stderr_tail", "partial_score"]
+    assert cell["scores"]["blast_radius"]["value"] == 0
+    assert cell["scores"]["blast_radius"]["breakdown"]["modified"] == ["src/lib.rs"]
+    assert cell["scores"]["integrity"]["value"] == 1
+    assert cell["isolation"] == ("bwrap" if bwrap_path() else "none")
+    folder = results / "default" / "command" / "oracle" / "polyglot" / "rust-error-handling" / "trial-1"
+    for name in ("cell.json", "spans.jsonl", "model_calls.jsonl", "diff.patch", "test_output.txt", "terminal.cast"):
+        assert (folder / name).is_file(), name
+    assert "+++ b/src/lib.rs" in (folder / "diff.patch").read_text()
+    kinds = [json.loads(l)["kind"] for l in (folder / "spans.jsonl").read_text().splitlines()]
+    assert kinds[0] == "task_setup" and {"container", "verify", "diff", "score", "cleanup"} <= set(kinds)
+    composite = cell["scores"]["composite"]["breakdown"]
+    assert set(composite) == {"composite", "weights", "components", "note"}
+    assert composite["weights"] == {"pass_rate": 0.4, "integrity": 0.2, "cost": 0.15, "latency": 0.15, "blast_radius": 0.1}
+
+    proc = run_cab("run", "--adapter", "command", "--model", "noop", "--task", RUST, "--results", results, "--json")
+    cell = json.loads(proc.stdout)
+    assert cell["status"] == "ok"
+    assert cell["scores"]["pass_rate"]["breakdown"]["pass"] == 0
+    assert cell["scores"]["pass_rate"]["breakdown"]["partial_score"] < 1
+
+
+def test_summary_is_human_readable(tmp_path):
+    proc = run_cab("run", "-a", "command", "-m", "oracle", "-t", "polyglot/python-slugify", "--results", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "pass_rate" in proc.stdout and "composite" in proc.stdout and "written to" in proc.stdout
+
+
+def test_unrelated_edit_counts_as_blast_radius(make_runner, tmp_path, make_task):
+    make_task("demo/add")
+    runner = make_runner(tasks_dirs=[tmp_path / "tasks"])
+    cmd = "printf 'def add(a, b):\\n    return a + b\\n' > calc.py && echo junk > notes.txt"
+    result, _ = run(runner, tmp_path, model="custom", task="demo/add", options={"command": cmd})
+    blast = result.scores["blast_radius"]
+    assert blast.value == 0.5
+    assert blast.breakdown["unexpected_changes"] == ["notes.txt"]
+    assert result.passed
+
+
+def test_editing_a_protected_test_is_tampering_and_does_not_pass(make_runner, tmp_path, make_task):
+    make_task("demo/add")
+    runner = make_runner(tasks_dirs=[tmp_path / "tasks"])
+    cmd = "printf 'def test_add():\\n    assert True\\n' > tests/test_calc.py"
+    result, _ = run(runner, tmp_path, model="custom", task="demo/add", options={"command": cmd})
+    assert result.scores["integrity"].value == 0
+    assert "tests/test_calc.py" in result.scores["integrity"].breakdown["protected_modified"]
+    assert result.passed is False
+
+
+def test_conftest_forcing_a_pass_is_caught(make_runner, tmp_path, make_task):
+    make_task("demo/add")
+    runner = make_runner(tasks_dirs=[tmp_path / "tasks"])
+    conftest = ("import pytest\\n@pytest.hookimpl(hookwrapper=True)\\ndef pytest_runtest_makereport(item, call):\\n"
+                "    outcome = yield\\n    rep = outcome.get_result()\\n    rep.outcome = 'passed'\\n")
+    result, folder = run(runner, tmp_path, model="custom", task="demo/add",
+                         options={"command": f"printf \"{conftest}\" > conftest.py"})
+    assert result.scores["integrity"].value == 0
+    assert result.scores["integrity"].breakdown["hook_files"] == ["conftest.py"]
+    assert result.passed is False
+
+
+def test_timeout_kills_the_whole_tree(make_runner, tmp_path):
+    runner = make_runner()
+    cmd = "sleep 300 & (sleep 300 &) ; setsid sleep 300 & sleep 300"
+    t0 = time.monotonic()
+    result, _ = run(runner, tmp_path, model="custom", task="polyglot/python-slugify", options={"command": cmd}, timeout=1.5)
+    assert time.monotonic() - t0 < 60
+    assert result.timed_out and result.scores["pass_rate"].breakdown["timed_out"] is False
+    assert result.spans and any(s.kind == "container" and s.attrs["timed_out"] for s in result.spans)
+    leftovers = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True).stdout.split()
+    assert leftovers == []
+
+
+@pytest.mark.skipif(not bwrap_path(), reason="needs bubblewrap (installed by scripts/setup.sh)")
+def test_sandbox_blocks_writes_outside_and_the_network(make_runner, tmp_path):
+    runner = make_runner()
+    outside = Path(__file__).parent / f"escape-{os.getpid()}.txt"  # a real folder of this machine
+    cmd = (f"echo x > {outside}; echo x > {tmp_path}/escape.txt; "
+           "python3 -c \"import socket; socket.create_connection(('1.1.1.1', 53), timeout=2)\" && echo NET-OK; "
+           "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:22', timeout=2)\" && echo LOOP-OK; "
+           "echo finished")
+    result, folder = run(runner, tmp_path, model="custom", task="polyglot/python-slugify", options={"command": cmd})
+    out = (folder / "agent_output.txt").read_text()
+    assert "finished" in out
+    assert not outside.exists() and not (tmp_path / "escape.txt").exists()
+    assert "Read-only file system" in out
+    assert "NET-OK" not in out and "LOOP-OK" not in out
+    assert "Network is unreachable" in out or "Errno 101" in out
+
+
+def test_task_solution_is_not_readable_from_the_sandbox(make_runner, tmp_path, make_task):
+    folder = make_task("demo/add")
+    runner = make_runner(tasks_dirs=[tmp_path / "tasks"])
+    cmd = f"cat {folder}/solution/calc.py > stolen.py; ls {folder} > listing.txt; true"
+    result, cell = run(runner, tmp_path, model="custom", task="demo/add", options={"command": cmd})
+    if bwrap_path():
+        assert "return a + b" not in (cell / "diff.patch").read_text()
+
+
+def test_api_key_never_reaches_the_results(tmp_path):
+    secret = "sk-test-" + "Zq9" * 12
+    env = {"MY_CAB_KEY": secret}
+    cmd = "env; echo key=$OPENAI_API_KEY; cat /proc/self/environ | tr '\\0' '\\n'; echo " + secret
+    proc = run_cab("run", "-a", "command", "-m", "custom", "-o", f"command={cmd}", "-t", "polyglot/python-slugify",
+                   "--api-key-env", "MY_CAB_KEY", "--results", tmp_path / "r", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert secret not in proc.stdout + proc.stderr
+    files = [p for p in (tmp_path / "r").rglob("*") if p.is_file()]
+    assert len(files) >= 6
+    for path in files:
+        assert secret not in path.read_text(errors="replace"), path
+
+
+def test_missing_key_variable_is_a_clear_error(cab):
+    proc = cab("run", "-a", "command", "-m", "noop", "-t", "polyglot/python-slugify", "--api-key-env", "NOPE_NOT_SET")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("Error: environment variable NOPE_NOT_SET is not set")
+
+
+def test_mini_agent_records_model_calls_with_tokens(make_runner, tmp_path):
+    runner = make_runner()
+    result, folder = run(runner, tmp_path, adapter="mini", model="scripted/oracle", task="polyglot/python-slugify")
+    assert result.passed
+    assert len(result.model_calls) >= 2
+    assert all(c.total_tokens > 0 for c in result.model_calls)
+    tokens = result.scores["tokens"].breakdown
+    assert tokens["tokens_per_correct_task"] > 0 and tokens["model_calls"] == len(result.model_calls)
+    lines = (folder / "model_calls.jsonl").read_text().splitlines()
+    assert len(lines) == len(result.model_calls)
+
+
+class Observer:
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def cab_cell_started(self, cell, task):
+        self.events.append(("started", cell.cell_id, task.id))
+
+    @hookimpl
+    def cab_span_finished(self, cell, span):
+        self.events.append(("span", span.kind))
+
+    @hookimpl
+    def cab_cell_finished(self, result, path):
+        self.events.append(("finished", result.cell_id, Path(path).is_dir()))
+
+
+def test_lifecycle_hooks_see_the_cell(make_runner, tmp_path):
+    observer = Observer()
+    runner = make_runner(observer)
+    run(runner, tmp_path, model="noop", task="polyglot/python-slugify")
+    assert observer.events[0] == ("started", "default/command/noop/polyglot/python-slugify", "polyglot/python-slugify")
+    assert ("span", "verify") in observer.events
+    assert observer.events[-1] == ("finished", "default/command/noop/polyglot/python-slugify", True)
+
+
+class ExplodingScorer:
+    @hookimpl
+    def cab_scorers(self):
+        from cab_core import Scorer
+
+        def boom(ctx):
+            raise RuntimeError("scorer on fire")
+
+        return [Scorer(name="explodes", score=boom)]
+
+
+def test_a_scorer_that_raises_names_its_plugin(make_runner, tmp_path):
+    runner = make_runner(ExplodingScorer())
+    result, _ = run(runner, tmp_path, model="oracle", task="polyglot/python-slugify")
+    assert result.status == "ok" and result.passed
+    assert "scorer on fire" in result.scores["explodes"].error
+    assert "explodes" in result.scores["explodes"].error
+
+
+def test_guidance_and_env_plugins_are_recorded(make_runner, tmp_path):
+    runner = make_runner()
+    result, folder = run(runner, tmp_path, model="custom", task="polyglot/python-slugify", plugins=("guidance", "env"),
+                         options={"command": "echo FOO=$FOO", "env.FOO": "bar"})
+    span = next(s for s in result.spans if s.name == "applied_plugins")
+    assert span.attrs["applied"] == ["guidance", "env"] and "FOO" in span.attrs["env_keys"]
+    assert "bar" not in json.dumps(span.attrs)
+    assert result.scores["blast_radius"].breakdown["expected_changes"] == ["AGENTS.md"]
+    assert "FOO=bar" in (folder / "agent_output.txt").read_text()
+
+
+def test_sandboxes_listing_has_local(cab):
+    # the core's own cab_sandboxes implementation is registered like any plugin
+    rows = json.loads(cab("sandboxes", "--json", check=True).stdout)
+    assert rows[0]["name"] == "local"
+
+
+def test_harness_crash_still_writes_an_infra_error_record(make_runner, tmp_path):
+    runner = make_runner()
+    result, folder = run(runner, tmp_path, model="custom", task="polyglot/python-slugify",
+                         options={"command": "true"}, endpoint="http://127.0.0.1:9/v1")
+    # nothing called the dead endpoint, so the cell is scored normally
+    assert result.status == "ok"
+    result, folder = run(runner, tmp_path, adapter="mini", model="scripted/oracle", task="polyglot/python-slugify",
+                         endpoint="http://127.0.0.1:9/v1")
+    assert result.status == "infra_error" and "model endpoint" in result.error
+    assert (folder / "cell.json").is_file()
