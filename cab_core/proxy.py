@@ -33,7 +33,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable, Optional, Union
+from typing import Any, AsyncIterator, Callable, Optional, Union
 
 import aiohttp
 from aiohttp import web
@@ -250,7 +250,9 @@ class _AgentGone(Exception):
 class _Exchange:
     """What the proxy learns about one chat-completions request while relaying it."""
 
-    def __init__(self, index: int, body: bytes, parsed: Any, strip_usage: bool):
+    def __init__(self, index: int, body: bytes, parsed: Any, strip_usage: bool, store: Callable[[ModelCall], None]):
+        self._store = store
+        self.closed = False
         self.t0 = time.perf_counter()
         self.timestamp = utcnow()
         self.index = index
@@ -376,6 +378,19 @@ class _Exchange:
         """The stream ended cleanly: check that it was a complete one."""
         if self.error_kind is None and not self.saw_done and self.finish_reason is None:
             self.fail("bad_response", "stream ended without a finish_reason or [DONE]")
+
+    def close(self) -> None:
+        """Store the record (once).
+
+        Called before the agent can see the end of the response, so that by the time
+        an agent has its answer (and perhaps has exited) the call is in ``proxy.calls``.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        if self.end is None:
+            self.end = time.perf_counter()
+        self._store(self.to_model_call())
 
     def to_model_call(self) -> ModelCall:
         parsed = self.parsed if isinstance(self.parsed, dict) else {}
@@ -646,13 +661,11 @@ class RecordingProxy(BackgroundServer):
             if not options.get("include_usage"):
                 strip_usage = True
                 upstream_body = json.dumps({**parsed, "stream_options": {**options, "include_usage": True}}).encode()
-        ex = _Exchange(self._take_index(), body, parsed, strip_usage)
+        ex = _Exchange(self._take_index(), body, parsed, strip_usage, self._store)
         try:
             return await self._chat_exchange(request, ex, rest, query, upstream_body)
         finally:
-            if ex.end is None:
-                ex.end = time.perf_counter()
-            self._store(ex.to_model_call())
+            ex.close()
 
     async def _chat_exchange(
         self, request: web.Request, ex: _Exchange, rest: str, query: str, upstream_body: bytes
@@ -724,12 +737,12 @@ class RecordingProxy(BackgroundServer):
             data = b"".join([chunk async for chunk in chunks])
             if tee is not None:
                 tee.append(data)
+            ex.observe_body(status, data)
+            ex.close()
             response = web.Response(status=status, body=data)
             response.headers.extend(headers)
             ex.response = response
             await self._write(request, response, None, eof=True)
-            ex.end = time.perf_counter()
-            ex.observe_body(status, data)
             return response
 
         response = web.StreamResponse(status=status)
@@ -746,19 +759,29 @@ class RecordingProxy(BackgroundServer):
             events = splitter.feed(chunk)
             if events:
                 out = [event for event in events if ex.observe_event(event)]
+                if ex.saw_done:
+                    self._end_stream(ex, status, error_head)
                 if out:
                     await self._write(request, response, b"".join(out))
         tail = splitter.flush()
         if tail.strip():
-            if ex.observe_event(tail):
+            keep = ex.observe_event(tail)
+            self._end_stream(ex, status, error_head)
+            if keep:
                 await self._write(request, response, tail)
+        self._end_stream(ex, status, error_head)
         await self._write(request, response, None, eof=True)
-        ex.end = time.perf_counter()
+        return response
+
+    @staticmethod
+    def _end_stream(ex: _Exchange, status: int, error_head: bytes) -> None:
+        if ex.closed:
+            return
         if status == 200:
             ex.finish_stream()
         else:
             ex.fail(classify_status(status) or "bad_response", error_head.decode("utf-8", "replace") or f"HTTP {status}")
-        return response
+        ex.close()
 
     @staticmethod
     async def _write(request: web.Request, response: web.StreamResponse, data: Optional[bytes], eof: bool = False) -> None:

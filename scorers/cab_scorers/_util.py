@@ -12,6 +12,7 @@ import re
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from cab_core import AxisScore, ModelCall, ProcessResult, ScoreContext
+from cab_core.globs import glob_match as _core_glob_match
 
 from .testcounts import clean_output, parse_counts
 
@@ -119,45 +120,6 @@ def tokens_per_correct(total_tokens: float, passed: float) -> Optional[float]:
 # --------------------------------------------------------------------------- globs
 
 
-@functools.lru_cache(maxsize=512)
-def _glob_regex(pattern: str) -> re.Pattern:
-    if pattern.endswith("/"):
-        pattern += "**"
-    out = []
-    i, n = 0, len(pattern)
-    while i < n:
-        ch = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")  # zero or more whole directories
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif ch == "*":
-            out.append("[^/]*")
-            i += 1
-        elif ch == "?":
-            out.append("[^/]")
-            i += 1
-        elif ch == "[":
-            end = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "]") else i + 1)
-            if end == -1:
-                out.append(re.escape(ch))
-                i += 1
-            else:
-                body = pattern[i + 1 : end].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                elif body.startswith("^"):
-                    body = "\\" + body
-                out.append("[" + body + "]")
-                i = end + 1
-        else:
-            out.append(re.escape(ch))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
 def normalise_path(path: str) -> str:
     """A relative path with forward slashes and no leading ``./``."""
     path = str(path).replace("\\", "/")
@@ -174,7 +136,7 @@ def glob_match(path: str, pattern: str) -> bool:
     ``src/a/b.rs``; ``src/*.rs`` matches only the first).  A pattern ending in ``/``
     matches everything below that directory.
     """
-    return _glob_regex(normalise_path(pattern)).match(normalise_path(path)) is not None
+    return _core_glob_match(normalise_path(path), normalise_path(pattern))
 
 
 # --------------------------------------------------------------------------- refusals
