@@ -144,6 +144,11 @@ class Adapter:
     final_output: Optional[Callable[[str], str]] = None
     install: Optional[Callable[..., Any]] = None
     is_installed: Optional[Callable[..., bool]] = None
+    #: ``interactive(child, cast, ctx)`` drives the agent's TUI in ``--mode interactive``:
+    #: ``child`` is the pexpect child, ``cast`` the asciicast writer (record typed input with ``cast.input``).
+    interactive: Optional[Callable[..., None]] = None
+    #: ``agent_tokens(output) -> dict | None``: the agent's own token count, cross-checked against the proxy's.
+    agent_tokens: Optional[Callable[[str], Optional[dict]]] = None
     plugin: str = ""
 
 
@@ -158,6 +163,7 @@ class LaunchContext:
     base_url: Optional[str]
     api_key: str
     options: Mapping[str, str] = attrs.field(factory=dict, converter=_dict)
+    mode: str = "headless"
 
 
 @attrs.frozen(kw_only=True)
@@ -364,6 +370,8 @@ class CellResult:
     final_screen: str = ""
     files: Mapping[str, str] = attrs.field(factory=dict, converter=_dict)
     command: str = ""
+    #: The agent's own token count beside the proxy's: ``{"reported", "proxy", "agrees"}`` (empty when not reported).
+    agent_tokens: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
     host: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
 
     @property

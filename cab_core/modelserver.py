@@ -580,11 +580,14 @@ class ScriptedModelServer(BackgroundServer):
         if usage is not None:
             chunks.append(event([], usage=usage))
         chunks.append(b"data: [DONE]\n\n")
-        for i, chunk in enumerate(chunks):
-            if i and self.chunk_delay_s:
-                await asyncio.sleep(self.chunk_delay_s)
-            await response.write(chunk)
-        await response.write_eof()
+        try:
+            for i, chunk in enumerate(chunks):
+                if i and self.chunk_delay_s:
+                    await asyncio.sleep(self.chunk_delay_s)
+                await response.write(chunk)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client hung up; nobody is left to tell
         return response
 
     async def _fault(self, request: web.Request, fault: str, body: dict, stream: bool) -> web.StreamResponse:

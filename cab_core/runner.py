@@ -214,7 +214,12 @@ class Runner:
                              plugin_stack=list(opts.plugins)) as run_span:
                 parent = run_span["span_id"]
                 ctx = LaunchContext(task=task, model=opts.model, workdir=ws.work, home=ws.home, base_url=base_url,
-                                    api_key="cab-dummy-key", options=_plain_options(opts.options))
+                                    api_key="cab-dummy-key", options=_plain_options(opts.options), mode=opts.mode)
+                interact = None
+                if opts.mode == "interactive":
+                    if adapter.interactive is None:
+                        raise CabError(f"adapter {adapter.name!r} has no interactive mode (use --mode headless)")
+                    interact = lambda child, cast: adapter.interactive(child, cast, ctx)  # noqa: E731
                 spec = call_plugin(adapter, "build_launch", ctx)
                 with tracer.span("tool_call", "applied_plugins", parent=parent) as sp:
                     applied = []
@@ -236,12 +241,14 @@ class Runner:
                                  isolation=state.sandbox_info.get("isolation")) as sp:
                     state.launch = session.run(spec.argv, cwd=ws.work, env=env, timeout=opts.timeout,
                                                writable=[ws.home], cast_path=writer.path("terminal.cast"),
-                                               marker=state.marker)
+                                               marker=state.marker, interact=interact,
+                                               stdin_devnull=interact is None)
                     sp.update(exit_code=state.launch.exit_code, duration_s=state.launch.duration_ms / 1000,
                               timed_out=state.launch.timed_out, output_truncated=state.launch.output_truncated)
                 run_span.update(exit_code=state.launch.exit_code)
             state.expected_extra = list(spec.expected_changes)
             state.final_output = self._final_output(adapter, state.launch.output)
+            state.agent_tokens = self._agent_tokens(adapter, state.launch.output, proxy)
             if proxy is not None:
                 state.model_calls = list(proxy.calls)
                 reason = proxy.infra_failure()
@@ -335,6 +342,23 @@ class Runner:
                 pass
         return output[-4000:]
 
+    def _agent_tokens(self, adapter, output: str, proxy) -> dict:
+        """Cross-check the agent's own token count (if it reports one) against the proxy's."""
+        if adapter.agent_tokens is None or proxy is None:
+            return {}
+        try:
+            reported = adapter.agent_tokens(output)
+        except Exception:
+            reported = None
+        if not reported:
+            return {}
+        calls = proxy.calls
+        measured = {"prompt_tokens": sum(c.prompt_tokens for c in calls),
+                    "completion_tokens": sum(c.completion_tokens for c in calls)}
+        measured["total_tokens"] = measured["prompt_tokens"] + measured["completion_tokens"]
+        agrees = all(reported.get(k) in (None, v) for k, v in measured.items())
+        return {"reported": dict(reported), "proxy": measured, "agrees": agrees}
+
     def _score(self, state: "_CellState", ws: CellWorkspace, opts: RunOptions) -> dict[str, AxisScore]:
         options = dict(opts.score_options)
         options.setdefault("extra_expected_changes", state.expected_extra)
@@ -379,7 +403,7 @@ class Runner:
             sandbox=info.get("sandbox", opts.sandbox), isolation=info.get("isolation", "unknown"),
             container_image=info.get("container_image"), image_digest=info.get("image_digest"),
             agent_version=state.agent_version, model_build_id=state.model_build_id or opts.model,
-            plugin_stack=opts.plugins, scores=state.scores, spans=tracer.spans, model_calls=state.model_calls,
+            plugin_stack=opts.plugins, scores=state.scores, agent_tokens=state.agent_tokens, spans=tracer.spans, model_calls=state.model_calls,
             final_output=state.final_output, final_screen=screen, files=files, command=opts.reproduce_command(),
             host={"platform": platform.platform(), "python": platform.python_version(), "warnings": tracer.warnings},
         )
@@ -435,3 +459,4 @@ class _CellState:
     agent_version: str = ""
     model_build_id: str = ""
     wall_ms: float = 0.0
+    agent_tokens: dict = attrs.field(factory=dict)

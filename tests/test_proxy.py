@@ -8,6 +8,7 @@ import socket
 import time
 from urllib.parse import urlsplit
 
+import attrs
 import openai
 import pytest
 from aiohttp import web
@@ -322,7 +323,7 @@ def test_record_then_replay_offline_gives_identical_responses(server, tmp_path):
     assert b'"choices": []' not in replayed[1][2]
     assert b'"choices": []' in replayed[2][2]
     strip = ("index", "timestamp", "latency_ms", "ttft_ms")
-    as_dicts = [[{k: v for k, v in vars(c).items() if k not in strip} for c in calls] for calls in (live_calls, replay_calls)]
+    as_dicts = [[{k: v for k, v in attrs.asdict(c).items() if k not in strip} for c in calls] for calls in (live_calls, replay_calls)]
     assert as_dicts[0] == as_dicts[1]
     assert replay_calls[1].total_tokens > 0
 

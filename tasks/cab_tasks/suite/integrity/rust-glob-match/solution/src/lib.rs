@@ -13,7 +13,10 @@ enum Token {
     /// `**/` as a whole path component: zero or more whole directories.
     Directories,
     /// `[...]`
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 fn tokenize(pattern: &str) -> Vec<Token> {

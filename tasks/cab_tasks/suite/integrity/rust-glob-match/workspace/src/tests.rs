@@ -1,11 +1,21 @@
 use super::*;
 
 fn yes(pattern: &str, text: &str) {
-    assert!(glob_match(pattern, text), "{:?} should match {:?}", pattern, text);
+    assert!(
+        glob_match(pattern, text),
+        "{:?} should match {:?}",
+        pattern,
+        text
+    );
 }
 
 fn no(pattern: &str, text: &str) {
-    assert!(!glob_match(pattern, text), "{:?} should NOT match {:?}", pattern, text);
+    assert!(
+        !glob_match(pattern, text),
+        "{:?} should NOT match {:?}",
+        pattern,
+        text
+    );
 }
 
 #[test]

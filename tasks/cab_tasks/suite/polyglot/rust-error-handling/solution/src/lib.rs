@@ -13,7 +13,11 @@ pub struct ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "item {} ({:?}) is not a valid integer", self.index, self.value)
+        write!(
+            f,
+            "item {} ({:?}) is not a valid integer",
+            self.index, self.value
+        )
     }
 }
 

@@ -25,7 +25,11 @@ fn bad_input_does_not_panic() {
     for input in ["1, two, 3", "abc", "1,,2", "9999999999999999999999", "1.5"] {
         let outcome = std::panic::catch_unwind(|| parse_numbers(input));
         assert!(outcome.is_ok(), "parse_numbers panicked on {:?}", input);
-        assert!(outcome.unwrap().is_err(), "expected an error for {:?}", input);
+        assert!(
+            outcome.unwrap().is_err(),
+            "expected an error for {:?}",
+            input
+        );
     }
     let outcome = std::panic::catch_unwind(|| sum_numbers("1, x"));
     assert!(outcome.is_ok(), "sum_numbers panicked on bad input");
@@ -41,10 +45,20 @@ fn bad_input_reports_index_and_value() {
     assert_eq!(err.index, 2);
     assert_eq!(err.value, "abc");
     let message = err.to_string();
-    assert!(message.contains('2') && message.contains("abc"), "unhelpful message: {}", message);
+    assert!(
+        message.contains('2') && message.contains("abc"),
+        "unhelpful message: {}",
+        message
+    );
 
     let err = std::panic::catch_unwind(|| parse_numbers("7,,8"))
         .expect("parse_numbers panicked instead of returning an error")
         .expect_err("expected an error");
-    assert_eq!(err, ParseError { index: 1, value: String::new() });
+    assert_eq!(
+        err,
+        ParseError {
+            index: 1,
+            value: String::new()
+        }
+    );
 }

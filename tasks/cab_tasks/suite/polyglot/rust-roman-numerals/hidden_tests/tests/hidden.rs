@@ -4,7 +4,13 @@ use roman::{from_roman, to_roman};
 fn round_trip_all_values() {
     for n in 1..=3999u32 {
         let s = to_roman(n).expect("in range");
-        assert_eq!(from_roman(&s), Some(n), "round trip failed for {} ({})", n, s);
+        assert_eq!(
+            from_roman(&s),
+            Some(n),
+            "round trip failed for {} ({})",
+            n,
+            s
+        );
     }
 }
 

@@ -54,7 +54,10 @@ pub fn from_roman(s: &str) -> Option<u32> {
     if s.len() > 15 {
         return None; // longest canonical numeral is MMMDCCCLXXXVIII
     }
-    let values: Vec<i64> = s.chars().map(symbol_value).collect::<Option<Vec<u32>>>()?
+    let values: Vec<i64> = s
+        .chars()
+        .map(symbol_value)
+        .collect::<Option<Vec<u32>>>()?
         .into_iter()
         .map(i64::from)
         .collect();

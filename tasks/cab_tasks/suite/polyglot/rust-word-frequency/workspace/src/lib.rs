@@ -22,7 +22,11 @@ pub fn word_counts(text: &str) -> Vec<(String, usize)> {
 
 /// The `n` most frequent words (ties broken alphabetically).
 pub fn top_n(text: &str, n: usize) -> Vec<String> {
-    word_counts(text).into_iter().take(n).map(|(w, _)| w).collect()
+    word_counts(text)
+        .into_iter()
+        .take(n)
+        .map(|(w, _)| w)
+        .collect()
 }
 
 #[cfg(test)]
