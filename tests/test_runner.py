@@ -253,3 +253,24 @@ def test_harness_crash_still_writes_an_infra_error_record(make_runner, tmp_path)
                          endpoint="http://127.0.0.1:9/v1")
     assert result.status == "infra_error" and "model endpoint" in result.error
     assert (folder / "cell.json").is_file()
+
+
+class ShoutPlugin:
+    @hookimpl
+    def cab_agent_plugins(self):
+        import attrs
+
+        from cab_core import AgentPlugin
+
+        def apply(spec, ctx, options):
+            return attrs.evolve(spec, argv=["/bin/sh", "-c", f"echo {options.get('word', 'HEY')}; " + spec.argv[-1]])
+
+        return [AgentPlugin(name="shout", apply=apply)]
+
+
+def test_third_party_agent_plugin_amends_the_launch(make_runner, tmp_path):
+    runner = make_runner(ShoutPlugin())
+    result, folder = run(runner, tmp_path, model="noop", task="polyglot/python-slugify", plugins=("shout",),
+                         options={"shout.word": "LOUD"})
+    assert "LOUD" in (folder / "agent_output.txt").read_text()
+    assert result.plugin_stack == ("shout",)
