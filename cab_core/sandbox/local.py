@@ -79,6 +79,10 @@ class LocalSession:
         ]
         if not network:
             cmd.append("--unshare-net")
+        # /tmp is replaced by an empty tmpfs; what the command needs from there (a harness
+        # or agent installed under /tmp, as in a CI checkout) is bound back read-only.
+        for path in _needed_under_tmp(argv, env):
+            cmd += ["--ro-bind", str(path), str(path)]
         for path in self.hide:
             if path.exists():
                 cmd += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
@@ -117,6 +121,24 @@ class LocalSession:
 
     def close(self) -> None:
         pass
+
+
+def _under_tmp(path: Path) -> bool:
+    return path.is_absolute() and path.parts[:2] == ("/", "tmp") and len(path.parts) > 2
+
+
+def _needed_under_tmp(argv: Sequence[str], env: dict) -> list[Path]:
+    """Folders below /tmp the command needs: the harness, its Python, PATH entries, argv[0]."""
+    candidates = [Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[2]]
+    candidates += [Path(p) for p in env.get("PATH", "").split(os.pathsep) if p]
+    if argv and os.path.isabs(argv[0]):
+        candidates.append(Path(argv[0]).parent)
+    found: list[Path] = []
+    for path in candidates:
+        for variant in {path, path.resolve()} if path.exists() else ():
+            if _under_tmp(variant) and not any(variant == f or f in variant.parents for f in found):
+                found = [f for f in found if variant not in f.parents] + [variant]
+    return sorted(found)
 
 
 def _available() -> Optional[str]:
