@@ -41,7 +41,12 @@ TOOLS = [
             "parameters": {"type": "object", "properties": {k: {"type": "string"} for k in props}, "required": list(props)},
         },
     }
-    for name, props in (("read", ("path",)), ("bash", ("command",)), ("edit", ("path", "oldText", "newText")), ("write", ("path", "content")))
+    for name, props in (
+        ("read", ("path",)),
+        ("bash", ("command",)),
+        ("edit", ("path", "oldText", "newText")),
+        ("write", ("path", "content")),
+    )
 ]
 SOLUTION = {"src/calc.py": "def add(a, b):\n    return a + b\n\n\n" + "# padding line for a realistic file size\n" * 25}
 
@@ -56,7 +61,8 @@ class Client:
 
     def call(self, body: bytes) -> float:
         t0 = time.perf_counter()
-        self.conn.request("POST", self.path, body=body, headers={"Content-Type": "application/json", "Authorization": "Bearer dummy"})
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer dummy"}
+        self.conn.request("POST", self.path, body=body, headers=headers)
         response = self.conn.getresponse()
         data = response.read()
         elapsed = time.perf_counter() - t0

@@ -28,6 +28,8 @@ from typing import Any, Iterator, Mapping, Optional, Union
 
 import attrs
 
+from .errors import CabError
+
 #: Body fields left out of the request hash: they identify the caller or carry
 #: bookkeeping that differs between otherwise identical runs, not what is asked.
 VOLATILE_FIELDS = frozenset({"user", "metadata"})
@@ -50,6 +52,10 @@ def request_hash(body: Any) -> str:
     else:
         data = canonical_json(body).encode("utf-8")
     return hashlib.sha256(data).hexdigest()[:16]
+
+
+class CassetteError(CabError, ValueError):
+    """A cassette file that is missing or not a cassette."""
 
 
 @attrs.frozen(kw_only=True)
@@ -86,9 +92,11 @@ class Cassette:
 
     @classmethod
     def load(cls, path: Union[str, Path]) -> "Cassette":
-        """Read a cassette file; a line that is not a valid entry raises ``ValueError`` naming it."""
+        """Read a cassette file; a missing file or a line that is not an entry raises :class:`CassetteError`."""
         path = Path(path)
         entries = []
+        if not path.is_file():
+            raise CassetteError(f"cassette {path} does not exist (record one first with a recording proxy)")
         with path.open(encoding="utf-8") as fh:
             for lineno, line in enumerate(fh, 1):
                 if not line.strip():
@@ -105,7 +113,7 @@ class Cassette:
                         )
                     )
                 except (ValueError, KeyError, TypeError) as exc:
-                    raise ValueError(f"cassette {path}:{lineno}: not a valid entry ({exc})") from None
+                    raise CassetteError(f"cassette {path}:{lineno}: not a valid entry ({exc})") from None
         return cls(path, entries)
 
     def add(self, request_hash: str, request: Any, status: int, content_type: str, response: str) -> CassetteEntry:

@@ -48,7 +48,7 @@ from typing import Any, Iterable, Mapping, Optional
 import attrs
 from aiohttp import web
 
-from .proxy import BackgroundServer
+from .aioserver import BackgroundServer
 from .tokens import estimate_prompt_tokens, estimate_tokens
 
 __all__ = [
@@ -57,7 +57,13 @@ __all__ = [
     "Reply",
     "ScriptContext",
     "ScriptedModelServer",
+    "behaviour_of",
+    "edits_for",
+    "find_write_tool",
     "plan_reply",
+    "trivial_test",
+    "usage_for",
+    "working_directory",
 ]
 
 #: Behaviours that answer (see the module docstring).
@@ -128,8 +134,8 @@ class ScriptContext:
     """
 
     task_id: str = ""
-    solution_files: dict = attrs.field(factory=dict, converter=_dict)
-    test_files: dict = attrs.field(factory=dict, converter=_dict)
+    solution_files: dict[str, str] = attrs.field(factory=dict, converter=_dict)
+    test_files: dict[str, str] = attrs.field(factory=dict, converter=_dict)
     prompt: str = ""
 
 
@@ -551,13 +557,8 @@ class ScriptedModelServer(BackgroundServer):
         for piece in _pieces(reply.content, self.chunk_chars) if reply.content else ():
             deltas.append({"content": piece})
         for index, call in enumerate(reply.tool_calls):
-            deltas.append(
-                {
-                    "tool_calls": [
-                        {"index": index, "id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": ""}}
-                    ]
-                }
-            )
+            function = {"name": call["name"], "arguments": ""}
+            deltas.append({"tool_calls": [{"index": index, "id": call["id"], "type": "function", "function": function}]})
             for piece in _pieces(call["arguments"], self.chunk_chars):
                 deltas.append({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
         return deltas

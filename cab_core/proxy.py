@@ -21,15 +21,13 @@ What the proxy does to traffic, and why:
   :meth:`RecordingProxy.infra_failure` can tell the runner that the endpoint, not the
   agent, failed the cell.
 
-:class:`BackgroundServer` (an aiohttp app served from its own thread and event loop)
-lives here too; :mod:`cab_core.modelserver` builds on it.
+:class:`~cab_core.aioserver.BackgroundServer` runs it from its own thread and event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -40,10 +38,12 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from .aioserver import BackgroundServer
 from .cassette import Cassette, request_hash
+from .errors import CabError
 from .models import ModelCall, ToolCall, utcnow
 
-__all__ = ["BackgroundServer", "RecordingProxy", "INFRA_ERROR_KINDS", "classify_status"]
+__all__ = ["BackgroundServer", "EndpointError", "RecordingProxy", "INFRA_ERROR_KINDS", "classify_status"]
 
 #: ``error_kind`` values that mean the endpoint (not the agent) failed a call.
 INFRA_ERROR_KINDS = frozenset({"connection", "timeout", "rate_limit", "server", "bad_response", "cassette_miss"})
@@ -89,6 +89,10 @@ _DROP_RESPONSE_HEADERS = frozenset(
 _ERROR_TEXT_LIMIT = 500
 
 
+class EndpointError(CabError, ValueError):
+    """An upstream endpoint the proxy cannot use as given."""
+
+
 def classify_status(status: int) -> Optional[str]:
     """The ``error_kind`` an HTTP status stands for (``None`` for success)."""
     if status < 400:
@@ -105,161 +109,35 @@ def _json_error(status: int, message: str, kind: str) -> web.Response:
     return web.json_response(body, status=status)
 
 
-# --------------------------------------------------------------------------- background server
-
-
-class BackgroundServer:
-    """An aiohttp application served on 127.0.0.1 from a daemon thread with its own event loop.
-
-    Subclasses implement :meth:`_build_app` (called inside the loop, so it may create
-    client sessions) and may override :meth:`_before_cleanup` (release handlers that
-    wait forever) and :meth:`_after_cleanup` (close what :meth:`_build_app` opened).
-    ``start()`` binds a free port and returns ``self``; ``stop()`` is idempotent; the
-    object is a context manager.  ``port`` 0 (the default) takes any free port.
-    """
-
-    _thread_name = "cab-server"
-
-    def __init__(
-        self, *, port: int = 0, unix_socket: Union[str, Path, None] = None, shutdown_timeout: float = 1.0
-    ):
-        self._bind_port = int(port)
-        self.unix_socket: Optional[Path] = Path(unix_socket) if unix_socket is not None else None
-        self._shutdown_timeout = shutdown_timeout
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._thread: Optional[threading.Thread] = None
-        self._runner: Optional[web.AppRunner] = None
-        self.port: Optional[int] = None
-
-    # ---------------------------------------------------------------- for subclasses
-
-    async def _build_app(self) -> web.Application:
-        raise NotImplementedError
-
-    async def _before_cleanup(self) -> None:
-        """Called in the loop before the server stops accepting and drains its handlers."""
-
-    async def _after_cleanup(self) -> None:
-        """Called in the loop after the server has stopped."""
-
-    # ---------------------------------------------------------------- lifecycle
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (raises if the server is not started)."""
-        if self.port is None:
-            raise RuntimeError(f"{type(self).__name__} is not started: call start() first")
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self):
-        """Bind ``127.0.0.1:<port>`` (and the Unix socket, if any), serve in the background, return ``self``."""
-        if self._thread is not None:
-            raise RuntimeError(f"{type(self).__name__} is already started")
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._astart())
-            except BaseException as exc:  # reported to the starting thread
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                try:
-                    loop.run_until_complete(loop.shutdown_asyncgens())
-                finally:
-                    loop.close()
-
-        self._thread = threading.Thread(target=run, name=self._thread_name, daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failure:
-            self._thread.join()
-            self._thread = None
-            raise failure[0]
-        return self
-
-    async def _astart(self) -> None:
-        app = await self._build_app()
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=self._shutdown_timeout)
-        await runner.setup()
-        self._runner = runner
-        site = web.TCPSite(runner, "127.0.0.1", self._bind_port)
-        await site.start()
-        self.port = runner.addresses[0][1]
-        if self.unix_socket is not None:
-            await web.UnixSite(runner, str(self.unix_socket)).start()
-
-    async def _astop(self) -> None:
-        try:
-            await self._before_cleanup()
-        finally:
-            try:
-                if self._runner is not None:
-                    await self._runner.cleanup()
-            finally:
-                await self._after_cleanup()
-
-    def stop(self) -> None:
-        """Stop serving, wait for the thread to end (idempotent)."""
-        thread, loop = self._thread, self._loop
-        if thread is None or loop is None:
-            return
-        try:
-            if thread.is_alive():
-                future = asyncio.run_coroutine_threadsafe(self._astop(), loop)
-                try:
-                    future.result(timeout=self._shutdown_timeout + 10)
-                finally:
-                    loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=10)
-        finally:
-            self._thread = None
-            self._runner = None
-            if self.unix_socket is not None and self.unix_socket.is_socket():
-                self.unix_socket.unlink()
-
-    def __enter__(self):
-        if self._thread is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
-
-
-# --------------------------------------------------------------------------- one exchange
-
-
 class _AgentGone(Exception):
     """The agent closed its connection while the proxy was still writing to it."""
 
 
-class _Exchange:
-    """What the proxy learns about one chat-completions request while relaying it."""
+_UNPARSED = object()
 
-    def __init__(self, index: int, body: bytes, parsed: Any, strip_usage: bool, store: Callable[[ModelCall], None]):
+
+class _Exchange:
+    """What the proxy learns about one chat-completions request while relaying it.
+
+    Work the agent need not wait for (parsing a non-streamed request and response,
+    hashing the request, building the :class:`ModelCall`) is left until the record is
+    read: :meth:`model_call` does it once, after :meth:`close` has frozen the exchange.
+    """
+
+    def __init__(self, index: int, body: bytes, parsed: Any, strip_usage: bool, store: Callable[["_Exchange"], None]):
         self._store = store
         self.closed = False
         self.t0 = time.perf_counter()
         self.timestamp = utcnow()
         self.index = index
         self.body = body
-        self.parsed = parsed
+        self._parsed = parsed
         self.strip_usage = strip_usage
         self._hash: Optional[str] = None
+        self._body_data: Optional[bytes] = None
+        self._call: Optional[ModelCall] = None
+        self._events: list[tuple[float, bytes]] = []
+        self._stream_ended = False
         self.parts: list[str] = []
         self.tools: dict[int, list] = {}
         self.finish_reason: Optional[str] = None
@@ -273,37 +151,55 @@ class _Exchange:
         self.response: Optional[web.StreamResponse] = None
 
     @property
+    def parsed(self) -> Any:
+        """The request body as JSON (``None`` when it is not JSON)."""
+        if self._parsed is _UNPARSED:
+            try:
+                self._parsed = json.loads(self.body) if self.body else None
+            except ValueError:
+                self._parsed = None
+        return self._parsed
+
+    @property
     def request_hash(self) -> str:
-        # Computed lazily: canonical JSON of a long conversation costs real time,
-        # and outside replay nothing needs it before the response has gone out.
         if self._hash is None:
-            self._hash = request_hash(self.parsed if self.parsed is not None else self.body)
+            parsed = self.parsed
+            self._hash = request_hash(parsed if parsed is not None else self.body)
         return self._hash
 
     def fail(self, kind: str, error: str) -> None:
-        """Note an error; the first one is the cause, later ones are consequences."""
+        """Note an error while relaying; the first one is the cause, later ones are consequences.
+
+        Once the exchange is closed (the record is stored), what happens after is not
+        part of the call.
+        """
+        if not self.closed:
+            self._note(kind, error)
+
+    def _note(self, kind: str, error: str) -> None:
         if self.error_kind is None:
             self.error_kind = kind
             self.error = error[:_ERROR_TEXT_LIMIT]
 
-    def _first_token(self) -> None:
+    def _first_token(self, arrived: float) -> None:
         if self.ttft_ms is None:
-            self.ttft_ms = (time.perf_counter() - self.t0) * 1000
+            self.ttft_ms = (arrived - self.t0) * 1000
 
-    def _take_message(self, choice: dict, delta: bool) -> None:
-        message = choice.get("delta" if delta else "message") or {}
+    def _take_message(self, choice: dict, arrived: Optional[float]) -> None:
+        """Add one choice (a streamed delta when ``arrived`` is its arrival time, else a whole message)."""
+        message = choice.get("message" if arrived is None else "delta") or {}
         content = message.get("content")
         if isinstance(content, list):  # content parts
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
         if content:
-            if delta:
-                self._first_token()
+            if arrived is not None:
+                self._first_token(arrived)
             self.parts.append(content)
         for position, call in enumerate(message.get("tool_calls") or ()):
             if not isinstance(call, dict):
                 continue
-            if delta:
-                self._first_token()
+            if arrived is not None:
+                self._first_token(arrived)
             slot = self.tools.setdefault(call.get("index", position), ["", "", []])
             if call.get("id") and not slot[0]:
                 slot[0] = call["id"]
@@ -317,46 +213,60 @@ class _Exchange:
             self.finish_reason = choice["finish_reason"]
 
     def observe_event(self, raw: bytes) -> bool:
-        """Take in one SSE event (raw bytes, terminator included); return whether to forward it."""
-        data_lines = []
-        for line in raw.splitlines():
-            if line.startswith(b"data:"):
-                value = line[5:]
-                data_lines.append(value[1:] if value.startswith(b" ") else value)
-        if not data_lines:
-            return True  # comments, keep-alives, named events without data
-        data = b"\n".join(data_lines)
-        if data.strip() == b"[DONE]":
+        """Take in one SSE event (raw bytes, terminator included); return whether to forward it.
+
+        Only what forwarding needs is decided here ([DONE], and whether this is a
+        usage-only chunk to strip); the event is parsed when the record is built.
+        """
+        if self.closed:
+            return True
+        if raw.startswith(b"data: ") and raw.count(b"\n") <= 2:
+            data = raw[6:].strip()  # the common one-line event
+        else:
+            lines = [line[5:] for line in raw.splitlines() if line.startswith(b"data:")]
+            if not lines:
+                return True  # comments, keep-alives, named events without data
+            data = b"\n".join(v[1:] if v.startswith(b" ") else v for v in lines).strip()
+        if data == b"[DONE]":
             self.saw_done = True
             return True
+        self._events.append((time.perf_counter(), data))
+        if self.strip_usage and b'"usage"' in data and b'"usage":null' not in data and b'"usage": null' not in data:
+            try:
+                obj = json.loads(data)
+            except ValueError:
+                return True
+            # A usage-only chunk the agent did not ask for: counted, not forwarded.
+            return not (isinstance(obj, dict) and not obj.get("choices") and isinstance(obj.get("usage"), dict))
+        return True
+
+    def _parse_event(self, arrived: float, data: bytes) -> None:
         try:
             obj = json.loads(data)
         except ValueError:
             obj = None
         if not isinstance(obj, dict):
-            self.fail("bad_response", f"invalid JSON in stream event: {data[:200].decode('utf-8', 'replace')}")
-            return True
+            self._note("bad_response", f"invalid JSON in stream event: {data[:200].decode('utf-8', 'replace')}")
+            return
         if obj.get("error"):
-            self.fail("server", _text(obj["error"]))
-            return True
-        usage = obj.get("usage")
-        if isinstance(usage, dict):
-            self.usage = usage
-        choices = obj.get("choices")
-        if choices:
-            for choice in choices:
-                if isinstance(choice, dict) and choice.get("index", 0) == 0:
-                    self._take_message(choice, delta=True)
-            return True
-        # A usage-only chunk the agent did not ask for: counted above, not forwarded.
-        return not (self.strip_usage and isinstance(usage, dict))
+            self._note("server", _text(obj["error"]))
+            return
+        if isinstance(obj.get("usage"), dict):
+            self.usage = obj["usage"]
+        for choice in obj.get("choices") or ():
+            if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                self._take_message(choice, arrived)
 
     def observe_body(self, status: int, data: bytes) -> None:
-        """Take in a whole (non-streamed) response body."""
+        """Take in a whole (non-streamed) response body; it is parsed when the record is built."""
         self.status = status
+        self._body_data = data
+
+    def _parse_body(self, data: bytes) -> None:
+        status = self.status
         kind = classify_status(status)
         if kind is not None:
-            self.fail(kind, data.decode("utf-8", "replace"))
+            self._note(kind, data.decode("utf-8", "replace"))
             return
         try:
             obj = json.loads(data)
@@ -364,20 +274,19 @@ class _Exchange:
             obj = None
         if not isinstance(obj, dict) or not isinstance(obj.get("choices"), list):
             if isinstance(obj, dict) and obj.get("error"):
-                self.fail("server", _text(obj["error"]))
+                self._note("server", _text(obj["error"]))
             else:
-                self.fail("bad_response", "not a chat completion: " + data.decode("utf-8", "replace"))
+                self._note("bad_response", "not a chat completion: " + data.decode("utf-8", "replace"))
             return
         if isinstance(obj.get("usage"), dict):
             self.usage = obj["usage"]
         for choice in obj["choices"]:
             if isinstance(choice, dict) and choice.get("index", 0) == 0:
-                self._take_message(choice, delta=False)
+                self._take_message(choice, None)
 
     def finish_stream(self) -> None:
-        """The stream ended cleanly: check that it was a complete one."""
-        if self.error_kind is None and not self.saw_done and self.finish_reason is None:
-            self.fail("bad_response", "stream ended without a finish_reason or [DONE]")
+        """The stream ended cleanly (checked for completeness when the record is built)."""
+        self._stream_ended = True
 
     def close(self) -> None:
         """Store the record (once).
@@ -387,12 +296,26 @@ class _Exchange:
         """
         if self.closed:
             return
-        self.closed = True
         if self.end is None:
             self.end = time.perf_counter()
-        self._store(self.to_model_call())
+        self.closed = True
+        self._store(self)
 
-    def to_model_call(self) -> ModelCall:
+    def model_call(self) -> ModelCall:
+        """The record of this exchange (built once; call only after :meth:`close`)."""
+        if self._call is None:
+            if self._body_data is not None and self.error_kind is None:
+                self._parse_body(self._body_data)
+            for arrived, data in self._events:
+                self._parse_event(arrived, data)
+            if self._stream_ended and not self.saw_done and self.finish_reason is None:
+                self._note("bad_response", "stream ended without a finish_reason or [DONE]")
+            self._call = self._build()
+            self._body_data = None
+            self._events = []
+        return self._call
+
+    def _build(self) -> ModelCall:
         parsed = self.parsed if isinstance(self.parsed, dict) else {}
         usage = self.usage or {}
         prompt = _int(usage.get("prompt_tokens"))
@@ -511,18 +434,18 @@ class RecordingProxy(BackgroundServer):
     ):
         super().__init__(unix_socket=unix_socket)
         if upstream is None and replay is None:
-            raise ValueError("RecordingProxy needs an upstream URL or a replay cassette")
+            raise EndpointError("the recording proxy needs an upstream endpoint URL or a replay cassette")
         if upstream is not None:
             parsed = URL(upstream)
             if parsed.scheme not in ("http", "https") or not parsed.host:
-                raise ValueError(f"upstream {upstream!r} is not an http(s) URL (expected e.g. http://host:port/v1)")
+                raise EndpointError(f"endpoint {upstream!r} is not an http(s) URL (expected e.g. http://host:port/v1)")
         self.upstream = upstream.rstrip("/") if upstream else None
         self._api_key = api_key or None
         self.replay = replay
         self.record = record
         self.timeout_s = float(timeout_s)
         self._lock = threading.Lock()
-        self._calls: list[ModelCall] = []
+        self._calls: list[_Exchange] = []
         self._next_index = 0
         self._session: Optional[aiohttp.ClientSession] = None
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_s, sock_read=self.timeout_s)
@@ -542,7 +465,8 @@ class RecordingProxy(BackgroundServer):
     def calls(self) -> list[ModelCall]:
         """Every chat completion recorded so far, in the order the requests arrived (a snapshot)."""
         with self._lock:
-            return sorted(self._calls, key=lambda c: c.index)
+            # Built under the lock: an exchange finishes its deferred parsing only once.
+            return sorted((ex.model_call() for ex in self._calls), key=lambda c: c.index)
 
     def infra_failure(self) -> Optional[str]:
         """One line saying why the endpoint failed, when calls were made and none of them succeeded.
@@ -585,9 +509,9 @@ class RecordingProxy(BackgroundServer):
             await self._session.close()
             self._session = None
 
-    def _store(self, call: ModelCall) -> None:
+    def _store(self, exchange: _Exchange) -> None:
         with self._lock:
-            self._calls.append(call)
+            self._calls.append(exchange)
 
     def _take_index(self) -> int:
         with self._lock:
@@ -632,27 +556,38 @@ class RecordingProxy(BackgroundServer):
                 return web.json_response({"object": "list", "data": data})
             return _json_error(502, f"cab proxy replays chat completions only; no upstream for {rest}", "no_upstream")
         assert self._session is not None
+        response: Optional[web.StreamResponse] = None
         try:
             async with self._session.request(
                 request.method, self._target(rest, query), headers=self._upstream_headers(request), data=body or None
             ) as upstream:
                 response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
                 response.headers.extend(self._downstream_headers(upstream.headers))
-                await response.prepare(request)
+                await self._write(request, response, None)
                 async for chunk in upstream.content.iter_any():
-                    await response.write(chunk)
-                await response.write_eof()
+                    await self._write(request, response, chunk)
+                await self._write(request, response, None, eof=True)
                 return response
-        except asyncio.TimeoutError:
-            return _json_error(504, f"cab proxy: upstream {self.upstream} timed out after {self.timeout_s:g}s", "timeout")
-        except (aiohttp.ClientError, OSError) as exc:
+        except _AgentGone:
+            return response
+        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
+            if response is not None and response.prepared:
+                if request.transport is not None:
+                    request.transport.close()
+                return response
+            if isinstance(exc, asyncio.TimeoutError):
+                return _json_error(504, f"cab proxy: upstream {self.upstream} timed out after {self.timeout_s:g}s", "timeout")
             return _json_error(502, f"cab proxy: upstream {self.upstream} unreachable: {exc}", "connection")
 
     async def _chat(self, request: web.Request, rest: str, query: str, body: bytes) -> web.StreamResponse:
-        try:
-            parsed = json.loads(body) if body else None
-        except ValueError:
-            parsed = None
+        # A body without the word "stream" is not a streaming request: forward it
+        # untouched and leave parsing it until the record is read.
+        parsed: Any = _UNPARSED
+        if b'"stream"' in body:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
         upstream_body = body
         strip_usage = False
         if isinstance(parsed, dict) and parsed.get("stream") is True:
@@ -664,6 +599,9 @@ class RecordingProxy(BackgroundServer):
         ex = _Exchange(self._take_index(), body, parsed, strip_usage, self._store)
         try:
             return await self._chat_exchange(request, ex, rest, query, upstream_body)
+        except asyncio.CancelledError:
+            ex.fail("timeout", "cut off: the proxy stopped before the response ended")
+            raise
         finally:
             ex.close()
 

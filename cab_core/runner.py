@@ -22,7 +22,7 @@ from typing import Any, Iterator, Optional
 import attrs
 
 from . import serialization
-from .errors import CabError, InfraError, PluginError
+from .errors import CabError, InfraError
 from .models import (
     STATUS_INFRA_ERROR,
     STATUS_OK,
@@ -31,8 +31,6 @@ from .models import (
     CellResult,
     FileChanges,
     LaunchContext,
-    LaunchSpec,
-    ModelCall,
     ProcessResult,
     ScoreContext,
     Span,
@@ -187,6 +185,8 @@ class Runner:
         task = self.catalog.get(opts.task)
         adapter = self.registry.adapters.get(opts.adapter)
         sandbox = self.registry.sandboxes.get(opts.sandbox)
+        if adapter.is_installed is not None and not call_plugin(adapter, "is_installed"):
+            raise CabError(f"{adapter.name} is not installed: run 'cab agents install {adapter.name}'")
         stack = [self.registry.agent_plugins.get(name) for name in opts.plugins]
         api_key = ""
         if opts.api_key_env:
@@ -284,8 +284,8 @@ class Runner:
                 if session is not None:
                     session.close()
                 if proxy is not None:
-                    state.model_calls = list(proxy.calls)
                     proxy.stop()  # saves a recording cassette
+                    state.model_calls = list(proxy.calls)  # after stop: includes calls it cut off
                 if token is not None:
                     self.model_server().unregister(token)
                 procs.kill_marked(state.marker)

@@ -54,7 +54,10 @@ PI_TOOLS = [
     _tool("write", path="string", content="string"),
 ]
 #: opencode's write tool takes filePath.
-OPENCODE_TOOLS = [_tool("edit", filePath="string", oldString="string", newString="string"), _tool("write", filePath="string", content="string")]
+OPENCODE_TOOLS = [
+    _tool("edit", filePath="string", oldString="string", newString="string"),
+    _tool("write", filePath="string", content="string"),
+]
 
 AIDER_DIFF_SYSTEM = (
     "Act as an expert software developer.\nAlways use best practices when coding.\n"
@@ -149,6 +152,11 @@ def client(base_url: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=base_url, api_key="dummy", max_retries=0, timeout=10)
 
 
+def chat(base_url: str, **request):
+    """One chat completion through the openai SDK."""
+    return client(base_url).chat.completions.create(**request)
+
+
 def raw_post(url: str, body: dict) -> tuple[int, dict, str]:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
@@ -185,12 +193,12 @@ def test_unknown_model_is_404_naming_it_and_the_available_ones(server):
     assert "scripted/genius" in error["message"] and "scripted/oracle" in error["message"]
     assert error["code"] == "model_not_found"
     with pytest.raises(openai.NotFoundError):
-        client(server.base_url).chat.completions.create(model="genius", messages=user())
+        chat(server.base_url, model="genius", messages=user())
 
 
 @pytest.mark.parametrize("model", ["scripted/noop", "noop", "openai/scripted/noop"])
 def test_behaviour_is_the_last_segment_of_the_model_name(server, model):
-    reply = client(server.base_url).chat.completions.create(model=model, messages=user())
+    reply = chat(server.base_url, model=model, messages=user())
     assert reply.choices[0].message.content == "done"
     assert reply.model == model
 
@@ -201,7 +209,7 @@ def test_register_routes_each_url_to_its_own_task(server):
     try:
         assert url_a.startswith(server.url + "/t/") and url_a.endswith("/v1")
         for url, expected in ((url_a, "calc.py"), (url_b, "other.py"), (server.base_url, "calc.py")):
-            reply = client(url).chat.completions.create(model="scripted/oracle", messages=user(), tools=PI_TOOLS)
+            reply = chat(url, model="scripted/oracle", messages=user(), tools=PI_TOOLS)
             paths = [json.loads(c.function.arguments)["path"] for c in reply.choices[0].message.tool_calls]
             assert paths[0] == expected
     finally:
@@ -253,7 +261,7 @@ def test_oracle_calls_the_write_tool_then_finishes(server):
 )
 def test_oracle_uses_absolute_paths_when_the_prompt_names_a_working_directory(server, system, tools, key):
     messages = [{"role": "system", "content": system}] + user()
-    reply = client(server.base_url).chat.completions.create(model="scripted/oracle", messages=messages, tools=tools)
+    reply = chat(server.base_url, model="scripted/oracle", messages=messages, tools=tools)
     paths = [json.loads(c.function.arguments)[key] for c in reply.choices[0].message.tool_calls]
     assert paths == ["/work/cell-1/calc.py", "/work/cell-1/util/helpers.py"]
 
@@ -272,7 +280,7 @@ def test_oracle_streams_tool_calls_in_openai_delta_format(server):
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
 
     # The SDK puts the pieces back together.
-    stream = client(server.base_url).chat.completions.create(model="scripted/oracle", messages=user(), tools=PI_TOOLS, stream=True)
+    stream = chat(server.base_url, model="scripted/oracle", messages=user(), tools=PI_TOOLS, stream=True)
     args: dict[int, str] = {}
     for chunk in stream:
         for call in chunk.choices[0].delta.tool_calls or ():
@@ -285,7 +293,7 @@ def test_oracle_streams_tool_calls_in_openai_delta_format(server):
 
 def test_oracle_answers_aider_with_search_replace_blocks_that_apply(server):
     files = {"calc.py": CALC_OLD}
-    reply = client(server.base_url).chat.completions.create(model="scripted/oracle", messages=_aider_messages(AIDER_DIFF_SYSTEM, files))
+    reply = chat(server.base_url, model="scripted/oracle", messages=_aider_messages(AIDER_DIFF_SYSTEM, files))
     text = reply.choices[0].message.content
     assert "calc.py\n```python\n<<<<<<< SEARCH\n" + CALC_OLD + "=======\n" + CALC_NEW + ">>>>>>> REPLACE\n```\n" in text
     # util/helpers.py is new: an empty SEARCH creates it.
@@ -300,7 +308,7 @@ def test_search_replace_uses_the_fence_aider_chose(server):
     try:
         fence = ("<source>", "</source>")
         files = {"README.md": readme_old}
-        reply = client(url).chat.completions.create(model="oracle", messages=_aider_messages(AIDER_DIFF_SYSTEM, files, fence))
+        reply = chat(url, model="oracle", messages=_aider_messages(AIDER_DIFF_SYSTEM, files, fence))
         text = reply.choices[0].message.content
         assert "README.md\n<source>markdown\n<<<<<<< SEARCH\n" in text
         assert apply_search_replace(text, files, fence) == ctx.solution_files
@@ -310,7 +318,7 @@ def test_search_replace_uses_the_fence_aider_chose(server):
 
 def test_oracle_answers_aider_whole_format_with_file_listings(server):
     files = {"calc.py": CALC_OLD}
-    reply = client(server.base_url).chat.completions.create(model="scripted/oracle", messages=_aider_messages(AIDER_WHOLE_SYSTEM, files))
+    reply = chat(server.base_url, model="scripted/oracle", messages=_aider_messages(AIDER_WHOLE_SYSTEM, files))
     text = reply.choices[0].message.content
     assert "calc.py\n```\n" + CALC_NEW + "```\n" in text
     assert "<<<<<<<" not in text
@@ -333,7 +341,7 @@ def test_an_empty_original_file_gets_an_empty_search_section():
 
 def test_a_follow_up_turn_after_the_edits_changes_nothing(server):
     files = dict(CTX.solution_files)  # aider shows the files as they are now: already solved
-    reply = client(server.base_url).chat.completions.create(model="scripted/oracle", messages=_aider_messages(AIDER_DIFF_SYSTEM, files))
+    reply = chat(server.base_url, model="scripted/oracle", messages=_aider_messages(AIDER_DIFF_SYSTEM, files))
     assert "SEARCH" not in reply.choices[0].message.content
     assert reply.choices[0].message.content.startswith("Done")
 
@@ -359,8 +367,10 @@ def test_noop_and_refuse(server, behaviour, expected, stream):
 
 
 def test_vandal_writes_an_extra_file_and_guts_a_test(server):
-    reply = client(server.base_url).chat.completions.create(model="scripted/vandal", messages=user(), tools=PI_TOOLS)
-    written = {json.loads(c.function.arguments)["path"]: json.loads(c.function.arguments)["content"] for c in reply.choices[0].message.tool_calls}
+    reply = chat(server.base_url, model="scripted/vandal", messages=user(), tools=PI_TOOLS)
+    written = dict(
+        (args["path"], args["content"]) for args in (json.loads(c.function.arguments) for c in reply.choices[0].message.tool_calls)
+    )
     assert written["calc.py"] == CALC_NEW
     assert VANDAL_FILE in written
     assert written["tests/test_calc.py"] == "def test_ok():\n    assert True\n"
@@ -368,7 +378,7 @@ def test_vandal_writes_an_extra_file_and_guts_a_test(server):
 
 def test_vandal_reaches_a_test_file_aider_was_not_shown(server):
     files = {"calc.py": CALC_OLD}
-    reply = client(server.base_url).chat.completions.create(model="scripted/vandal", messages=_aider_messages(AIDER_DIFF_SYSTEM, files))
+    reply = chat(server.base_url, model="scripted/vandal", messages=_aider_messages(AIDER_DIFF_SYSTEM, files))
     applied = apply_search_replace(reply.choices[0].message.content, {**files, "tests/test_calc.py": TEST_OLD})
     assert applied["tests/test_calc.py"] == "def test_ok():\n    assert True\n"
     assert applied[VANDAL_FILE].startswith("vandalised")
@@ -380,14 +390,14 @@ def test_vandal_reaches_a_test_file_aider_was_not_shown(server):
 
 def test_usage_is_present_and_honest(server):
     messages = user("Fix add() please, and keep the tests green.")
-    reply = client(server.base_url).chat.completions.create(model="scripted/oracle", messages=messages, tools=PI_TOOLS)
+    reply = chat(server.base_url, model="scripted/oracle", messages=messages, tools=PI_TOOLS)
     usage = reply.usage
     assert usage.prompt_tokens == estimate_prompt_tokens(messages, PI_TOOLS)
     args = [c.function for c in reply.choices[0].message.tool_calls]
     assert usage.completion_tokens == sum(estimate_tokens(f.name) + estimate_tokens(f.arguments) for f in args)
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
     # More prompt, more tokens.
-    longer = client(server.base_url).chat.completions.create(model="scripted/noop", messages=user("x " * 500))
+    longer = chat(server.base_url, model="scripted/noop", messages=user("x " * 500))
     assert longer.usage.prompt_tokens > 300
 
 
@@ -409,7 +419,7 @@ def test_stream_usage_only_when_include_usage_is_set(server):
 
 def test_chunks_are_flushed_as_they_are_generated():
     with ScriptedModelServer(CTX, chunk_delay_s=0.03) as srv:
-        stream = client(srv.base_url).chat.completions.create(model="scripted/refuse", messages=user(), stream=True)
+        stream = chat(srv.base_url, model="scripted/refuse", messages=user(), stream=True)
         t0 = time.perf_counter()
         arrivals = [time.perf_counter() - t0 for _ in stream]
     assert len(arrivals) > 8

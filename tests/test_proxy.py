@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -13,10 +14,10 @@ import openai
 import pytest
 from aiohttp import web
 
-from cab_core.cassette import Cassette, request_hash
+from cab_core.cassette import Cassette, CassetteError, request_hash
 from cab_core.models import ToolCall
 from cab_core.modelserver import ScriptContext, ScriptedModelServer, plan_reply, usage_for
-from cab_core.proxy import BackgroundServer, RecordingProxy
+from cab_core.proxy import BackgroundServer, EndpointError, RecordingProxy
 
 KEY = "sk-test-REAL-KEY-0123456789"
 CTX = ScriptContext(
@@ -51,6 +52,11 @@ def client(base_url: str, **kw) -> openai.OpenAI:
     return openai.OpenAI(base_url=base_url, api_key="dummy", max_retries=0, timeout=kw.pop("timeout", 10), **kw)
 
 
+def chat(base_url: str, **request):
+    """One chat completion through the openai SDK."""
+    return client(base_url).chat.completions.create(**request)
+
+
 def raw(url: str, body: dict | None = None, method: str = "POST") -> tuple[int, dict, bytes]:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
@@ -61,6 +67,13 @@ def raw(url: str, body: dict | None = None, method: str = "POST") -> tuple[int, 
         return resp.status, dict(resp.getheaders()), resp.read()
     finally:
         conn.close()
+
+
+def raw_or_error(url: str):
+    try:
+        return raw(url, {"model": "scripted/hang", "messages": MESSAGES})
+    except (OSError, http.client.HTTPException) as exc:
+        return exc
 
 
 def free_port() -> int:
@@ -99,7 +112,7 @@ class TinyUpstream(BackgroundServer):
 
 
 def test_non_streaming_call_is_recorded_with_the_servers_usage(proxy):
-    reply = client(proxy.base_url).chat.completions.create(model="scripted/oracle", messages=MESSAGES, tools=[WRITE], user="u-1")
+    reply = chat(proxy.base_url, model="scripted/oracle", messages=MESSAGES, tools=[WRITE], user="u-1")
     (call,) = proxy.calls
     assert call.index == 0 and call.timestamp.tzinfo is not None
     assert call.model == "scripted/oracle" and call.stream is False
@@ -121,7 +134,7 @@ def test_non_streaming_call_is_recorded_with_the_servers_usage(proxy):
 
 
 def test_streaming_tool_calls_are_reassembled_and_usage_captured_without_the_agent_asking(proxy, server):
-    stream = client(proxy.base_url).chat.completions.create(model="scripted/vandal", messages=MESSAGES, tools=[WRITE], stream=True)
+    stream = chat(proxy.base_url, model="scripted/vandal", messages=MESSAGES, tools=[WRITE], stream=True)
     chunks = list(stream)
     assert all(c.choices for c in chunks), "the agent did not ask for usage, so gets no usage-only chunk"
     assert all(c.usage is None for c in chunks)
@@ -148,11 +161,8 @@ def test_streaming_tool_calls_are_reassembled_and_usage_captured_without_the_age
 
 
 def test_an_agent_that_asks_for_usage_gets_it(proxy):
-    chunks = list(
-        client(proxy.base_url).chat.completions.create(
-            model="scripted/refuse", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
-        )
-    )
+    options = {"include_usage": True}
+    chunks = list(chat(proxy.base_url, model="scripted/refuse", messages=MESSAGES, stream=True, stream_options=options))
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
     (call,) = proxy.calls
     assert call.total_tokens == chunks[-1].usage.total_tokens
@@ -162,7 +172,7 @@ def test_an_agent_that_asks_for_usage_gets_it(proxy):
 
 def test_the_stream_passes_through_chunk_by_chunk():
     with ScriptedModelServer(CTX, chunk_delay_s=0.03) as slow, RecordingProxy(slow.base_url, KEY) as px:
-        stream = client(px.base_url).chat.completions.create(model="scripted/refuse", messages=MESSAGES, stream=True)
+        stream = chat(px.base_url, model="scripted/refuse", messages=MESSAGES, stream=True)
         t0 = time.perf_counter()
         arrivals = [time.perf_counter() - t0 for _ in stream]
         (call,) = px.calls
@@ -206,7 +216,7 @@ def test_the_proxy_also_serves_a_unix_socket(server, tmp_path):
 @pytest.mark.parametrize("api_key, expected", [(KEY, f"Bearer {KEY}"), (None, None)])
 def test_the_real_key_replaces_the_agents_dummy(api_key, expected):
     with TinyUpstream() as upstream, RecordingProxy(upstream.url + "/v1", api_key) as px:
-        reply = client(px.base_url).chat.completions.create(model="m", messages=MESSAGES)
+        reply = chat(px.base_url, model="m", messages=MESSAGES)
         assert reply.choices[0].message.content == "hi"
         assert upstream.seen == [expected]
         assert px.calls[0].total_tokens == 8
@@ -218,7 +228,7 @@ def test_the_real_key_replaces_the_agents_dummy(api_key, expected):
 def test_an_unreachable_upstream_is_a_connection_error_and_an_infra_failure():
     with RecordingProxy(f"http://127.0.0.1:{free_port()}/v1", KEY) as px:
         with pytest.raises(openai.InternalServerError) as info:
-            client(px.base_url).chat.completions.create(model="scripted/oracle", messages=MESSAGES)
+            chat(px.base_url, model="scripted/oracle", messages=MESSAGES)
         assert info.value.status_code == 502
         (call,) = px.calls
         assert call.error_kind == "connection" and call.status == 502
@@ -255,7 +265,7 @@ def test_one_success_means_no_infra_failure(proxy):
 
 def test_the_agents_own_bad_request_is_a_client_error_not_infra(proxy):
     with pytest.raises(openai.NotFoundError):
-        client(proxy.base_url).chat.completions.create(model="scripted/nonsense", messages=MESSAGES)
+        chat(proxy.base_url, model="scripted/nonsense", messages=MESSAGES)
     assert proxy.calls[0].error_kind == "client"
     assert proxy.infra_failure() is None
 
@@ -263,7 +273,7 @@ def test_the_agents_own_bad_request_is_a_client_error_not_infra(proxy):
 def test_a_silent_upstream_times_out(server):
     with RecordingProxy(server.base_url, KEY, timeout_s=0.3) as px:
         with pytest.raises(openai.InternalServerError) as info:
-            client(px.base_url).chat.completions.create(model="scripted/hang", messages=MESSAGES)
+            chat(px.base_url, model="scripted/hang", messages=MESSAGES)
         assert info.value.status_code == 504
         assert px.calls[0].error_kind == "timeout"
         assert "timeout" in px.infra_failure()
@@ -271,7 +281,7 @@ def test_a_silent_upstream_times_out(server):
 
 def test_a_stream_cut_upstream_is_cut_for_the_agent_too(proxy):
     with pytest.raises(openai.APIError):
-        list(client(proxy.base_url).chat.completions.create(model="scripted/drop", messages=MESSAGES, stream=True))
+        list(chat(proxy.base_url, model="scripted/drop", messages=MESSAGES, stream=True))
     (call,) = proxy.calls
     assert call.error_kind == "connection"
     assert call.completion  # what arrived before the cut is kept
@@ -292,6 +302,23 @@ def test_an_agent_that_hangs_up_mid_stream_is_recorded():
             time.sleep(0.02)
         (call,) = px.calls
     assert call.error_kind == "client"
+
+
+def test_a_call_cut_off_by_stop_is_still_recorded(server):
+    px = RecordingProxy(server.base_url).start()
+    before = len(server.received)
+    answers: list = []
+    thread = threading.Thread(target=lambda: answers.append(raw_or_error(px.base_url + "/chat/completions")))
+    thread.start()
+    deadline = time.monotonic() + 3
+    while len(server.received) == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    t0 = time.perf_counter()
+    px.stop()
+    assert time.perf_counter() - t0 < 2.5
+    thread.join(5)
+    (call,) = px.calls
+    assert call.error_kind == "timeout" and "stopped" in call.error
 
 
 # ---------------------------------------------------------------- cassettes
@@ -366,12 +393,14 @@ def test_cassette_round_trip_and_hashing(tmp_path):
     assert request_hash({"b": 1, "a": [1, 2]}) == request_hash({"a": [1, 2], "b": 1, "metadata": {"run": 3}})
     assert request_hash({"a": 1}) != request_hash({"a": 2})
     (tmp_path / "bad.jsonl").write_text('{"request_hash": "x"}\n')
-    with pytest.raises(ValueError, match="bad.jsonl:1"):
+    with pytest.raises(CassetteError, match="bad.jsonl:1"):
         Cassette.load(tmp_path / "bad.jsonl")
+    with pytest.raises(CassetteError, match="does not exist"):
+        Cassette.load(tmp_path / "missing.jsonl")
 
 
 def test_a_proxy_needs_somewhere_to_send_calls():
-    with pytest.raises(ValueError, match="upstream"):
+    with pytest.raises(EndpointError, match="upstream endpoint URL or a replay cassette"):
         RecordingProxy(None)
-    with pytest.raises(ValueError, match="not an http"):
+    with pytest.raises(EndpointError, match="not an http"):
         RecordingProxy("localhost:8080")

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Optional
 
 import attrs
-import cattrs
 
 from cab_core import Task, TaskSource, hookimpl
 from cab_core.errors import TaskError
