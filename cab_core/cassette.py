@@ -42,15 +42,21 @@ def canonical_json(body: Any) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def request_hash(body: Any) -> str:
+def request_hash(body: Any, substitutions: Optional[Mapping[str, str]] = None) -> str:
     """First 16 hex digits of the sha256 of :func:`canonical_json` of a request body.
 
     ``body`` is the parsed JSON; raw bytes that are not JSON hash as they are.
+    ``substitutions`` (e.g. this cell's work directory -> ``$WORK``) are applied to the
+    text first, longest first, so per-cell paths in prompts do not change the hash.
     """
     if isinstance(body, (bytes, bytearray)):
-        data = bytes(body)
+        text = bytes(body).decode("utf-8", errors="surrogateescape")
     else:
-        data = canonical_json(body).encode("utf-8")
+        text = canonical_json(body)
+    for old in sorted(substitutions or {}, key=len, reverse=True):
+        if old:
+            text = text.replace(old, substitutions[old])
+    data = text.encode("utf-8", errors="surrogateescape")
     return hashlib.sha256(data).hexdigest()[:16]
 
 

@@ -124,8 +124,10 @@ class _Exchange:
     read: :meth:`model_call` does it once, after :meth:`close` has frozen the exchange.
     """
 
-    def __init__(self, index: int, body: bytes, parsed: Any, strip_usage: bool, store: Callable[["_Exchange"], None]):
+    def __init__(self, index: int, body: bytes, parsed: Any, strip_usage: bool, store: Callable[["_Exchange"], None],
+                 substitutions: Optional[dict] = None):
         self._store = store
+        self.substitutions = substitutions
         self.closed = False
         self.t0 = time.perf_counter()
         self.timestamp = utcnow()
@@ -164,7 +166,7 @@ class _Exchange:
     def request_hash(self) -> str:
         if self._hash is None:
             parsed = self.parsed
-            self._hash = request_hash(parsed if parsed is not None else self.body)
+            self._hash = request_hash(parsed if parsed is not None else self.body, self.substitutions)
         return self._hash
 
     def fail(self, kind: str, error: str) -> None:
@@ -431,8 +433,12 @@ class RecordingProxy(BackgroundServer):
         record: Optional[Cassette] = None,
         unix_socket: Union[str, Path, None] = None,
         timeout_s: float = 600,
+        hash_substitutions: Optional[dict] = None,
     ):
         super().__init__(unix_socket=unix_socket)
+        #: Per-cell strings (the work dir, the private HOME) replaced by placeholders before
+        #: hashing, so a cassette recorded in one cell's folder replays in another's.
+        self.hash_substitutions = dict(hash_substitutions or {})
         if upstream is None and replay is None:
             raise EndpointError("the recording proxy needs an upstream endpoint URL or a replay cassette")
         if upstream is not None:
@@ -533,6 +539,22 @@ class RecordingProxy(BackgroundServer):
     def _scrub(self, text: str) -> str:
         return text.replace(self._api_key, "[REDACTED]") if self._api_key and self._api_key in text else text
 
+    def _to_placeholders(self, text: str) -> str:
+        """A recorded response with this cell's paths replaced by their placeholders."""
+        for old in sorted(self.hash_substitutions, key=len, reverse=True):
+            if old:
+                text = text.replace(old, self.hash_substitutions[old])
+        return text
+
+    def _from_placeholders(self, text: str) -> str:
+        """A replayed response with placeholders turned into this cell's paths."""
+        seen = set()
+        for old, placeholder in self.hash_substitutions.items():
+            if placeholder not in seen:
+                seen.add(placeholder)
+                text = text.replace(placeholder, old)
+        return text
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.rel_url.raw_path
         if path != "/v1" and not path.startswith("/v1/"):
@@ -596,7 +618,7 @@ class RecordingProxy(BackgroundServer):
             if not options.get("include_usage"):
                 strip_usage = True
                 upstream_body = json.dumps({**parsed, "stream_options": {**options, "include_usage": True}}).encode()
-        ex = _Exchange(self._take_index(), body, parsed, strip_usage, self._store)
+        ex = _Exchange(self._take_index(), body, parsed, strip_usage, self._store, self.hash_substitutions)
         try:
             return await self._chat_exchange(request, ex, rest, query, upstream_body)
         except asyncio.CancelledError:
@@ -612,7 +634,8 @@ class RecordingProxy(BackgroundServer):
             entry = self.replay.lookup(ex.request_hash)
             if entry is not None:
                 headers = CIMultiDict({"Content-Type": entry.content_type})
-                return await self._relay(request, ex, entry.status, headers, _replay_chunks(entry.response), None)
+                body = self._from_placeholders(entry.response)
+                return await self._relay(request, ex, entry.status, headers, _replay_chunks(body), None)
             if self.upstream is None:
                 model = ex.parsed.get("model") if isinstance(ex.parsed, dict) else None
                 message = f"cassette miss for request {ex.request_hash} (model {model!r}): record it first"
@@ -647,7 +670,8 @@ class RecordingProxy(BackgroundServer):
         else:
             request = self._scrub(ex.body.decode("utf-8", "replace"))
         assert self.record is not None
-        self.record.add(ex.request_hash, request, status, content_type, self._scrub(data.decode("utf-8", "replace")))
+        self.record.add(ex.request_hash, request, status, content_type,
+                        self._to_placeholders(self._scrub(data.decode("utf-8", "replace"))))
 
     def _upstream_failed(self, request: web.Request, ex: _Exchange, status: int, kind: str, message: str) -> web.StreamResponse:
         ex.fail(kind, message)

@@ -321,7 +321,8 @@ class Runner:
             token = upstream
         proxy = RecordingProxy(upstream, api_key or None, replay=replay,
                                record=Cassette(opts.record_cassette) if opts.record_cassette else None,
-                               unix_socket=ws.root / "proxy.sock", timeout_s=opts.timeout)
+                               unix_socket=ws.root / "proxy.sock", timeout_s=opts.timeout,
+                               hash_substitutions={str(ws.root): "$CELL", str(ws.root.resolve()): "$CELL"})
         proxy.start()
         return proxy, token, proxy.base_url
 
@@ -332,7 +333,8 @@ class Runner:
         for path in (task.solution_dir, task.solution_patch, task.hidden_tests):
             if path:
                 hidden.append(path.resolve())
-        return hidden
+        # Only the outermost of nested paths: hiding a folder hides what is inside it.
+        return [p for p in hidden if not any(q != p and q in p.parents for q in hidden)]
 
     def _final_output(self, adapter, output: str) -> str:
         if adapter.final_output is not None:

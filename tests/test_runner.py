@@ -274,3 +274,58 @@ def test_third_party_agent_plugin_amends_the_launch(make_runner, tmp_path):
                          options={"shout.word": "LOUD"})
     assert "LOUD" in (folder / "agent_output.txt").read_text()
     assert result.plugin_stack == ("shout",)
+
+
+CALLS_ENDPOINT = (
+    "python3 -c \"import json, os, urllib.request; "
+    "body = json.dumps({'model': 'scripted/oracle', 'messages': [{'role': 'user', 'content': os.environ['CAB_PROMPT']}]}).encode(); "
+    "req = urllib.request.Request(os.environ['OPENAI_BASE_URL'] + '/chat/completions', data=body, "
+    "headers={'Content-Type': 'application/json', 'Authorization': 'Bearer ' + os.environ['OPENAI_API_KEY']}); "
+    "print(json.load(urllib.request.urlopen(req))['usage'])\"; "
+)
+
+
+def test_command_calling_the_endpoint_records_tokens(tmp_path):
+    from cab_tasks import SUITE
+
+    solution = SUITE / "polyglot" / "python-slugify" / "solution" / "slugify.py"
+    cmd = CALLS_ENDPOINT + f"cat {solution} > slugify.py"
+    proc = run_cab("run", "-a", "command", "-m", "scripted/oracle", "-o", f"command={cmd}", "-t", "polyglot/python-slugify",
+                   "--results", tmp_path, "--json", "--tasks-dir", SUITE / "polyglot" / "python-slugify")
+    # the solution is hidden from the sandbox: the command must fail to read it when isolated
+    cell = json.loads(proc.stdout) if proc.stdout.startswith("{") else None
+    assert proc.returncode == 2 and "defined twice" in proc.stderr  # the suite is already built in
+    cmd = CALLS_ENDPOINT + "true"
+    proc = run_cab("run", "-a", "command", "-m", "scripted/oracle", "-o", f"command={cmd}", "-t", "polyglot/python-slugify",
+                   "--results", tmp_path, "--json")
+    cell = json.loads(proc.stdout)
+    calls = cell["model_calls"]
+    assert len(calls) == 1 and calls[0]["total_tokens"] > 0 and calls[0]["prompt_tokens"] > 0
+    tokens = cell["scores"]["tokens"]["breakdown"]
+    assert tokens["total_tokens"] == calls[0]["total_tokens"] and tokens["model_calls"] == 1
+
+
+def test_cassette_replay_with_the_endpoint_down_gives_the_same_scores(make_runner, tmp_path):
+    runner = make_runner()
+    cassette = tmp_path / "cell.cassette.jsonl"
+    first, _ = run(runner, tmp_path, adapter="mini", model="scripted/oracle", task="polyglot/python-slugify",
+                   record_cassette=cassette, sweep_id="rec")
+    assert cassette.is_file() and first.passed
+    second, _ = run(runner, tmp_path, adapter="mini", model="scripted/oracle", task="polyglot/python-slugify",
+                    replay_cassette=cassette, endpoint="http://127.0.0.1:9/v1", sweep_id="replay")
+    assert second.status == "ok", second.error
+    for axis in ("pass_rate", "tokens", "blast_radius", "refusal", "integrity"):
+        a, b = first.scores[axis], second.scores[axis]
+        drop = {"stdout_tail", "stderr_tail"}  # test runners print their own timings
+        assert a.value == b.value, axis
+        assert {k: v for k, v in a.breakdown.items() if k not in drop} == {k: v for k, v in b.breakdown.items() if k not in drop}
+    assert [c.request_hash for c in first.model_calls] == [c.request_hash for c in second.model_calls]
+
+
+def test_cassette_miss_is_an_infrastructure_error(make_runner, tmp_path):
+    runner = make_runner()
+    cassette = tmp_path / "empty.jsonl"
+    cassette.write_text("")
+    result, _ = run(runner, tmp_path, adapter="mini", model="scripted/oracle", task="polyglot/python-slugify",
+                    replay_cassette=cassette)
+    assert result.status == "infra_error" and "cassette miss" in result.error
