@@ -8,8 +8,8 @@ demo: setup
 	.venv/bin/cab run --adapter mini --model scripted/oracle --task polyglot/rust-error-handling
 	.venv/bin/cab run --adapter command --model noop --task polyglot/rust-error-handling || true
 
-test: setup
-	.venv/bin/python -m pytest -q
+test:
+	bash scripts/test.sh
 
 test-fast: setup
 	.venv/bin/python -m pytest -q -m "not slow"
