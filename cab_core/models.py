@@ -95,12 +95,15 @@ class TaskSource:
     ``load(paths)`` returns the tasks it finds: the built-in suite when ``paths`` is
     empty, otherwise the tasks under the given folders.  ``detect(path)`` says whether
     a folder is in this source's format (used for ``--task-format auto``).
+    ``write(task, dest)``, when given, writes any task as a folder in this format at
+    ``dest`` and returns a list of one-line notes (``cab tasks import`` uses the native one).
     """
 
     name: str
     load: Callable[..., list]
     description: str = ""
     detect: Optional[Callable[[Path], bool]] = None
+    write: Optional[Callable[..., list]] = None
     builtin: bool = False
     plugin: str = ""
 

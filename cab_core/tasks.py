@@ -36,14 +36,7 @@ class TaskCatalog:
         self._tasks: Optional[dict[str, Task]] = None
 
     def _source_for(self, path: Path):
-        sources = self.registry.task_sources
-        if self.task_format != "auto":
-            return sources.get(self.task_format)
-        for source in sources:
-            if source.detect and source.detect(path):
-                return source
-        names = ", ".join(sources.names())
-        raise TaskError(f"{path}: cannot tell the task format of this folder (pass --task-format; known: {names})")
+        return source_for(self.registry, path, self.task_format)
 
     @property
     def tasks(self) -> dict[str, Task]:
@@ -84,6 +77,21 @@ class TaskCatalog:
         if not chosen:
             raise CabError(f"no task matches {pattern!r} ({len(tasks)} tasks known; try 'cab tasks list')")
         return chosen
+
+
+def source_for(registry, path: Path, task_format: str = "auto"):
+    """The task source that reads ``path``: the one named, or (``auto``) the one format that detects it."""
+    sources = registry.task_sources
+    if task_format != "auto":
+        return sources.get(task_format)
+    found = [source for source in sources if source.detect and source.detect(path)]
+    if len(found) == 1:
+        return found[0]
+    names = ", ".join(sources.names())
+    if found:
+        which = " and ".join(s.name for s in found)
+        raise TaskError(f"{path}: looks like {which} tasks; pass --task-format to say which (known: {names})")
+    raise TaskError(f"{path}: cannot tell the task format of this folder (pass --task-format; known: {names})")
 
 
 # --------------------------------------------------------------------------- files

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ tasks_dir_option = click.option(
     help="Also load tasks from this folder (repeatable; also $CAB_TASKS_PATH).",
 )
 task_format_option = click.option("--task-format", default="auto", show_default=True,
-                                  help="Format of --tasks-dir folders (native, ... or auto).")
+                                  help="Format of --tasks-dir folders (native, harbor, exercism, swebench, ... or auto).")
 
 
 def task_row(task) -> dict:
@@ -34,7 +35,7 @@ def task_row(task) -> dict:
 def register(cli: click.Group) -> None:
     @cli.group()
     def tasks():
-        """List, show and validate tasks."""
+        """List, show, validate and import tasks."""
 
     @tasks.command("list")
     @click.argument("pattern", required=False)
@@ -107,3 +108,46 @@ def register(cli: click.Group) -> None:
         click.echo(f"{len(results) - len(broken)} of {len(results)} tasks valid"
                    + (f"; broken: {', '.join(v.task_id for v in broken)}" if broken else ""), err=True)
         sys.exit(1 if broken else 0)
+
+    @tasks.command("import")
+    @click.argument("format_name", metavar="FORMAT")
+    @click.argument("path", type=click.Path(exists=True, path_type=Path))
+    @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+                  help="Folder to write the native task folders into (one per task id).")
+    @click.option("--force", is_flag=True, help="Replace task folders that exist already.")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.pass_obj
+    @handle_errors
+    def import_(state, format_name, path, out, force, as_json):
+        """Convert the tasks at PATH, in FORMAT (or auto), to cab's native format under --out."""
+        from ..errors import CabError
+        from ..tasks import source_for
+
+        source = source_for(state.registry, path, format_name)
+        if path.is_dir() and out.resolve().is_relative_to(path.resolve()):
+            raise CabError(f"{out}: --out must not be inside {path} (the written tasks would be read back as {source.name} tasks)")
+        native = state.registry.task_sources.get("native")
+        if native.write is None:
+            raise CabError(f"task format 'native' (plugin {native.plugin!r}) cannot write tasks")
+        rows, failed = [], 0
+        for task in sorted(source.load((path,)), key=lambda t: t.id):
+            dest = out.joinpath(*task.id.split("/"))
+            try:
+                if dest.exists() and force:
+                    shutil.rmtree(dest)
+                notes = native.write(task, dest) or []
+            except (CabError, OSError) as exc:
+                failed += 1
+                reason = str(exc) if isinstance(exc, CabError) else f"{dest}: {type(exc).__name__}: {exc}"
+                click.echo(f"error: {reason}", err=True)
+                rows.append({"id": task.id, "path": None, "error": reason, "notes": []})
+                continue
+            for note in notes:
+                click.echo(f"note: {note}", err=True)
+            rows.append({"id": task.id, "path": str(dest), "error": None, "notes": list(notes)})
+            if not as_json:
+                click.echo(f"{task.id}  ->  {dest}")
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+        click.echo(f"{len(rows) - failed} of {len(rows)} {source.name} tasks written to {out}", err=True)
+        sys.exit(1 if failed else 0)

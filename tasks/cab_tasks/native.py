@@ -143,12 +143,26 @@ def load(paths=()) -> list[Task]:
     return [load_task(folder) for root in roots for folder in find_task_folders(root)]
 
 
+def _is_native(folder: Path) -> bool:
+    # task.toml alone is not enough: Harbor tasks have one too (without an id or workspace/).
+    if not (folder / "workspace").is_dir():
+        return False
+    try:
+        return "id" in tomllib.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return True  # a broken manifest next to workspace/ is ours to report
+
+
 def detect(path: Path) -> bool:
+    """A native task folder (task.toml with an id, and workspace/), or a folder holding some."""
     path = Path(path)
-    return (path / MANIFEST).is_file() or any(path.glob(f"*/{MANIFEST}")) or any(path.glob(f"*/*/{MANIFEST}"))
+    manifests = [path / MANIFEST, *path.glob(f"*/{MANIFEST}"), *path.glob(f"*/*/{MANIFEST}")]
+    return any(m.is_file() and _is_native(m.parent) for m in manifests)
 
 
 @hookimpl
 def cab_task_sources():
-    return [TaskSource(name="native", load=load, detect=detect, builtin=True,
+    from ._convert import write_native
+
+    return [TaskSource(name="native", load=load, detect=detect, builtin=True, write=write_native,
                        description="cab's own format: task.toml + workspace/ + solution/ (the built-in suite)")]
