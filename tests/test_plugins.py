@@ -126,7 +126,7 @@ def test_unknown_name_lists_available(cab_pm, cab_register):
 def test_unknown_adapter_on_the_cli(cab):
     proc = cab("run", "--adapter", "pii", "--model", "x", "--task", "polyglot/rust-error-handling")
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "Error: unknown adapter 'pii' (available: command, mini)"
+    assert proc.stderr.strip() == "Error: unknown adapter 'pii' (available: aider, command, mini, opencode, pi)"
 
 
 class _RaisingProvider:
