@@ -4,9 +4,11 @@
 setup:
 	@bash scripts/setup.sh
 
+# The main job: the real pi agent (installed into the agent cache on first use) solves the
+# reference task against the built-in scripted model endpoint: offline, no key.
 demo: setup
-	.venv/bin/cab run --adapter mini --model scripted/oracle --task polyglot/rust-error-handling
-	.venv/bin/cab run --adapter command --model noop --task polyglot/rust-error-handling || true
+	.venv/bin/cab agents install pi
+	.venv/bin/cab run --adapter pi --model scripted/oracle --task polyglot/rust-error-handling
 
 test:
 	bash scripts/test.sh
