@@ -122,9 +122,10 @@ def get_plugin_manager(*, entry_points: bool = True, plugins: Iterable[object] =
         load_entry_points(pm)
     for plugin in plugins:
         pm.register(plugin)
-    from .sandbox import local  # the core's own default plugin
+    from .sandbox import docker, local  # the core's own default plugins
 
-    if not pm.is_registered(local):
-        pm.register(local, name="cab.sandbox.local")
+    for name, plugin in (("cab.sandbox.local", local), ("cab.sandbox.docker", docker)):
+        if not pm.is_registered(plugin):
+            pm.register(plugin, name=name)
     pm.check_pending()
     return pm

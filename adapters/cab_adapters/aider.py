@@ -201,6 +201,7 @@ def cab_adapters():
             name=NAME,
             build_launch=build_launch,
             version=run_version(),
+            image=f"cab/{NAME}:{run_version()}",  # built by 'cab images build --adapter aider'
             description=f"aider ({PACKAGE}) with --message and the task's files, or its prompt interactively",
             final_output=final_output,
             agent_tokens=agent_tokens,

@@ -166,6 +166,7 @@ def cab_adapters():
             name=NAME,
             build_launch=build_launch,
             version=run_version(),
+            image=f"cab/{NAME}:{run_version()}",  # built by 'cab images build --adapter opencode'
             description=f"opencode ({PACKAGE}) as 'opencode run', fully offline",
             final_output=final_output,
             agent_tokens=agent_tokens,

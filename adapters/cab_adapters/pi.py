@@ -179,6 +179,7 @@ def cab_adapters():
             name=NAME,
             build_launch=build_launch,
             version=run_version(),
+            image=f"cab/{NAME}:{run_version()}",  # built by 'cab images build --adapter pi'
             description=f"pi coding agent ({PACKAGE}), headless --print --mode json or its TUI",
             final_output=final_output,
             agent_tokens=agent_tokens,

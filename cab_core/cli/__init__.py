@@ -85,11 +85,10 @@ def make_cli(pm_factory: Optional[Callable[[], object]] = None) -> click.Group:
         """
         ctx.obj = State(factory)
 
-    from . import listing, run, tasks
+    from . import agents, images, listing, report, run, sweep, tasks
 
-    listing.register(cli)
-    tasks.register(cli)
-    run.register(cli)
+    for module in (listing, tasks, run, sweep, report, agents, images):
+        module.register(cli)
     return cli
 
 

@@ -1,0 +1,558 @@
+"""The docker sandbox: each command of a cell runs in a fresh container of the cell's image.
+
+The runner's two commands, the agent and then the verify step, each get their own
+container of the same image (the adapter's, ``cab/base:bookworm`` when it has none;
+see :mod:`cab_core.images`), so a task's toolchain comes from the image and nothing
+the agent started survives into the tests.  Containers are created, started, killed,
+inspected and removed with the docker SDK:
+
+- network mode ``none`` (only a loopback; never a bridge): the recording proxy is
+  reached through its Unix socket, bind-mounted read-only, with cab's forwarder
+  (standard library only, run by the image's ``python3``) listening on the
+  container's own ``127.0.0.1:<proxy port>``;
+- the work directory and the cell's other writable folders bind-mounted read-write
+  at the same paths (so what the agent changes is on the host when the container
+  ends, and the host paths in a launch stay valid); nothing else of the host is
+  visible; the image's file system is read-only and ``/tmp`` a private tmpfs;
+- stdin closed, a terminal whose output is recorded as asciicast, like the local
+  sandbox's; the host user's uid, every capability dropped, no new privileges,
+  docker's init as PID 1;
+- resource limits, the local sandbox's (:mod:`cab_core.sandbox.limits`: ``-o limit.pids=``,
+  ``limit.memory=``, ``limit.disk=`` or ``CAB_LIMIT_*``) enforced by docker: pids
+  (default 1024), memory (default 4 GiB: a container always has a memory limit),
+  CPUs (``CAB_DOCKER_CPUS``, default and at most the host's), the disk the mounted
+  folders may grow to (measured while the command runs) and ``/tmp``'s size;
+  ``open(memory=, cpus=, pids=)`` overrides them.  A breach stops the container and
+  is reported as ``limit exceeded: ...`` like the local sandbox's.  Ulimits are the
+  daemon's (never raised above the host's);
+- a hard timeout: the container is killed and removed when it passes (and a
+  ``timeout -s KILL`` inside ends it anyway should the harness die); every container
+  carries the labels ``cab.cell=<marker>`` and ``cab.session=<id>``.
+
+The launch is built on the host, so its host paths are translated: the harness's own
+Python becomes the image's ``python3`` (for ``-m MODULE`` the Python packages that
+importing MODULE loads beyond the standard library, e.g. an adapter's relay and
+``cab_core``, are bind-mounted read-only under ``/opt/cab/python``); paths in the host's
+agent cache (:func:`cab_core.agents.agents_dir`) become paths under the image's
+``/opt/cab/agents``, where agent images install their agent with the same layout;
+``PATH`` is the image's (plus any such mapped folder); the host's ``RUSTUP_HOME`` and
+``CARGO_HOME`` are dropped (the image has its own toolchains).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .. import images
+from ..errors import CabError, InfraError
+from ..models import ProcessResult, Sandbox
+from ..plugins import hookimpl
+from . import forwarder
+from .limits import DiskWatch, Limits, _counter, human, parse_count, parse_size
+from .procs import LIMIT_EXCEEDED
+from .pty import COLS, DEFAULT_OUTPUT_CAP, ROWS, TAIL_BYTES, CastWriter
+
+IN_CONTAINER = "/run/cab"
+PYTHON_DIR = "/opt/cab/python"
+#: Seconds the in-container backstop waits past the timeout before it kills the container itself.
+BACKSTOP_GRACE = 30
+#: The host's toolchain locations, which mean nothing in an image with its own.
+HOST_ONLY_ENV = ("RUSTUP_HOME", "CARGO_HOME")
+#: A container's memory limit when none is asked for (docker cells always have one).
+DEFAULT_MEMORY = 4 * 1024**3
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+LABEL_CELL = "cab.cell"
+LABEL_SESSION = "cab.session"
+
+_closures: dict[str, dict[str, str]] = {}
+
+
+def _host_cpus() -> float:
+    try:
+        return float(len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return float(os.cpu_count() or 1)
+
+
+def _under(path: str, folders: Sequence[str]) -> bool:
+    return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
+
+
+def _host_agents_dir() -> Optional[str]:
+    try:
+        from ..agents import agents_dir
+    except ImportError:  # pragma: no cover - the agent cache module is optional
+        return None
+    return str(agents_dir())
+
+
+_CLOSURE_SCRIPT = r"""
+import importlib, json, os, sys
+std = os.path.dirname(os.__file__)
+before = set(sys.modules)
+importlib.import_module(sys.argv[1])
+found = {}
+for name in sorted(set(sys.modules) - before):
+    top = name.partition(".")[0]
+    module = sys.modules.get(top)
+    path = getattr(module, "__file__", None)
+    if top in found or top in before or not path:
+        continue
+    parts = path.split(os.sep)
+    if path.startswith(std + os.sep) and "site-packages" not in parts and "dist-packages" not in parts:
+        continue
+    found[top] = os.path.dirname(path) if hasattr(module, "__path__") else path
+print(json.dumps(found))
+"""
+
+
+def module_closure(module: str) -> dict[str, str]:
+    """Top-level name -> host path (package folder or module file) of what importing ``module`` loads.
+
+    Only what lies outside the standard library; computed once per module, in a
+    separate interpreter so the harness's own imports do not hide anything.
+    """
+    if module not in _closures:
+        proc = subprocess.run([sys.executable, "-I", "-c", _CLOSURE_SCRIPT, module], capture_output=True, text=True,
+                              timeout=60)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise InfraError(f"cannot run python -m {module} in a container: importing it on the host failed: {last}")
+        _closures[module] = json.loads(proc.stdout)
+    return _closures[module]
+
+
+class DockerSession:
+    """Runs a cell's commands in containers of one image (see the module docstring)."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        *,
+        image: Optional[str] = None,
+        proxy_socket: Optional[Path] = None,
+        proxy_port: Optional[int] = None,
+        limits=None,
+        memory=None,
+        cpus: Optional[float] = None,
+        pids=None,
+        docker_client=None,
+        **_ignored,
+    ):
+        self.limits = limits if isinstance(limits, Limits) else Limits.from_options(limits)
+        self.memory = parse_size(memory, "memory") if memory is not None else (self.limits.memory or DEFAULT_MEMORY)
+        self.pids = parse_count(pids, "pids") if pids is not None else self.limits.pids
+        host = _host_cpus()
+        self.cpus = min(float(cpus or os.environ.get("CAB_DOCKER_CPUS") or host), host)
+        self.client = docker_client or _connect()
+        self.image = image or images.DEFAULT_IMAGE
+        self.image_id, self.image_path = self._inspect_image(self.image)
+        self.proxy_socket = Path(proxy_socket) if proxy_socket else None
+        self.proxy_port = proxy_port
+        self.session_id = uuid.uuid4().hex
+        self.host_agents = _host_agents_dir()
+        self._removers: list[threading.Thread] = []
+
+    # ------------------------------------------------------------------ the image
+    def _inspect_image(self, ref: str) -> tuple[str, str]:
+        from docker.errors import ImageNotFound
+
+        try:
+            image = self.client.images.get(ref)
+        except ImageNotFound:
+            raise InfraError(f"docker image {ref!r} is not there (build it: cab images build"
+                             f"{'' if ref == images.DEFAULT_IMAGE else ' --adapter NAME'}; "
+                             f"cab images list shows what exists)") from None
+        env = (image.attrs.get("Config") or {}).get("Env") or []
+        path = next((e.split("=", 1)[1] for e in env if e.startswith("PATH=")),
+                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        return images.image_digest(image), path
+
+    def describe(self) -> dict:
+        """The cell's record of where it ran: the image by name and by ID, the network, the limits."""
+        return {
+            "sandbox": "docker",
+            "isolation": "docker",
+            "container_image": self.image,
+            "image_digest": self.image_id,
+            "network": "none",
+            "limits": {"pids": self.pids, "disk": self.limits.disk, "memory": self.memory, "cpus": self.cpus},
+        }
+
+    def endpoint_host(self) -> str:
+        """Where the agent reaches the proxy: the container's own loopback."""
+        return "127.0.0.1"
+
+    # ------------------------------------------------------------------ translating the launch
+    def _map_path(self, value: str) -> str:
+        cache = self.host_agents
+        if cache and _under(value, [cache]):
+            return images.IMAGE_AGENTS_DIR + value[len(cache.rstrip("/")):]
+        return value
+
+    def _python(self, argv: list[str], mounts: list) -> list[str]:
+        """The harness's Python becomes the image's; ``-m MODULE`` gets MODULE's packages mounted."""
+        from docker.types import Mount
+
+        rest, flags = argv[1:], []
+        while rest and rest[0].startswith("-") and rest[0] not in ("-m", "-c"):
+            takes_value = rest[0] in ("-W", "-X") and len(rest) > 1
+            flags += rest[:2] if takes_value else rest[:1]
+            rest = rest[2:] if takes_value else rest[1:]
+        if len(rest) < 2 or rest[0] != "-m":
+            return ["python3", *flags, *rest]
+        module = rest[1]
+        for top, host_path in module_closure(module).items():
+            target = f"{PYTHON_DIR}/{top}" if Path(host_path).is_dir() else f"{PYTHON_DIR}/{Path(host_path).name}"
+            mounts.append(Mount(target, host_path, type="bind", read_only=True))
+        boot = (f"import runpy, sys; sys.path.insert(0, {PYTHON_DIR!r}); "
+                f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)")
+        return ["python3", *flags, "-c", boot, *rest[2:]]
+
+    def _env(self, env: dict, mounted: list[str]) -> dict:
+        out = {}
+        for key, value in env.items():
+            if key in HOST_ONLY_ENV and not _under(str(value), mounted):
+                continue
+            out[key] = self._map_path(str(value))
+        extra = [self._map_path(p) for p in str(env.get("PATH", "")).split(os.pathsep) if p]
+        extra = [p for p in extra if p.startswith(images.IMAGE_AGENTS_DIR + "/") or _under(p, mounted)]
+        out["PATH"] = os.pathsep.join(dict.fromkeys([*extra, *self.image_path.split(os.pathsep)]))
+        return out
+
+    def container_spec(self, argv: Sequence[str], *, cwd: Path, env: dict, timeout: float,
+                       writable: Sequence[Path] = (), marker: Optional[str] = None) -> dict:
+        """The keyword arguments of ``containers.create`` for one command (no side effects but imports)."""
+        from docker.types import Mount
+
+        folders: list[str] = []
+        for path in [Path(cwd), *map(Path, writable)]:
+            text = str(path.resolve())
+            if not _under(text, folders):
+                folders = [f for f in folders if not _under(f, [text])] + [text]
+        mounts = [Mount(f, f, type="bind") for f in folders]
+        argv = [self._map_path(str(a)) for a in argv]
+        if argv and _is_harness_python(argv[0]):
+            argv = self._python(argv, mounts)
+        command = argv
+        # The proxy is there for the agent; by the verify step it has stopped and its socket is gone.
+        if self.proxy_socket and self.proxy_port and self.proxy_socket.exists():
+            sock = f"{IN_CONTAINER}/proxy.sock"
+            relay = f"{IN_CONTAINER}/forwarder.py"
+            mounts += [Mount(sock, str(self.proxy_socket), type="bind", read_only=True),
+                       Mount(relay, str(Path(forwarder.__file__).resolve()), type="bind", read_only=True)]
+            command = ["python3", "-I", "-S", relay, str(self.proxy_port), sock, "--", *command]
+        # The backstop: should the harness die, the container still ends (its PID 1 exits).
+        command = ["timeout", "-s", "KILL", str(int(timeout) + BACKSTOP_GRACE), *command]
+        return {
+            "image": self.image_id,
+            "command": command,
+            "entrypoint": [],
+            "tty": True,
+            "stdin_open": False,
+            "environment": self._env(env, folders),
+            "working_dir": str(Path(cwd).resolve()),
+            "user": f"{os.getuid()}:{os.getgid()}",
+            "hostname": "cab",
+            "labels": {LABEL_CELL: marker or "", LABEL_SESSION: self.session_id, "cab.image": self.image},
+            "network_mode": "none",
+            "mounts": mounts,
+            "read_only": True,
+            "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={self.limits.tmp_size}"},
+            "mem_limit": self.memory,
+            "memswap_limit": self.memory,
+            "nano_cpus": int(self.cpus * 1e9),
+            "pids_limit": self.pids or -1,
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "init": True,
+        }
+
+    # ------------------------------------------------------------------ running
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: dict,
+        timeout: float,
+        writable: Sequence[Path] = (),
+        network: bool = False,
+        cast_path: Optional[Path] = None,
+        output_cap: Optional[int] = None,
+        stdin_devnull: bool = True,
+        marker: Optional[str] = None,
+        interact=None,
+    ) -> ProcessResult:
+        """Run ``argv`` in a new container; only ``cwd`` and ``writable`` (and /tmp) can be written."""
+        if interact is not None or not stdin_devnull:
+            raise CabError("interactive mode needs the local sandbox (--sandbox local): docker cells have no stdin")
+        if network:
+            raise CabError("the docker sandbox never gives a command a network")
+        spec = self.container_spec(argv, cwd=cwd, env=env, timeout=timeout, writable=writable, marker=marker)
+        try:
+            container = self.client.containers.create(**spec)
+        except Exception as exc:
+            raise InfraError(f"docker could not create a container of {self.image}: {_one_line(exc)}") from None
+        folders = [m["Source"] for m in spec["mounts"] if not m["ReadOnly"]]
+        ended = False
+        try:
+            result = self._attach_and_wait(container, timeout, cast_path, output_cap or DEFAULT_OUTPUT_CAP,
+                                           env.get("TERM", "xterm"), folders)
+            ended = not (result.timed_out or result.error)
+            return result
+        finally:
+            if ended:  # it exited by itself: removing it (~0.1 s) need not hold up the cell; close() waits
+                remover = threading.Thread(target=_remove, args=(container,), name="cab-docker-rm", daemon=True)
+                remover.start()
+                self._removers.append(remover)
+            else:
+                _remove(container)
+
+    def _attach_and_wait(self, container, timeout: float, cast_path: Optional[Path], output_cap: int,
+                         term: str, folders: Sequence[str] = ()) -> ProcessResult:
+        chunks: queue.Queue = queue.Queue()
+        # Attached before the start (and with the log replayed), so no output is lost.
+        stream = container.attach(stdout=True, stderr=True, stream=True, logs=True)
+
+        def pump():
+            try:
+                for chunk in stream:
+                    chunks.put(chunk)
+            except Exception:  # the stream breaks when the container is killed
+                pass
+            finally:
+                chunks.put(None)
+
+        reader = threading.Thread(target=pump, name="cab-docker-attach", daemon=True)
+        reader.start()
+        cast = CastWriter(cast_path, env={"TERM": term, "SHELL": "/bin/sh"}) if cast_path else None
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        tail, seen, truncated, timed_out, killed, error, breach = bytearray(), 0, False, False, 0, None, None
+        watch = _Watch(container.id, DiskWatch([Path(f) for f in folders], self.limits.disk), self.pids, self.memory)
+        start = time.monotonic()
+        deadline = start + timeout
+        try:
+            try:
+                container.start()
+            except Exception as exc:
+                raise InfraError(f"docker could not start a container of {self.image}: {_one_line(exc)}") from None
+            try:
+                container.resize(height=ROWS, width=COLS)
+            except Exception:  # the command may already be gone
+                pass
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                breach = watch()
+                if breach:
+                    break
+                try:
+                    chunk = chunks.get(timeout=min(remaining, 0.5))
+                except queue.Empty:
+                    continue
+                if chunk is None:
+                    break
+                seen += len(chunk)
+                if seen <= output_cap:
+                    if cast:
+                        cast.output(decoder.decode(chunk))
+                else:
+                    truncated = True
+                tail += chunk
+                if len(tail) > 2 * TAIL_BYTES:  # trimmed in batches, not on every read
+                    del tail[: len(tail) - TAIL_BYTES]
+            exit_code = None
+            if not timed_out and not breach:
+                # The terminal closed; the command may still be running (it closed its output).
+                try:
+                    exit_code = container.wait(timeout=max(deadline - time.monotonic(), 1))["StatusCode"]
+                except Exception:
+                    timed_out = True
+            if timed_out or breach:
+                killed = _kill(container)
+        finally:
+            if cast:
+                cast.output(decoder.decode(b"", final=True))
+                cast.close()
+        duration_ms = (time.monotonic() - start) * 1000
+        reader.join(timeout=5)
+        state = _state(container)
+        active_ms = _active_ms(state)
+        if not timed_out:
+            breach = breach or watch(force=True)
+            if breach:
+                exit_code = state.get("ExitCode", exit_code)
+            if state.get("OOMKilled") and not breach:
+                breach = f"{LIMIT_EXCEEDED}: memory: the container used more than {human(self.memory)}"
+        error = breach or (cast.error if cast is not None and getattr(cast, "error", None) else None)
+        if len(tail) > TAIL_BYTES:
+            del tail[: len(tail) - TAIL_BYTES]
+        text = tail.decode("utf-8", errors="replace")
+        if truncated:
+            text = f"[output truncated: {seen} bytes, only the last {len(tail)} kept]\n" + text
+        return ProcessResult(
+            exit_code=exit_code,
+            timed_out=timed_out,
+            output=text,
+            output_truncated=truncated,
+            duration_ms=duration_ms,
+            active_ms=active_ms if active_ms is not None else duration_ms,
+            killed_processes=killed,
+            error=error,
+        )
+
+    def close(self) -> None:
+        """Finish removing this session's containers (and any it left) and let go of the client."""
+        for remover in self._removers:
+            remover.join(timeout=60)
+        self._removers = []
+        try:
+            for container in self.client.containers.list(all=True, filters={"label": f"{LABEL_SESSION}={self.session_id}"}):
+                _remove(container)
+        except Exception:
+            pass
+        try:
+            self.client.close()
+        except Exception:
+            pass
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class _Watch:
+    """What is checked while a container runs: its folders' size, its cgroup's breach counters."""
+
+    def __init__(self, container_id: str, disk: DiskWatch, pids: Optional[int], memory: int, *, interval: float = 0.25):
+        self.container_id, self.disk, self.pids, self.memory, self.interval = container_id, disk, pids, memory, interval
+        self.folders: dict[str, Path] = {}
+        self._next = 0.0
+
+    def __call__(self, force: bool = False) -> Optional[str]:
+        now = time.monotonic()
+        if not force and now < self._next:
+            return None
+        self._next = now + self.interval
+        # The cgroup exists only while the container runs (a breach in one that ended at
+        # once is seen by its own failure; docker's OOMKilled still tells a memory one).
+        self.folders = self.folders or _container_cgroups(self.container_id)
+        pids = self.folders.get("pids")
+        if pids is not None and _counter(pids / "pids.events", "max") > 0:
+            return f"{LIMIT_EXCEEDED}: processes: the command tried to run more than {self.pids} at once"
+        memory = self.folders.get("memory")
+        if memory is not None and (_counter(memory / "memory.oom_control", "oom_kill")
+                                   + _counter(memory / "memory.events", "oom_kill")) > 0:
+            return f"{LIMIT_EXCEEDED}: memory: a process was killed for using more than {human(self.memory)}"
+        return self.disk.check(force=force)
+
+
+def _container_cgroups(container_id: str) -> dict[str, Path]:
+    """controller -> the container's cgroup folder, where docker's default places put it (v1 or v2)."""
+    found = {}
+    for controller in ("pids", "memory"):
+        for folder in (CGROUP_ROOT / controller / "docker" / container_id,  # v1, cgroupfs driver
+                       CGROUP_ROOT / controller / "system.slice" / f"docker-{container_id}.scope",  # v1, systemd
+                       CGROUP_ROOT / "docker" / container_id,  # v2, cgroupfs driver
+                       CGROUP_ROOT / "system.slice" / f"docker-{container_id}.scope"):  # v2, systemd
+            if folder.is_dir():
+                found[controller] = folder
+                break
+    return found
+
+
+def _connect():
+    try:
+        return images.client()
+    except images.DockerUnavailable as exc:
+        raise InfraError(str(exc)) from None
+
+
+def _is_harness_python(path: str) -> bool:
+    if path == sys.executable:
+        return True
+    try:
+        return os.path.isabs(path) and Path(path).resolve() == Path(sys.executable).resolve()
+    except OSError:
+        return False
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def _kill(container) -> int:
+    """SIGKILL the container; returns how many processes it had (1 if that cannot be told)."""
+    try:
+        count = len(container.top().get("Processes") or []) or 1
+    except Exception:
+        count = 1
+    try:
+        container.kill()
+    except Exception:  # it ended on its own meanwhile
+        return 0
+    try:
+        container.wait(timeout=30)
+    except Exception:
+        pass
+    return count
+
+
+def _remove(container) -> None:
+    try:
+        container.remove(force=True)
+    except Exception as exc:
+        if "No such container" not in str(exc) and "is already in progress" not in str(exc):
+            print(f"cab: warning: could not remove container {container.short_id}: {_one_line(exc)}", file=sys.stderr)
+
+
+def _state(container) -> dict:
+    try:
+        container.reload()
+        return dict(container.attrs.get("State") or {})
+    except Exception:
+        return {}
+
+
+def _active_ms(state: dict) -> Optional[float]:
+    """How long the container ran: its start to its end, as docker recorded them."""
+    started, finished = images.parse_time(state.get("StartedAt", "")), images.parse_time(state.get("FinishedAt", ""))
+    if started is None or finished is None or finished < started:
+        return None
+    return (finished - started).total_seconds() * 1000
+
+
+def remove_containers(label: str = LABEL_CELL, *, docker_client=None) -> int:
+    """Remove every container carrying ``label`` (all of cab's by default); returns how many."""
+    dc = docker_client or images.client()
+    found = dc.containers.list(all=True, filters={"label": label})
+    for container in found:
+        _remove(container)
+    return len(found)
+
+
+@hookimpl
+def cab_sandboxes():
+    return [
+        Sandbox(
+            name="docker",
+            open=DockerSession,
+            available=images.unavailable_reason,
+            description="a fresh container per command from the adapter's image (cab images build): "
+                        "network none, proxy via Unix socket, only the work folders mounted, resource limits",
+        )
+    ]
