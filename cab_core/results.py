@@ -8,12 +8,20 @@
 - ``diff.patch``, ``test_output.txt``, ``agent_output.txt``, ``terminal.cast``.
 
 A cell folder is assembled beside its final place and renamed into it, so a reader
-(or a resumed sweep) sees the old cell or the new one, never half of either.
-Every text goes through the run's :class:`~cab_core.secrets.Redactor` first.
+(or a resumed sweep) sees the old cell or the new one, never half of either.  Where
+the kernel can (``renameat2(RENAME_EXCHANGE)``), a cell that already exists is
+swapped with the new one in one step; elsewhere the old folder is first renamed to
+``.trial-N.old-PID`` and :func:`recover` (called by every new writer) puts it back
+if the process died between the two renames.  A write that fails (a full disk)
+discards the staging folder and raises :class:`ResultsWriteError`: the previous
+record is untouched.  Every text goes through the run's
+:class:`~cab_core.secrets.Redactor` first.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
 import shutil
@@ -22,6 +30,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from . import serialization
+from .errors import CabError
 from .models import CellResult
 
 CELL_FILE = "cell.json"
@@ -47,26 +56,54 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+class ResultsWriteError(CabError):
+    """A cell could not be written (a full disk, a read-only results folder)."""
+
+
+def check_names(*names: str) -> None:
+    """Refuse names that would put a cell folder outside the results root or on top of another.
+
+    Sweep ids, adapters, models and tasks become folders (split at ``/``): none of
+    their parts may be empty, ``.`` or ``..`` (``-m ../../x``, ``-m a//b``).
+    """
+    for name in names:
+        parts = str(name).split("/")
+        if any(p in ("", ".", "..") or "\0" in p for p in parts):
+            raise CabError(f"{str(name)!r} cannot name a cell folder: no part of it may be empty, '.' or '..'")
+
+
 class CellWriter:
     """Assembles one cell folder in a staging folder, then publishes it atomically."""
 
     def __init__(self, results_root: Path, relpath: Path, redact):
         self.final = Path(results_root) / relpath
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.staging-", dir=self.final.parent))
+        try:
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            recover(self.final)
+            self.staging = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.staging-{os.getpid()}-",
+                                                 dir=self.final.parent))
+        except OSError as exc:
+            raise ResultsWriteError(f"cannot write results below {self.final.parent}: {exc}") from None
         self.redact = redact
 
     def path(self, name: str) -> Path:
         return self.staging / name
 
-    def write_text(self, name: str, text: str) -> str:
-        (self.staging / name).write_text(self.redact(text), encoding="utf-8")
+    def _write(self, name: str, text: str) -> str:
+        try:
+            with open(self.staging / name, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            self.discard()
+            raise ResultsWriteError(f"cannot write {name} of cell {self.final}: {exc}") from None
         return name
+
+    def write_text(self, name: str, text: str) -> str:
+        return self._write(name, self.redact(text))
 
     def write_jsonl(self, name: str, records) -> str:
         lines = [self.redact(serialization.dumps(r, indent=None)) for r in records]
-        (self.staging / name).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        return name
+        return self._write(name, "".join(line + "\n" for line in lines))
 
     def redact_file(self, name: str) -> None:
         """Mask secrets in a file something else wrote into the staging folder."""
@@ -75,26 +112,119 @@ class CellWriter:
             text = path.read_text(encoding="utf-8", errors="replace")
             masked = self.redact(text)
             if masked != text:
-                path.write_text(masked, encoding="utf-8")
+                self._write(name, masked)
 
     def publish(self, result: CellResult) -> Path:
-        """Write cell.json last and move the folder into place."""
+        """Write cell.json last (synced) and move the folder into place in one step."""
         text = self.redact(serialization.dumps(result))
-        with open(self.staging / CELL_FILE, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        old = None
-        if self.final.exists():
-            old = self.final.with_name(f".{self.final.name}.old-{os.getpid()}")
-            os.replace(self.final, old)
-        os.replace(self.staging, self.final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        try:
+            for name in os.listdir(self.staging):
+                _fsync_file(self.staging / name)
+            with open(self.staging / CELL_FILE, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            _fsync_dir(self.staging)
+        except OSError as exc:
+            self.discard()
+            raise ResultsWriteError(f"cannot write cell {self.final}: {exc}") from None
+        if self.final.exists() and _exchange(self.staging, self.final):
+            shutil.rmtree(self.staging, ignore_errors=True)  # now holds the previous cell
+        else:
+            old = None
+            if self.final.exists():
+                old = self.final.with_name(f".{self.final.name}.old-{os.getpid()}")
+                os.replace(self.final, old)
+            os.replace(self.staging, self.final)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        _fsync_dir(self.final.parent)
         return self.final
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def recover(final: Path) -> bool:
+    """Put back the previous cell if a publish died between its two renames; drop stale leftovers.
+
+    Returns whether a cell was restored.  Staging folders of dead processes and
+    ``.old-*`` folders that are no longer needed are removed.
+    """
+    final = Path(final)
+    restored = False
+    try:
+        siblings = sorted(final.parent.iterdir())
+    except OSError:
+        return False
+    # A live owner may be between its two renames right now: only a dead one's leftovers are touched.
+    olds = [p for p in siblings if p.name.startswith(f".{final.name}.old-") and not _owner_alive(p.name.rsplit("-", 1)[-1])]
+    if olds and not final.exists():
+        newest = olds[-1]
+        if (newest / CELL_FILE).is_file():
+            try:
+                os.replace(newest, final)
+                olds.remove(newest)
+                restored = True
+            except OSError:
+                pass
+    for path in olds:
+        shutil.rmtree(path, ignore_errors=True)
+    for path in siblings:
+        if path.name.startswith(f".{final.name}.staging-"):
+            pid = path.name[len(f".{final.name}.staging-"):].split("-", 1)[0]
+            if pid.isdigit() and not _owner_alive(pid):
+                shutil.rmtree(path, ignore_errors=True)
+    return restored
+
+
+def _owner_alive(pid: str) -> bool:
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return int(pid) != 0
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+_renameat2 = None
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with ``renameat2(RENAME_EXCHANGE)``; False where unsupported."""
+    global _renameat2
+    if _renameat2 is None:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            _renameat2 = libc.renameat2
+            _renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        except (OSError, AttributeError):
+            _renameat2 = False
+    if not _renameat2:
+        return False
+    return _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def _fsync_file(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    _fsync_file(path)
 
 
 def read_cell(folder: Path) -> CellResult:

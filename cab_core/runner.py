@@ -8,6 +8,7 @@ harness, a plugin or the model endpoint makes the cell an infrastructure error
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import platform
 import shlex
@@ -38,9 +39,10 @@ from .models import (
     utcnow,
 )
 from .registry import Registry, call_plugin
-from .results import CellWriter
+from .results import CellWriter, check_names
 from .sandbox import procs
-from .secrets import Redactor
+from .sandbox.limits import Limits
+from .secrets import Redactor, secret_option_values
 from .workspace import CellWorkspace
 
 SCRIPTED_PREFIX = "scripted/"
@@ -182,18 +184,25 @@ class Runner:
         """Run one cell and write it; returns the record and its folder."""
         cell = CellId(sweep=opts.sweep_id, adapter=opts.adapter, model=opts.model, task=opts.task, trial=opts.trial)
         # Resolve names first: a typo is the user's error, not a cell.
+        check_names(opts.sweep_id, opts.adapter, opts.model, opts.task)
+        if not (isinstance(opts.timeout, (int, float)) and math.isfinite(opts.timeout) and opts.timeout > 0):
+            raise CabError(f"--timeout {opts.timeout!r} must be a positive number of seconds")
         task = self.catalog.get(opts.task)
         adapter = self.registry.adapters.get(opts.adapter)
         sandbox = self.registry.sandboxes.get(opts.sandbox)
         if adapter.is_installed is not None and not call_plugin(adapter, "is_installed"):
             raise CabError(f"{adapter.name} is not installed: run 'cab agents install {adapter.name}'")
         stack = [self.registry.agent_plugins.get(name) for name in opts.plugins]
+        limits = _plugin_options(opts.options, "limit")
+        if limits:
+            Limits.from_options(limits)
+        replay = _load_cassette(opts.replay_cassette)
         api_key = ""
         if opts.api_key_env:
             if opts.api_key_env not in os.environ:
                 raise CabError(f"environment variable {opts.api_key_env} is not set (--api-key-env names the variable holding the key)")
             api_key = os.environ[opts.api_key_env]
-        redact = Redactor([api_key])
+        redact = Redactor([api_key, *secret_option_values(opts.options)])
         tracer = Tracer(cell, self.registry, redact)
         state = _CellState(cell=cell, task=task, started=utcnow(), t0=time.perf_counter())
         state.agent_version = adapter.version
@@ -208,7 +217,7 @@ class Runner:
             with tracer.span("task_setup", f"prepare:{task.id}", workdir=str(ws.work), task_category=task.category,
                              plugin_stack=list(opts.plugins), language=task.language):
                 ws.prepare()
-            proxy, token, base_url = self._start_proxy(opts, task, ws, api_key, redact)
+            proxy, token, base_url = self._start_proxy(opts, task, ws, api_key, redact, replay)
             state.model_build_id = opts.model
             with tracer.span("adapter_run", f"{adapter.name}:{task.id}", timeout_s=opts.timeout,
                              plugin_stack=list(opts.plugins)) as run_span:
@@ -230,9 +239,10 @@ class Runner:
                     sp.update(tui=adapter.name, count=len(stack), applied=applied, env_keys=sorted(spec.env),
                               extra_args=[], files=sorted(spec.files), applied_count=len(applied), skipped_count=0)
                 ws.write_files(spec.files)
-                session = sandbox.open(hide=self._hidden_paths(task, opts), proxy_socket=proxy.unix_socket if proxy else None,
-                                       proxy_port=proxy.port if proxy else None, image=spec.image or adapter.image,
-                                       workdir=ws.work, home=ws.home)
+                session = call_plugin(sandbox, "open", hide=self._hidden_paths(task, opts),
+                                      proxy_socket=proxy.unix_socket if proxy else None,
+                                      proxy_port=proxy.port if proxy else None, image=spec.image or adapter.image,
+                                      workdir=ws.work, home=ws.home, **({"limits": limits} if limits else {}))
                 state.sandbox_info = session.describe()
                 env = {**agent_env(ws.home, state.marker), **spec.env}
                 with tracer.span("container", f"{adapter.name}:launch", parent=parent,
@@ -244,12 +254,15 @@ class Runner:
                                                marker=state.marker, interact=interact,
                                                stdin_devnull=interact is None)
                     sp.update(exit_code=state.launch.exit_code, duration_s=state.launch.duration_ms / 1000,
-                              timed_out=state.launch.timed_out, output_truncated=state.launch.output_truncated)
+                              timed_out=state.launch.timed_out, output_truncated=state.launch.output_truncated,
+                              error=state.launch.error, limits=state.sandbox_info.get("limits"),
+                              killed_processes=state.launch.killed_processes)
                 run_span.update(exit_code=state.launch.exit_code)
             state.expected_extra = list(spec.expected_changes)
             state.final_output = self._final_output(adapter, state.launch.output)
             state.agent_tokens = self._agent_tokens(adapter, state.launch.output, proxy)
             if proxy is not None:
+                proxy.stop()  # the agent is done: a call still hanging is cut off now, and so recorded
                 state.model_calls = list(proxy.calls)
                 reason = proxy.infra_failure()
                 if reason:
@@ -260,13 +273,17 @@ class Runner:
                 sp.update(added=len(state.changes.added), removed=len(state.changes.removed),
                           modified=len(state.changes.modified), hook_files=state.hook_files)
             with tracer.span("verify", f"verify:{task.id}", command=task.test_command, timeout_s=task.test_timeout) as sp:
-                ws.prepare_verify(state.hook_files)
-                venv = {**agent_env(ws.verify_home, state.marker), "TERM": "dumb", "CARGO_TERM_COLOR": "never"}
-                state.verify = session.run(["/bin/sh", "-c", task.test_command], cwd=ws.verify_dir, env=venv,
-                                           timeout=task.test_timeout, writable=[ws.verify_home],
-                                           output_cap=TEST_OUTPUT_CAP, marker=state.marker)
-                sp.update(exit_code=state.verify.exit_code, timed_out=state.verify.timed_out,
-                          duration_s=state.verify.duration_ms / 1000)
+                breach = procs.limit_exceeded(state.launch)
+                if breach:  # the agent broke a resource limit: it failed; nothing to verify
+                    sp.update(skipped=breach)
+                else:
+                    ws.prepare_verify(state.hook_files)
+                    venv = {**agent_env(ws.verify_home, state.marker), "TERM": "dumb", "CARGO_TERM_COLOR": "never"}
+                    state.verify = session.run(["/bin/sh", "-c", task.test_command], cwd=ws.verify_dir, env=venv,
+                                               timeout=task.test_timeout, writable=[ws.verify_home],
+                                               output_cap=TEST_OUTPUT_CAP, marker=state.marker)
+                    sp.update(exit_code=state.verify.exit_code, timed_out=state.verify.timed_out,
+                              duration_s=state.verify.duration_ms / 1000, error=state.verify.error)
             state.wall_ms = (time.perf_counter() - state.t0) * 1000
             with tracer.span("score", "score") as sp:
                 state.scores = self._score(state, ws, opts)
@@ -298,15 +315,14 @@ class Runner:
         return masked, path
 
     # ------------------------------------------------------------------ pieces
-    def _start_proxy(self, opts: RunOptions, task: Task, ws: CellWorkspace, api_key: str, redact: Redactor):
+    def _start_proxy(self, opts: RunOptions, task: Task, ws: CellWorkspace, api_key: str, redact: Redactor, replay=None):
         from .cassette import Cassette
         from .proxy import RecordingProxy
 
         token = None
         upstream = opts.endpoint
-        replay = Cassette.load(opts.replay_cassette) if opts.replay_cassette else None
         if upstream is None and replay is None:
-            from .modelserver import ScriptContext
+            from .modelserver import ScriptContext, behaviour_of
             from .tasks import solution_files
 
             server = self.model_server()
@@ -316,7 +332,10 @@ class Runner:
                     tests[rel] = (task.workspace / rel).read_text()
                 except (UnicodeDecodeError, OSError):
                     pass
-            upstream = server.register(ScriptContext(task_id=task.id, solution_files=solution_files(task),
+            # Only a cell whose model is the oracle (or vandal) is answered with the solution:
+            # any other agent could ask the scripted server for model "oracle" itself.
+            knows = behaviour_of(opts.model) in ("oracle", "vandal")
+            upstream = server.register(ScriptContext(task_id=task.id, solution_files=solution_files(task) if knows else {},
                                                      test_files=tests, prompt=task.prompt))
             token = upstream
         proxy = RecordingProxy(upstream, api_key or None, replay=replay,
@@ -428,6 +447,18 @@ def score_all(registry: Registry, ctx: ScoreContext) -> dict[str, AxisScore]:
                 error=f"plugin {scorer.plugin!r} raised in scorer {scorer.name}: {type(exc).__name__}: {exc}".splitlines()[0],
             )
     return scores
+
+
+def _load_cassette(path: Optional[Path]):
+    """The replay cassette, read before the cell starts: a bad file is the user's error."""
+    if path is None:
+        return None
+    from .cassette import Cassette
+
+    try:
+        return Cassette.load(path)
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise CabError(f"cannot replay {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
 def _plain_options(options: dict) -> dict:

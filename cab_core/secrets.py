@@ -13,12 +13,30 @@ from typing import Iterable
 
 MASK = "[REDACTED]"
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.I)
+#: Shapes of well-known keys.  Each must start at a word boundary, so text such as
+#: ``disk-usage-calculator`` (which contains ``sk-usage-...``) is left alone.
 KEY_SHAPES = re.compile(
-    r"(sk-[A-Za-z0-9_\-]{16,}|sk-ant-[A-Za-z0-9_\-]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}"
-    r"|xox[baprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_\-]{35}|nvapi-[A-Za-z0-9_\-]{20,}"
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----)"
+    r"(?<![A-Za-z0-9_\-])("
+    r"sk-[A-Za-z0-9_\-]{16,}"                      # OpenAI, Anthropic (sk-ant-), OpenRouter (sk-or-), DeepSeek
+    r"|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}"          # AWS access key ids
+    r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}"
+    r"|glpat-[A-Za-z0-9_\-]{20,}"                   # GitLab
+    r"|xox[baprs]-[A-Za-z0-9-]{10,}"                # Slack
+    r"|AIza[0-9A-Za-z_\-]{35}"                      # Google
+    r"|nvapi-[A-Za-z0-9_\-]{20,}"                   # NVIDIA
+    r"|hf_[A-Za-z0-9]{30,}"                         # Hugging Face
+    r"|gsk_[A-Za-z0-9]{30,}|xai-[A-Za-z0-9]{30,}|pplx-[A-Za-z0-9]{30,}|r8_[A-Za-z0-9]{30,}"
+    r"|eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}"  # JWTs
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"
+    r")"
+    r"|(?<=[Bb]earer )[A-Za-z0-9_\-.=+/]{20,}"       # whatever follows "Bearer " in a header line
 )
 MIN_SECRET_LEN = 6
+
+
+def secret_option_values(options: dict) -> list[str]:
+    """Values of ``-o`` options whose name looks secret (``env.OPENAI_API_KEY=...``): masked like the key."""
+    return [str(v) for k, v in (options or {}).items() if SECRET_NAME.search(str(k)) and v]
 
 
 class Redactor:

@@ -240,7 +240,7 @@ def test_guidance_and_env_plugins_are_recorded(make_runner, tmp_path):
 def test_sandboxes_listing_has_local(cab):
     # the core's own cab_sandboxes implementation is registered like any plugin
     rows = json.loads(cab("sandboxes", "--json", check=True).stdout)
-    assert rows[0]["name"] == "local"
+    assert "local" in [row["name"] for row in rows]
 
 
 def test_harness_crash_still_writes_an_infra_error_record(make_runner, tmp_path):

@@ -6,8 +6,18 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Optional
 
 MARKER_VAR = "CAB_CELL_MARKER"
+#: How ``ProcessResult.error`` starts when a command was stopped for breaking a
+#: resource limit (processes, disk, memory): the agent's failure, not the harness's.
+LIMIT_EXCEEDED = "limit exceeded"
+
+
+def limit_exceeded(result) -> Optional[str]:
+    """The breach a :class:`~cab_core.models.ProcessResult` reports, or ``None``."""
+    error = getattr(result, "error", None) or ""
+    return error if error.startswith(LIMIT_EXCEEDED) else None
 
 
 def kill_group(pid: int) -> int:

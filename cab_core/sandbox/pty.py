@@ -9,6 +9,7 @@ an asciicast v2 file as it arrives; only a bounded tail is kept in memory.
 from __future__ import annotations
 
 import codecs
+import collections
 import json
 import signal
 import time
@@ -32,19 +33,32 @@ class CastWriter:
         self.path = Path(path)
         self._fh = open(self.path, "w", encoding="utf-8")
         self._start = time.monotonic()
+        #: Set when a write failed (a full disk): the recording stops, the run goes on.
+        self.error: Optional[str] = None
         header = {"version": 2, "width": width, "height": height, "timestamp": int(time.time()), "env": env or {}}
-        self._fh.write(json.dumps(header) + "\n")
+        self._emit(json.dumps(header) + "\n")
+
+    def _emit(self, line: str) -> None:
+        if self.error is not None:
+            return
+        try:
+            self._fh.write(line)
+        except OSError as exc:
+            self.error = f"terminal recording stopped: {exc}"
 
     def output(self, text: str) -> None:
         if text:
-            self._fh.write(json.dumps([round(time.monotonic() - self._start, 6), "o", text]) + "\n")
+            self._emit(json.dumps([round(time.monotonic() - self._start, 6), "o", text]) + "\n")
 
     def input(self, text: str) -> None:
-        self._fh.write(json.dumps([round(time.monotonic() - self._start, 6), "i", text]) + "\n")
+        self._emit(json.dumps([round(time.monotonic() - self._start, 6), "i", text]) + "\n")
 
     def close(self) -> None:
         if not self._fh.closed:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError as exc:
+                self.error = self.error or f"terminal recording stopped: {exc}"
 
 
 def run_in_pty(
@@ -58,12 +72,17 @@ def run_in_pty(
     stdin_devnull: bool = True,
     marker: Optional[str] = None,
     interact: Optional[Callable[[pexpect.spawn, CastWriter | None], None]] = None,
+    watch: Optional[Callable[..., Optional[str]]] = None,
 ) -> ProcessResult:
     """Run ``argv`` under a PTY until it exits or ``timeout`` seconds pass.
 
     On timeout the child's process group is killed, and so is every process carrying
     ``marker`` in its environment (catching daemons that left the group).
     ``interact`` (interactive mode) gets the spawned child to type into.
+    ``watch`` is called between reads (and once with ``force=True`` at the end); when
+    it returns a reason (a resource limit broken) the child is killed and the reason
+    becomes ``ProcessResult.error``.  Output past ``output_cap`` bytes is read and
+    dropped, never kept: only the last :data:`TAIL_BYTES` stay in memory.
     """
     argv = list(argv)
     if stdin_devnull:
@@ -83,6 +102,7 @@ def run_in_pty(
         if cast:
             cast.close()
         return ProcessResult(exit_code=127, output=f"cannot start {argv[0]}: {exc}", error=str(exc))
+    breach = None
     try:
         if interact is not None:
             interact(child, cast)
@@ -91,6 +111,10 @@ def run_in_pty(
             if remaining <= 0:
                 timed_out = True
                 break
+            if watch is not None:
+                breach = watch()
+                if breach:
+                    break
             try:
                 chunk = child.read_nonblocking(65536, timeout=min(remaining, 0.5))
             except pexpect.TIMEOUT:
@@ -104,11 +128,11 @@ def run_in_pty(
             else:
                 truncated = True
             tail += chunk
-            if len(tail) > TAIL_BYTES:
+            if len(tail) > 2 * TAIL_BYTES:  # trimmed in batches: per read it would copy the tail each time
                 del tail[: len(tail) - TAIL_BYTES]
     finally:
         killed = 0
-        if timed_out or child.isalive():
+        if timed_out or breach or child.isalive():
             killed = procs.kill_group(child.pid)
         if marker:
             killed += procs.kill_marked(marker)
@@ -119,8 +143,16 @@ def run_in_pty(
         if cast:
             cast.output(decoder.decode(b"", final=True))
             cast.close()
+    if watch is not None and not breach and not timed_out:
+        breach = watch(force=True)  # what happened between the last check and the end
+    if breach:
+        error = breach
+    elif cast is not None and cast.error and error is None:
+        error = cast.error
     duration_ms = (time.monotonic() - start) * 1000
     exit_code = None if timed_out else (child.exitstatus if child.exitstatus is not None else _signal_code(child.signalstatus))
+    if len(tail) > TAIL_BYTES:
+        del tail[: len(tail) - TAIL_BYTES]
     text = tail.decode("utf-8", errors="replace")
     if truncated:
         text = f"[output truncated: {seen} bytes, only the last {len(tail)} kept]\n" + text
@@ -140,26 +172,34 @@ def _signal_code(sig: Optional[int]) -> Optional[int]:
     return None if sig is None else 128 + sig
 
 
-def final_screen(cast_path: Path, *, max_bytes: int = 4 * 1024 * 1024) -> str:
-    """Render the last screen of an asciicast with a terminal emulator (pyte)."""
+def final_screen(cast_path: Path, *, max_bytes: int = 128 * 1024) -> str:
+    """Render the last screen of an asciicast with a terminal emulator (pyte).
+
+    Only the last ``max_bytes`` of output are fed to the emulator (it renders about
+    200 KB a second, and a screen is 40 rows): what an agent that printed for an hour
+    left on the screen is in its last output, and rendering must not take longer
+    than the cell did.
+    """
     import pyte
 
     try:
         with open(cast_path, encoding="utf-8") as fh:
             header = json.loads(fh.readline())
-            screen = pyte.Screen(header.get("width", COLS), header.get("height", ROWS))
-            stream = pyte.Stream(screen)
-            fed = 0
+            kept: collections.deque = collections.deque()
+            size = 0
             for line in fh:
                 event = json.loads(line)
-                if event[1] != "o":
+                if event[1] != "o" or not event[2]:
                     continue
-                fed += len(event[2])
-                if fed > max_bytes:
-                    break
-                stream.feed(event[2])
-    except (OSError, ValueError, IndexError):
+                kept.append(event[2])
+                size += len(event[2])
+                while size - len(kept[0]) >= max_bytes:
+                    size -= len(kept.popleft())
+    except (OSError, ValueError, IndexError, TypeError, AttributeError):
         return ""
+    text = "".join(kept)[-max_bytes:]
+    screen = pyte.Screen(header.get("width", COLS), header.get("height", ROWS))
+    pyte.Stream(screen).feed(text)
     lines = [line.rstrip() for line in screen.display]
     while lines and not lines[-1]:
         lines.pop()
