@@ -104,6 +104,27 @@ def classify_status(status: int) -> Optional[str]:
     return "client"
 
 
+#: What an agent may reach through the proxy (method, path below /v1): model calls and listings.
+_ALLOWED_ROUTES = {
+    ("POST", "/chat/completions"): "chat",
+    ("POST", "/completions"): "forward",
+    ("GET", "/models"): "forward",
+}
+
+
+def _allowed_route(method: str, rest: str) -> Optional[str]:
+    """``chat``/``forward`` for a request the proxy relays, None for anything else."""
+    from urllib.parse import unquote
+
+    decoded = unquote(rest)
+    if ".." in decoded.split("/") or "\\" in decoded or "%" in decoded:
+        return None
+    clean = decoded.rstrip("/")
+    if method == "GET" and clean.startswith("/models/") and clean.count("/") >= 2:
+        return "forward"  # /models/{id}, ids may contain '/'
+    return _ALLOWED_ROUTES.get((method, clean))
+
+
 def _json_error(status: int, message: str, kind: str) -> web.Response:
     body = {"error": {"message": message, "type": kind, "code": status}}
     return web.json_response(body, status=status)
@@ -561,8 +582,12 @@ class RecordingProxy(BackgroundServer):
             return _json_error(404, f"cab proxy serves /v1/... only, not {path}", "not_found")
         rest = path[3:]
         query = request.rel_url.raw_query_string
+        route = _allowed_route(request.method, rest)
+        if route is None:
+            # The key is lent for model calls only: no files, fine-tuning, admin or dot segments.
+            return _json_error(403, f"cab proxy forwards model calls only, not {request.method} {path}", "forbidden")
         body = await request.read()
-        if request.method == "POST" and rest.rstrip("/").endswith("/chat/completions"):
+        if route == "chat":
             return await self._chat(request, rest, query, body)
         return await self._forward(request, rest, query, body)
 

@@ -102,7 +102,7 @@ class Registry:
         for impl in reversed(hook.get_hookimpls()):
             try:
                 impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # an observer must not end the run
                 name = self.pm.get_name(impl.plugin)
                 problems.append(f"plugin {name!r} raised in {hook_name}: {type(exc).__name__}: {exc}".splitlines()[0])
         return problems

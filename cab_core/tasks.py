@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -53,11 +54,17 @@ class TaskCatalog:
             if self.builtin:
                 for source in self.registry.task_sources:
                     if source.builtin:
-                        add(source.load(()))
+                        try:
+                            add(_load(source, ()))
+                        except TaskError as exc:
+                            if not getattr(exc, "from_plugin", False):
+                                raise
+                            # A broken plugin costs its own tasks only.
+                            print(f"cab: warning: {exc}", file=sys.stderr)
             for path in self.tasks_dirs:
                 if not path.exists():
                     raise TaskError(f"{path}: tasks folder does not exist")
-                add(self._source_for(path).load((path,)))
+                add(_load(self._source_for(path), (path,)))
             self._tasks = found
         return self._tasks
 
@@ -92,6 +99,19 @@ def source_for(registry, path: Path, task_format: str = "auto"):
         which = " and ".join(s.name for s in found)
         raise TaskError(f"{path}: looks like {which} tasks; pass --task-format to say which (known: {names})")
     raise TaskError(f"{path}: cannot tell the task format of this folder (pass --task-format; known: {names})")
+
+
+def _load(source, paths) -> list[Task]:
+    """``source.load(paths)``, with anything but a user error turned into one line naming the plugin."""
+    try:
+        return list(source.load(paths))
+    except CabError:
+        raise
+    except Exception as exc:
+        err = TaskError(f"task source {source.name!r} (plugin {source.plugin or '?'!r}) failed: "
+                        f"{type(exc).__name__}: {exc}".splitlines()[0])
+        err.from_plugin = True
+        raise err from exc
 
 
 # --------------------------------------------------------------------------- files

@@ -264,10 +264,11 @@ def test_pass_rate_timed_out_is_a_fail(tmp_path):
     assert result.breakdown["timed_out"] is True
 
 
-def test_pass_rate_unparseable_output_trusts_exit_code(tmp_path):
+def test_pass_rate_needs_test_counts_not_just_exit_zero(tmp_path):
+    # code under test can exit 0 before any test runs: no counts, no pass
     ctx = make_ctx(tmp_path, verify=ProcessResult(exit_code=0, output="ALL OK\n"))
     result = pass_rate.score(ctx)
-    assert result.value == 1.0
+    assert result.value == 0.0
     assert result.breakdown["partial_score"] is None
 
 

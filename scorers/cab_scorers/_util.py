@@ -66,14 +66,16 @@ def tail(text: Optional[str], chars: int = TAIL_CHARS) -> str:
 def verify_passed(verify: Optional[ProcessResult]) -> tuple[int, Optional[tuple[int, int]]]:
     """``(pass, counts)`` for a verify run: pass is 1 or 0, counts from :func:`parse_counts`.
 
-    A run passes when it exited 0, did not time out, and did not report zero tests
-    (unparseable output is trusted to the exit code).  No verify run is a fail.
+    A run passes when it exited 0, did not time out, and its output reports at least
+    one passing test and no failing one.  Output with no test counts fails whatever the
+    exit code: code under test can end the test process with status 0 before a single
+    test runs (``os._exit(0)`` at import).  No verify run is a fail.
     """
     if verify is None:
         return 0, None
     counts = parse_counts(verify.output)
     ok = verify.exit_code == 0 and not verify.timed_out
-    if counts is not None and sum(counts) == 0:
+    if counts is None or counts[0] == 0 or counts[1] > 0:
         ok = False
     return int(ok), counts
 

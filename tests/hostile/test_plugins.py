@@ -164,8 +164,6 @@ def test_a_sweep_goes_on_past_a_broken_plugin(task_root, tmp_path):
     assert cells["command/oracle"].passed and cells["command/noop"].status == "ok"
 
 
-@pytest.mark.xfail(strict=True, reason="TaskCatalog calls task sources unguarded: a raising source is a traceback "
-                   "(cab_core/tasks.py is outside this change; see the security report)")
 def test_a_task_source_that_raises_loses_only_its_tasks(task_root):
     pm = get_plugin_manager()
     pm.register(BrokenTaskSource(), name="broken-task-source")

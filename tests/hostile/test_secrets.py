@@ -134,8 +134,6 @@ def test_secret_looking_environment_values_of_the_harness_are_masked(monkeypatch
     assert Redactor()("pw is hunter2-but-longer") == f"pw is {MASK}"
 
 
-@pytest.mark.xfail(strict=True, reason="the proxy forwards any method and path under /v1 (dot segments included) with "
-                   "the real key; cab_core/proxy.py is outside this change (see the security report)")
 def test_the_proxy_lends_the_key_to_chat_completions_and_model_listing_only():
     import http.client
 
