@@ -329,3 +329,14 @@ def test_cassette_miss_is_an_infrastructure_error(make_runner, tmp_path):
     result, _ = run(runner, tmp_path, adapter="mini", model="scripted/oracle", task="polyglot/python-slugify",
                     replay_cassette=cassette)
     assert result.status == "infra_error" and "cassette miss" in result.error
+
+
+@pytest.mark.skipif(not bwrap_path(), reason="needs bubblewrap (installed by scripts/setup.sh)")
+def test_harness_installed_under_tmp_still_runs(tmp_path):
+    """A checkout under /tmp (as CI's may be) stays visible inside the sandbox's fresh /tmp."""
+    from cab_core.sandbox.local import _needed_under_tmp
+
+    fake_venv = tmp_path / "venv" / "bin"
+    fake_venv.mkdir(parents=True)
+    needed = _needed_under_tmp(["/bin/true"], {"PATH": f"{fake_venv}:/usr/bin"})
+    assert fake_venv in needed or any(p in fake_venv.parents for p in needed)

@@ -106,6 +106,10 @@ class LocalSession:
         ]
         if not network:
             cmd.append("--unshare-net")
+        # /tmp is replaced by an empty tmpfs; what the command needs from there (a harness
+        # or agent installed under /tmp, as in a CI checkout) is bound back read-only.
+        for path in _needed_under_tmp(argv, env):
+            cmd += ["--ro-bind", str(path), str(path)]
         for path in self.hide:
             if path.is_dir():
                 cmd += ["--size", "4096", "--tmpfs", str(path)]
