@@ -98,7 +98,7 @@ class CellWorkspace:
     def prepare(self) -> None:
         """Copy the starting files and commit the baseline (twice, see the module doc)."""
         copy_tree(self.task.workspace, self.work)
-        _git(["init", "-q", "-b", "main"], cwd=self.work)
+        _git(["init", "-q", "--template=", "-b", "main"], cwd=self.work)  # no sample hooks to copy
         exclude = "\n".join(IGNORED) + "\n"
         (self.work / ".git" / "info").mkdir(parents=True, exist_ok=True)
         (self.work / ".git" / "info" / "exclude").write_text(exclude)

@@ -132,11 +132,20 @@ def run_in_pty(
                 del tail[: len(tail) - TAIL_BYTES]
     finally:
         killed = 0
+        if not (timed_out or breach):
+            # EOF comes a moment before the exit status: reap a clean exit rather than kill it.
+            settle = time.monotonic() + 0.2
+            while child.isalive() and time.monotonic() < settle:
+                time.sleep(0.002)
         if timed_out or breach or child.isalive():
             killed = procs.kill_group(child.pid)
         if marker:
             killed += procs.kill_marked(marker)
         try:
+            # pexpect sleeps 0.1 s after close and after terminate by default; the child
+            # is dead or killed by now, so those sleeps are pure overhead per command.
+            child.delayafterclose = child.delayafterterminate = 0
+            child.ptyproc.delayafterclose = child.ptyproc.delayafterterminate = 0
             child.close(force=True)
         except Exception as exc:  # pragma: no cover - close after kill rarely fails
             error = str(exc)
