@@ -33,6 +33,9 @@ from cab_core.testing import write_task
 
 from conftest import CAB
 
+# Every test here runs whole cells: part of the full suite, not the quick loop.
+pytestmark = pytest.mark.slow
+
 TASK = "demo/add"
 
 #: A careful agent: streams when asked, retries 429 and 5xx after Retry-After, writes the answer's text.

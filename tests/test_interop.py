@@ -18,6 +18,9 @@ from cab_core.testing import write_task
 
 from conftest import run_cab
 
+# Every test here runs whole cells: part of the full suite, not the quick loop.
+pytestmark = pytest.mark.slow
+
 HAS = {tool: shutil.which(tool) is not None for tool in ("cargo", "node", "go", "cmake", "make", "c++", "bash", "git")}
 
 

@@ -14,6 +14,9 @@ from cab_core.sandbox.limits import DiskWatch, Limits, disk_usage
 
 from .conftest import FIXED, assert_contained, needs_bwrap, passed, span
 
+# Every test here runs whole cells: part of the full suite, not the quick loop.
+pytestmark = pytest.mark.slow
+
 LIMIT = {"limit.disk": "20M"}
 
 
