@@ -623,3 +623,11 @@ def test_entry_points_declared():
     assert set(entry_points) == set(AXES)
     for axis in AXES:
         assert entry_points[axis] == f"cab_scorers.{axis}"
+
+
+def test_catch2_summaries_are_counted():
+    from cab_scorers.testcounts import parse_counts
+
+    assert parse_counts("====\nAll tests passed (5 assertions in 3 test cases)\n") == (3, 0)
+    assert parse_counts("test cases: 3 | 2 passed | 1 failed\nassertions: 5 | 4 passed | 1 failed\n") == (2, 1)
+    assert parse_counts("test cases: 2 | 2 failed\n") == (0, 2)

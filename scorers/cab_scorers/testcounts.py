@@ -37,6 +37,10 @@ _GO_TEST = re.compile(r"^--- (PASS|FAIL): \S+")
 _GO_PACKAGE = re.compile(
     r"^(ok|FAIL)\s+\S+\s+(?:\d+(?:\.\d+)?s|\(cached\)|\[(?:build|setup) failed\])(?P<rest>.*)$"
 )
+#: Catch2 (Exercism's C++ track): "All tests passed (5 assertions in 3 test cases)" or
+#: "test cases: 3 | 2 passed | 1 failed" (also "test cases: 2 | 2 failed").
+_CATCH_ALL = re.compile(r"^All tests passed \(\d+ assertions? in (\d+) test cases?\)")
+_CATCH_SOME = re.compile(r"^test cases:\s*(\d+)\s*\|(?:\s*(\d+) passed\s*\|?)?(?:\s*(\d+) failed)?")
 _PLAIN = re.compile(r"^\s*(?:\w+:\s*)?(\d+) passed, (\d+) failed(?:, \d+ skipped)?\s*\.?\s*$")
 
 
@@ -104,6 +108,17 @@ def _go(lines: list[str]) -> Optional[tuple[int, int]]:
     return passed, failed
 
 
+def _catch2(lines: list[str]) -> Optional[tuple[int, int]]:
+    for line in reversed(lines):
+        match = _CATCH_ALL.match(line)
+        if match:
+            return int(match.group(1)), 0
+        match = _CATCH_SOME.match(line)
+        if match and (match.group(2) or match.group(3)):
+            return int(match.group(2) or 0), int(match.group(3) or 0)
+    return None
+
+
 def _plain(lines: list[str]) -> Optional[tuple[int, int]]:
     hits = [m for m in map(_PLAIN.match, lines) if m]
     if not hits:
@@ -111,7 +126,7 @@ def _plain(lines: list[str]) -> Optional[tuple[int, int]]:
     return sum(int(m.group(1)) for m in hits), sum(int(m.group(2)) for m in hits)
 
 
-_PARSERS = (_pytest, _cargo, _node, _go, _plain)
+_PARSERS = (_pytest, _cargo, _node, _go, _catch2, _plain)
 
 
 def parse_counts(output: Optional[str]) -> Optional[tuple[int, int]]:
