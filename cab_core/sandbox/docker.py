@@ -60,7 +60,7 @@ from ..plugins import hookimpl
 from . import forwarder
 from .limits import DiskWatch, Limits, _counter, human, parse_count, parse_size
 from .procs import LIMIT_EXCEEDED
-from .pty import COLS, DEFAULT_OUTPUT_CAP, ROWS, TAIL_BYTES, CastWriter
+from .pty import COLS, DEFAULT_OUTPUT_CAP, ROWS, TAIL_BYTES, CastWriter, output_text
 
 IN_CONTAINER = "/run/cab"
 PYTHON_DIR = "/opt/cab/python"
@@ -399,11 +399,7 @@ class DockerSession:
             if state.get("OOMKilled") and not breach:
                 breach = f"{LIMIT_EXCEEDED}: memory: the container used more than {human(self.memory)}"
         error = breach or (cast.error if cast is not None and getattr(cast, "error", None) else None)
-        if len(tail) > TAIL_BYTES:
-            del tail[: len(tail) - TAIL_BYTES]
-        text = tail.decode("utf-8", errors="replace")
-        if truncated:
-            text = f"[output truncated: {seen} bytes, only the last {len(tail)} kept]\n" + text
+        text = output_text(tail, seen, truncated)
         return ProcessResult(
             exit_code=exit_code,
             timed_out=timed_out,

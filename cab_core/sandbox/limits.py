@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
 import stat
 import time
 import uuid
@@ -38,6 +37,7 @@ from typing import Iterable, Mapping, Optional
 import attrs
 
 from ..errors import CabError
+from . import procs
 from .procs import LIMIT_EXCEEDED
 
 DEFAULT_PIDS = 1024
@@ -282,18 +282,7 @@ def _kill_all(folders: list[Path], rounds: int = 50) -> int:
     for folder in folders:
         if (folder / "cgroup.kill").exists() and _write(folder / "cgroup.kill", "1"):  # v2: one atomic kill
             killed += len(_pids_in([folder]))
-    for _ in range(rounds):
-        pids = _pids_in(folders)
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.01)
-    return killed
+    return killed + procs.kill_until_gone(lambda: _pids_in(folders), rounds=rounds, pause=0.01)
 
 
 def _counter(path: Path, key: str) -> int:

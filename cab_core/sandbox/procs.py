@@ -6,7 +6,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterable, Optional
 
 MARKER_VAR = "CAB_CELL_MARKER"
 #: How ``ProcessResult.error`` starts when a command was stopped for breaking a
@@ -46,11 +46,11 @@ def marked_pids(marker: str) -> list[int]:
     return found
 
 
-def kill_marked(marker: str, *, rounds: int = 5) -> int:
-    """SIGKILL every process carrying the marker (daemons that double-forked included)."""
+def kill_until_gone(find: Callable[[], Iterable[int]], *, rounds: int = 5, pause: float = 0.02) -> int:
+    """SIGKILL whatever ``find()`` returns, again until it returns nothing (forks race kills)."""
     killed = 0
     for _ in range(rounds):
-        pids = marked_pids(marker)
+        pids = list(find())
         if not pids:
             break
         for pid in pids:
@@ -59,5 +59,10 @@ def kill_marked(marker: str, *, rounds: int = 5) -> int:
                 killed += 1
             except (ProcessLookupError, PermissionError):
                 pass
-        time.sleep(0.02)
+        time.sleep(pause)
     return killed
+
+
+def kill_marked(marker: str, *, rounds: int = 5) -> int:
+    """SIGKILL every process carrying the marker (daemons that double-forked included)."""
+    return kill_until_gone(lambda: marked_pids(marker), rounds=rounds)

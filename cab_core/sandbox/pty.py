@@ -160,11 +160,7 @@ def run_in_pty(
         error = cast.error
     duration_ms = (time.monotonic() - start) * 1000
     exit_code = None if timed_out else (child.exitstatus if child.exitstatus is not None else _signal_code(child.signalstatus))
-    if len(tail) > TAIL_BYTES:
-        del tail[: len(tail) - TAIL_BYTES]
-    text = tail.decode("utf-8", errors="replace")
-    if truncated:
-        text = f"[output truncated: {seen} bytes, only the last {len(tail)} kept]\n" + text
+    text = output_text(tail, seen, truncated)
     return ProcessResult(
         exit_code=exit_code,
         timed_out=timed_out,
@@ -175,6 +171,16 @@ def run_in_pty(
         killed_processes=killed,
         error=error,
     )
+
+
+def output_text(tail: bytearray, seen: int, truncated: bool) -> str:
+    """The kept tail of a command's output as text, saying so when the rest was dropped."""
+    if len(tail) > TAIL_BYTES:
+        del tail[: len(tail) - TAIL_BYTES]
+    text = tail.decode("utf-8", errors="replace")
+    if truncated:
+        text = f"[output truncated: {seen} bytes, only the last {len(tail)} kept]\n" + text
+    return text
 
 
 def _signal_code(sig: Optional[int]) -> Optional[int]:
