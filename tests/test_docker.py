@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import attrs
@@ -328,7 +329,8 @@ def _host_address() -> str:
 def test_a_container_past_its_timeout_is_killed_and_removed(dc, make_runner, tmp_path):
     _need_image(dc, images.DEFAULT_IMAGE)
     runner = make_runner()
-    cmd = "trap '' TERM HUP; sleep 300 & (setsid sleep 300 &); sleep 300"
+    nap = f"sleep {300 + uuid.uuid4().int % 10**6 / 10**7:.7f}"  # unique: other runs on this machine don't count
+    cmd = f"trap '' TERM HUP; {nap} & (setsid {nap} &); {nap}"
     t0 = time.monotonic()
     result, folder = run(runner, tmp_path, model="custom", task=PYTHON_TASK, options={"command": cmd}, timeout=3)
     assert time.monotonic() - t0 < 60
@@ -336,7 +338,7 @@ def test_a_container_past_its_timeout_is_killed_and_removed(dc, make_runner, tmp
     span = next(s for s in result.spans if s.kind == "container")
     assert span.attrs["timed_out"] is True
     assert cab_containers(dc) == []
-    assert subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True).stdout == b""
+    assert subprocess.run(["pgrep", "-f", nap], capture_output=True).stdout == b""
 
     # The same through a session: every process in the container is counted as killed.
     s = dsb.DockerSession(docker_client=images.client())

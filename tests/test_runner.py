@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -113,13 +114,14 @@ def test_conftest_forcing_a_pass_is_caught(make_runner, tmp_path, make_task):
 
 def test_timeout_kills_the_whole_tree(make_runner, tmp_path):
     runner = make_runner()
-    cmd = "sleep 300 & (sleep 300 &) ; setsid sleep 300 & sleep 300"
+    nap = f"sleep {300 + uuid.uuid4().int % 10**6 / 10**7:.7f}"  # unique: other runs on this machine don't count
+    cmd = f"{nap} & ({nap} &) ; setsid {nap} & {nap}"
     t0 = time.monotonic()
     result, _ = run(runner, tmp_path, model="custom", task="polyglot/python-slugify", options={"command": cmd}, timeout=1.5)
     assert time.monotonic() - t0 < 60
     assert result.timed_out and result.scores["pass_rate"].breakdown["timed_out"] is False
     assert result.spans and any(s.kind == "container" and s.attrs["timed_out"] for s in result.spans)
-    leftovers = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True).stdout.split()
+    leftovers = subprocess.run(["pgrep", "-f", nap], capture_output=True, text=True).stdout.split()
     assert leftovers == []
 
 
