@@ -50,7 +50,7 @@ def write_task(root: Path) -> Path:
     (folder / "solution" / "done.txt").write_text("ok\n")
     (folder / "task.toml").write_text(
         'id = "bench/sleep"\nlanguage = "shell"\nprompt = "Write ok to done.txt."\n'
-        'test_command = "grep -q ok done.txt"\ntest_timeout = 30\nexpected_changes = ["done.txt"]\n'
+        'test_command = "grep -q ok done.txt && echo 1 passed, 0 failed"\ntest_timeout = 30\nexpected_changes = ["done.txt"]\n'
     )
     return root / "tasks"
 
