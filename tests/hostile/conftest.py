@@ -80,3 +80,11 @@ def span(result, kind: str):
 def no_process_with(text: str) -> bool:
     out = subprocess.run(["pgrep", "-f", text], capture_output=True, text=True).stdout.split()
     return out == []
+
+
+def pytest_collection_modifyitems(items):
+    """Hostile-agent scenarios run whole cells: the full suite runs them, the quick loop does not."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.slow)
