@@ -364,7 +364,7 @@ def test_reference_composite(reference_scores):
         '"blast_radius":0.1},"components":{"pass_rate":1,"integrity":1,"blast_radius":0,"tokens_per_correct_task":0,'
         '"wall_clock_ms":12760.054,"expected_refusal":false,"refusal_produced":false,"cost_efficiency":1,'
         '"latency_efficiency":0.7368255835509124,"clean_blast":1,"refusal_factor":1},"note":"Single-cell composite '
-        '\u2014 sweep-level normalisation lives in the runner. Per-axis numbers are canonical; composite is derivative."}'
+        '\u2014 sweep-level normalisation lives in cab sweep (cab_core/sweep.py). Per-axis numbers are canonical; composite is derivative."}'
     )
     result = reference_scores["composite"]
     expected = json.loads(reference)

@@ -4,8 +4,9 @@ A sandbox plugin returns a :class:`cab_core.models.Sandbox` whose ``open(**optio
 gives a session for one cell.  The runner calls ``open`` with ``hide`` (paths the
 agent must not read: the task's solution, the results folder), ``proxy_socket`` and
 ``proxy_port`` (the recording proxy, reachable inside the sandbox at
-``http://127.0.0.1:<proxy_port>``), ``image`` (for container sandboxes), and
-``workdir``/``home``.  A session provides:
+``http://127.0.0.1:<proxy_port>``), ``image`` (for container sandboxes),
+``workdir``/``home``, and ``limits`` (the ``-o limit.pids|disk|memory=...`` options, see
+:mod:`cab_core.sandbox.limits`) when the user gave any.  A session provides:
 
 - ``run(argv, *, cwd, env, timeout, writable=(), network=False, cast_path=None,
   output_cap=None, stdin_devnull=True, marker=None, interact=None) -> ProcessResult``:

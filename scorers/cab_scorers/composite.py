@@ -61,7 +61,7 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
 LATENCY_SCALE_MS = 10_000.0
 
 NOTE = (
-    "Single-cell composite — sweep-level normalisation lives in the runner. "
+    "Single-cell composite — sweep-level normalisation lives in cab sweep (cab_core/sweep.py). "
     "Per-axis numbers are canonical; composite is derivative."
 )
 
