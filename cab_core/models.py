@@ -74,6 +74,10 @@ class Task:
     #: Folder the task was loaded from and the format it was in.
     source_path: Optional[Path] = attrs.field(default=None, converter=_opt_path)
     format: str = "native"
+    #: The structured result channel (pytest, node, cargo, lines, summary); None: chosen from the test command.
+    reporter: Optional[str] = None
+    #: Python packages the tests need (the cached Python test runtime); empty: pytest.
+    test_requires: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
 
     @property
     def category(self) -> str:
@@ -337,6 +341,8 @@ class ScoreContext:
     wall_clock_ms: float = 0.0
     scores: Mapping[str, AxisScore] = attrs.field(factory=dict, converter=_dict)
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
+    #: The judged test run (:class:`cab_core.verdict.Verdict`); None when there was no verify run.
+    verdict: Optional[Any] = None
 
 
 @attrs.frozen(kw_only=True)
