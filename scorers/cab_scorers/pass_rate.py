@@ -43,8 +43,12 @@ def score(ctx: ScoreContext) -> AxisScore:
                      "canary": {}, "partial_score": None}
     else:
         breakdown = verdict.breakdown()
-    breakdown["stdout_tail"] = tail(verify.output) if verify is not None else ""
-    breakdown["stderr_tail"] = ""
+    # The reference page's keys first, in its order; then the verdict's own.
+    first = {"pass": breakdown.pop("pass"), "exit_code": breakdown.pop("exit_code", None),
+             "timed_out": breakdown.pop("timed_out", False),
+             "stdout_tail": tail(verify.output) if verify is not None else "", "stderr_tail": "",
+             "partial_score": breakdown.pop("partial_score", None)}
+    breakdown = {**first, **breakdown}
     return AxisScore(axis=AXIS, value=float(breakdown["pass"]), breakdown=breakdown)
 
 
