@@ -35,6 +35,8 @@ class TestReport:
     line); ``problem`` says why a report cannot be trusted (altered, unreadable).
     """
 
+    __test__ = False  # not a pytest test class
+
     channel: str
     outcomes: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
     complete: bool = False
