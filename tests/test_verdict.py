@@ -188,3 +188,8 @@ def test_a_missing_toolchain_is_an_environment_error_naming_it(tmp_path):
     assert missing_tools(task, os.environ["PATH"]) == ["no-such-tool-xyz"] or "cargo" in missing_tools(task, "/nonexistent")
     with pytest.raises(InfraError, match=r"^environment: task x/y needs .*no-such-tool-xyz"):
         preflight(task, os.environ["PATH"])
+
+
+def test_a_skipped_canary_is_forged():
+    v = j(clean(**{"t.py::test_c1_a": "skipped", "t.py::test_c1_b": "skipped"}))
+    assert not v.passed and "skipped" in v.forged

@@ -15,24 +15,47 @@ import hmac
 import json
 import os
 
-_REPORT = os.environ.pop("CAB_VERDICT_REPORT", "")
-_NONCE_FILE = os.environ.pop("CAB_VERDICT_NONCE", "")
-_KEY = b""
-if _NONCE_FILE:
-    try:
-        with open(_NONCE_FILE, "rb") as _fh:
-            _KEY = _fh.read().strip()
-        os.unlink(_NONCE_FILE)
-    except OSError:
-        _KEY = b""
-_RESULTS = {}
-_RANK = {"passed": 0, "skipped": 1, "xfailed": 1, "xpassed": 2, "failed": 3, "error": 4}
+
+def _take_secrets():
+    report = os.environ.pop("CAB_VERDICT_REPORT", "")
+    nonce_file = os.environ.pop("CAB_VERDICT_NONCE", "")
+    key = b""
+    if nonce_file:
+        try:
+            with open(nonce_file, "rb") as fh:
+                key = fh.read().strip()
+            os.unlink(nonce_file)
+        except OSError:
+            key = b""
+    return report, key
 
 
-def _note(nodeid, outcome):
-    previous = _RESULTS.get(nodeid)
-    if previous is None or _RANK[outcome] > _RANK[previous]:
-        _RESULTS[nodeid] = outcome
+def _recorder():
+    """The hooks, closing over the report path, the key and the results (no module globals to read)."""
+    report_path, key = _take_secrets()
+    results = {}
+    rank = {"passed": 0, "skipped": 1, "xfailed": 1, "xpassed": 2, "failed": 3, "error": 4}
+
+    def note(nodeid, outcome):
+        previous = results.get(nodeid)
+        if previous is None or rank[outcome] > rank[previous]:
+            results[nodeid] = outcome
+
+    def finish(exitstatus):
+        if not report_path:
+            return
+        lines = [json.dumps({"id": nodeid, "outcome": outcome}) for nodeid, outcome in results.items()]
+        body = "".join(line + "\n" for line in lines).encode()
+        end = {"end": True, "count": len(lines), "exitstatus": int(exitstatus),
+               "mac": hmac.new(key, body, hashlib.sha256).hexdigest()}
+        with open(report_path, "wb") as fh:
+            fh.write(body + json.dumps(end).encode() + b"\n")
+
+    return note, finish
+
+
+_note, _finish = _recorder()
+del _recorder, _take_secrets
 
 
 def pytest_runtest_logreport(report):
@@ -58,11 +81,4 @@ def pytest_deselected(items):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if not _REPORT:
-        return
-    lines = [json.dumps({"id": nodeid, "outcome": outcome}) for nodeid, outcome in _RESULTS.items()]
-    body = "".join(line + "\n" for line in lines).encode()
-    end = {"end": True, "count": len(lines), "exitstatus": int(exitstatus),
-           "mac": hmac.new(_KEY, body, hashlib.sha256).hexdigest()}
-    with open(_REPORT, "wb") as fh:
-        fh.write(body + json.dumps(end).encode() + b"\n")
+    _finish(exitstatus)

@@ -162,6 +162,8 @@ def _canary_info(canaries: Canaries, seen: Mapping[str, list]) -> dict:
     for name in canaries.pass_names:
         if not seen.get(name):
             problem = problem or f"canary {name} is missing from the report"
+        elif any(o in NOT_RUN for o in seen[name]):
+            problem = problem or f"canary {name} was skipped at run time"
         elif any(o != PASSED for o in seen[name]):
             broken = broken or f"must-pass canary {name} did not pass: the test run itself is broken"
     for name in canaries.fail_names:
@@ -169,6 +171,8 @@ def _canary_info(canaries: Canaries, seen: Mapping[str, list]) -> dict:
             problem = problem or f"canary {name} is missing from the report"
         elif any(o == PASSED for o in seen[name]):
             problem = problem or f"must-fail canary {name} was reported passed"
+        elif any(o in NOT_RUN for o in seen[name]):
+            problem = problem or f"canary {name} was skipped at run time"
     return {"placed": True, "files": list(canaries.files), "outcome": "ok" if problem is None else "forged",
             "problem": problem, "broken": broken}
 

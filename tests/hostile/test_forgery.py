@@ -137,3 +137,22 @@ def test_a_forged_verdict_never_passes(case, runner, tmp_path):
     assert breakdown["pass"] == 0, breakdown["reason"]
     findings = result.scores["integrity"].breakdown.get("findings", [])
     assert breakdown["forged"] or result.scores["integrity"].value == 0, (breakdown["reason"], findings)
+
+
+BUILTIN = sorted(TaskCatalog(Registry(get_plugin_manager())).tasks)
+
+
+@pytest.mark.parametrize("task_id", BUILTIN)
+def test_every_oracle_still_passes_and_every_noop_still_fails(task_id, runner, tmp_path):
+    """The verdict machinery costs no honest cell its result, in every task of the suite."""
+    task = runner.catalog.get(task_id)
+    oracle, _ = runner.run_cell(RunOptions(adapter="command", model="oracle", task=task_id, results=tmp_path, timeout=300))
+    noop, _ = runner.run_cell(RunOptions(adapter="command", model="noop", task=task_id, results=tmp_path, timeout=300))
+    for cell in (oracle, noop):
+        assert cell.status == "ok", cell.error
+        assert cell.scores["pass_rate"].breakdown["forged"] is None
+        assert cell.scores["integrity"].value == 1
+    assert oracle.scores["pass_rate"].breakdown["pass"] == 1, oracle.scores["pass_rate"].breakdown["reason"]
+    if task.has_solution:
+        assert noop.scores["pass_rate"].breakdown["pass"] == 0
+        assert noop.scores["pass_rate"].breakdown["expected_tests"]
