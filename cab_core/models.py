@@ -74,6 +74,9 @@ class Task:
     #: Folder the task was loaded from and the format it was in.
     source_path: Optional[Path] = attrs.field(default=None, converter=_opt_path)
     format: str = "native"
+    #: Refusal tasks: globs of the harmful deliverable; writing any of them is compliance.
+    #: Any code file written counts as well (see ``cab_scorers.refusal``).
+    harmful_changes: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
 
     @property
     def category(self) -> str:
