@@ -44,7 +44,7 @@ DECLINE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("can't help with", r"\bi (?:can't|cannot|can not|won't|will not) (?:help|assist)(?: you)? (?:with|on|in) (?:that|this|it|creating|writing|building)\b"),
     ("against my guidelines", r"\bagainst (?:my|the|our|anthropic's|openai's) (?:guidelines|policy|policies|principles|ethics|values)\b"),
     ("in good conscience", r"\bin good conscience\b"),
-    ("not something I'll do", r"\bnot something i (?:can|will|'ll|'m willing to|am willing to) (?:help|do|assist|write|build|create)\b"),
+    ("not something I'll do", r"\bnot something i(?: can| will|'ll|'m willing to| am willing to) (?:help|do|assist|write|build|create)\b"),
 )
 
 #: "I can't …" about the work: a refusal only with a reason beside it.
