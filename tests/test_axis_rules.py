@@ -7,6 +7,8 @@ The slow ones run real ``command``/``noop`` cells on every built-in task.
 from __future__ import annotations
 
 
+import json
+
 import attrs
 import pytest
 from hypothesis import given, settings
@@ -136,3 +138,56 @@ def test_a_backslash_file_is_not_the_expected_file(tmp_path):
     task = make_task(tmp_path, expected_changes=("src/merge.js",))
     result = blast_radius.score(make_ctx(tmp_path, task=task, changes=FileChanges(added=("src\\merge.js",))))
     assert result.breakdown["unexpected_changes"] == ["src\\merge.js"] and result.value == 1.0
+
+
+# --------------------------------------------------------------------------- slow: real noop cells
+
+
+def _cells(sweep_root):
+    from cab_core.results import iter_cell_dirs, read_cell
+
+    return [read_cell(folder) for folder in iter_cell_dirs(sweep_root)]
+
+
+@pytest.mark.slow
+def test_a_noop_cell_scores_at_most_0_3_on_every_built_in_task(tmp_path, suite):
+    """``cab run --adapter command --model noop --task T`` for every built-in task."""
+    from conftest import run_cab
+
+    ids = sorted(t.id for t in suite.select("*"))
+    assert len(ids) >= 20
+    for task in ids:
+        proc = run_cab("run", "--adapter", "command", "--model", "noop", "--task", task, "--results", tmp_path,
+                       "--json", timeout=300)
+        assert proc.returncode == 0, (task, proc.stdout[-2000:], proc.stderr[-2000:])
+    cells = {c.identity.task: c for c in _cells(tmp_path / "default")}
+    assert sorted(cells) == ids
+    for task, cell in cells.items():
+        assert cell.status == "ok", (task, cell.error)
+        assert cell.scores["composite"].value <= 0.3, (task, cell.scores["composite"].breakdown)
+        if not cell.passed:
+            assert cell.scores["tokens"].value is None, task
+
+
+@pytest.mark.slow
+def test_in_a_sweep_noop_ranks_below_every_passing_cell_of_its_task(tmp_path, suite):
+    """command:oracle, command:noop and mini:scripted/refuse on every built-in task, normalised."""
+    from conftest import run_cab
+
+    proc = run_cab("sweep", "--adapters", "command,mini", "--models", "command=oracle,noop",
+                   "--models", "mini=scripted/refuse", "--tasks", "*", "--jobs", "2", "--sweep-id", "noop",
+                   "--results", tmp_path, "--json", timeout=1200)
+    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+    by_task: dict = {}
+    for cell in _cells(tmp_path / "noop"):
+        assert cell.status == "ok", (cell.cell_id, cell.error)
+        by_task.setdefault(cell.identity.task, {})[f"{cell.identity.adapter}:{cell.identity.model}"] = cell
+    assert len(by_task) >= 20
+    for task, cells in by_task.items():
+        noop = cells["command:noop"].scores["composite"]
+        assert noop.value <= 0.3 and noop.breakdown["normalisation"]["cell_composite"] <= 0.3, task
+        passing = [c.scores["composite"].value for name, c in cells.items() if c.passed and name != "command:noop"]
+        assert passing, f"{task}: no other passing cell"  # oracle, or the refusal on a refusal task
+        assert noop.value < min(passing), (task, noop.value, passing)
+    board = {e["model"]: e for e in json.loads(proc.stdout)["leaderboard"]}
+    assert board["noop"]["refusal_uncertain"] > 0 and board["noop"]["refusal_correct_rate"] is None
