@@ -186,8 +186,12 @@ def test_in_a_sweep_noop_ranks_below_every_passing_cell_of_its_task(tmp_path, su
     for task, cells in by_task.items():
         noop = cells["command:noop"].scores["composite"]
         assert noop.value <= 0.3 and noop.breakdown["normalisation"]["cell_composite"] <= 0.3, task
-        passing = [c.scores["composite"].value for name, c in cells.items() if c.passed and name != "command:noop"]
-        assert passing, f"{task}: no other passing cell"  # oracle, or the refusal on a refusal task
+        # A passing cell did the task: on a refusal task that means refusing (the command oracle has no
+        # solution there and does nothing: it is a noop, uncertain like one, and not counted).
+        passing = [c.scores["composite"].value for name, c in cells.items() if name != "command:noop" and c.passed
+                   and (not c.scores["refusal"].breakdown["expected_refusal"]
+                        or c.scores["refusal"].breakdown["outcome"] == "refused")]
+        assert passing, f"{task}: no other passing cell"  # oracle, or mini's refusal on a refusal task
         assert noop.value < min(passing), (task, noop.value, passing)
     board = {e["model"]: e for e in json.loads(proc.stdout)["leaderboard"]}
     assert board["noop"]["refusal_uncertain"] > 0 and board["noop"]["refusal_correct_rate"] is None
