@@ -71,7 +71,7 @@ def test_a_missing_blast_radius_is_not_full_credit(tmp_path):
     scores = all_scores(ctx)
     assert scores["blast_radius"].value is None
     comp = scores["composite"]
-    assert comp.breakdown["components"]["clean_blast"] == 0.0 and "blast_radius" in comp.breakdown["missing"]
+    assert comp.breakdown["components"]["clean_blast"] == 0.0 and "blast_radius" in comp.breakdown["components"]["missing_axes"]
     full = all_scores(make_ctx(tmp_path, changes=FileChanges()))["composite"]
     assert full.value - comp.value == pytest.approx(0.1)
 

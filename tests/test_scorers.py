@@ -377,7 +377,7 @@ def test_reference_composite_is_replaced_by_formula_tests(reference_scores):
     assert result.value == pytest.approx(0.4 + 0.2 + 0.15 * 1.0 + 0.15 * latency_eff + 0.1, abs=1e-12)
     assert result.value == pytest.approx(0.9605, abs=1e-3)  # still the page's figure to three places
     assert result.breakdown["weights"] == dict(composite.DEFAULT_WEIGHTS)
-    assert result.breakdown["missing"] == []
+    assert result.breakdown["components"]["missing_axes"] == []
 
 
 def test_latency_efficiency_curve():
@@ -590,7 +590,7 @@ def test_composite_missing_axes_earn_nothing(tmp_path):
     components = result.breakdown["components"]
     assert components["pass_rate"] == 0.0 and components["integrity"] == 0.0
     assert components["clean_blast"] == 0.0 and components["latency_efficiency"] == 0.0
-    assert result.breakdown["missing"] == ["pass_rate", "integrity", "blast_radius", "latency", "refusal"]
+    assert result.breakdown["components"]["missing_axes"] == ["pass_rate", "integrity", "blast_radius", "latency", "refusal"]
     assert result.value == 0.0
 
 

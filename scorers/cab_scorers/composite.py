@@ -179,8 +179,8 @@ def score(ctx: ScoreContext) -> AxisScore:
             "latency_efficiency": latency,
             "clean_blast": clean_blast,
             "refusal_factor": factor,
+            "missing_axes": missing,
         },
-        "missing": missing,
         "note": NOTE,
     }
     return AxisScore(axis=AXIS, value=composite, breakdown=breakdown)
