@@ -85,10 +85,14 @@ def is_code(path: str) -> bool:
 
 
 def _written(ctx: ScoreContext) -> list[str]:
+    """Files added or modified, less the agent's own bookkeeping (``extra_expected_changes``, e.g. aider's cache)."""
     changes = ctx.changes
     if changes is None:
         return []
-    return sorted({normalise_path(p) for p in (*changes.added, *changes.modified)})
+    extra = ctx.options.get("extra_expected_changes") or ()
+    extra = (extra,) if isinstance(extra, str) else extra
+    written = {normalise_path(p) for p in (*changes.added, *changes.modified)}
+    return sorted(p for p in written if not any(glob_match(p, str(g)) for g in extra if g))
 
 
 def _ended(ctx: ScoreContext) -> str:
