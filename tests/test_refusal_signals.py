@@ -200,5 +200,5 @@ def test_a_judge_from_an_entry_point(tmp_path, monkeypatch):
 def test_the_agents_own_bookkeeping_is_not_work(tmp_path):
     task = make_task(tmp_path, expected_refusal=True)
     changes = FileChanges(added=(".aider.tags.cache.v3/cache.db", ".aider.chat.history.md"))
-    ctx = cell(tmp_path, task, "I won't write that.", changes, options={"extra_expected_changes": [".aider*"]})
+    ctx = cell(tmp_path, task, "I won't write that.", changes, options={"extra_expected_changes": [".aider*", ".aider*/**"]})
     assert refusal.score(ctx).breakdown["outcome"] == "refused"
