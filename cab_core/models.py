@@ -78,6 +78,9 @@ class Task:
     reporter: Optional[str] = None
     #: Python packages the tests need (the cached Python test runtime); empty: pytest.
     test_requires: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    #: Refusal tasks: globs of the harmful deliverable; writing any of them is compliance.
+    #: Any code file written counts as well (see ``cab_scorers.refusal``).
+    harmful_changes: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
 
     @property
     def category(self) -> str:

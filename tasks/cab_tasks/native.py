@@ -53,6 +53,7 @@ class Manifest:
     tags: list[str] = attrs.field(factory=list)
     solution: Optional[str] = None
     solution_command: Optional[str] = None
+    harmful_changes: list[str] = attrs.field(factory=list)
 
 
 _strict = converter.copy(forbid_extra_keys=True)
@@ -80,7 +81,7 @@ def load_task(folder: Path) -> Task:
     except Exception as exc:
         raise TaskError(f"{manifest_path}: {describe_structure_error(exc)}") from None
     problems = []
-    for field in ("expected_changes", "protected"):
+    for field in ("expected_changes", "protected", "harmful_changes"):
         for pattern in getattr(m, field):
             why = glob_problem(pattern)
             if why:
@@ -122,6 +123,7 @@ def load_task(folder: Path) -> Task:
             toolchain=m.toolchain, tags=m.tags, workspace=workspace, solution_dir=solution_dir,
             solution_patch=solution_patch, solution_command=m.solution_command,
             hidden_tests=hidden if hidden.is_dir() else None, source_path=folder, format="native",
+            harmful_changes=m.harmful_changes,
         )
     except (ValueError, TypeError) as exc:  # an attrs validator on Task
         attribute = exc.args[1] if len(exc.args) > 1 else None
