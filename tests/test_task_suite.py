@@ -12,6 +12,7 @@ two optional headers; both are checked here by compiling and running it.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -122,7 +123,7 @@ def test_hidden_paths_are_protected(task):
     if task.language == "rust":
         assert "tests/**" in task.protected
     if task.language == "c":
-        assert {"cab_canary.h", "hidden_tests.h", "test_main.c"} <= set(task.protected)
+        assert {"cab_canary.h", "hidden_tests.h", "test_main.c", "run_tests.sh"} <= set(task.protected)
 
 
 @pytest.mark.parametrize("task", C_TASKS, ids=_ids(C_TASKS))
@@ -217,6 +218,66 @@ def test_c_hidden_tests_fail_on_the_starting_files(task, tmp_path):
     lines = report.read_text().splitlines()
     assert any(line.startswith("fail ") and tag in line for line in lines), lines
     assert lines[-1].startswith("end ")
+
+
+#: Code under test that would report in the tests' place, one of each way in (appended to the solution).
+SYSCALL = {"x86_64": "syscall", "aarch64": "svc #0"}.get(platform.machine())
+FORGERS = {
+    "constructor": "__attribute__((constructor)) static void cab_forge(void) { }\n",
+    "preinit": "static void cab_hook(void) { }\n"
+               "__attribute__((section(\".preinit_array\"), used)) static void (*cab_p)(void) = cab_hook;\n",
+    "interposer": "#include <string.h>\nint strcmp(const char *a, const char *b) { (void)a; (void)b; return 0; }\n",
+    "report-writer": "#include <stdio.h>\n#include <stdlib.h>\n"
+                     "void cab_forge(void) { FILE *f = fopen(getenv(\"CAB_TEST_REPORT\"), \"a\"); if (f) fclose(f); }\n",
+    "early-exit": "#include <unistd.h>\nvoid cab_forge(void) { _exit(0); }\n",
+    "reserved-name": "int __libc_start_main(void) { return 0; }\n",
+    "ifunc": "static int cab_real(void) { return 1; }\nstatic int (*cab_pick(void))(void) { return cab_real; }\n"
+             "int cab_helper(void) __attribute__((ifunc(\"cab_pick\")));\n",
+    "raw-syscall": f"void cab_forge(void) {{ __asm__ volatile (\"{SYSCALL}\" ::: \"memory\"); }}\n",
+}
+HONEST = "#include <stdio.h>\nint cab_helper_count(const char *s) { int n = 0; while (s[n]) n++; " \
+         "if (n < 0) fprintf(stderr, \"?\\n\"); return n; }\n"
+
+
+def test_c_tasks_share_one_build_script():
+    scripts = {(t.workspace / "run_tests.sh").read_text() for t in C_TASKS}
+    assert len(scripts) == 1
+    assert all(t.test_command.startswith("sh run_tests.sh ") for t in C_TASKS)
+
+
+def _impl_file(task) -> str:
+    return task.test_command.split()[2]
+
+
+@needs_cc
+@pytest.mark.parametrize("kind", sorted(FORGERS))
+def test_c_code_under_test_that_could_report_is_refused(kind, tmp_path):
+    if kind == "raw-syscall" and SYSCALL is None:
+        pytest.skip(f"no system call instruction known for {platform.machine()}")
+    task = next(t for t in C_TASKS if t.id == "polyglot/c-base64")
+    folder = _c_copy(task, tmp_path / "ws", solved=True, hidden=True, canary=True)
+    impl = folder / _impl_file(task)
+    impl.write_text(impl.read_text() + "\n" + FORGERS[kind])
+    report = tmp_path / "report.txt"
+    proc = _run_c(task, folder, report)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert f"cab: {impl.name} " in proc.stderr and "refused before running the tests" in proc.stderr
+    lines = report.read_text().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"refused {impl.name} ") and lines[1] == "end 0 0"
+    assert "PASS" not in proc.stdout
+
+
+@needs_cc
+@pytest.mark.parametrize("task", C_TASKS, ids=_ids(C_TASKS))
+def test_c_honest_helpers_are_accepted(task, tmp_path):
+    folder = _c_copy(task, tmp_path / "ws", solved=True, hidden=True, canary=False)
+    impl = folder / _impl_file(task)
+    impl.write_text(impl.read_text() + "\n" + HONEST)
+    report = tmp_path / "report.txt"
+    proc = _run_c(task, folder, report)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert report.read_text().splitlines()[-1].startswith("end ")
+    assert not (folder / "hidden_tests.h").exists()  # gone before the code under test is compiled or run
 
 
 # ------------------------------------------------- hidden tests: start fails, solution passes
