@@ -58,6 +58,10 @@ class Channel:
         """``text`` with the two canary tests appended, or None when this file cannot take them."""
         return None
 
+    def test_names(self, text: str) -> list[str]:
+        """The names of the tests ``text`` defines (canary names are made to look like them)."""
+        return []
+
     def read(self, report_dir: Path, key: bytes) -> Optional[TestReport]:
         return None
 
@@ -93,6 +97,9 @@ class PytestChannel(Channel):
                 f"    try:\n        assert {a} * {b} == {a * b + 1}\n"
                 f"    except AssertionError:\n        caught += 1\n"
                 f"    assert caught != 3\n")
+
+    def test_names(self, text):
+        return re.findall(r"^def (test_\w+)\(", text, re.M)
 
     def read(self, report_dir, key):
         return read_signed_lines(report_dir / "pytest.jsonl", key, self.name)
@@ -134,6 +141,9 @@ class NodeChannel(Channel):
                 f"  for (const f of tries) {{ try {{ f(); }} catch (e) {{ caught += 1; }} }}\n"
                 f"  if (caught === tries.length) throw new Error('canary');\n}});\n")
 
+    def test_names(self, text):
+        return [m for m in re.findall(r"^\s*(?:test|it)\(\s*'([a-z][a-z0-9 ]{2,60})'", text, re.M)]
+
     def read(self, report_dir, key):
         return read_signed_lines(report_dir / "node.jsonl", key, self.name)
 
@@ -168,6 +178,9 @@ class CargoChannel(Channel):
         return (text.rstrip("\n") + "\n\n"
                 f"#[test]\nfn {pass_name}() {{\n    assert_eq!(std::hint::black_box({a}u64) + {b}, {a + b});\n}}\n\n"
                 f"#[test]\nfn {fail_name}() {{\n    assert_eq!(std::hint::black_box({a}u64) * {b}, {a * b + 1});\n}}\n")
+
+    def test_names(self, text):
+        return re.findall(r"#\[test\]\s*fn\s+([a-z_][a-z0-9_]*)\s*\(", text)
 
     def read(self, report_dir, key):
         outcomes: dict[str, str] = {}
@@ -211,13 +224,18 @@ class LinesChannel(Channel):
         data = read_capped(report_dir / "lines.txt")
         if data is None:
             return TestReport(channel=self.name, problem="no report was written")
-        outcomes, complete = {}, False
+        outcomes, complete, refused = {}, False, None
         for line in data.decode("utf-8", "replace").splitlines():
             word, _, name = line.strip().partition(" ")
             if word in ("pass", "fail") and name:
                 outcomes[name] = PASSED if word == "pass" else FAILED
+            elif word == "refused" and name:  # the task's build script refused the code under test
+                refused = refused or name[:300]
             elif word == "end":
                 complete = True
+        if refused:
+            return TestReport(channel=self.name, outcomes=outcomes, complete=True,
+                              problem=f"the task's test build refused the code under test: {refused}")
         return TestReport(channel=self.name, outcomes=outcomes, complete=complete,
                           problem=None if complete else "the report has no end line")
 

@@ -84,7 +84,7 @@ class Verdict:
 
 def _leaf(test_id: str) -> str:
     """The last name of a test id (``a.rs::tests::x`` -> ``x``; ``f.js::s > t`` -> ``t``)."""
-    for sep in (" > ", "::", "."):
+    for sep in (" > ", "::"):
         test_id = test_id.rsplit(sep, 1)[-1]
     return test_id.split("[", 1)[0]
 

@@ -47,13 +47,14 @@ def place_canaries(channel: Channel, task, root: Path, *, enabled: bool = True) 
         return Canaries(why_not="no test file of the task can take canaries")
     pass_names, fail_names, placed = [], [], []
     for rel in files:
-        # Two unrelated names, nothing in them saying which one must fail.
-        pass_name, fail_name = f"test_{secrets.token_hex(6)}", f"test_{secrets.token_hex(6)}"
         target = root / rel
         data = read_capped(target, 4 << 20) if target.exists() or target.is_symlink() else b""
         if data is None:
             continue
-        text = channel.canary_source(rel, data.decode("utf-8", "replace"), pass_name, fail_name)
+        original = data.decode("utf-8", "replace")
+        # Two names shaped like the file's own tests, nothing in them saying which one must fail.
+        pass_name, fail_name = _canary_name(channel, original), _canary_name(channel, original)
+        text = channel.canary_source(rel, original, pass_name, fail_name)
         if text is None:
             continue
         _write_fresh(target, text)
@@ -63,6 +64,15 @@ def place_canaries(channel: Channel, task, root: Path, *, enabled: bool = True) 
     if not placed:
         return Canaries(why_not="no test file of the task can take canaries")
     return Canaries(pass_names=pass_names, fail_names=fail_names, files=placed)
+
+
+def _canary_name(channel: Channel, text: str) -> str:
+    """A fresh test name shaped like one of ``text``'s own (``test_basic`` -> ``test_basic_q7kz2m``)."""
+    token = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(6))
+    names = [n for n in channel.test_names(text) if n.replace("_", "").replace(" ", "").isalnum()]
+    base = secrets.choice(names) if names else "test"
+    sep = " " if " " in base else "_"
+    return f"{base}{sep}{token}"
 
 
 def _write_fresh(target: Path, text: str) -> None:
