@@ -125,7 +125,8 @@ class NodeChannel(Channel):
         # As for pytest: the must-fail canary passes when any assertion it tries has been neutered.
         a, b = _numbers(pass_name)
         esm = rel.endswith(".mjs") or re.search(r"^\s*import\s", text, re.M) is not None
-        t, A = f"{pass_name}_t", f"{pass_name}_A"
+        ident = "_" + re.sub(r"\W", "_", pass_name)
+        t, A = f"{ident}_t", f"{ident}_A"
         head = (f"import {{ test as {t} }} from 'node:test';\nimport {A} from 'node:assert';\n" if esm
                 else f"const {{ test: {t} }} = require('node:test');\nconst {A} = require('node:assert');\n")
         tries = ", ".join(f"() => {expr}" for expr in (
