@@ -1,0 +1,121 @@
+"""How much the proxy holds and records, so no agent can flood the harness through it.
+
+* ``max_request_bytes``: a request body larger than this is refused (HTTP 413 in the
+  protocol's error shape) after being read through in constant memory, hashed and
+  counted; it is never relayed or held whole.
+* ``record_call_bytes``: a request or response body larger than this is relayed but
+  not kept: the record holds its sha256 and size (``ModelCall.omitted``).
+* ``record_cell_bytes``: all kept bodies of a cell together; once spent, later bodies
+  are kept as sha256 and size only.
+
+Set them with ``-o proxy.max_request_bytes=N`` (and so on) on ``cab run``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any, Mapping, Optional
+
+import attrs
+
+from ..errors import CabError
+
+MIB = 1 << 20
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise CabError(f"proxy limit {attribute.name} must be a positive number of bytes, not {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class ProxyLimits:
+    """The proxy's byte limits (see the module docstring)."""
+
+    max_request_bytes: int = attrs.field(default=32 * MIB, validator=_positive)
+    record_call_bytes: int = attrs.field(default=4 * MIB, validator=_positive)
+    record_cell_bytes: int = attrs.field(default=64 * MIB, validator=_positive)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> "ProxyLimits":
+        """Limits from ``-o proxy.NAME=BYTES`` options (names without the prefix); bad ones are one-line errors."""
+        known = {a.name for a in attrs.fields(cls)}
+        values = {}
+        for key, value in options.items():
+            if key not in known:
+                raise CabError(f"unknown proxy limit {key!r} (available: {', '.join(sorted(known))})")
+            try:
+                values[key] = int(str(value).strip())
+            except ValueError:
+                raise CabError(f"proxy limit {key} must be a number of bytes, not {value!r}") from None
+        return cls(**values)
+
+
+class RecordBudget:
+    """The bytes a cell may still keep in its records (thread-safe)."""
+
+    def __init__(self, limits: ProxyLimits):
+        self.limits = limits
+        self._left = limits.record_cell_bytes
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> bool:
+        """Reserve ``n`` bytes; False (nothing taken) when the cell's budget cannot hold them."""
+        with self._lock:
+            if n > self._left:
+                return False
+            self._left -= n
+            return True
+
+    def give_back(self, n: int) -> None:
+        with self._lock:
+            self._left += n
+
+
+class BodyCapture:
+    """A body seen chunk by chunk: kept while it fits the per-call cap and the cell's budget,
+    after that only hashed and counted (memory stays bounded whatever arrives)."""
+
+    def __init__(self, budget: Optional[RecordBudget]):
+        self._budget = budget
+        #: The per-call cap (0: keep nothing).
+        self.cap = budget.limits.record_call_bytes if budget is not None else 0
+        self._sha = hashlib.sha256()
+        self._chunks: Optional[list[bytes]] = [] if budget is not None else None
+        self._kept = 0
+        self.size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self._sha.update(chunk)
+        self.size += len(chunk)
+        if self._chunks is None:
+            return
+        if self.size <= self.cap and self._budget.take(len(chunk)):
+            self._chunks.append(chunk)
+            self._kept += len(chunk)
+        else:
+            self.drop()
+
+    def drop(self) -> None:
+        """Stop keeping the body (what was kept goes back to the budget)."""
+        if self._chunks is not None:
+            self._chunks = None
+            if self._budget is not None:
+                self._budget.give_back(self._kept)
+            self._kept = 0
+
+    @property
+    def kept(self) -> Optional[bytes]:
+        """The whole body, or ``None`` when it was too large to keep."""
+        if self._chunks is None:
+            return None
+        if len(self._chunks) > 1:
+            self._chunks = [b"".join(self._chunks)]
+        return self._chunks[0] if self._chunks else b""
+
+    def summary(self) -> dict:
+        """``{"sha256", "bytes"}`` of the whole body."""
+        return {"sha256": self._sha.hexdigest(), "bytes": self.size}

@@ -1,0 +1,395 @@
+"""The recording proxy: every model call an agent makes goes through it and is written down.
+
+The agent is pointed at :attr:`RecordingProxy.base_url` (``http://127.0.0.1:PORT/v1``)
+with a dummy key; the proxy forwards ``/v1/<rest>`` to ``<upstream>/<rest>`` with the
+real key.  Every ``POST`` it forwards is a model call in some wire protocol
+(:mod:`.protocol`: Chat Completions, legacy Completions, ...) and becomes one
+:class:`~cab_core.models.ModelCall`: what was asked, what came back (streams
+reassembled), token usage (the upstream's, or counted with a tokenizer when it sent
+none), latency, time to first token, and how it failed if it did.  ``GET /models``
+is relayed unrecorded; nothing else is reachable (the key is lent for model calls only).
+
+What the proxy does to traffic, and why:
+
+* Requests are parsed as JSON and re-serialised, so the upstream sees exactly what
+  the proxy understood (no key spelling or duplicate can mean one thing here and
+  another there); the protocol may add what recording needs (``include_usage``).
+* Streams pass through event by event as they arrive, never buffered whole.
+* Bodies are bounded (:mod:`.limits`): a request over the cap is read through in
+  constant memory and refused with a 413 in the protocol's shape; bodies over the
+  record caps are relayed but kept as sha256 and size.
+* The agent's ``Authorization`` header never reaches the upstream: the real key
+  replaces it, or it is dropped.  Records and cassettes hold no headers.
+* Upstream failures become answers the agent understands (502 unreachable, 504
+  timeout; 429 and 5xx pass through) and a classified ``error_kind``.
+  :meth:`RecordingProxy.infra_failure` blames the endpoint only on the harness's own
+  evidence: a replay miss, or an independent probe (:mod:`.health`) failing too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+from typing import Any, Optional, Union
+from urllib.parse import unquote
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from ..aioserver import BackgroundServer
+from ..cassette import Cassette, request_hash
+from ..errors import CabError
+from ..models import ModelCall, utcnow
+from .exchange import Exchange, classify_status
+from .health import probe
+from .limits import BodyCapture, ProxyLimits, RecordBudget
+from .placeholders import Placeholders, date_strings
+from .protocol import WireProtocol, protocol_for, protocol_named, protocols
+from .relay import DROP_REQUEST_HEADERS, DROP_RESPONSE_HEADERS, AgentGone, relay, write
+from .sse import replay_chunks
+
+#: ``error_kind`` values that may mean the endpoint (not the agent) failed a call.
+INFRA_ERROR_KINDS = frozenset({"connection", "timeout", "rate_limit", "server", "bad_response", "cassette_miss"})
+#: The longest a health probe may take.
+PROBE_TIMEOUT_S = 15.0
+_READ_CHUNK = 1 << 16
+
+
+class EndpointError(CabError, ValueError):
+    """An upstream endpoint the proxy cannot use as given."""
+
+
+def _json_error(status: int, message: str, kind: str, protocol: Optional[WireProtocol] = None) -> web.Response:
+    body = protocol.error_body(status, message, kind) if protocol else {"error": {"message": message, "type": kind, "code": status}}
+    return web.json_response(body, status=status)
+
+
+def _clean_path(rest: str) -> Optional[str]:
+    """The path below /v1 without a trailing slash; ``None`` for dot segments, backslashes or escapes."""
+    decoded = unquote(rest)
+    if ".." in decoded.split("/") or "\\" in decoded or "%" in decoded:
+        return None
+    return decoded.rstrip("/")
+
+
+class RecordingProxy(BackgroundServer):
+    """A reverse proxy in front of a model endpoint that records every model call (see the module docstring).
+
+    ``upstream`` is the base URL the proxy's ``/v1`` stands for; ``api_key`` is sent
+    upstream as ``Authorization: Bearer …``.  With ``replay`` the proxy answers from
+    that cassette (a request it does not hold goes upstream when there is one, else
+    gets a 500 ``cassette miss``); with ``record`` it adds every upstream exchange to
+    that cassette, saved on :meth:`stop`.  ``unix_socket`` also serves the proxy on
+    that path.  ``timeout_s`` bounds connecting upstream and every wait for upstream
+    bytes.  ``hash_substitutions`` (this cell's folders -> placeholders) keep per-cell
+    paths out of request hashes and cassettes.  ``model`` is the cell's model, the one
+    a health probe asks for; ``limits`` bound what is held and recorded.
+    """
+
+    _thread_name = "cab-proxy"
+
+    def __init__(self, upstream: Optional[str], api_key: Optional[str] = None, *, replay: Optional[Cassette] = None,
+                 record: Optional[Cassette] = None, unix_socket: Union[str, Path, None] = None, timeout_s: float = 600,
+                 hash_substitutions: Optional[dict] = None, model: Optional[str] = None,
+                 limits: Optional[ProxyLimits] = None):
+        super().__init__(unix_socket=unix_socket)
+        if upstream is None and replay is None:
+            raise EndpointError("the recording proxy needs an upstream endpoint URL or a replay cassette")
+        if upstream is not None:
+            parsed = URL(upstream)
+            if parsed.scheme not in ("http", "https") or not parsed.host:
+                raise EndpointError(f"endpoint {upstream!r} is not an http(s) URL (expected e.g. http://host:port/v1)")
+        self.upstream = upstream.rstrip("/") if upstream else None
+        self._api_key = api_key or None
+        self.replay, self.record = replay, record
+        self.model = model
+        self.limits = limits or ProxyLimits()
+        self._budget = RecordBudget(self.limits)
+        self.placeholders = Placeholders(hash_substitutions, date_strings([utcnow().astimezone()]))
+        #: Every substitution the request hash applies (cell folders and today's date).
+        self.hash_substitutions = self.placeholders.for_hash
+        self.timeout_s = float(timeout_s)
+        self._lock = threading.Lock()
+        self._calls: list[Exchange] = []
+        self._misses: dict[int, str] = {}
+        self._next_index = 0
+        self._session: Optional[aiohttp.ClientSession] = None
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_s, sock_read=self.timeout_s)
+
+    def __repr__(self) -> str:
+        where = f"http://127.0.0.1:{self.port}" if self.port else "not started"
+        return f"RecordingProxy({where} -> {self.upstream or 'cassette'}, calls={len(self._calls)})"
+
+    # ---------------------------------------------------------------- public API
+
+    @property
+    def base_url(self) -> str:
+        """The URL agents use: ``http://127.0.0.1:PORT/v1``."""
+        return f"{self.url}/v1"
+
+    @property
+    def calls(self) -> list[ModelCall]:
+        """Every model call recorded so far, in the order the requests arrived (a snapshot)."""
+        with self._lock:
+            # Built under the lock: an exchange finishes its deferred parsing only once.
+            return sorted((ex.model_call() for ex in self._calls), key=lambda c: c.index)
+
+    def infra_failure(self) -> Optional[str]:
+        """One line starting ``environment:`` when the harness's side failed the cell, else ``None``.
+
+        A replay that could not answer a request (and no upstream answered it
+        instead) is always the environment.  Otherwise the endpoint is blamed only
+        when calls were made, none succeeded, and an independent probe of the
+        upstream with the cell's model fails too; on a replay without upstream, when
+        every replayed call was a recorded endpoint failure.  Anything else the
+        agent did (bad requests, hanging up, naming other models) is the agent's.
+        """
+        calls = self.calls
+        by_index = {c.index: c for c in calls}
+        for index, miss in sorted(self._misses.items()):
+            call = by_index.get(index)
+            if call is not None and call.error_kind is not None:
+                return self._scrub(f"environment: replay {miss}")
+        if not calls or any(c.error_kind is None for c in calls):
+            return None
+        counts: dict[str, int] = {}
+        for call in calls:
+            counts[call.error_kind] = counts.get(call.error_kind, 0) + 1
+        summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        last = (calls[-1].error or "").splitlines()
+        detail = f"; last: {last[0][:200]}" if last else ""
+        if self.upstream is None:
+            if all(c.error_kind in INFRA_ERROR_KINDS for c in calls):
+                return f"environment: model endpoint failed: all {len(calls)} replayed model call(s) failed ({summary}){detail}"
+            return None
+        protocol = protocol_named(calls[0].protocol) or protocols()["/chat/completions"]
+        found = probe(self.upstream, protocol, self.model, self._api_key, min(PROBE_TIMEOUT_S, self.timeout_s))
+        if found is None:
+            return None
+        return self._scrub(f"environment: model endpoint failed: all {len(calls)} model call(s) to {self.upstream} "
+                           f"failed ({summary}){detail}; the harness's own {found}")
+
+    def stop(self) -> None:
+        """Stop serving; a recording cassette with a path is saved."""
+        super().stop()
+        if self.record is not None and self.record.path is not None:
+            self.record.save()
+
+    # ---------------------------------------------------------------- server side
+
+    async def _build_app(self) -> web.Application:
+        if self.upstream is not None:
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, auto_decompress=True, skip_auto_headers=("User-Agent",)
+            )
+        # Bodies are read chunk by chunk with their own cap (see _read_request), never with read().
+        app = web.Application(client_max_size=1 << 20)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        return app
+
+    async def _after_cleanup(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _store(self, exchange: Exchange) -> None:
+        with self._lock:
+            self._calls.append(exchange)
+
+    def _take_index(self) -> int:
+        with self._lock:
+            index = self._next_index
+            self._next_index += 1
+            return index
+
+    def _upstream_headers(self, request: web.Request) -> CIMultiDict:
+        headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in DROP_REQUEST_HEADERS)
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        headers["Accept-Encoding"] = "identity"
+        return headers
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "[REDACTED]") if self._api_key and self._api_key in text else text
+
+    def _target(self, rest: str, query: str) -> URL:
+        return URL(f"{self.upstream}{rest}{'?' + query if query else ''}", encoded=True)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.rel_url.raw_path
+        if path != "/v1" and not path.startswith("/v1/"):
+            return _json_error(404, f"cab proxy serves /v1/... only, not {path}", "not_found")
+        rest, query = path[3:], request.rel_url.raw_query_string
+        clean = _clean_path(rest)
+        if clean is not None and request.method == "GET" and (clean == "/models" or clean.startswith("/models/")):
+            return await self._forward(request, rest, query)
+        protocol = protocol_for(request.method, clean) if clean is not None else None
+        if protocol is None:
+            return _json_error(403, f"cab proxy forwards model calls only, not {request.method} {path}", "forbidden")
+        return await self._call(request, protocol, rest, query)
+
+    async def _forward(self, request: web.Request, rest: str, query: str) -> web.StreamResponse:
+        """Model listings: relayed as they are, recorded nowhere."""
+        if self.upstream is None:
+            if rest.rstrip("/") == "/models" and self.replay is not None:
+                models = sorted({str(e.request.get("model")) for e in self.replay if isinstance(e.request, dict)
+                                 and e.request.get("model")})
+                data = [{"id": m, "object": "model", "created": 0, "owned_by": "cassette"} for m in models]
+                return web.json_response({"object": "list", "data": data})
+            return _json_error(502, f"cab proxy replays model calls only; no upstream for {rest}", "no_upstream")
+        assert self._session is not None
+        response: Optional[web.StreamResponse] = None
+        try:
+            async with self._session.get(self._target(rest, query), headers=self._upstream_headers(request)) as upstream:
+                response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+                response.headers.extend((k, v) for k, v in upstream.headers.items() if k.lower() not in DROP_RESPONSE_HEADERS)
+                await write(request, response, None)
+                async for chunk in upstream.content.iter_any():
+                    await write(request, response, chunk)
+                await write(request, response, None, eof=True)
+                return response
+        except AgentGone:
+            return response
+        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
+            if response is not None and response.prepared:
+                if request.transport is not None:
+                    request.transport.close()
+                return response
+            if isinstance(exc, asyncio.TimeoutError):
+                return _json_error(504, f"cab proxy: upstream {self.upstream} timed out after {self.timeout_s:g}s", "timeout")
+            return _json_error(502, f"cab proxy: upstream {self.upstream} unreachable: {exc}", "connection")
+
+    async def _read_request(self, request: web.Request) -> tuple[Optional[bytes], BodyCapture]:
+        """The body (``None`` when over ``max_request_bytes``: then only hashed and counted, in constant memory)."""
+        counter = BodyCapture(None)
+        chunks: Optional[list[bytes]] = []
+        async for chunk in request.content.iter_chunked(_READ_CHUNK):
+            counter.feed(chunk)
+            if chunks is not None:
+                if counter.size > self.limits.max_request_bytes:
+                    chunks = None
+                else:
+                    chunks.append(chunk)
+        return (b"".join(chunks) if chunks is not None else None), counter
+
+    async def _call(self, request: web.Request, protocol: WireProtocol, rest: str, query: str) -> web.StreamResponse:
+        body, counter = await self._read_request(request)
+        summary = counter.summary()
+        info: dict[str, Any] = {"bytes": summary["bytes"], "sha256": summary["sha256"], "kept": True, "hash": None}
+        capture = BodyCapture(self._budget)
+        if body is None:
+            info.update(kept=False, hash=summary["sha256"][:16])
+            ex = Exchange(self._take_index(), protocol, None, info, capture, self._store, self.hash_substitutions)
+            message = (f"cab proxy: request body of {summary['bytes']} bytes is over the limit of "
+                       f"{self.limits.max_request_bytes} bytes (-o proxy.max_request_bytes=N raises it)")
+            ex.status = 413
+            ex.fail("client", message)
+            ex.close()
+            return _json_error(413, message, "request_too_large", protocol)
+        parsed: Any = None
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            pass
+        strip = False
+        if isinstance(parsed, dict):
+            upstream_body = dict(parsed)
+            strip = protocol.prepare(upstream_body)
+            info.update(model=protocol.model(upstream_body), stream=protocol.is_stream(upstream_body))
+            send = json.dumps(upstream_body, ensure_ascii=False).encode("utf-8")
+            del upstream_body
+        else:
+            parsed, send = None, body
+            info["hash"] = request_hash(body, self.hash_substitutions)
+        del body
+        ex = Exchange(self._take_index(), protocol, parsed, info, capture, self._store, self.hash_substitutions, strip)
+        _ = ex.request_hash
+        if not (summary["bytes"] <= self.limits.record_call_bytes and self._budget.take(summary["bytes"])):
+            info["kept"] = False
+        try:
+            return await self._exchange(request, ex, rest, query, send)
+        except asyncio.CancelledError:
+            ex.fail("timeout", "cut off: the proxy stopped before the response ended")
+            raise
+        finally:
+            if not info["kept"]:
+                ex.request = None  # too large to keep: the record holds its hash and size
+            ex.close()
+
+    def _miss(self, ex: Exchange, entry: Any) -> str:
+        """Why the replay cassette cannot answer ``ex``: the nearest recorded request and what differs."""
+        assert self.replay is not None
+        head = f"cassette miss for request {ex.request_hash} (request #{ex.index}, model {ex.info.get('model')!r})"
+        if entry is not None:
+            return f"{head}: the cassette holds this request but not its response (over the record cap when recorded)"
+        near = self.replay.nearest(ex.request, ex.index, self.placeholders.paths) if ex.request is not None else None
+        if near is None:
+            return f"{head}: the cassette holds no request to compare with; record it first"
+        number, fields = near
+        shown = ", ".join(fields[:6]) + (f" and {len(fields) - 6} more" if len(fields) > 6 else "")
+        return f"{head}: nearest recorded request #{number} differs in {shown or 'nothing but volatile fields'}"
+
+    async def _exchange(self, request: web.Request, ex: Exchange, rest: str, query: str, send: bytes) -> web.StreamResponse:
+        if self.replay is not None:
+            entry = self.replay.lookup(ex.request_hash)
+            if entry is not None and "response" not in entry.omitted:
+                body = self.placeholders.replay(entry.response, entry.content_type)
+                headers = CIMultiDict({"Content-Type": entry.content_type})
+                return await relay(request, ex, entry.status, headers, replay_chunks(body))
+            self._misses[ex.index] = miss = self._miss(ex, entry)
+            if self.upstream is None:
+                ex.status = 500
+                ex.fail("cassette_miss", miss)
+                return _json_error(500, miss, "cassette_miss", ex.protocol)
+        assert self._session is not None
+        try:
+            async with self._session.post(self._target(rest, query), data=send, headers=self._upstream_headers(request)) as up:
+                del send
+                headers = CIMultiDict((k, v) for k, v in up.headers.items() if k.lower() not in DROP_RESPONSE_HEADERS)
+                response = await relay(request, ex, up.status, headers, up.content.iter_any())
+                if self.record is not None and ex.error_kind not in ("connection", "timeout", "client"):
+                    self._record_exchange(ex)
+                return response
+        except AgentGone:
+            ex.fail("client", "the agent closed the connection before the response ended")
+            return ex.response
+        except asyncio.TimeoutError:
+            return self._upstream_failed(request, ex, 504, "timeout", f"cab proxy: upstream {self.upstream} timed out after {self.timeout_s:g}s")
+        except (aiohttp.ClientError, OSError) as exc:
+            message = f"cab proxy: upstream {self.upstream} failed: {type(exc).__name__}: {exc}"
+            return self._upstream_failed(request, ex, 502, "connection", message)
+
+    def _record_exchange(self, ex: Exchange) -> None:
+        omitted: dict = {}
+        if not ex.info.get("kept", True) or ex.request is None:
+            request: Any = {"omitted": {"sha256": ex.info.get("sha256"), "bytes": ex.info.get("bytes")}}
+            omitted["request"] = request["omitted"]
+        else:
+            request = json.loads(self._scrub(json.dumps(ex.request, ensure_ascii=False)))
+        data = ex.capture.kept
+        if data is None:
+            omitted["response"] = ex.capture.summary()
+            text = ""
+        else:
+            text = self.placeholders.record(self._scrub(data.decode("utf-8", "replace")), ex.content_type)
+        assert self.record is not None
+        self.record.add(ex.request_hash, request, ex.status, ex.content_type, text, omitted=omitted,
+                        substitutions=self.placeholders.paths)
+
+    def _upstream_failed(self, request: web.Request, ex: Exchange, status: int, kind: str, message: str) -> web.StreamResponse:
+        ex.fail(kind, message)
+        if ex.response is not None and ex.response.prepared:
+            # Headers are out: the only honest signal left is a broken connection.
+            if request.transport is not None:
+                request.transport.close()
+            return ex.response
+        ex.status = status
+        return _json_error(status, message, kind, ex.protocol)
+
+
+__all__ = ["BackgroundServer", "EndpointError", "INFRA_ERROR_KINDS", "ProxyLimits", "RecordingProxy", "classify_status"]
