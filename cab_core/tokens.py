@@ -154,4 +154,12 @@ def agent_token_warning(agent_tokens: Mapping[str, Any]) -> Optional[str]:
     if not gaps:
         return None
     share = int(AGREEMENT_SHARE * 100)
-    return f"token counts disagree beyond {share}% or {AGREEMENT_TOKENS} tokens: " + "; ".join(gaps)
+    estimated = agent_tokens.get("estimated_calls") or 0
+    why = f" ({estimated} call(s) had no usage from the endpoint and were counted by cab)" if estimated else ""
+    return f"token counts disagree beyond {share}% or {AGREEMENT_TOKENS} tokens: " + "; ".join(gaps) + why
+
+
+def token_warnings(agent_tokens: Mapping[str, Any]) -> list[str]:
+    """:func:`agent_token_warning` as a list, for a cell's ``host["warnings"]``."""
+    warning = agent_token_warning(agent_tokens)
+    return [warning] if warning else []

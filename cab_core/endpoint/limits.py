@@ -7,6 +7,9 @@
   not kept: the record holds its sha256 and size (``ModelCall.omitted``).
 * ``record_cell_bytes``: all kept bodies of a cell together; once spent, later bodies
   are kept as sha256 and size only.
+* ``inflight_request_bytes``: request bodies held at once, all calls together (a
+  body whose ``Content-Length`` is over the limit is never held at all); a request
+  that would pass it is refused with a 429 naming the limit.
 
 Set them with ``-o proxy.max_request_bytes=N`` (and so on) on ``cab run``.
 """
@@ -36,6 +39,7 @@ class ProxyLimits:
     max_request_bytes: int = attrs.field(default=32 * MIB, validator=_positive)
     record_call_bytes: int = attrs.field(default=4 * MIB, validator=_positive)
     record_cell_bytes: int = attrs.field(default=64 * MIB, validator=_positive)
+    inflight_request_bytes: int = attrs.field(default=64 * MIB, validator=_positive)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> "ProxyLimits":
@@ -52,16 +56,16 @@ class ProxyLimits:
         return cls(**values)
 
 
-class RecordBudget:
-    """The bytes a cell may still keep in its records (thread-safe)."""
+class ByteBudget:
+    """Bytes still available from a fixed total (thread-safe)."""
 
-    def __init__(self, limits: ProxyLimits):
-        self.limits = limits
-        self._left = limits.record_cell_bytes
+    def __init__(self, total: int):
+        self.total = total
+        self._left = total
         self._lock = threading.Lock()
 
     def take(self, n: int) -> bool:
-        """Reserve ``n`` bytes; False (nothing taken) when the cell's budget cannot hold them."""
+        """Reserve ``n`` bytes; False (nothing taken) when the budget cannot hold them."""
         with self._lock:
             if n > self._left:
                 return False
@@ -70,17 +74,18 @@ class RecordBudget:
 
     def give_back(self, n: int) -> None:
         with self._lock:
-            self._left += n
+            self._left = min(self.total, self._left + n)
 
 
 class BodyCapture:
-    """A body seen chunk by chunk: kept while it fits the per-call cap and the cell's budget,
-    after that only hashed and counted (memory stays bounded whatever arrives)."""
+    """A body seen chunk by chunk: kept while it fits ``cap`` and the ``budget``,
+    after that only hashed and counted (memory stays bounded whatever arrives).
+    Without a budget nothing is kept."""
 
-    def __init__(self, budget: Optional[RecordBudget]):
+    def __init__(self, budget: Optional[ByteBudget], cap: int = 0):
         self._budget = budget
-        #: The per-call cap (0: keep nothing).
-        self.cap = budget.limits.record_call_bytes if budget is not None else 0
+        #: The per-body cap (0: keep nothing).
+        self.cap = cap if budget is not None else 0
         self._sha = hashlib.sha256()
         self._chunks: Optional[list[bytes]] = [] if budget is not None else None
         self._kept = 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-__all__ = ["Reading", "WireProtocol", "protocol_for", "protocol_named", "protocols", "register_protocol"]
+__all__ = ["Reading", "WireProtocol", "protocol_for", "protocol_named", "protocols", "register_protocol", "unregister_protocol"]
 
 
 class Reading:
@@ -178,6 +178,12 @@ def register_protocol(protocol: WireProtocol) -> WireProtocol:
     for path in protocol.paths:
         _PROTOCOLS[path] = protocol
     return protocol
+
+
+def unregister_protocol(protocol: WireProtocol) -> None:
+    """Stop serving ``protocol`` (for tests and plugins that registered one for a while)."""
+    for path in [p for p, registered in _PROTOCOLS.items() if registered is protocol]:
+        del _PROTOCOLS[path]
 
 
 def protocol_for(method: str, path: str) -> Optional[WireProtocol]:

@@ -46,7 +46,7 @@ from ..errors import CabError
 from ..models import ModelCall, utcnow
 from .exchange import Exchange, classify_status
 from .health import probe
-from .limits import BodyCapture, ProxyLimits, RecordBudget
+from .limits import BodyCapture, ByteBudget, ProxyLimits
 from .placeholders import Placeholders, date_strings
 from .protocol import WireProtocol, protocol_for, protocol_named, protocols
 from .relay import DROP_REQUEST_HEADERS, DROP_RESPONSE_HEADERS, AgentGone, relay, write
@@ -108,7 +108,8 @@ class RecordingProxy(BackgroundServer):
         self.replay, self.record = replay, record
         self.model = model
         self.limits = limits or ProxyLimits()
-        self._budget = RecordBudget(self.limits)
+        self._budget = ByteBudget(self.limits.record_cell_bytes)
+        self._inflight = ByteBudget(self.limits.inflight_request_bytes)
         self.placeholders = Placeholders(hash_substitutions, date_strings([utcnow().astimezone()]))
         #: Every substitution the request hash applies (cell folders and today's date).
         self.hash_substitutions = self.placeholders.for_hash
@@ -264,33 +265,66 @@ class RecordingProxy(BackgroundServer):
                 return _json_error(504, f"cab proxy: upstream {self.upstream} timed out after {self.timeout_s:g}s", "timeout")
             return _json_error(502, f"cab proxy: upstream {self.upstream} unreachable: {exc}", "connection")
 
-    async def _read_request(self, request: web.Request) -> tuple[Optional[bytes], BodyCapture]:
-        """The body (``None`` when over ``max_request_bytes``: then only hashed and counted, in constant memory)."""
+    async def _read_request(self, request: web.Request) -> tuple[Optional[bytes], BodyCapture, int, str]:
+        """``(body, counter, bytes held, why refused)``: the body is ``None`` when it is over
+        ``max_request_bytes`` or the in-flight limit; then it is only hashed and counted, in constant memory."""
         counter = BodyCapture(None)
         chunks: Optional[list[bytes]] = []
+        held, refused = 0, ""
+        declared = request.content_length
+        if declared is not None and declared > self.limits.max_request_bytes:
+            chunks, refused = None, "too_large"
         async for chunk in request.content.iter_chunked(_READ_CHUNK):
             counter.feed(chunk)
-            if chunks is not None:
-                if counter.size > self.limits.max_request_bytes:
-                    chunks = None
-                else:
-                    chunks.append(chunk)
-        return (b"".join(chunks) if chunks is not None else None), counter
+            if chunks is None:
+                continue
+            if counter.size > self.limits.max_request_bytes:
+                chunks, refused = None, "too_large"
+            elif not self._inflight.take(len(chunk)):
+                chunks, refused = None, "busy"
+            else:
+                held += len(chunk)
+                chunks.append(chunk)
+        if counter.size > self.limits.max_request_bytes:
+            refused = "too_large"  # the reason that holds whatever else was in flight
+        return (b"".join(chunks) if chunks is not None else None), counter, held, refused
+
+    def _refuse(self, protocol: WireProtocol, info: dict, capture: BodyCapture, refused: str) -> web.Response:
+        """Answer (and record) a request whose body was not held: too large, or too much at once."""
+        info.update(kept=False, hash=info["sha256"][:16])
+        ex = Exchange(self._take_index(), protocol, None, info, capture, self._store, self.hash_substitutions)
+        if refused == "too_large":
+            status, kind = 413, "request_too_large"
+            message = (f"cab proxy: request body of {info['bytes']} bytes is over the limit of "
+                       f"{self.limits.max_request_bytes} bytes (-o proxy.max_request_bytes=N raises it)")
+        else:
+            status, kind = 429, "too_many_request_bytes"
+            message = (f"cab proxy: too many request bytes in flight at once (limit "
+                       f"{self.limits.inflight_request_bytes}, -o proxy.inflight_request_bytes=N raises it); retry")
+        ex.status = status
+        ex.fail("client", message)
+        ex.close()
+        return _json_error(status, message, kind, protocol)
 
     async def _call(self, request: web.Request, protocol: WireProtocol, rest: str, query: str) -> web.StreamResponse:
-        body, counter = await self._read_request(request)
+        held = 0
+        try:
+            # A list, so that _answer can drop the only reference to the body once it is sent on.
+            read = list(await self._read_request(request))
+            held = read[2]
+            return await self._answer(request, protocol, rest, query, read)
+        finally:
+            self._inflight.give_back(held)
+
+    async def _answer(self, request: web.Request, protocol: WireProtocol, rest: str, query: str,
+                      read: list) -> web.StreamResponse:
+        body, counter, _, refused = read
+        read[0] = None
         summary = counter.summary()
         info: dict[str, Any] = {"bytes": summary["bytes"], "sha256": summary["sha256"], "kept": True, "hash": None}
-        capture = BodyCapture(self._budget)
+        capture = BodyCapture(self._budget, self.limits.record_call_bytes)
         if body is None:
-            info.update(kept=False, hash=summary["sha256"][:16])
-            ex = Exchange(self._take_index(), protocol, None, info, capture, self._store, self.hash_substitutions)
-            message = (f"cab proxy: request body of {summary['bytes']} bytes is over the limit of "
-                       f"{self.limits.max_request_bytes} bytes (-o proxy.max_request_bytes=N raises it)")
-            ex.status = 413
-            ex.fail("client", message)
-            ex.close()
-            return _json_error(413, message, "request_too_large", protocol)
+            return self._refuse(protocol, info, capture, refused)
         parsed: Any = None
         try:
             parsed = json.loads(body)
@@ -308,9 +342,12 @@ class RecordingProxy(BackgroundServer):
             info["hash"] = request_hash(body, self.hash_substitutions)
         del body
         ex = Exchange(self._take_index(), protocol, parsed, info, capture, self._store, self.hash_substitutions, strip)
-        _ = ex.request_hash
+        del parsed
         if not (summary["bytes"] <= self.limits.record_call_bytes and self._budget.take(summary["bytes"])):
             info["kept"] = False
+            _ = ex.request_hash  # made now: the request itself is not kept
+            if self.replay is None:
+                ex.request = None
         try:
             return await self._exchange(request, ex, rest, query, send)
         except asyncio.CancelledError:
