@@ -193,7 +193,7 @@ class Cassette:
         mine = _normalised(request, substitutions)
         best: Optional[tuple[int, int, int, list[str]]] = None
         for number, entry in enumerate(self.entries):
-            fields = list(diff_fields(_normalised(entry.request, entry.substitutions), mine))
+            fields = sorted(diff_fields(_normalised(entry.request, entry.substitutions), mine))
             key = (len(fields), abs(number - index))
             if best is None or key < best[:2]:
                 best = (*key, number, fields)
