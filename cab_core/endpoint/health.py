@@ -14,9 +14,13 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import Optional
+from typing import Callable, Mapping, Optional, Sequence
 
+from ..models import ModelCall
 from .protocol import WireProtocol
+
+#: ``error_kind`` values that may mean the endpoint (not the agent) failed a call.
+INFRA_ERROR_KINDS = frozenset({"connection", "timeout", "rate_limit", "server", "bad_response", "cassette_miss"})
 
 #: Statuses that mean the endpoint is up and judged the probe itself (not the endpoint's fault).
 _ANSWERED = frozenset({400, 422})
@@ -79,3 +83,37 @@ def probe(upstream: str, protocol: WireProtocol, model: Optional[str], api_key: 
     if body is not None and not protocol.probe_ok(obj):
         return f"probe of {base}: not a {protocol.name} answer: {_one_line(data.decode('utf-8', 'replace'))}"
     return None
+
+
+def environment_failure(calls: Sequence[ModelCall], misses: Mapping[int, str], upstream: Optional[str],
+                        probe_upstream: Callable[[], Optional[str]]) -> Optional[str]:
+    """Why the harness's side failed the cell (a line starting ``environment:``), or ``None``.
+
+    * A replay miss (``misses``: call index -> why) whose call did not succeed upstream
+      instead is always the environment: the cassette cannot reproduce the cell.
+    * Otherwise, only when calls were made and none succeeded: with an upstream, if
+      ``probe_upstream()`` (the harness's own request) fails too; replaying without
+      one, if every replayed call was a recorded endpoint failure.
+    """
+    by_index = {c.index: c for c in calls}
+    for index, miss in sorted(misses.items()):
+        call = by_index.get(index)
+        if call is not None and call.error_kind is not None:
+            return f"environment: replay {miss}"
+    if not calls or any(c.error_kind is None for c in calls):
+        return None
+    counts: dict[str, int] = {}
+    for call in calls:
+        counts[call.error_kind] = counts.get(call.error_kind, 0) + 1
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    last = (calls[-1].error or "").splitlines()
+    detail = f"; last: {last[0][:200]}" if last else ""
+    if upstream is None:
+        if all(c.error_kind in INFRA_ERROR_KINDS for c in calls):
+            return f"environment: model endpoint failed: all {len(calls)} replayed model call(s) failed ({summary}){detail}"
+        return None
+    found = probe_upstream()
+    if found is None:
+        return None
+    return (f"environment: model endpoint failed: all {len(calls)} model call(s) to {upstream} failed "
+            f"({summary}){detail}; the harness's own {found}")

@@ -20,11 +20,14 @@ import hashlib
 import threading
 from typing import Any, Mapping, Optional
 
+from aiohttp import StreamReader
+
 import attrs
 
 from ..errors import CabError
 
 MIB = 1 << 20
+_READ_CHUNK = 1 << 16
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
@@ -124,3 +127,33 @@ class BodyCapture:
     def summary(self) -> dict:
         """``{"sha256", "bytes"}`` of the whole body."""
         return {"sha256": self._sha.hexdigest(), "bytes": self.size}
+
+
+async def read_request(content: StreamReader, declared: Optional[int], limits: ProxyLimits,
+                       inflight: ByteBudget) -> tuple[Optional[bytes], BodyCapture, int, str]:
+    """Read a request body: ``(body, counter, bytes held from inflight, why refused)``.
+
+    The body is ``None`` when it is over ``max_request_bytes`` (by its declared
+    length, or as it arrives) or would pass the in-flight limit; it is then read to
+    the end only to be hashed and counted, in constant memory.  The caller gives the
+    held bytes back to ``inflight`` when it is done with the body.
+    """
+    counter = BodyCapture(None)
+    chunks: Optional[list[bytes]] = []
+    held, refused = 0, ""
+    if declared is not None and declared > limits.max_request_bytes:
+        chunks, refused = None, "too_large"
+    async for chunk in content.iter_chunked(_READ_CHUNK):
+        counter.feed(chunk)
+        if chunks is None:
+            continue
+        if counter.size > limits.max_request_bytes:
+            chunks, refused = None, "too_large"
+        elif not inflight.take(len(chunk)):
+            chunks, refused = None, "busy"
+        else:
+            held += len(chunk)
+            chunks.append(chunk)
+    if counter.size > limits.max_request_bytes:
+        refused = "too_large"  # the reason that holds whatever else was in flight
+    return (b"".join(chunks) if chunks is not None else None), counter, held, refused

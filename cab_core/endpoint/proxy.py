@@ -45,18 +45,15 @@ from ..cassette import Cassette, request_hash
 from ..errors import CabError
 from ..models import ModelCall, utcnow
 from .exchange import Exchange, classify_status
-from .health import probe
-from .limits import BodyCapture, ByteBudget, ProxyLimits
+from .health import INFRA_ERROR_KINDS, environment_failure, probe
+from .limits import BodyCapture, ByteBudget, ProxyLimits, read_request
 from .placeholders import Placeholders, date_strings
 from .protocol import WireProtocol, protocol_for, protocol_named, protocols
 from .relay import DROP_REQUEST_HEADERS, DROP_RESPONSE_HEADERS, AgentGone, relay, write
 from .sse import replay_chunks
 
-#: ``error_kind`` values that may mean the endpoint (not the agent) failed a call.
-INFRA_ERROR_KINDS = frozenset({"connection", "timeout", "rate_limit", "server", "bad_response", "cassette_miss"})
 #: The longest a health probe may take.
 PROBE_TIMEOUT_S = 15.0
-_READ_CHUNK = 1 << 16
 
 
 class EndpointError(CabError, ValueError):
@@ -142,37 +139,19 @@ class RecordingProxy(BackgroundServer):
     def infra_failure(self) -> Optional[str]:
         """One line starting ``environment:`` when the harness's side failed the cell, else ``None``.
 
-        A replay that could not answer a request (and no upstream answered it
-        instead) is always the environment.  Otherwise the endpoint is blamed only
-        when calls were made, none succeeded, and an independent probe of the
-        upstream with the cell's model fails too; on a replay without upstream, when
-        every replayed call was a recorded endpoint failure.  Anything else the
-        agent did (bad requests, hanging up, naming other models) is the agent's.
+        See :func:`.health.environment_failure`: a replay miss nobody answered, or no
+        call succeeding while an independent probe of the upstream (with the cell's
+        model) fails too.  Whatever the agent did is never the environment.
         """
         calls = self.calls
-        by_index = {c.index: c for c in calls}
-        for index, miss in sorted(self._misses.items()):
-            call = by_index.get(index)
-            if call is not None and call.error_kind is not None:
-                return self._scrub(f"environment: replay {miss}")
-        if not calls or any(c.error_kind is None for c in calls):
-            return None
-        counts: dict[str, int] = {}
-        for call in calls:
-            counts[call.error_kind] = counts.get(call.error_kind, 0) + 1
-        summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-        last = (calls[-1].error or "").splitlines()
-        detail = f"; last: {last[0][:200]}" if last else ""
-        if self.upstream is None:
-            if all(c.error_kind in INFRA_ERROR_KINDS for c in calls):
-                return f"environment: model endpoint failed: all {len(calls)} replayed model call(s) failed ({summary}){detail}"
-            return None
-        protocol = protocol_named(calls[0].protocol) or protocols()["/chat/completions"]
-        found = probe(self.upstream, protocol, self.model, self._api_key, min(PROBE_TIMEOUT_S, self.timeout_s))
-        if found is None:
-            return None
-        return self._scrub(f"environment: model endpoint failed: all {len(calls)} model call(s) to {self.upstream} "
-                           f"failed ({summary}){detail}; the harness's own {found}")
+
+        def probe_upstream() -> Optional[str]:
+            assert self.upstream is not None
+            protocol = protocol_named(calls[0].protocol) or protocols()["/chat/completions"]
+            return probe(self.upstream, protocol, self.model, self._api_key, min(PROBE_TIMEOUT_S, self.timeout_s))
+
+        reason = environment_failure(calls, dict(self._misses), self.upstream, probe_upstream)
+        return self._scrub(reason) if reason else None
 
     def stop(self) -> None:
         """Stop serving; a recording cassette with a path is saved."""
@@ -265,30 +244,6 @@ class RecordingProxy(BackgroundServer):
                 return _json_error(504, f"cab proxy: upstream {self.upstream} timed out after {self.timeout_s:g}s", "timeout")
             return _json_error(502, f"cab proxy: upstream {self.upstream} unreachable: {exc}", "connection")
 
-    async def _read_request(self, request: web.Request) -> tuple[Optional[bytes], BodyCapture, int, str]:
-        """``(body, counter, bytes held, why refused)``: the body is ``None`` when it is over
-        ``max_request_bytes`` or the in-flight limit; then it is only hashed and counted, in constant memory."""
-        counter = BodyCapture(None)
-        chunks: Optional[list[bytes]] = []
-        held, refused = 0, ""
-        declared = request.content_length
-        if declared is not None and declared > self.limits.max_request_bytes:
-            chunks, refused = None, "too_large"
-        async for chunk in request.content.iter_chunked(_READ_CHUNK):
-            counter.feed(chunk)
-            if chunks is None:
-                continue
-            if counter.size > self.limits.max_request_bytes:
-                chunks, refused = None, "too_large"
-            elif not self._inflight.take(len(chunk)):
-                chunks, refused = None, "busy"
-            else:
-                held += len(chunk)
-                chunks.append(chunk)
-        if counter.size > self.limits.max_request_bytes:
-            refused = "too_large"  # the reason that holds whatever else was in flight
-        return (b"".join(chunks) if chunks is not None else None), counter, held, refused
-
     def _refuse(self, protocol: WireProtocol, info: dict, capture: BodyCapture, refused: str) -> web.Response:
         """Answer (and record) a request whose body was not held: too large, or too much at once."""
         info.update(kept=False, hash=info["sha256"][:16])
@@ -310,7 +265,7 @@ class RecordingProxy(BackgroundServer):
         held = 0
         try:
             # A list, so that _answer can drop the only reference to the body once it is sent on.
-            read = list(await self._read_request(request))
+            read = list(await read_request(request.content, request.content_length, self.limits, self._inflight))
             held = read[2]
             return await self._answer(request, protocol, rest, query, read)
         finally:
