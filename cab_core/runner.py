@@ -197,6 +197,7 @@ class Runner:
         limits = _plugin_options(opts.options, "limit")
         if limits:
             Limits.from_options(limits)
+        _proxy_limits(opts)  # a bad -o proxy.NAME is the user's error, before any cell
         replay = _load_cassette(opts.replay_cassette)
         api_key = ""
         if opts.api_key_env:
@@ -320,7 +321,7 @@ class Runner:
     def _start_proxy(self, opts: RunOptions, task: Task, ws: CellWorkspace, api_key: str, redact: Redactor, replay=None):
         from .agents import agents_dir
         from .cassette import Cassette
-        from .proxy import ProxyLimits, RecordingProxy
+        from .proxy import RecordingProxy
 
         token = None
         upstream = opts.endpoint
@@ -345,7 +346,7 @@ class Runner:
         proxy = RecordingProxy(upstream, api_key or None, replay=replay,
                                record=Cassette(opts.record_cassette) if opts.record_cassette else None,
                                unix_socket=ws.root / "proxy.sock", timeout_s=opts.timeout, model=opts.model,
-                               limits=ProxyLimits.from_options(_plugin_options(opts.options, "proxy")),
+                               limits=_proxy_limits(opts),
                                hash_substitutions={str(ws.root): "$CELL", str(ws.root.resolve()): "$CELL",
                                                    str(agents_dir()): "$AGENTS"})
         proxy.start()
@@ -466,6 +467,13 @@ def _load_cassette(path: Optional[Path]):
         return Cassette.load(path)
     except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise CabError(f"cannot replay {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def _proxy_limits(opts: RunOptions):
+    """The recording proxy's byte limits from ``-o proxy.NAME=SIZE`` (bad ones raise a one-line error)."""
+    from .proxy import ProxyLimits
+
+    return ProxyLimits.from_options(_plugin_options(opts.options, "proxy"))
 
 
 def _plain_options(options: dict) -> dict:

@@ -11,7 +11,7 @@
   body whose ``Content-Length`` is over the limit is never held at all); a request
   that would pass it is refused with a 429 naming the limit.
 
-Set them with ``-o proxy.max_request_bytes=N`` (and so on) on ``cab run``.
+Set them with ``-o proxy.max_request_bytes=16M`` (and so on) on ``cab run``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from aiohttp import StreamReader
 import attrs
 
 from ..errors import CabError
+from ..sandbox.limits import parse_size
 
 MIB = 1 << 20
 _READ_CHUNK = 1 << 16
@@ -52,10 +53,10 @@ class ProxyLimits:
         for key, value in options.items():
             if key not in known:
                 raise CabError(f"unknown proxy limit {key!r} (available: {', '.join(sorted(known))})")
-            try:
-                values[key] = int(str(value).strip())
-            except ValueError:
-                raise CabError(f"proxy limit {key} must be a number of bytes, not {value!r}") from None
+            size = parse_size(value, f"proxy.{key}")
+            if size is None:
+                raise CabError(f"proxy limit {key} cannot be turned off (give a size, e.g. 32M)")
+            values[key] = size
         return cls(**values)
 
 

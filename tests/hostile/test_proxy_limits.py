@@ -194,8 +194,10 @@ def test_bad_proxy_limits_are_one_line_errors():
 
     with pytest.raises(CabError, match="unknown proxy limit 'max_bytes'"):
         ProxyLimits.from_options({"max_bytes": "1"})
-    with pytest.raises(CabError, match="must be a number of bytes"):
+    with pytest.raises(CabError, match="is not a size"):
         ProxyLimits.from_options({"max_request_bytes": "lots"})
-    with pytest.raises(CabError, match="positive"):
+    with pytest.raises(CabError, match="cannot be turned off"):
         ProxyLimits.from_options({"record_cell_bytes": "0"})
-    assert ProxyLimits.from_options({"max_request_bytes": "1000"}).max_request_bytes == 1000
+    with pytest.raises(CabError, match="positive"):
+        ProxyLimits(record_call_bytes=-1)
+    assert ProxyLimits.from_options({"max_request_bytes": "64K"}).max_request_bytes == 65536
