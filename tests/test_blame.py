@@ -147,3 +147,48 @@ def test_an_agent_whose_count_disagrees_with_the_proxys_gets_a_warning(runner, t
     if warns:
         assert f"total_tokens agent {claim} vs proxy {measured}" in warnings[0]
     assert json.dumps(result.host)  # the warning is plain data in the record
+
+
+class OneModelUpstream(BackgroundServer):
+    """Serves model ``gpt-x`` only: any other name is 404, a request without messages 400."""
+
+    async def _build_app(self):
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        return app
+
+    async def _chat(self, request):
+        body = await request.json()
+        if body.get("model") != "gpt-x":
+            return web.json_response({"error": {"message": "model not found", "code": "model_not_found"}}, status=404)
+        if not body.get("messages"):
+            return web.json_response({"error": {"message": "messages is required"}}, status=400)
+        return web.json_response({"choices": [{"index": 0, "message": {"role": "assistant", "content": "OK"},
+                                               "finish_reason": "stop"}]})
+
+
+def _send(base_url: str, body: dict) -> int:
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.request("POST", parts.path + "/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def test_the_probe_accepts_the_cells_model_under_the_name_the_agent_sent_it():
+    from cab_core.proxy import RecordingProxy
+
+    with OneModelUpstream() as upstream:
+        # aider is given "openai/gpt-x" and sends "gpt-x"; its one call was malformed (the agent's doing).
+        with RecordingProxy(upstream.url + "/v1", model="openai/gpt-x") as px:
+            assert _send(px.base_url, {"model": "gpt-x"}) == 400
+            assert px.infra_failure() is None
+        # A cell whose model the endpoint does not serve at all is the environment's.
+        with RecordingProxy(upstream.url + "/v1", model="openai/gpt-y") as px:
+            assert _send(px.base_url, {"model": "gpt-y", "messages": [{"role": "user", "content": "hi"}]}) == 404
+            reason = px.infra_failure()
+        assert reason.startswith("environment: model endpoint failed") and "HTTP 404" in reason

@@ -148,7 +148,17 @@ class RecordingProxy(BackgroundServer):
         def probe_upstream() -> Optional[str]:
             assert self.upstream is not None
             protocol = protocol_named(calls[0].protocol) or protocols()["/chat/completions"]
-            return probe(self.upstream, protocol, self.model, self._api_key, min(PROBE_TIMEOUT_S, self.timeout_s))
+            timeout = min(PROBE_TIMEOUT_S, self.timeout_s)
+            found = probe(self.upstream, protocol, self.model, self._api_key, timeout)
+            if found is None or not self.model or "HTTP 404" not in found:
+                return found
+            # Agents may send the cell's model under another prefix (aider's "openai/x" arrives as "x"):
+            # the endpoint is healthy if it answers that name.  More probes can only clear the endpoint.
+            tail = self.model.rstrip("/").rsplit("/", 1)[-1]
+            for name in sorted({c.model for c in calls if c.model != self.model and c.model.rsplit("/", 1)[-1] == tail})[:2]:
+                if probe(self.upstream, protocol, name, self._api_key, timeout) is None:
+                    return None
+            return found
 
         reason = environment_failure(calls, dict(self._misses), self.upstream, probe_upstream)
         return self._scrub(reason) if reason else None
@@ -319,7 +329,7 @@ class RecordingProxy(BackgroundServer):
         head = f"cassette miss for request {ex.request_hash} (request #{ex.index}, model {ex.info.get('model')!r})"
         if entry is not None:
             return f"{head}: the cassette holds this request but not its response (over the record cap when recorded)"
-        near = self.replay.nearest(ex.request, ex.index, self.placeholders.paths) if ex.request is not None else None
+        near = self.replay.nearest(ex.request, ex.index, self.hash_substitutions) if ex.request is not None else None
         if near is None:
             return f"{head}: the cassette holds no request to compare with; record it first"
         number, fields = near
@@ -371,7 +381,7 @@ class RecordingProxy(BackgroundServer):
             text = self.placeholders.record(self._scrub(data.decode("utf-8", "replace")), ex.content_type)
         assert self.record is not None
         self.record.add(ex.request_hash, request, ex.status, ex.content_type, text, omitted=omitted,
-                        substitutions=self.placeholders.paths)
+                        substitutions=self.hash_substitutions)
 
     def _upstream_failed(self, request: web.Request, ex: Exchange, status: int, kind: str, message: str) -> web.StreamResponse:
         ex.fail(kind, message)
