@@ -253,3 +253,20 @@ def test_the_agent_and_proxy_counts_warn_beyond_a_small_tolerance(reported, meas
     if warns:
         assert f"agent {reported} vs proxy {measured}" in warning and "1 call(s) had no usage" in warning
     assert tokens.token_warnings(record) == ([warning] if warns else [])
+
+
+def test_a_compressed_request_is_refused_not_relayed_unread(stub, proxy):
+    import gzip
+
+    data = gzip.compress(json.dumps({"model": "m", "messages": MESSAGES, "stream": True}).encode())
+    parts = urlsplit(proxy.base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.request("POST", "/v1/chat/completions", body=data,
+                 headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    resp = conn.getresponse()
+    error = json.loads(resp.read())["error"]
+    conn.close()
+    assert resp.status == 415 and "uncompressed" in error["message"]
+    assert stub.bodies == []
+    (call,) = proxy.calls
+    assert call.status == 415 and call.error_kind == "client"

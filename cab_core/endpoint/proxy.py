@@ -258,7 +258,10 @@ class RecordingProxy(BackgroundServer):
         """Answer (and record) a request whose body was not held: too large, or too much at once."""
         info.update(kept=False, hash=info["sha256"][:16])
         ex = Exchange(self._take_index(), protocol, None, info, capture, self._store, self.hash_substitutions)
-        if refused == "too_large":
+        if refused == "encoded":
+            status, kind = 415, "unsupported_content_encoding"
+            message = "cab proxy: send the request body uncompressed (Content-Encoding is not supported)"
+        elif refused == "too_large":
             status, kind = 413, "request_too_large"
             message = (f"cab proxy: request body of {info['bytes']} bytes is over the limit of "
                        f"{self.limits.max_request_bytes} bytes (-o proxy.max_request_bytes=N raises it)")
@@ -288,6 +291,8 @@ class RecordingProxy(BackgroundServer):
         summary = counter.summary()
         info: dict[str, Any] = {"bytes": summary["bytes"], "sha256": summary["sha256"], "kept": True, "hash": None}
         capture = BodyCapture(self._budget, self.limits.record_call_bytes)
+        if request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
+            body, refused = None, "encoded"  # what the proxy cannot read, it does not relay
         if body is None:
             return self._refuse(protocol, info, capture, refused)
         parsed: Any = None
