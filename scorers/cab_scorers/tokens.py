@@ -33,9 +33,9 @@ def score(ctx: ScoreContext) -> AxisScore:
         "completion_tokens": completion,
         "total_tokens": total,
         "model_calls": len(ctx.model_calls),
-        "estimated_calls": sum(1 for c in ctx.model_calls if getattr(c, "usage_source", "reported") == "estimated"),
         "tokens_per_correct_task": per_correct,
         "pass_used_for_division": passed,
+        "estimated_calls": sum(1 for c in ctx.model_calls if getattr(c, "usage_source", "reported") == "estimated"),
     }
     return AxisScore(axis=AXIS, value=number(per_correct), breakdown=breakdown)
 
