@@ -29,6 +29,7 @@ What the proxy does to traffic, and why:
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import json
 import threading
 from pathlib import Path
@@ -107,7 +108,9 @@ class RecordingProxy(BackgroundServer):
         self.limits = limits or ProxyLimits()
         self._budget = ByteBudget(self.limits.record_cell_bytes)
         self._inflight = ByteBudget(self.limits.inflight_request_bytes)
-        self.placeholders = Placeholders(hash_substitutions, date_strings([utcnow().astimezone()]))
+        started = utcnow().astimezone()
+        # Today's date and tomorrow's (a cell may run past midnight) hash as $DATE.
+        self.placeholders = Placeholders(hash_substitutions, date_strings([started, started + _dt.timedelta(days=1)]))
         #: Every substitution the request hash applies (cell folders and today's date).
         self.hash_substitutions = self.placeholders.for_hash
         self.timeout_s = float(timeout_s)
