@@ -65,7 +65,7 @@ class Mount:
 
 
 def to_mounts(value: Any, why: str = "") -> tuple[Mount, ...]:
-    """``value`` (paths, ``{path, writable, why}`` tables or :class:`Mount`\ s) as mounts; ValueError names the bad entry."""
+    """``value`` (paths, ``{path, writable, why}`` tables or :class:`Mount` records) as mounts; ValueError names the bad entry."""
     out = []
     for number, entry in enumerate(_tuple(value), start=1):
         try:
