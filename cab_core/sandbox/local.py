@@ -70,6 +70,7 @@ class LocalSession:
         self.limits = limits if isinstance(limits, Limits) else Limits.from_options(limits)
         self.full_root = full_root
         self.hide = hidden_paths(hide)
+        self.covers = allow.cover_index(self.hide)
         self.protected = allow.protected_roots()
         try:
             self.declared = to_mounts(mounts)
@@ -80,6 +81,7 @@ class LocalSession:
         self.proxy_port = proxy_port
         self._shown: dict[tuple, Mount] = {}
         self._skipped: dict[str, str] = {}
+        self._views: dict[tuple, allow.View] = {}
 
     @property
     def isolation(self) -> str:
@@ -111,7 +113,11 @@ class LocalSession:
         declared = list(self.declared)
         if proxied:
             declared.append(Mount(path=Path(sys.base_prefix), why="the harness's Python interpreter (the proxy forwarder)"))
-        view = allow.build_view(argv, env, declared=declared, hide=self.hide, protected=self.protected)
+        key = (tuple(argv), proxied, *(env.get(k) for k in ("PATH", *allow.TOOLCHAIN_HOMES)))
+        view = self._views.get(key)
+        if view is None:  # a session runs the same command's view once (the env's PATH and homes decide it)
+            view = self._views[key] = allow.build_view(argv, env, declared=declared, covers=self.covers,
+                                                       protected=self.protected)
         cmd = [
             self.bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--cap-drop", "ALL",

@@ -30,6 +30,7 @@ other tasks, the results) are covered by empty read-only mounts.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import os
@@ -85,8 +86,10 @@ class View:
     argv: tuple[str, ...] = ()
 
 
-def _under(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
+def _under(path, folder) -> bool:
+    """Whether ``path`` is ``folder`` or inside it (absolute, normalised paths; string work: this runs often)."""
+    path, folder = str(path), str(folder)
+    return path == folder or path.startswith(folder if folder.endswith("/") else folder + "/")
 
 
 def _abs(path) -> Path:
@@ -155,6 +158,7 @@ def python_runtime(python: str, path_var: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for p in out if isinstance(p, str) and os.path.isabs(p) and os.path.exists(p)))
 
 
+@functools.lru_cache(maxsize=256)
 def venv_base(folder: Path) -> Optional[Path]:
     """The base interpreter's prefix of the virtual environment at ``folder``, if it is one."""
     try:
@@ -197,8 +201,9 @@ def _toolchain_mounts(path_var: str, homes: tuple[tuple[str, str], ...]) -> tupl
     seen = set()
     for name in ("python3", "python"):
         python = shutil.which(name, path=path_var)
-        if python and python not in seen:
-            seen.add(python)
+        key = python and (os.path.dirname(python), os.path.realpath(python))  # venv/bin/python is venv/bin/python3
+        if python and key not in seen:
+            seen.add(key)
             out += [Mount(path=Path(p), why=f"the Python runtime of {python}") for p in python_runtime(python, path_var)]
     return tuple(out)
 
@@ -271,35 +276,68 @@ def collapse(mounts: Iterable[Mount]) -> list[Mount]:
     return kept
 
 
+def _ancestors(path: str) -> Iterable[str]:
+    """``path`` and each folder above it, as strings."""
+    while True:
+        yield path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+
+
+def cover_index(hide: Iterable[Path]) -> dict[str, Path]:
+    """What is covered inside any mount: the credential files and ``hide``, by path string, sorted."""
+    covers = {str(p): p for p in (*credential_paths(), *(_abs(p) for p in hide))}
+    return dict(sorted(covers.items()))
+
+
+def _covered_below(folder: str, keys: list[str]) -> list[str]:
+    """The entries of sorted ``keys`` strictly inside ``folder``."""
+    prefix = folder.rstrip("/") + "/"
+    found = []
+    for key in keys[bisect.bisect_left(keys, prefix):]:
+        if not key.startswith(prefix):
+            break
+        found.append(key)
+    return found
+
+
 def build_view(argv: Sequence[str], env: Mapping[str, str], *, declared: Sequence[Mount] = (),
-               hide: Sequence[Path] = (), protected: Sequence[Path] = ()) -> View:
-    """The mounts, covers and rewritten argv of one command (see the module docstring)."""
+               hide: Sequence[Path] = (), protected: Sequence[Path] = (),
+               covers: Optional[dict[str, Path]] = None) -> View:
+    """The mounts, covers and rewritten argv of one command (see the module docstring).
+
+    Runs per command: membership is checked by walking a path's few ancestors through
+    sets, never by comparing every pair (a catalog brings hundreds of hidden folders).
+    """
     argv, python_mounts, placed = harness_python(argv)
     derived = [*toolchain_mounts(env), *python_mounts]
     if argv and os.path.isabs(argv[0]) and os.path.exists(argv[0]):
         derived.append(Mount(path=Path(argv[0]), why="the command"))
-    covers = [*credential_paths(), *(_abs(p) for p in hide)]
+    covers = cover_index(hide) if covers is None else covers
     skipped: list[tuple[str, str]] = []
     kept: list[Mount] = []
-    system = [Path(d) for d in SYSTEM_DIRS]
     for mount in [*declared, *derived]:
         path = _abs(mount.path)
+        text = str(path)
         if not path.exists():
-            skipped.append((str(path), "it does not exist"))
+            skipped.append((text, "it does not exist"))
             continue
-        if any(_under(path, s) for s in system) and not mount.writable:
+        if not mount.writable and any(_under(text, s) for s in SYSTEM_DIRS):
             continue  # shown already
-        why_not = refusal(path, protected) or next((f"{c} is hidden" for c in covers if _under(path, c)), None)
+        why_not = refusal(path, protected) or next((f"{c} is hidden" for c in _ancestors(text) if c in covers), None)
         if why_not:
-            skipped.append((str(path), why_not))
+            skipped.append((text, why_not))
             continue
         kept.append(mount)
         base = venv_base(path) if path.is_dir() else None
         if base is not None and base.is_dir() and not refusal(base, protected):
             kept.append(Mount(path=base, why=f"the base interpreter of the virtual environment {path}"))
     mounts = collapse(kept)
-    hidden = sorted({p for p in covers if any(_under(p, m.path) and p != m.path for m in mounts) and os.path.lexists(p)},
-                    key=lambda p: (len(p.parts), str(p)))
+    keys = list(covers)
+    inside = {c for m in mounts for c in _covered_below(str(m.path), keys)}
+    hidden = sorted((covers[c] for c in inside if os.path.lexists(c)), key=lambda p: (len(p.parts), str(p)))
     return View(mounts=tuple(mounts), placed=tuple(placed), hidden=tuple(hidden), skipped=tuple(dict.fromkeys(skipped)),
                 argv=tuple(argv))
 
