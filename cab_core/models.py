@@ -123,6 +123,9 @@ class Task:
     format: str = "native"
     #: Extra host paths the task needs inside the sandbox (a model cache, a toolchain in an unusual place).
     mounts: tuple[Mount, ...] = attrs.field(default=(), converter=lambda v: to_mounts(v, "declared by the task"))
+    #: Host paths holding this task's answers besides the solution (the clone an imported task came
+    #: from, its build in the task cache): hidden from every sandbox, like the solution.
+    private_paths: tuple[Path, ...] = attrs.field(default=(), converter=lambda v: tuple(Path(p) for p in _tuple(v)))
 
     @property
     def category(self) -> str:

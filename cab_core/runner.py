@@ -352,13 +352,13 @@ class Runner:
         hidden = [Path(opts.results).resolve()]
         if task.source_path:
             hidden.append(task.source_path.resolve())
-        for path in (task.solution_dir, task.solution_patch, task.hidden_tests):
+        for path in (task.solution_dir, task.solution_patch, task.hidden_tests, *task.private_paths):
             if path:
                 hidden.append(path.resolve())
         every = getattr(self.catalog, "tasks", None)
         for other in every().values() if callable(every) else ():  # other tasks' answers, should a mount hold them
             hidden += [p.resolve() for p in (other.source_path, other.solution_dir, other.solution_patch,
-                                             other.hidden_tests) if p]
+                                             other.hidden_tests, *other.private_paths) if p]
         # Only the outermost of nested paths: hiding a folder hides what is inside it.
         hidden = list(dict.fromkeys(hidden))
         return [p for p in hidden if not any(q != p and q in p.parents for q in hidden)]
