@@ -142,9 +142,6 @@ def test_hidden_paths_inside_a_mount_are_covered(cell, tmp_path):
 def test_the_harness_python_runs_a_module_with_only_its_closure(cell):
     session = LocalSession()
     work, home = cell
-    probe = ("import sys; print('PATHS', sys.path); import cab_core; print('CORE', cab_core.__file__); "
-             "import importlib.util as u; print('TASKS', u.find_spec('cab_tasks'))")
-    (work / "probe.py").write_text(probe)
     result = session.run([sys.executable, "-I", "-m", "cab_core.errors"], cwd=work, env=agent_env(home, "m"), timeout=60)
     assert result.exit_code == 0, result.output
     placed = {m["why"] for m in session.describe()["mounts"]}

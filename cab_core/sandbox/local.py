@@ -24,6 +24,7 @@ passes ``-o limit.disk=2G`` and friends); see :class:`~cab_core.sandbox.limits.L
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -265,20 +266,26 @@ def hidden_paths(hide: Sequence[Path]) -> list[Path]:
 
 def _enclosing_git(path: Path) -> Optional[Path]:
     """The ``.git`` folder of the repository ``path`` is in (following a ``gitdir:`` file)."""
-    for folder in [path, *path.parents]:
-        dot_git = folder / ".git"
-        if dot_git.is_dir():
-            return dot_git
-        if dot_git.is_file():
-            try:
-                text = dot_git.read_text().strip()
-            except OSError:
-                return None
-            if text.startswith("gitdir:"):
-                target = Path(text[7:].strip())
-                return target if target.is_absolute() else (folder / target).resolve()
+    return _git_of(str(path))
+
+
+@functools.lru_cache(maxsize=8192)
+def _git_of(folder: str) -> Optional[Path]:
+    # Cached per folder: a catalog of thousands of tasks shares a few parents.
+    dot_git = Path(folder, ".git")
+    if dot_git.is_dir():
+        return dot_git
+    if dot_git.is_file():
+        try:
+            text = dot_git.read_text().strip()
+        except OSError:
             return None
-    return None
+        if text.startswith("gitdir:"):
+            target = Path(text[7:].strip())
+            return target if target.is_absolute() else (Path(folder) / target).resolve()
+        return None
+    parent = os.path.dirname(folder)
+    return None if parent == folder else _git_of(parent)
 
 
 def _available() -> Optional[str]:
