@@ -299,6 +299,7 @@ def cab_sandboxes():
             name="local",
             open=LocalSession,
             available=_available,
-            description="this machine; bubblewrap isolation (no network, read-only system) when bwrap is installed",
+            description="this machine; with bwrap installed: no network, and an allow-list root (the system, the "
+                        "toolchains, the agent's install and the cell's folders; nothing else of the host)",
         )
     ]

@@ -199,3 +199,18 @@ def test_a_fixed_cell_still_passes_and_lists_its_mounts(hostile):
     paths = {str(m.path) for m in result.mounts}
     assert str(Path.home()) not in paths and "/" not in paths
     assert all(m.why for m in result.mounts)
+
+
+def test_every_builtin_oracle_still_passes_on_the_allow_list(runner, tmp_path):
+    # The allow-list must show every toolchain the built-in suite needs (Python, Rust, C, JavaScript).
+    from cab_core.runner import RunOptions
+
+    builtin = sorted(t.id for t in runner.catalog.tasks().values() if t.format == "native" and "suite" in t.source_path.parts)
+    assert len(builtin) >= 20
+    failed = {}
+    for task_id in builtin:
+        result, folder = runner.run_cell(RunOptions(adapter="command", model="oracle", task=task_id,
+                                                    results=tmp_path / "oracles"))
+        if result.status != "ok" or passed(result) != 1:
+            failed[task_id] = result.error or (folder / "test_output.txt").read_text()[-500:]
+    assert failed == {}
