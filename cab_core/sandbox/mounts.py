@@ -106,12 +106,13 @@ def harness_root() -> Optional[Path]:
 
 
 def protected_roots(extra: Iterable[Path] = ()) -> list[Path]:
-    """Folders no mount may be or contain: ``/``, HOME, the cab cache, the harness's checkout, ``extra``."""
+    """Folders no mount may be or contain: ``/``, HOME, the cab caches, the harness's checkout, ``extra``."""
     from ..agents import agents_dir
 
     roots = [Path("/"), _abs(Path.home()), _abs(agents_dir()).parent]
-    if os.environ.get("CAB_CACHE"):
-        roots.append(_abs(os.environ["CAB_CACHE"]))
+    for var in ("CAB_CACHE", "CAB_CACHE_DIR"):  # the task cache's and the test runtimes' (may differ)
+        if os.environ.get(var):
+            roots.append(_abs(os.environ[var]))
     root = harness_root()
     if root is not None:
         roots.append(root)
