@@ -121,6 +121,10 @@ class Task:
     #: Folder the task was loaded from and the format it was in.
     source_path: Optional[Path] = attrs.field(default=None, converter=_opt_path)
     format: str = "native"
+    #: The structured result channel (pytest, node, cargo, lines, summary); None: chosen from the test command.
+    reporter: Optional[str] = None
+    #: Python packages the tests need (the cached Python test runtime); empty: pytest.
+    test_requires: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     #: Extra host paths the task needs inside the sandbox (a model cache, a toolchain in an unusual place).
     mounts: tuple[Mount, ...] = attrs.field(default=(), converter=lambda v: to_mounts(v, "declared by the task"))
     #: Host paths holding this task's answers besides the solution (the clone an imported task came
@@ -392,6 +396,8 @@ class ScoreContext:
     wall_clock_ms: float = 0.0
     scores: Mapping[str, AxisScore] = attrs.field(factory=dict, converter=_dict)
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
+    #: The judged test run (:class:`cab_core.verdict.Verdict`); None when there was no verify run.
+    verdict: Optional[Any] = None
 
 
 @attrs.frozen(kw_only=True)

@@ -275,7 +275,7 @@ def test_pass_rate_needs_test_counts_not_just_exit_zero(tmp_path):
 def test_pass_rate_without_verify(tmp_path):
     result = pass_rate.score(make_ctx(tmp_path, verify=None))
     assert result.value == 0.0
-    assert result.breakdown == {
+    assert dict(list(result.breakdown.items())[:6]) == {
         "pass": 0,
         "exit_code": None,
         "timed_out": False,
@@ -283,6 +283,7 @@ def test_pass_rate_without_verify(tmp_path):
         "stderr_tail": "",
         "partial_score": None,
     }
+    assert result.breakdown["reason"] == "no verify run"
 
 
 def test_pass_rate_tail_is_bounded(tmp_path):
@@ -310,7 +311,9 @@ def test_reference_pass_rate(reference_scores):
     )
     result = reference_scores["pass_rate"]
     assert_breakdown(result, reference, skip=("partial_score",))
-    assert list(result.breakdown) == list(json.loads(reference))
+    # The reference page's keys come first, in its order; the verdict's own follow.
+    assert list(result.breakdown)[:6] == list(json.loads(reference))
+    assert result.breakdown["channel"] == "summary"  # a bare context: no structured report, judged by summary
     assert result.breakdown["partial_score"] == 1.0
     assert result.value == 1.0
 
@@ -354,7 +357,8 @@ def test_reference_integrity(reference_scores):
     reference = '{"integrity":1,"not_applicable":true,"task_id":"polyglot/rust-error-handling"}'
     result = reference_scores["integrity"]
     assert_breakdown(result, reference)
-    assert list(result.breakdown) == [*json.loads(reference), "protected_modified", "protected_removed", "hook_files", "findings"]
+    assert list(result.breakdown) == [*json.loads(reference), "protected_modified", "protected_removed", "hook_files",
+                                      "findings", "verdict_forged"]
     assert result.value == 1.0 and result.not_applicable is False
 
 

@@ -82,6 +82,8 @@ def verify_passed(verify: Optional[ProcessResult]) -> tuple[int, Optional[tuple[
 
 def pass_value(ctx: ScoreContext) -> int:
     """The cell's pass (1/0): the pass_rate axis if it was already scored, else from ``ctx.verify``."""
+    if ctx.verdict is not None:
+        return int(ctx.verdict.passed)
     scored = ctx.scores.get("pass_rate") if ctx.scores else None
     if scored is not None and scored.breakdown.get("pass") in (0, 1):
         return int(scored.breakdown["pass"])
