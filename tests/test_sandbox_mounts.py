@@ -186,3 +186,15 @@ def test_cell_records_carry_their_mounts():
     assert fields[-1] == "mounts"
     mount = Mount(path=Path("/opt/m"), why="x")
     assert serialization.structure({"path": "/opt/m", "writable": False, "why": "x"}, Mount) == mount
+
+
+def test_the_cell_page_lists_every_mount():
+    from cab_core.models import CellId, utcnow
+    from cab_core.report.data import identity_rows
+
+    ident = CellId(sweep="s", adapter="command", model="oracle", task="demo/add")
+    result = CellResult(cell_id=ident.cell_id, identity=ident, started_at=utcnow(), ended_at=utcnow(), duration_s=1.0,
+                        mounts=[{"path": "/opt/m", "writable": False, "why": "a model cache"},
+                                Mount(path=Path("/tmp/cell/work"), writable=True, why="the cell's own folder")])
+    rows = [value for label, value, _ in identity_rows(result) if label == "mount"]
+    assert rows == ["/opt/m (ro): a model cache", "/tmp/cell/work (rw): the cell's own folder"]
