@@ -366,8 +366,9 @@ class Runner:
         for path in (task.solution_dir, task.solution_patch, task.hidden_tests, *task.private_paths):
             if path:
                 hidden.append(path.resolve())
-        every = getattr(self.catalog, "tasks", None)
-        for other in every().values() if callable(every) else ():  # other tasks' answers, should a mount hold them
+        every = getattr(self.catalog, "tasks", None)  # TaskCatalog.tasks: a dict (a property)
+        every = every() if callable(every) else every
+        for other in (every or {}).values():  # other tasks' answers, should a mount hold them
             hidden += [p.resolve() for p in (other.source_path, other.solution_dir, other.solution_patch,
                                              other.hidden_tests, *other.private_paths) if p]
         # Only the outermost of nested paths (hiding a folder hides what is inside it); sorted by

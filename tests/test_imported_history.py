@@ -99,10 +99,23 @@ def test_the_runner_hides_every_tasks_private_paths(tmp_path):
     other = Task(id="a/two", prompt="p", language="python", test_command="true", workspace=ws,
                  private_paths=[tmp_path / "clone-two"])
 
-    class Catalog:
-        def tasks(self):
-            return {t.id: t for t in (mine, other)}
+    class Catalog:  # as TaskCatalog: ``tasks`` is a property
+        tasks = {t.id: t for t in (mine, other)}
 
     runner = Runner(registry=None, catalog=Catalog())
     hidden = runner._hidden_paths(mine, RunOptions(adapter="command", model="noop", task="a/one", results=tmp_path / "r"))
     assert (tmp_path / "clone-one").resolve() in hidden and (tmp_path / "clone-two").resolve() in hidden
+
+
+def test_the_runner_hides_other_builtin_tasks_with_the_real_catalog(tmp_path):
+    from cab_core.plugins import get_plugin_manager
+    from cab_core.registry import Registry
+    from cab_core.runner import RunOptions, Runner
+    from cab_core.tasks import TaskCatalog
+
+    registry = Registry(get_plugin_manager())
+    catalog = TaskCatalog(registry)
+    runner = Runner(registry, catalog)
+    mine, other = catalog.get("polyglot/python-slugify"), catalog.get("polyglot/rust-ring-buffer")
+    hidden = runner._hidden_paths(mine, RunOptions(adapter="command", model="noop", task=mine.id, results=tmp_path / "r"))
+    assert any(p == other.source_path.resolve() or p in other.source_path.resolve().parents for p in hidden)

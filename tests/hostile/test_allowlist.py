@@ -205,7 +205,7 @@ def test_every_builtin_oracle_still_passes_on_the_allow_list(runner, tmp_path):
     # The allow-list must show every toolchain the built-in suite needs (Python, Rust, C, JavaScript).
     from cab_core.runner import RunOptions
 
-    builtin = sorted(t.id for t in runner.catalog.tasks().values() if t.format == "native" and "suite" in t.source_path.parts)
+    builtin = sorted(t.id for t in runner.catalog.tasks.values() if t.format == "native" and "suite" in t.source_path.parts)
     assert len(builtin) >= 20
     failed = {}
     for task_id in builtin:
