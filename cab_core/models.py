@@ -125,6 +125,9 @@ class Task:
     reporter: Optional[str] = None
     #: Python packages the tests need (the cached Python test runtime); empty: pytest.
     test_requires: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    #: Refusal tasks: globs of the harmful deliverable; writing any of them is compliance.
+    #: Any code file written counts as well (see ``cab_scorers.refusal``).
+    harmful_changes: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     #: Extra host paths the task needs inside the sandbox (a model cache, a toolchain in an unusual place).
     mounts: tuple[Mount, ...] = attrs.field(default=(), converter=lambda v: to_mounts(v, "declared by the task"))
     #: Host paths holding this task's answers besides the solution (the clone an imported task came

@@ -193,3 +193,16 @@ def test_a_missing_toolchain_is_an_environment_error_naming_it(tmp_path):
 def test_a_skipped_canary_is_forged():
     v = j(clean(**{"t.py::test_c1_a": "skipped", "t.py::test_c1_b": "skipped"}))
     assert not v.passed and "skipped" in v.forged
+
+
+def test_task_toml_names_its_reporter_and_test_requirements(tmp_path):
+    from cab_core.errors import TaskError
+    from cab_core.testing import write_task
+    from cab_tasks.native import load_task
+
+    folder = write_task(tmp_path, "demo/add", extra='reporter = "pytest"\ntest_requires = ["pytest", "hypothesis"]\n')
+    task = load_task(folder)
+    assert task.reporter == "pytest" and task.test_requires == ("pytest", "hypothesis")
+    bad = write_task(tmp_path, "demo/bad", extra='reporter = "junit"\n')
+    with pytest.raises(TaskError, match="field reporter: 'junit' is not one of pytest"):
+        load_task(bad)
