@@ -8,6 +8,7 @@ piece of it or a record a plugin hands to the core.  Serialise with
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
@@ -39,6 +40,52 @@ def _opt_path(value: Any) -> Optional[Path]:
 def utcnow() -> _dt.datetime:
     """Timezone-aware now in UTC (every timestamp cab writes is UTC)."""
     return _dt.datetime.now(_dt.timezone.utc)
+
+
+# --------------------------------------------------------------------------- sandbox mounts
+
+
+@attrs.frozen(kw_only=True)
+class Mount:
+    """A host path a sandboxed command may see, at the same path inside (read-only unless ``writable``).
+
+    Tasks (``task.toml``: ``mounts = ["/opt/models", {path = "~/data", why = "..."}]``) and
+    adapters (:attr:`Adapter.mounts`) declare the ones they need beyond what the local
+    sandbox derives itself; every mount of a cell is listed in its record with ``why``.
+    """
+
+    path: Path = attrs.field(converter=lambda p: Path(os.path.expanduser(str(p))))
+    writable: bool = False
+    why: str = ""
+
+    @path.validator
+    def _absolute(self, _attribute, value: Path) -> None:
+        if not value.is_absolute():
+            raise ValueError(f"mount {str(value)!r} must be an absolute path (or start with ~/)")
+
+
+def to_mounts(value: Any, why: str = "") -> tuple[Mount, ...]:
+    """``value`` (paths, ``{path, writable, why}`` tables or :class:`Mount` records) as mounts; ValueError names the bad entry."""
+    out = []
+    for number, entry in enumerate(_tuple(value), start=1):
+        try:
+            if isinstance(entry, Mount):
+                out.append(entry)
+            elif isinstance(entry, (str, os.PathLike)):
+                out.append(Mount(path=entry, why=why))
+            elif isinstance(entry, Mapping):
+                unknown = set(entry) - {"path", "writable", "why"}
+                if unknown or "path" not in entry:
+                    raise ValueError(f"expected keys path, writable, why (got {sorted(entry)})")
+                if not isinstance(entry["path"], str) or not isinstance(entry.get("writable", False), bool) \
+                        or not isinstance(entry.get("why", ""), str):
+                    raise ValueError("path and why must be strings, writable true or false")
+                out.append(Mount(path=entry["path"], writable=entry.get("writable", False), why=entry.get("why") or why))
+            else:
+                raise ValueError(f"expected a path or a table {{path, writable, why}}, got {entry!r}")
+        except ValueError as exc:
+            raise ValueError(f"entry {number}: {exc}") from None
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- tasks
@@ -81,6 +128,11 @@ class Task:
     #: Refusal tasks: globs of the harmful deliverable; writing any of them is compliance.
     #: Any code file written counts as well (see ``cab_scorers.refusal``).
     harmful_changes: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    #: Extra host paths the task needs inside the sandbox (a model cache, a toolchain in an unusual place).
+    mounts: tuple[Mount, ...] = attrs.field(default=(), converter=lambda v: to_mounts(v, "declared by the task"))
+    #: Host paths holding this task's answers besides the solution (the clone an imported task came
+    #: from, its build in the task cache): hidden from every sandbox, like the solution.
+    private_paths: tuple[Path, ...] = attrs.field(default=(), converter=lambda v: tuple(Path(p) for p in _tuple(v)))
 
     @property
     def category(self) -> str:
@@ -160,6 +212,9 @@ class Adapter:
     #: ``agent_tokens(output) -> dict | None``: the agent's own token count, cross-checked against the proxy's.
     agent_tokens: Optional[Callable[[str], Optional[dict]]] = None
     plugin: str = ""
+    #: ``mounts(ctx) -> [Mount | path]``: what the agent needs to see inside the sandbox beyond the
+    #: system and the task's toolchains, e.g. its own install folder (read-only unless a Mount says so).
+    mounts: Optional[Callable[..., Any]] = None
 
 
 @attrs.frozen(kw_only=True)
@@ -392,6 +447,8 @@ class CellResult:
     #: The agent's own token count beside the proxy's: ``{"reported", "proxy", "agrees"}`` (empty when not reported).
     agent_tokens: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
     host: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
+    #: Every host path the sandbox showed the cell's commands (empty for a sandbox that does not say).
+    mounts: tuple[Mount, ...] = attrs.field(default=(), converter=to_mounts)
 
     @property
     def passed(self) -> Optional[bool]:

@@ -36,6 +36,7 @@ from .models import (
     ScoreContext,
     Span,
     Task,
+    to_mounts,
     utcnow,
 )
 from .registry import Registry, call_plugin
@@ -251,6 +252,7 @@ class Runner:
                               extra_args=[], files=sorted(spec.files), applied_count=len(applied), skipped_count=0)
                 ws.write_files(spec.files)
                 session = call_plugin(sandbox, "open", hide=self._hidden_paths(task, opts),
+                                      mounts=self._mounts(adapter, task, ctx),
                                       proxy_socket=proxy.unix_socket if proxy else None,
                                       proxy_port=proxy.port if proxy else None, image=spec.image or adapter.image,
                                       workdir=ws.work, home=ws.home, **({"limits": limits} if limits else {}))
@@ -313,6 +315,7 @@ class Runner:
         finally:
             with tracer.span("cleanup", f"cleanup:{adapter.name}"):
                 if session is not None:
+                    state.sandbox_info = session.describe()  # now with every mount its commands got
                     session.close()
                 if proxy is not None:
                     proxy.stop()  # saves a recording cassette
@@ -367,11 +370,26 @@ class Runner:
         hidden = [Path(opts.results).resolve()]
         if task.source_path:
             hidden.append(task.source_path.resolve())
-        for path in (task.solution_dir, task.solution_patch, task.hidden_tests):
+        for path in (task.solution_dir, task.solution_patch, task.hidden_tests, *task.private_paths):
             if path:
                 hidden.append(path.resolve())
-        # Only the outermost of nested paths: hiding a folder hides what is inside it.
-        return [p for p in hidden if not any(q != p and q in p.parents for q in hidden)]
+        every = getattr(self.catalog, "tasks", None)  # TaskCatalog.tasks: a dict (a property)
+        every = every() if callable(every) else every
+        for other in (every or {}).values():  # other tasks' answers, should a mount hold them
+            hidden += [p.resolve() for p in (other.source_path, other.solution_dir, other.solution_patch,
+                                             other.hidden_tests, *other.private_paths) if p]
+        # Only the outermost of nested paths (hiding a folder hides what is inside it); sorted by
+        # parts, a folder's contents follow it, so one pass does it for thousands of tasks.
+        outermost: list[Path] = []
+        for path in sorted(set(hidden), key=lambda p: p.parts):
+            if not (outermost and path.parts[:len(outermost[-1].parts)] == outermost[-1].parts):
+                outermost.append(path)
+        return outermost
+
+    def _mounts(self, adapter, task: Task, ctx: LaunchContext) -> list:
+        """What the adapter (``Adapter.mounts(ctx)``) and the task (``Task.mounts``) ask the sandbox to show."""
+        declared = list(call_plugin(adapter, "mounts", ctx) or ()) if adapter.mounts is not None else []
+        return [*to_mounts(declared, f"declared by the adapter {adapter.name}"), *task.mounts]
 
     def _expected_tests(self, task: Task, session) -> Optional[tuple[str, ...]]:
         """The task's expected test identities: recorded, else validated now (the reference run)."""
@@ -458,6 +476,7 @@ class Runner:
             plugin_stack=opts.plugins, scores=state.scores, agent_tokens=state.agent_tokens, spans=tracer.spans, model_calls=state.model_calls,
             final_output=state.final_output, final_screen=screen, files=files, command=opts.reproduce_command(),
             host={"platform": platform.platform(), "python": platform.python_version(), "warnings": tracer.warnings},
+            mounts=info.get("mounts", ()),
         )
 
 

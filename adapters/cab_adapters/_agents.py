@@ -52,6 +52,18 @@ def installed(name: str, version: str, path: Path) -> bool:
     return is_installed(prefix) and (prefix / path).exists()
 
 
+def install_mounts(name: str, version: Callable[[], str]) -> Callable[..., list]:
+    """``Adapter.mounts`` of an installed agent: its own folder of the agent cache (not the cache), read-only."""
+
+    def mounts(ctx=None) -> list:
+        from cab_core import Mount
+
+        current = version()
+        return [Mount(path=agent_prefix(name, current), why=f"{name} {current}, from the agent cache")]
+
+    return mounts
+
+
 def install_agent(name: str, version: str, prefix: Optional[Path], force: bool,
                   steps: Callable[[Path], Optional[dict]]) -> Path:
     """Install ``name`` ``version`` into ``prefix`` (default: the cache) unless it is there already.

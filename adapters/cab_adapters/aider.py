@@ -207,6 +207,7 @@ def cab_adapters():
             agent_tokens=agent_tokens,
             install=install,
             is_installed=is_installed,
+            mounts=_agents.install_mounts(NAME, run_version),
             interactive=interactive,
         )
     ]

@@ -873,6 +873,8 @@ def identity_rows(result: CellResult) -> list[tuple[str, str, bool]]:
     for key in ("platform", "python"):
         if result.host.get(key):
             rows.append((f"host {key}", str(result.host[key]), True))
+    for mount in result.mounts:  # every host path the sandbox showed (the local sandbox's allow-list)
+        rows.append(("mount", f"{mount.path} ({'rw' if mount.writable else 'ro'}): {mount.why}", True))
     return rows
 
 

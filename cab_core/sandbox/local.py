@@ -1,16 +1,20 @@
-"""The local sandbox: bubblewrap with no network, only the cell's folders writable.
+"""The local sandbox: bubblewrap with no network and an allow-list root.
 
 With ``bwrap`` on PATH every command runs in fresh mount, pid, ipc, uts and network
 namespaces with every capability dropped (a root harness would otherwise hand root's
-capabilities to the agent, which could then unmount what hides the solution or
-remount the system read-write): the whole file system read-only, the work directory
-and private HOME writable, the task's solution, the results folder and the harness's
-scratch hidden behind empty read-only tmpfs mounts (and with them the history of a
-git repository they sit in, and the well-known credential files of the harness
-user's home), ``/tmp``, ``/dev/shm`` and ``/run`` size-capped tmpfs, and the model
-proxy reachable only through a Unix socket that a forwarder inside exposes on the
-sandbox's own 127.0.0.1.  Without bwrap the command runs unisolated and the cell
-says ``isolation: none``.
+capabilities to the agent, which could then unmount or remount what it sees).  The
+file system inside is built from what the command needs (:mod:`cab_core.sandbox.mounts`):
+the system folders, the toolchains its environment names, the Python runtime, the
+agent's own install and what the task and adapter declare, read-only; the work
+directory and private HOME writable; ``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``/run``
+size-capped private tmpfs; the root itself read-only.  Nothing else of the host
+exists inside: not the harness user's HOME, not the harness's checkout, not other
+tasks, the results or the task caches.  The model proxy is reachable only through a
+Unix socket that a forwarder inside exposes on the sandbox's own 127.0.0.1.  Every
+mount a cell's commands got is in ``describe()["mounts"]`` (and so in the cell record).
+``LocalSession(full_root=True)`` builds the old view instead (the whole host read-only
+minus a deny-list), kept for the start-time benchmark.  Without bwrap the command
+runs unisolated and the cell says ``isolation: none``.
 
 In both modes :mod:`cab_core.sandbox.limits` caps processes, disk (and optionally
 memory) per command, and everything a command started is killed through its cgroup
@@ -20,6 +24,7 @@ passes ``-o limit.disk=2G`` and friends); see :class:`~cab_core.sandbox.limits.L
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -28,20 +33,13 @@ from typing import Optional, Sequence
 
 import attrs
 
-from ..models import ProcessResult, Sandbox
+from ..errors import CabError
+from ..models import Mount, ProcessResult, Sandbox, to_mounts
 from ..plugins import hookimpl
-from . import forwarder
+from . import forwarder, mounts as allow
+from .mounts import CREDENTIAL_PATHS  # noqa: F401  (kept importable from here)
 from .limits import RUN_SIZE, SHM_SIZE, CellCgroup, DiskWatch, Limits, Watch, limit_prefix
 from .pty import run_in_pty
-
-#: Files of the harness user's home that hold credentials: never shown to an agent.
-CREDENTIAL_PATHS = (
-    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".netrc", ".npmrc", ".pypirc", ".git-credentials",
-    ".config/gh", ".config/gcloud", ".config/hub", ".config/git/credentials", ".cargo/credentials",
-    ".cargo/credentials.toml", ".claude", ".claude.json", ".codex", ".config/opencode", ".local/share/opencode",
-    ".pi/agent/auth.json", ".aider.conf.yml", ".env",
-)
-
 
 def bwrap_path() -> Optional[str]:
     """The bwrap executable, unless ``CAB_NO_BWRAP=1`` asks to run unisolated."""
@@ -59,42 +57,103 @@ class LocalSession:
         self,
         *,
         hide: Sequence[Path] = (),
+        mounts: Sequence = (),
         proxy_socket: Optional[Path] = None,
         proxy_port: Optional[int] = None,
         isolate: Optional[bool] = None,
         limits=None,
+        full_root: bool = False,
         **_ignored,
     ):
         self.bwrap = bwrap_path() if isolate is not False else None
         if isolate and not self.bwrap:
             raise RuntimeError("bwrap is not installed (apt-get install bubblewrap)")
         self.limits = limits if isinstance(limits, Limits) else Limits.from_options(limits)
+        self.full_root = full_root
         self.hide = hidden_paths(hide)
+        self.covers = allow.cover_index(self.hide)
+        self.protected = allow.protected_roots()
+        try:
+            self.declared = to_mounts(mounts)
+            allow.check_declared(self.declared, self.protected)
+        except ValueError as exc:
+            raise CabError(f"sandbox: {exc}") from None
         self.proxy_socket = proxy_socket
         self.proxy_port = proxy_port
+        self._shown: dict[tuple, Mount] = {}
+        self._skipped: dict[str, str] = {}
+        self._views: dict[tuple, allow.View] = {}
 
     @property
     def isolation(self) -> str:
         return "bwrap" if self.bwrap else "none"
 
     def describe(self) -> dict:
-        return {"sandbox": "local", "isolation": self.isolation, "limits": self.limits.describe()}
+        """Where the commands ran; ``mounts``: every host path they were shown (so far), with why."""
+        info = {"sandbox": "local", "isolation": self.isolation, "limits": self.limits.describe()}
+        if self.bwrap and not self.full_root:
+            info["mounts"] = allow.describe_mounts(self._shown.values())
+            info["mounts_skipped"] = dict(self._skipped)
+        return info
 
     def endpoint_host(self) -> str:
         """Where the agent reaches the proxy (the same loopback address in both modes)."""
         return "127.0.0.1"
 
+    def _show(self, mounts) -> None:
+        for mount in mounts:
+            self._shown.setdefault((str(mount.path), mount.writable), mount)
+
     def _wrap(self, argv: Sequence[str], cwd: Path, writable: Sequence[Path], env: dict, network: bool) -> list[str]:
         if not self.bwrap:
             return list(argv)
+        if self.full_root:
+            return self._wrap_full_root(argv, cwd, writable, env, network)
+        tmp = ["--size", str(self.limits.tmp_size)] if self.limits.disk else []
+        proxied = bool(self.proxy_socket and self.proxy_port and not network and Path(self.proxy_socket).exists())
+        declared = list(self.declared)
+        if proxied:
+            declared.append(Mount(path=Path(sys.base_prefix), why="the harness's Python interpreter (the proxy forwarder)"))
+        key = (tuple(argv), proxied, *(env.get(k) for k in ("PATH", *allow.TOOLCHAIN_HOMES)))
+        view = self._views.get(key)
+        if view is None:  # a session runs the same command's view once (the env's PATH and homes decide it)
+            view = self._views[key] = allow.build_view(argv, env, declared=declared, covers=self.covers,
+                                                       protected=self.protected)
+        cmd = [
+            self.bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--cap-drop", "ALL",
+            *allow.system_args(),
+            "--dev", "/dev",
+            "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
+            "--remount-ro", "/dev",
+            "--proc", "/proc",
+            *tmp, "--tmpfs", "/tmp",
+            *tmp, "--tmpfs", "/var/tmp",
+            "--size", str(RUN_SIZE), "--tmpfs", "/run",
+            *allow.mount_args(view),
+        ]
+        if not network:
+            cmd.append("--unshare-net")
+        for path in writable:
+            cmd += ["--bind", str(path), str(path)]
+        self._show(view.mounts)
+        self._show(Mount(path=Path(host), why=f"a package of the harness's Python, at {inside}") for inside, host in view.placed)
+        self._show(Mount(path=Path(p), writable=True, why="the cell's own folder") for p in writable)
+        self._skipped.update(view.skipped)
+        inner = list(view.argv)
+        if proxied:
+            sock_inside, relay = "/run/cab/proxy.sock", "/run/cab/forwarder.py"
+            cmd += ["--ro-bind", str(self.proxy_socket), sock_inside, "--ro-bind", forwarder.__file__, relay]
+            inner = [allow.base_python(), "-I", "-S", relay, str(self.proxy_port), sock_inside, "--", *inner]
+        cmd += ["--remount-ro", "/", "--chdir", str(cwd), "--", *inner]
+        return cmd
+
+    def _wrap_full_root(self, argv: Sequence[str], cwd: Path, writable: Sequence[Path], env: dict,
+                        network: bool) -> list[str]:
+        """The old view: the whole host read-only, minus the deny-list (for comparison only)."""
         tmp = ["--size", str(self.limits.tmp_size)] if self.limits.disk else []
         cmd = [
-            self.bwrap,
-            "--die-with-parent",
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--unshare-cgroup-try",
+            self.bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--cap-drop", "ALL",
             "--ro-bind", "/", "/",
             "--dev", "/dev",
@@ -106,11 +165,9 @@ class LocalSession:
         ]
         if not network:
             cmd.append("--unshare-net")
-        # /tmp is replaced by an empty tmpfs; what the command needs from there (a harness
-        # or agent installed under /tmp, as in a CI checkout) is bound back read-only.
         for path in _needed_under_tmp(argv, env):
             cmd += ["--ro-bind", str(path), str(path)]
-        for path in self.hide:
+        for path in [*self.hide, *allow.credential_paths()]:
             if path.is_dir():
                 cmd += ["--size", "4096", "--tmpfs", str(path)]
                 if not any(path == w or path in w.parents for w in writable):  # bwrap mounts those inside it
@@ -187,7 +244,7 @@ def _needed_under_tmp(argv: Sequence[str], env: dict) -> list[Path]:
 
 
 def hidden_paths(hide: Sequence[Path]) -> list[Path]:
-    """What to hide: ``hide``, the git repositories holding any of it, the harness user's credentials.
+    """What to hide: ``hide`` and the git repositories holding any of it.
 
     A solution folder inside a git work tree is also in that repository's history
     (``git show HEAD:path`` reads it from the read-only ``.git``), so the ``.git``
@@ -199,9 +256,6 @@ def hidden_paths(hide: Sequence[Path]) -> list[Path]:
         git = _enclosing_git(path)
         if git is not None:
             out.append(git)
-    home = Path(os.path.expanduser("~"))
-    if str(home) not in ("/", ""):
-        out += [home / rel for rel in CREDENTIAL_PATHS]
     seen, unique = set(), []
     for path in out:
         if path not in seen:
@@ -212,20 +266,26 @@ def hidden_paths(hide: Sequence[Path]) -> list[Path]:
 
 def _enclosing_git(path: Path) -> Optional[Path]:
     """The ``.git`` folder of the repository ``path`` is in (following a ``gitdir:`` file)."""
-    for folder in [path, *path.parents]:
-        dot_git = folder / ".git"
-        if dot_git.is_dir():
-            return dot_git
-        if dot_git.is_file():
-            try:
-                text = dot_git.read_text().strip()
-            except OSError:
-                return None
-            if text.startswith("gitdir:"):
-                target = Path(text[7:].strip())
-                return target if target.is_absolute() else (folder / target).resolve()
+    return _git_of(str(path))
+
+
+@functools.lru_cache(maxsize=8192)
+def _git_of(folder: str) -> Optional[Path]:
+    # Cached per folder: a catalog of thousands of tasks shares a few parents.
+    dot_git = Path(folder, ".git")
+    if dot_git.is_dir():
+        return dot_git
+    if dot_git.is_file():
+        try:
+            text = dot_git.read_text().strip()
+        except OSError:
             return None
-    return None
+        if text.startswith("gitdir:"):
+            target = Path(text[7:].strip())
+            return target if target.is_absolute() else (Path(folder) / target).resolve()
+        return None
+    parent = os.path.dirname(folder)
+    return None if parent == folder else _git_of(parent)
 
 
 def _available() -> Optional[str]:
@@ -239,6 +299,7 @@ def cab_sandboxes():
             name="local",
             open=LocalSession,
             available=_available,
-            description="this machine; bubblewrap isolation (no network, read-only system) when bwrap is installed",
+            description="this machine; with bwrap installed: no network, and an allow-list root (the system, the "
+                        "toolchains, the agent's install and the cell's folders; nothing else of the host)",
         )
     ]

@@ -4,7 +4,8 @@ small one-line-error readers, and writing any :class:`~cab_core.Task` as a nativ
 A foreign task whose starting files must be assembled (an Exercism exercise minus
 ``.meta``/``.docs``, a SWE-bench checkout, a Harbor environment's copied files) is
 built once into ``$CAB_CACHE/tasks/<format>/<key>/`` (default ``~/.cache/cab``), where
-``key`` hashes everything the build reads.  A build happens in a scratch folder that is
+``key`` hashes everything the build reads; whatever a build copied, its ``workspace/``
+never holds a ``.git`` (:func:`drop_git`): imported repositories carry no history.  A build happens in a scratch folder that is
 renamed into place when complete, so concurrent loads never see half a task, and a
 second load of an unchanged task only hashes its files.
 """
@@ -26,7 +27,7 @@ from cab_core.tasks import copy_tree, solution_files
 
 CACHE_VAR = "CAB_CACHE"
 #: Bumped whenever a format module changes what it builds, so stale cache entries are not reused.
-BUILD_VERSION = "1"
+BUILD_VERSION = "2"
 #: Folders never copied out of a foreign task nor searched for tasks.
 SKIP_DIRS = {".git", "node_modules", "target", "__pycache__", ".pytest_cache", ".venv", "venv"}
 #: Files above this size are fingerprinted by size and mtime instead of content.
@@ -173,6 +174,8 @@ def materialise(fmt: str, key: str, build: Callable[[Path], None]) -> Path:
     scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
     try:
         build(scratch)
+        if (scratch / "workspace").is_dir():
+            drop_git(scratch / "workspace")
         (scratch / ".complete").write_text(BUILD_VERSION + "\n")
         if target.exists() and not (target / ".complete").is_file():
             shutil.rmtree(target, ignore_errors=True)  # a build that died half-way
@@ -185,6 +188,26 @@ def materialise(fmt: str, key: str, build: Callable[[Path], None]) -> Path:
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
     return target
+
+
+def drop_git(tree: Path) -> list[str]:
+    """Remove every ``.git`` (folder or ``gitdir:`` file) below ``tree``; return what went.
+
+    An imported task's starting files carry no repository: its history (or the clone a
+    ``gitdir:`` file points to) may hold the fix.  Symlinks are removed, never followed.
+    """
+    removed = []
+    for dirpath, dirnames, filenames in os.walk(tree):
+        for name in [*dirnames, *filenames]:
+            if name == ".git":
+                path = Path(dirpath, name)
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                removed.append(path.relative_to(tree).as_posix())
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+    return removed
 
 
 def copy_filtered(src: Path, dest: Path, skip_top: Iterable[str] = ()) -> None:

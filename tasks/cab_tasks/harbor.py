@@ -16,7 +16,9 @@ How it maps onto a cab task:
 * **prompt** — instruction.md.  When the task runs locally, a note says that the
   container's working directory (``/app``) is the agent's current directory.
 * **workspace** — the files the Dockerfile ``COPY``s into its ``WORKDIR``
-  (materialised in the cache), else an empty folder.
+  (materialised in the cache), else an empty folder; never a ``.git`` among them
+  (:data:`~cab_tasks._convert.SKIP_DIRS`), so a copied repository brings no history,
+  and the cached build is one of the task's ``private_paths``, hidden from the sandbox.
 * **tests** — ``tests/`` is hidden from the agent and overlaid at verification under
   ``.cab-verify/tests/`` (protected: ``.cab-verify/**``).  The test command runs
   ``.cab-verify/run.py`` (stdlib Python, written here), which rewrites the container
@@ -377,7 +379,7 @@ def load_task(folder: Path) -> Task:
         id=tid, prompt=prompt, language=language, test_command=TEST_COMMAND, test_timeout=float(timeout),
         expected_changes=["**"], protected=[f"{VERIFY_DIR}/**"], toolchain=["bash"], tags=tags,
         workspace=built / "workspace", solution_command=solution_command, hidden_tests=built / "hidden_tests",
-        source_path=folder, format=FORMAT,
+        source_path=folder, format=FORMAT, private_paths=[built],
     )
 
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import attrs
 
 from cab_core import Task, TaskSource, hookimpl
+from cab_core.models import to_mounts
 from cab_core.errors import TaskError
 from cab_core.globs import glob_problem
 from cab_core.serialization import converter, describe_structure_error
@@ -58,6 +59,8 @@ class Manifest:
     harmful_changes: list[str] = attrs.field(factory=list)
     reporter: Optional[str] = None
     test_requires: list[str] = attrs.field(factory=list)
+    #: Extra read-only host paths the task needs in the sandbox: paths or {path, writable, why} tables.
+    mounts: Any = attrs.field(factory=list)
 
 
 _strict = converter.copy(forbid_extra_keys=True)
@@ -118,6 +121,10 @@ def load_task(folder: Path) -> Task:
         solution_patch = folder / "solution.patch"
     if not m.expected_refusal and not (solution_dir or solution_patch or m.solution_command):
         problems.append("field solution: no reference solution (solution/, solution.patch or solution_command)")
+    try:
+        mounts = to_mounts(m.mounts, "declared by the task")
+    except ValueError as exc:
+        problems.append(f"field mounts: {exc}")
     if problems:
         raise TaskError(f"{manifest_path}: {problems[0]}")
     hidden = folder / "hidden_tests"
@@ -130,6 +137,7 @@ def load_task(folder: Path) -> Task:
             solution_patch=solution_patch, solution_command=m.solution_command,
             hidden_tests=hidden if hidden.is_dir() else None, source_path=folder, format="native",
             harmful_changes=m.harmful_changes, reporter=m.reporter, test_requires=m.test_requires,
+            mounts=mounts,
         )
     except (ValueError, TypeError) as exc:  # an attrs validator on Task
         attribute = exc.args[1] if len(exc.args) > 1 else None

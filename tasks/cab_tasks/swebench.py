@@ -15,7 +15,10 @@ How it maps onto a cab task (id ``swebench/<instance_id>``):
 
 * **prompt** — the problem statement.
 * **workspace** — ``git archive`` of ``base_commit`` from the clone, materialised once
-  in the cache (nothing is fetched; the clone is only read).
+  in the cache (nothing is fetched; the clone is only read).  It carries no future:
+  the agent gets those files in a fresh repository with one commit, and the clone
+  and the cached build are the task's ``private_paths``, hidden from the sandbox like
+  the solution (the local sandbox shows neither anyway: its root is an allow-list).
 * **hidden tests** — the files the test patch touches, as they are after applying it
   (so the tests the agent sees are the base commit's); those files are protected.
 * **oracle** — the gold ``patch`` as ``solution.patch``.
@@ -217,6 +220,7 @@ def load_instance(file: Path, number: int, instance) -> Task:
         hidden = dest / "hidden_tests"
         shutil.copytree(stage, hidden, symlinks=True)
         shutil.rmtree(stage)
+        (dest / "test.patch").unlink()  # applied: the hidden tests hold it; no copy lies about
         (hidden / VERIFY_DIR).mkdir()
         (hidden / VERIFY_DIR / "run.py").write_text(RUNNER)
         (hidden / VERIFY_DIR / "tests.json").write_text(json.dumps(tests_spec, indent=2) + "\n")
@@ -231,7 +235,7 @@ def load_instance(file: Path, number: int, instance) -> Task:
         test_timeout=float(timeout), expected_changes=expected, protected=[*test_files, f"{VERIFY_DIR}/**"],
         toolchain=["python3", "git"], tags=["swebench"], workspace=built / "workspace",
         solution_patch=built / "solution.patch" if gold else None, hidden_tests=built / "hidden_tests",
-        source_path=file, format=FORMAT,
+        source_path=file, format=FORMAT, private_paths=[clone, built],
     )
 
 

@@ -108,7 +108,8 @@ def test_the_harness_users_credential_files_are_hidden(hostile, monkeypatch):
         monkeypatch.setenv("HOME", str(home))
         result, folder = hostile(f"cat {home}/.ssh/* {home}/.npmrc {home}/.config/gh/hosts.yml {home}/notes.txt; echo done")
         out = (folder / "agent_output.txt").read_text()
-        assert "done" in out and "not secret" in out
+        assert "done" in out
+        assert "not secret" not in out  # the allow-list root shows nothing of HOME, not only its credentials
         for value in ("PRIVATE-KEY-MATERIAL", "NPM-TOKEN-VALUE", "GH-TOKEN-VALUE"):
             assert value not in out
     finally:

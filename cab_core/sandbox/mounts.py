@@ -1,0 +1,388 @@
+"""What the local sandbox shows of the host: an allow-list of mounts, built per command.
+
+Nothing of the host is visible unless it is on this list (read-only unless stated):
+
+- **the system**: ``/usr`` and the ``/bin``, ``/sbin``, ``/lib*`` beside it (as the
+  symlinks they are on a merged-/usr system), ``/etc`` without its secrets
+  (:data:`ETC_SECRETS`: shadow files, ssh host keys, private TLS keys, keytabs, ...);
+- **the toolchains**: every ``PATH`` folder of the command's environment, the home of
+  each toolchain binary found there (``.../node-v20/bin/node`` brings ``.../node-v20``),
+  the folders named by ``RUSTUP_HOME``, ``CARGO_HOME``, ``GOROOT``, ``JAVA_HOME``, and the
+  **Python runtime**: for the ``python3``/``python`` first on ``PATH``, its prefix, its base
+  interpreter's prefix and every folder of its ``sys.path`` (asked of that Python once);
+  a mounted virtual environment brings its base interpreter too;
+- **what the command is**: an absolute ``argv[0]``; the harness's own Python, when the
+  command is ``python -m MODULE`` or ``python SCRIPT`` run with it, becomes the base
+  interpreter with only MODULE's import closure (or SCRIPT) mounted, under
+  :data:`PYTHON_DIR` — never the harness's virtual environment or its checkout;
+- **what was declared**: the adapter's and the task's :class:`~cab_core.models.Mount`\\ s;
+- **the cell's own folders**: the work directory and private HOME (writable), private
+  tmpfs ``/tmp``, ``/var/tmp``, ``/run``, ``/dev/shm``; a fresh ``/proc`` of the
+  sandbox's own pid namespace and a minimal ``/dev``.
+
+A mount never exposes a *protected root* (:func:`protected_roots`: the harness user's
+HOME, the cab cache, the harness's checkout, the results, ``/``): a derived mount that
+is one of them or holds one is skipped (and listed as such), a declared one is an error.
+Inside any mount, the credential files of the harness user's HOME
+(:data:`CREDENTIAL_PATHS`) and whatever the runner asks to hide (the task's solution,
+other tasks, the results) are covered by empty read-only mounts.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from glob import glob
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Sequence
+
+import attrs
+
+from ..models import Mount
+
+#: Files of the harness user's home that hold credentials: never shown to an agent.
+CREDENTIAL_PATHS = (
+    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".netrc", ".npmrc", ".pypirc", ".git-credentials",
+    ".config/gh", ".config/gcloud", ".config/hub", ".config/git/credentials", ".cargo/credentials",
+    ".cargo/credentials.toml", ".claude", ".claude.json", ".codex", ".config/opencode", ".local/share/opencode",
+    ".pi/agent/auth.json", ".aider.conf.yml", ".env",
+)
+#: The system folders, shown whole (``/etc`` minus :data:`ETC_SECRETS`).
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+#: Globs below ``/etc`` that hold secrets: covered by empty read-only mounts.
+ETC_SECRETS = (
+    "shadow", "shadow-", "gshadow", "gshadow-", "security/opasswd", "ssh/ssh_host_*key", "ssh/*_key",
+    "ssl/private", "pki/tls/private", "pki/*/private", "*.keytab", "krb5.keytab", "ipsec.secrets", "ppp/*-secrets",
+    "wireguard", "NetworkManager/system-connections", "letsencrypt", "docker/key.json", "docker/daemon.json",
+    "credstore", "credstore.encrypted", "sudoers", "sudoers.d", "environment", "netrc", "openvpn", "rancher",
+    "kubernetes", "cab",
+)
+#: Environment variables naming a toolchain's home.
+TOOLCHAIN_HOMES = ("RUSTUP_HOME", "CARGO_HOME", "GOROOT", "JAVA_HOME")
+#: Binaries whose real location names their toolchain's home (``<home>/bin/<name>``).
+TOOLCHAIN_BINARIES = ("python3", "python", "cargo", "rustc", "node", "npm", "npx", "go", "gcc", "cc", "javac",
+                      "java", "make", "cmake")
+#: Where the harness's Python packages for ``python -m MODULE`` appear inside the sandbox.
+PYTHON_DIR = "/run/cab/python"
+
+_QUERY = ("import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix, "
+          "sys.base_exec_prefix, sys.path]))")
+
+
+@attrs.frozen(kw_only=True)
+class View:
+    """One command's view of the host: what is mounted, what is covered inside it, what was refused."""
+
+    mounts: tuple[Mount, ...] = ()
+    #: (inside path, host path) read-only binds at another path (the harness Python's packages).
+    placed: tuple[tuple[str, str], ...] = ()
+    hidden: tuple[Path, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    argv: tuple[str, ...] = ()
+
+
+def _under(path, folder) -> bool:
+    """Whether ``path`` is ``folder`` or inside it (absolute, normalised paths; string work: this runs often)."""
+    path, folder = str(path), str(folder)
+    return path == folder or path.startswith(folder if folder.endswith("/") else folder + "/")
+
+
+def _abs(path) -> Path:
+    return Path(os.path.abspath(os.path.expanduser(str(path))))
+
+
+# --------------------------------------------------------------------------- what is never mounted
+
+
+def harness_root() -> Optional[Path]:
+    """The checkout cab runs from (an editable install), or None when installed as a package."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() or (root / ".git").exists() else None
+
+
+def protected_roots(extra: Iterable[Path] = ()) -> list[Path]:
+    """Folders no mount may be or contain: ``/``, HOME, the cab caches, the harness's checkout, ``extra``."""
+    from ..agents import agents_dir
+
+    roots = [Path("/"), _abs(Path.home()), _abs(agents_dir()).parent]
+    for var in ("CAB_CACHE", "CAB_CACHE_DIR"):  # the task cache's and the test runtimes' (may differ)
+        if os.environ.get(var):
+            roots.append(_abs(os.environ[var]))
+    root = harness_root()
+    if root is not None:
+        roots.append(root)
+    roots += [_abs(p) for p in extra]
+    return list(dict.fromkeys(roots))
+
+
+def refusal(path: Path, protected: Sequence[Path]) -> Optional[str]:
+    """Why ``path`` may not be mounted (it is, or holds, a protected root), or None."""
+    for root in protected:
+        if _under(root, path):
+            return f"it would expose {root}"
+    return None
+
+
+@functools.lru_cache(maxsize=4)
+def etc_secrets(etc: str = "/etc") -> tuple[Path, ...]:
+    """The secret files and folders below ``/etc`` (:data:`ETC_SECRETS`) on this host."""
+    found: list[Path] = []
+    for pattern in ETC_SECRETS:
+        found += [Path(p) for p in glob(os.path.join(etc, pattern))]
+    return tuple(sorted(set(found)))
+
+
+def credential_paths() -> list[Path]:
+    """The harness user's credential files (:data:`CREDENTIAL_PATHS`)."""
+    home = _abs(Path.home())
+    return [] if str(home) in ("/", "") else [home / rel for rel in CREDENTIAL_PATHS]
+
+
+# --------------------------------------------------------------------------- derived mounts
+
+
+@functools.lru_cache(maxsize=32)
+def python_runtime(python: str, path_var: str) -> tuple[str, ...]:
+    """The folders ``python`` needs: its prefixes and its ``sys.path`` (asked once, outside any sandbox)."""
+    try:
+        proc = subprocess.run([python, "-c", _QUERY], capture_output=True, text=True, timeout=30, cwd="/",
+                              env={"PATH": path_var, "LC_ALL": "C.UTF-8"}, stdin=subprocess.DEVNULL)
+        prefix, base, exec_prefix, base_exec, path = json.loads(proc.stdout)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return ()
+    out = [prefix, base, exec_prefix, base_exec, *path]
+    return tuple(dict.fromkeys(p for p in out if isinstance(p, str) and os.path.isabs(p) and os.path.exists(p)))
+
+
+@functools.lru_cache(maxsize=256)
+def venv_base(folder: Path) -> Optional[Path]:
+    """The base interpreter's prefix of the virtual environment at ``folder``, if it is one."""
+    try:
+        text = (folder / "pyvenv.cfg").read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "home" and value.strip():
+            home = Path(value.strip())
+            return home.parent if home.name == "bin" else home
+    return None
+
+
+def toolchain_home(binary: Path) -> Path:
+    """``<home>`` for a binary at ``<home>/bin/<name>``, else its folder."""
+    return binary.parent.parent if binary.parent.name == "bin" else binary.parent
+
+
+def toolchain_mounts(env: Mapping[str, str]) -> list[Mount]:
+    """What the command's environment points at: PATH folders, toolchain homes, the Python runtime."""
+    return list(_toolchain_mounts(env.get("PATH", ""), tuple((k, env.get(k, "")) for k in TOOLCHAIN_HOMES)))
+
+
+@functools.lru_cache(maxsize=32)
+def _toolchain_mounts(path_var: str, homes: tuple[tuple[str, str], ...]) -> tuple[Mount, ...]:
+    out: list[Mount] = []
+    folders = [Path(p) for p in path_var.split(os.pathsep) if p and os.path.isabs(p) and os.path.isdir(p)]
+    for folder in folders:
+        out.append(Mount(path=folder, why="a folder on PATH"))
+        for name in TOOLCHAIN_BINARIES:
+            binary = folder / name
+            if os.access(binary, os.X_OK) and not binary.is_dir():
+                real = binary.resolve()
+                if real != binary:
+                    out.append(Mount(path=toolchain_home(real), why=f"the toolchain of {name} on PATH"))
+    for var, value in homes:
+        if value and os.path.isabs(value) and os.path.isdir(value):
+            out.append(Mount(path=Path(value), why=f"${var}"))
+    seen = set()
+    for name in ("python3", "python"):
+        python = shutil.which(name, path=path_var)
+        key = python and (os.path.dirname(python), os.path.realpath(python))  # venv/bin/python is venv/bin/python3
+        if python and key not in seen:
+            seen.add(key)
+            out += [Mount(path=Path(p), why=f"the Python runtime of {python}") for p in python_runtime(python, path_var)]
+    return tuple(out)
+
+
+def _is_harness_python(path: str) -> bool:
+    if path == sys.executable:
+        return True
+    try:
+        return os.path.isabs(path) and Path(path).resolve() == Path(sys.executable).resolve()
+    except OSError:
+        return False
+
+
+def base_python() -> str:
+    """The interpreter behind the harness's virtual environment (no site-packages of the harness)."""
+    return getattr(sys, "_base_executable", None) or sys.executable
+
+
+def harness_python(argv: Sequence[str]) -> tuple[list[str], list[Mount], list[tuple[str, str]]]:
+    """Rewrite a command run with the harness's own Python so it needs nothing of the harness's install.
+
+    ``python [flags] -m MODULE ARGS`` runs MODULE with only the packages importing it
+    loads (beyond the standard library) bound under :data:`PYTHON_DIR`; ``python
+    [flags] SCRIPT ARGS`` gets SCRIPT alone.  Both run the base interpreter.
+    Returns the new argv, the mounts and the ``(inside, host)`` placed binds.
+    """
+    argv = list(argv)
+    if not argv or not _is_harness_python(argv[0]):
+        return argv, [], []
+    rest, flags = argv[1:], []
+    while rest and rest[0].startswith("-") and rest[0] not in ("-m", "-c", "-"):
+        takes_value = rest[0] in ("-W", "-X") and len(rest) > 1
+        flags += rest[:2] if takes_value else rest[:1]
+        rest = rest[2:] if takes_value else rest[1:]
+    python = base_python()
+    mounts = [Mount(path=Path(sys.base_prefix), why="the harness's Python interpreter")]
+    if len(rest) >= 2 and rest[0] == "-m":
+        from .docker import module_closure  # the docker sandbox's: the same closure, computed once
+
+        placed = []
+        for top, host_path in sorted(module_closure(rest[1]).items()):
+            name = top if Path(host_path).is_dir() else Path(host_path).name
+            placed.append((f"{PYTHON_DIR}/{name}", host_path))
+        boot = (f"import runpy, sys; sys.path.insert(0, {PYTHON_DIR!r}); "
+                f"runpy.run_module({rest[1]!r}, run_name='__main__', alter_sys=True)")
+        return [python, *flags, "-c", boot, *rest[2:]], mounts, placed
+    if rest and os.path.isabs(rest[0]) and os.path.isfile(rest[0]):
+        mounts.append(Mount(path=Path(rest[0]), why="the script run by the harness's Python"))
+    return [python, *flags, *rest], mounts, []
+
+
+# --------------------------------------------------------------------------- the view
+
+
+def collapse(mounts: Iterable[Mount]) -> list[Mount]:
+    """One mount per folder, the outermost of nested ones with the same writability, parents first."""
+    by_path: dict[Path, Mount] = {}
+    for mount in mounts:
+        path = _abs(mount.path)
+        old = by_path.get(path)
+        if old is None or (mount.writable and not old.writable):
+            by_path[path] = attrs.evolve(mount, path=path)
+    kept = []
+    for path in sorted(by_path, key=lambda p: (len(p.parts), str(p))):
+        mount = by_path[path]
+        outer = [k for k in kept if _under(path, k.path)]
+        if outer and outer[-1].writable == mount.writable:
+            continue
+        kept.append(mount)
+    return kept
+
+
+def _ancestors(path: str) -> Iterable[str]:
+    """``path`` and each folder above it, as strings."""
+    while True:
+        yield path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+
+
+def cover_index(hide: Iterable[Path]) -> dict[str, Path]:
+    """What is covered inside any mount: the credential files and ``hide``, by path string, sorted."""
+    covers = {str(p): p for p in (*credential_paths(), *(_abs(p) for p in hide))}
+    return dict(sorted(covers.items()))
+
+
+def _covered_below(folder: str, keys: list[str]) -> list[str]:
+    """The entries of sorted ``keys`` strictly inside ``folder``."""
+    prefix = folder.rstrip("/") + "/"
+    found = []
+    for key in keys[bisect.bisect_left(keys, prefix):]:
+        if not key.startswith(prefix):
+            break
+        found.append(key)
+    return found
+
+
+def build_view(argv: Sequence[str], env: Mapping[str, str], *, declared: Sequence[Mount] = (),
+               hide: Sequence[Path] = (), protected: Sequence[Path] = (),
+               covers: Optional[dict[str, Path]] = None) -> View:
+    """The mounts, covers and rewritten argv of one command (see the module docstring).
+
+    Runs per command: membership is checked by walking a path's few ancestors through
+    sets, never by comparing every pair (a catalog brings hundreds of hidden folders).
+    """
+    argv, python_mounts, placed = harness_python(argv)
+    derived = [*toolchain_mounts(env), *python_mounts]
+    if argv and os.path.isabs(argv[0]) and os.path.exists(argv[0]):
+        derived.append(Mount(path=Path(argv[0]), why="the command"))
+    covers = cover_index(hide) if covers is None else covers
+    skipped: list[tuple[str, str]] = []
+    kept: list[Mount] = []
+    for mount in [*declared, *derived]:
+        path = _abs(mount.path)
+        text = str(path)
+        if not path.exists():
+            skipped.append((text, "it does not exist"))
+            continue
+        if not mount.writable and any(_under(text, s) for s in SYSTEM_DIRS):
+            continue  # shown already
+        why_not = refusal(path, protected) or next((f"{c} is hidden" for c in _ancestors(text) if c in covers), None)
+        if why_not:
+            skipped.append((text, why_not))
+            continue
+        kept.append(mount)
+        base = venv_base(path) if path.is_dir() else None
+        if base is not None and base.is_dir() and not refusal(base, protected):
+            kept.append(Mount(path=base, why=f"the base interpreter of the virtual environment {path}"))
+    mounts = collapse(kept)
+    keys = list(covers)
+    inside = {c for m in mounts for c in _covered_below(str(m.path), keys)}
+    hidden = sorted((covers[c] for c in inside if os.path.lexists(c)), key=lambda p: (len(p.parts), str(p)))
+    return View(mounts=tuple(mounts), placed=tuple(placed), hidden=tuple(hidden), skipped=tuple(dict.fromkeys(skipped)),
+                argv=tuple(argv))
+
+
+def check_declared(mounts: Sequence[Mount], protected: Sequence[Path]) -> None:
+    """Raise ValueError naming the first declared mount that would expose a protected root."""
+    for mount in mounts:
+        why_not = refusal(_abs(mount.path), protected)
+        if why_not:
+            raise ValueError(f"mount {mount.path} ({mount.why or 'declared'}) is refused: {why_not}")
+
+
+def system_args() -> list[str]:
+    """bwrap arguments for the system folders (symlinks stay symlinks) and /etc's covers."""
+    args: list[str] = []
+    for folder in SYSTEM_DIRS:
+        if os.path.islink(folder):
+            args += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            args += ["--ro-bind", folder, folder]
+    for secret in etc_secrets():
+        args += _cover(secret)
+    return args
+
+
+def _cover(path: Path) -> list[str]:
+    """An empty read-only stand-in for ``path`` (a folder or a file)."""
+    if path.is_dir() and not path.is_symlink():
+        return ["--size", "4096", "--tmpfs", str(path), "--remount-ro", str(path)]
+    return ["--ro-bind", "/dev/null", str(path)]
+
+
+def mount_args(view: View) -> list[str]:
+    """bwrap arguments for the view's mounts, placed binds and covers (after the tmpfs folders)."""
+    args: list[str] = []
+    for mount in view.mounts:
+        args += ["--bind" if mount.writable else "--ro-bind", str(mount.path), str(mount.path)]
+    for inside, host in view.placed:
+        args += ["--ro-bind", host, inside]
+    for path in view.hidden:
+        args += _cover(path)
+    return args
+
+
+def describe_mounts(mounts: Iterable[Mount]) -> list[dict]:
+    """The mounts as plain records (for ``describe()`` and the cell record)."""
+    return [{"path": str(m.path), "writable": m.writable, "why": m.why} for m in mounts]
