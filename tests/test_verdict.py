@@ -206,3 +206,25 @@ def test_task_toml_names_its_reporter_and_test_requirements(tmp_path):
     bad = write_task(tmp_path, "demo/bad", extra='reporter = "junit"\n')
     with pytest.raises(TaskError, match="field reporter: 'junit' is not one of pytest"):
         load_task(bad)
+
+
+def test_the_pytest_reporter_signs_with_the_real_standard_library(tmp_path):
+    """A ``hmac.py`` beside the tests (first on sys.path) cannot stand in for the reporter's signing."""
+    from cab_core.verdict.channels import PytestChannel
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "test_x.py").write_text("def test_ok():\n    assert True\n")
+    (work / "hmac.py").write_text("raise ImportError('shadowed')\n")
+    (work / "json.py").write_text("raise ImportError('shadowed')\n")
+    report_dir = tmp_path / "report"
+    report_dir.mkdir()
+    key = "k" * 64
+    (report_dir / "nonce").write_text(key)
+    command, env = PytestChannel().prepare("python -m pytest -q -p no:cacheprovider", report_dir, report_dir / "nonce", "t1")
+    env = {**os.environ, **env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=work, env=env, capture_output=True)
+    report = PytestChannel().read(report_dir, key.encode())
+    assert report.complete and report.problem is None
+    assert report.outcomes == {"test_x.py::test_ok": "passed"}
+    assert not (report_dir / "nonce").exists()  # taken before any test module was imported

@@ -10,10 +10,21 @@ else does not verify.  A process that ends before the session finishes writes no
 report at all.  This file runs inside the test runtime: standard library only.
 """
 
-import hashlib
-import hmac
-import json
 import os
+import sys
+
+# The tests' folder is first on sys.path: a ``hmac.py`` or ``json.py`` left there must not
+# stand in for the standard library this reporter signs with.
+_path, sys.path[:] = sys.path[:], [p for p in sys.path if p not in ("", ".", os.getcwd())]
+for _name in ("hashlib", "hmac", "json"):
+    sys.modules.pop(_name, None) if getattr(sys.modules.get(_name), "__file__", "").startswith(os.getcwd()) else None
+try:
+    import hashlib
+    import hmac
+    import json
+finally:
+    sys.path[:] = _path
+del _path, _name
 
 
 def _take_secrets():

@@ -156,3 +156,15 @@ def test_every_oracle_still_passes_and_every_noop_still_fails(task_id, runner, t
     if task.has_solution:
         assert noop.scores["pass_rate"].breakdown["pass"] == 0
         assert noop.scores["pass_rate"].breakdown["expected_tests"]
+
+
+def test_a_stdlib_module_left_beside_the_tests_cannot_stand_in_for_the_reporters(runner, tmp_path):
+    """``hmac.py`` at the top of the work tree would hand the report's key to the code under test."""
+    fake = "import sys\nsys.modules.pop('hmac', None)\nraise ImportError('shadowed')\n"
+    solution = (runner.catalog.get(PY).solution_dir / "slugify.py").read_text()
+    command = (f"{put('slugify.py', solution, '>')} && {put('hmac.py', fake, '>')} && "
+               f"{put('json.py', 'raise ImportError(1)', '>')}")
+    result, _ = runner.run_cell(RunOptions(adapter="command", model="custom", task=PY, results=tmp_path, timeout=120,
+                                           options={"command": command}))
+    assert result.status == "ok", result.error
+    assert result.scores["pass_rate"].breakdown["report_complete"] is True
