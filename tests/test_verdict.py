@@ -216,7 +216,6 @@ def test_the_pytest_reporter_signs_with_the_real_standard_library(tmp_path):
     work.mkdir()
     (work / "test_x.py").write_text("def test_ok():\n    assert True\n")
     (work / "hmac.py").write_text("raise ImportError('shadowed')\n")
-    (work / "json.py").write_text("raise ImportError('shadowed')\n")
     report_dir = tmp_path / "report"
     report_dir.mkdir()
     key = "k" * 64
