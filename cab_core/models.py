@@ -337,6 +337,8 @@ class ScoreContext:
     wall_clock_ms: float = 0.0
     scores: Mapping[str, AxisScore] = attrs.field(factory=dict, converter=_dict)
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
+    #: ``forgery attempt: <what> in <file>:<line>`` findings of the workspace's reading of the changed code.
+    forgery_findings: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
 
 
 @attrs.frozen(kw_only=True)
