@@ -64,7 +64,7 @@ class CellWorkspace:
         (self.work / ".git" / "info" / "exclude").write_text("\n".join(IGNORED) + "\n")
         git(["add", "-A"], cwd=self.work)
         git(["commit", "-q", "--allow-empty", "-m", f"cab baseline: {self.task.id}"], cwd=self.work)
-        self.agent_baseline = git(["rev-parse", "HEAD"], cwd=self.work).stdout.decode().strip()
+        self.agent_baseline = (read_text(self.work / ".git" / "refs" / "heads" / "main") or "").strip()
         self.before = snapshot.take(self.work)
         snapshot.init_store(self.base_git)
         self.baseline = snapshot.commit(self.base_git, self.before, "baseline")

@@ -51,7 +51,7 @@ _JS = (
     (re.compile(r"""\bprocess\s*\.\s*(?:on|once|addListener|prependListener)\s*\(\s*['"](exit|beforeExit)['"]"""), "an {0} hook"),
     (re.compile(r"\bprocess\s*\.\s*(?:stdout|stderr)\s*\.\s*write\s*="), "replaces the process's output"),
     (re.compile(r"\brequire\s*\.\s*cache\b|\bModule\s*\.\s*_(?:load|resolveFilename|extensions)\b"), "patches module loading"),
-    (re.compile(r"\bassert\s*\.\s*\w+\s*=[^=]|\bglobalThis\s*\.\s*(?:test|it|describe)\s*="), "patches the assertions"),
+    (re.compile(r"\bassert\b[^\n;=(]{0,3}(?:\([^\n;=)]*\))?\s*\.\s*\w+\s*=(?!=)|\bglobalThis\s*\.\s*(?:test|it|describe)\s*="), "patches the assertions"),
 )
 _RUST = (
     (re.compile(r"\b(?:std\s*::\s*)?process\s*::\s*(exit|abort)\b"), "process::{0}"),

@@ -206,8 +206,11 @@ def _read_file(entry, dest: Optional[bytes], budget: dict) -> Optional[FileRecor
 
 def init_store(git_dir: Path) -> None:
     """A bare repository of the harness's own, whose ``info/attributes`` neutralises every attribute."""
-    git(["init", "-q", "--bare", "--template=", str(git_dir)], cwd=git_dir.parent)
-    (git_dir / "info").mkdir(exist_ok=True)
+    # What ``git init --bare`` writes, without starting a process for it.
+    for sub in ("objects/info", "objects/pack", "refs/heads", "refs/tags", "info"):
+        (git_dir / sub).mkdir(parents=True, exist_ok=True)
+    (git_dir / "HEAD").write_text("ref: refs/heads/baseline\n")
+    (git_dir / "config").write_text("[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n")
     (git_dir / "info" / "attributes").write_text(NEUTRAL_ATTRIBUTES)
 
 
@@ -231,12 +234,17 @@ def commit(git_dir: Path, snap: Snapshot, ref: str) -> str:
     records = sorted(snap.files.values(), key=lambda r: r.rel)
     for mark, record in enumerate(records, 1):
         parts.append(b"blob\nmark :%d\ndata %d\n%s\n" % (mark, len(record.data), record.data))
-    parts.append(b"commit refs/heads/%s\ncommitter cab <cab@localhost> 946684800 +0000\ndata 0\ndeleteall\n" % ref.encode())
+    parts.append(b"commit refs/heads/%s\nmark :%d\ncommitter cab <cab@localhost> 946684800 +0000\ndata 0\ndeleteall\n"
+                 % (ref.encode(), len(records) + 1))
     for mark, record in enumerate(records, 1):
         parts.append(b"M %s :%d %s\n" % (record.mode.encode(), mark, _quote(record.rel)))
     parts.append(b"\ndone\n")
-    git(["fast-import", "--quiet", "--done", "--force"], cwd=git_dir, git_dir=git_dir, input=b"".join(parts))
-    return git(["rev-parse", f"refs/heads/{ref}"], cwd=git_dir, git_dir=git_dir).stdout.decode().strip()
+    marks = git_dir / f"marks-{ref}"
+    git(["fast-import", "--quiet", "--done", "--force", f"--export-marks={marks}"], cwd=git_dir, git_dir=git_dir,
+        input=b"".join(parts))
+    wanted = b":%d " % (len(records) + 1)
+    line = next(line for line in marks.read_bytes().splitlines() if line.startswith(wanted))
+    return line.split()[1].decode()
 
 
 def patch(git_dir: Path, old: str, new: str) -> str:
