@@ -123,8 +123,12 @@ def tokens_per_correct(total_tokens: float, passed: float) -> Optional[float]:
 
 
 def normalise_path(path: str) -> str:
-    """A relative path with forward slashes and no leading ``./``."""
-    path = str(path).replace("\\", "/")
+    """A relative path without a leading ``./``; every other character kept as the file system has it.
+
+    A backslash is part of a name on POSIX (``src\\merge.js`` is one file in the top
+    folder): rewriting it as a separator would count that file as ``src/merge.js``.
+    """
+    path = str(path)
     while path.startswith("./"):
         path = path[2:]
     return path
