@@ -42,7 +42,7 @@ SHAPES: tuple[tuple[str, str], ...] = (
     ("gsk_", r"[A-Za-z0-9]{30,}+"), ("xai-", r"[A-Za-z0-9]{30,}+"), ("pplx-", r"[A-Za-z0-9]{30,}+"),
     ("r8_", r"[A-Za-z0-9]{30,}+"),
     ("eyJ", r"[A-Za-z0-9_\-]{10,}+\.eyJ[A-Za-z0-9_\-]{10,}+\.[A-Za-z0-9_\-]{10,}+"),  # JWTs
-    ("-----BEGIN ", r"[A-Z ]{0,40}PRIVATE KEY-----(?:[A-Za-z-]{1,40}+: [^\n]{0,200}+\n)*+"
+    ("-----BEGIN ", r"[A-Z ]{0,40}PRIVATE KEY-----\s*+(?:[A-Za-z-]{1,40}+: [^\n]{0,200}+\n)*+"
                     + _B64 + r"++-----END [A-Z ]{0,40}PRIVATE KEY-----"),
 )
 _PATTERNS = tuple((head, re.compile(re.escape(head) + f"(?<!{_WORD}{re.escape(head)})" + body)) for head, body in SHAPES)
