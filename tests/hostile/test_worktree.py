@@ -106,3 +106,12 @@ def test_fifos_and_devices_where_the_harness_reads_never_stall_it(hostile, scrat
     result, folder, elapsed = run_contained(hostile, scratch, tmp_path, command + " && " + FIXED, timeout=10)
     assert elapsed < 60
     assert passed(result) == 1 or integrity(result) == 0
+
+
+def test_a_huge_diff_is_recorded_with_a_visible_cut(hostile, scratch, tmp_path):
+    cmd = "for i in 1 2 3 4 5 6; do python3 -c \"print(('x' * 99 + '\\n') * 19000)\" > gen$i.txt; done; " + FIXED
+    result, folder, _ = run_contained(hostile, scratch, tmp_path, cmd)
+    patch = (folder / "diff.patch").read_text()
+    assert (folder / "diff.patch").stat().st_size < 9 * 1024 * 1024
+    assert "[cab: truncated:" in patch and "+    return a + b" in patch
+    assert passed(result) == 1
