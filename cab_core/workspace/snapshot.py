@@ -128,7 +128,10 @@ def take(root: Path, *, copy_to: Optional[Path] = None) -> Snapshot:
         dest = os.path.join(os.fsencode(copy_to), entry.rel) if copy_to is not None else None
         if entry.kind == KIND_DIR:
             if dest is not None:
-                os.makedirs(dest, exist_ok=True)
+                try:
+                    os.makedirs(dest, exist_ok=True)
+                except OSError as exc:  # a path longer than the system allows, ...
+                    snap.notes.append(f"{entry.path}: not copied into the verify folder ({exc.strerror})")
         elif entry.kind == KIND_LINK:
             try:
                 target = os.readlink(entry.name, dir_fd=entry.dir_fd)
@@ -138,7 +141,10 @@ def take(root: Path, *, copy_to: Optional[Path] = None) -> Snapshot:
             snap.files[entry.path] = FileRecord(rel=entry.rel, mode="120000", data=target, size=len(target),
                                                 digest="symlink:" + hashlib.sha256(target).hexdigest())
             if dest is not None:
-                os.symlink(target, dest)
+                try:
+                    os.symlink(target, dest)
+                except OSError as exc:
+                    snap.notes.append(f"{entry.path}: not copied into the verify folder ({exc.strerror})")
         elif entry.kind == KIND_FILE:
             record = _read_file(entry, dest, budget)
             if record is not None:
@@ -157,10 +163,14 @@ def _read_file(entry, dest: Optional[bytes], budget: dict) -> Optional[FileRecor
     out = None
     size = entry.st.st_size
     copy = dest is not None and size <= COPY_CAP and size <= budget["copy"]
-    try:
-        if copy:
+    copy_error = None
+    if copy:
+        try:
             out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                           0o755 if executable else 0o644)
+        except OSError as exc:  # a path longer than the system allows, ...
+            copy, copy_error = False, exc.strerror
+    try:
         digest, kept, got = hashlib.sha256(), [], 0
         keep = min(RECORD_CAP, budget["record"])
         limit = HASH_CAP if not copy else max(HASH_CAP, COPY_CAP)
@@ -176,7 +186,11 @@ def _read_file(entry, dest: Optional[bytes], budget: dict) -> Optional[FileRecor
             if got < keep + 1:
                 kept.append(block[: keep + 1 - got])
             if out is not None:
-                os.write(out, block)
+                try:
+                    os.write(out, block)
+                except OSError as exc:  # the disk is full: the file is verified in part, and said so
+                    os.close(out)
+                    out, copy_error = None, exc.strerror
             got += len(block)
     except OSError:
         return None
@@ -192,6 +206,8 @@ def _read_file(entry, dest: Optional[bytes], budget: dict) -> Optional[FileRecor
         note = f"{got} bytes or more: only the first {HASH_CAP} hashed"
     if dest is not None and not copy:
         note = f"{size} bytes: too large to copy into the verify folder"
+    if copy_error:
+        note = f"not copied into the verify folder ({copy_error})"
     if len(data) > keep:
         note = note or f"{got} bytes: too large to record in the diff"
         data = (f"cab: file not recorded ({got} bytes, sha256 {digest.hexdigest()})\n").encode()

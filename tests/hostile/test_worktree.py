@@ -115,3 +115,11 @@ def test_a_huge_diff_is_recorded_with_a_visible_cut(hostile, scratch, tmp_path):
     assert (folder / "diff.patch").stat().st_size < 9 * 1024 * 1024
     assert "[cab: truncated:" in patch and "+    return a + b" in patch
     assert passed(result) == 1
+
+
+def test_paths_longer_than_the_system_allows_are_skipped_not_fatal(hostile, scratch, tmp_path):
+    cmd = ("W=$PWD; d=$(python3 -c 'print(\"a\" * 200)'); for i in $(seq 30); do mkdir $d && cd $d; done; "
+           "echo x > f.txt; cd \"$W\"; " + FIXED)
+    result, folder, _ = run_contained(hostile, scratch, tmp_path, cmd)
+    assert passed(result) == 1
+    assert any(p.endswith("/f.txt") for p in changed(result)["added"])
