@@ -43,6 +43,7 @@ FORGERIES = [
     ("slugify.py", "", "import sys\nsys.exit(0)\n", "exits the test process in slugify.py:2"),
     ("slugify.py", "", "if True:\n    raise SystemExit(0)\n", "exits the test process in slugify.py:2"),
     ("slugify.py", "", "import atexit\n", "imports atexit in slugify.py:1"),
+    ("slugify.py", "", "if __name__ == '__main__':\n    pass\nimport sys\nsys.exit(0)\n", "exits the test process in slugify.py:4"),
     ("slugify.py", "", "import builtins\n", "imports builtins in slugify.py:1"),
     ("slugify.py", "", "import sys\nsys.modules['calc'] = None\n", "reaches into sys.modules in slugify.py:2"),
     ("slugify.py", "", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n", "kills its own process in slugify.py:2"),

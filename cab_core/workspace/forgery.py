@@ -96,6 +96,20 @@ def _added_lines(before: Optional[str], after: str) -> list[tuple[int, str]]:
     return out
 
 
+def _main_block(text: str) -> set:
+    """Line numbers of the ``if __name__ == "__main__":`` block (the guard line and the indented lines under it)."""
+    inside, block = False, set()
+    for number, line in enumerate(text.splitlines(), 1):
+        if _MAIN_GUARD.match(line):
+            inside = True
+            block.add(number)
+        elif inside and (not line.strip() or line[:1] in " \t"):
+            block.add(number)
+        else:
+            inside = False
+    return block
+
+
 def _strip_comment(line: str, suffix: str) -> str:
     if suffix in (".py", ".pyw"):
         return line.split("#", 1)[0] if "#" in line and "'" not in line and '"' not in line else line
@@ -110,11 +124,10 @@ def scan_file(path: str, before: Optional[str], after: str) -> list[str]:
     suffix = "." + path.rsplit(".", 1)[1] if "." in path.rpartition("/")[2] else ""
     rules = _ANY + RULES.get(suffix, ())
     findings = []
-    lines = after.splitlines()
-    guard = next((n for n, l in enumerate(lines, 1) if _MAIN_GUARD.match(l)), len(lines) + 1)
+    main_block = _main_block(after) if suffix in (".py", ".pyw") else set()
     for number, line in _added_lines(before, after):
         code = _strip_comment(line, suffix)
-        if suffix in (".py", ".pyw") and number < guard and _PY_EXIT.search(code):
+        if suffix in (".py", ".pyw") and number not in main_block and _PY_EXIT.search(code):
             findings.append(f"forgery attempt: exits the test process in {path}:{number}")
             continue
         for pattern, what in rules:

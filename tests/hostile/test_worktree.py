@@ -123,3 +123,28 @@ def test_paths_longer_than_the_system_allows_are_skipped_not_fatal(hostile, scra
     result, folder, _ = run_contained(hostile, scratch, tmp_path, cmd)
     assert passed(result) == 1
     assert any(p.endswith("/f.txt") for p in changed(result)["added"])
+
+
+@pytest.mark.parametrize("command", [
+    "rm .git/HEAD && mkfifo .git/HEAD",
+    "rm .git/HEAD && ln -s /dev/zero .git/HEAD",
+    "mkdir sub && mkfifo sub/fifo && ln -s fifo sub/Cargo.toml",
+    "git init -q sub && echo 'x = 1' > sub/mod.py",
+])
+def test_cab_run_ends_and_leaves_nothing_behind(tmp_path, task_root, command):
+    # As the issue reproduced it: the CLI, --timeout 10, and a look for cab-cell-* and staging folders after.
+    import json
+
+    from conftest import run_cab
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    t0 = time.monotonic()
+    proc = run_cab("run", "--adapter", "command", "--model", "custom", "-o", f"command={command}", "--task", "demo/add",
+                   "--timeout", "10", "--results", tmp_path / "r", "--json", timeout=120,
+                   env={"CAB_TASKS_PATH": str(task_root), "TMPDIR": str(scratch)})
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - t0 < 90
+    assert json.loads(proc.stdout)["status"] == "ok"
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("cab-cell-")] == []
+    assert [p for p in (tmp_path / "r").rglob("*") if "staging" in p.name or ".old-" in p.name] == []
