@@ -95,10 +95,13 @@ class CellWorkspace:
             _rmtree(self.verify_dir)
         self.after = snapshot.take(self.work, copy_to=self.verify_dir)
         self.skipped = self.after.skipped()
-        head = snapshot.commit(self.base_git, self.after, "agent")
         added, removed, modified = snapshot.compare(self.before, self.after)
+        patch = ""
+        if added or removed or modified:
+            head = snapshot.commit(self.base_git, self.after, "agent")
+            patch = snapshot.patch(self.base_git, self.baseline, head)
         return FileChanges(added=added, removed=removed, modified=modified, extra_git_dir=self._extra_git_dir(),
-                           patch=snapshot.patch(self.base_git, self.baseline, head))
+                           patch=patch)
 
     def _extra_git_dir(self) -> bool:
         """True when the agent committed, or left a git repository besides the baseline's (read, never run)."""

@@ -41,6 +41,7 @@ RUNNER_MODULES = {"pytest", "_pytest", "pluggy", "py", "iniconfig", "packaging",
 SHADOWABLE = (set(getattr(sys, "stdlib_module_names", ())) | RUNNER_MODULES) - {"test", "tests", "__main__"}
 _SOURCE_SUFFIXES = (".py", ".pyc", ".pyw")
 _EXTENSION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\.[^/]*)?\.(so|pyd|dylib)$")
+_IMPORT = re.compile(rb"^\s*(?:from\s+([A-Za-z_]\w*)|import\s+([A-Za-z_]\w*))", re.M)
 _INCLUDE = re.compile(rb'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 #: Files each runner collects as tests by default.
 TEST_FILES = {
@@ -74,19 +75,20 @@ def find_hooks(task: Task, before: Snapshot, after: Snapshot, verify_dir=None) -
     """``path -> why it can hook the test run`` for every changed path of ``after`` (protected files excepted)."""
     run = read_test_command(task.test_command)
     roots = import_roots(task, after) if run.uses(PYTHON) else []
+    tested = tested_modules(task, before) if roots else set()
     headers = included_headers(task, before) if run.uses(C) else set()
     found = {}
     for path in changed_paths(before, after):
         if match_any(path, task.protected) or path in run.produced:
             continue
-        reason = judge(path, task, before, after, run, roots, headers)
+        reason = judge(path, task, before, after, run, roots, headers, tested)
         if reason:
             found[path] = reason
     return found
 
 
 def judge(path: str, task: Task, before: Snapshot, after: Snapshot, run: TestRun, roots: list,
-          headers: set) -> Optional[str]:
+          headers: set, tested: set = frozenset()) -> Optional[str]:
     """Why ``path`` (changed) can hook the run, or None."""
     record = after.files[path]
     folder, _, name = path.rpartition("/")
@@ -110,7 +112,7 @@ def judge(path: str, task: Task, before: Snapshot, after: Snapshot, run: TestRun
     if any(folder == d for d in run.path_dirs) and (is_link or record.mode == "100755"):
         return "an executable on the test command's PATH"
     if roots and not match_any(path, task.expected_changes):
-        module = shadowed_module(path, after, roots)
+        module = shadowed_module(path, after, roots, tested)
         if module:
             return f"shadows the module {module!r} the test run imports"
     if headers and name in headers and not match_any(path, task.expected_changes):
@@ -159,8 +161,22 @@ def module_name(entry: str, is_link: bool = False) -> Optional[str]:
     return None
 
 
-def shadowed_module(path: str, snap: Snapshot, roots: list) -> Optional[str]:
-    """The shadowable module ``path`` provides at one of ``roots``, or None."""
+def tested_modules(task: Task, before: Snapshot) -> set:
+    """Top-level modules the task's protected Python files import (``from slugify import ...``)."""
+    names = set()
+    for path, record in before.files.items():
+        if path.endswith(".py") and match_any(path, task.protected):
+            names |= {(a or b).decode() for a, b in _IMPORT.findall(record.data)}
+    return names
+
+
+def shadowed_module(path: str, snap: Snapshot, roots: list, tested: set = frozenset()) -> Optional[str]:
+    """The shadowable module ``path`` provides at one of ``roots``, or None.
+
+    In a test folder pytest puts first on ``sys.path``, the modules the tests import
+    (the code under test itself) are shadowable too: a ``tests/slugify.py`` would be
+    tested in place of ``slugify.py``.
+    """
     for root in roots:
         if root and not path.startswith(root + "/"):
             continue
@@ -174,7 +190,7 @@ def shadowed_module(path: str, snap: Snapshot, roots: list) -> Optional[str]:
             module = first
         else:
             module = module_name(first, snap.files[path].mode == "120000")
-        if module in SHADOWABLE:
+        if module in SHADOWABLE or (root and module in tested):
             return module
     return None
 

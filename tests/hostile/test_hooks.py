@@ -151,7 +151,7 @@ def test_a_cargo_manifest_that_swaps_the_test_target_is_tampering(hostile, rust_
 
 # --------------------------------------------------------------------------- recognising hooks without running them
 
-MIXED_FILES = {**RUST_FILES, "calc.py": "x = 1\n", "tests/test_calc.py": "def test(): pass\n",
+MIXED_FILES = {**RUST_FILES, "calc.py": "x = 1\n", "tests/test_calc.py": "from calc import x\n\ndef test(): pass\n",
                "test_main.c": '#include "calc.h"\n#include <stdio.h>\nint main(void) { return 0; }\n', "calc.h": "int f(void);\n"}
 PY = "python -m pytest -q -p no:cacheprovider"
 
@@ -169,7 +169,8 @@ def judge(task_root):
     def run(files: dict, test_command: str = PY, links: dict = None) -> list:
         task_id = f"demo/mixed{len(made)}"
         write_task(task_root, task_id, files=MIXED_FILES, solution={"calc.py": "x = 2\n"}, test_command=test_command,
-                   expected_changes=("calc.py", "src/**", "statistics.py"), protected=("tests/**", "test_main.c", "calc.h"))
+                   expected_changes=("calc.py", "src/**", "statistics.py"),
+                   protected=("tests/test_calc.py", "test_main.c", "calc.h"))
         task = TaskCatalog(Registry(get_plugin_manager()), tasks_dirs=[task_root]).get(task_id)
         ws = CellWorkspace(task)
         made.append(ws)
@@ -216,6 +217,7 @@ NPM = "npm test"
     ({"_pytest.cpython-311-x86_64-linux-gnu.so": "ELF"}, PY, ["_pytest.cpython-311-x86_64-linux-gnu.so"]),
     ({"statistics.py": "x = 1\n"}, PY, []),                                                       # ... unless the task asks for it
     ({"src/json.py": "x = 1\n"}, PY, []),                                                         # not on sys.path
+    ({"tests/calc.py": "x = 1\n"}, PY, ["tests/calc.py"]),                                         # tested in place of calc.py
     ({"json/data.txt": "{}"}, PY, []),                                                            # a folder, not a package
     ({"pyproject.toml": "[tool.ruff]\nline-length = 100\n"}, PY, []),
     ({"pyproject.toml": '[tool.pytest.ini_options]\naddopts = "-p evil"\n'}, PY, ["pyproject.toml"]),
