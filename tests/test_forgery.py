@@ -47,6 +47,7 @@ FORGERIES = [
     ("slugify.py", "", "import builtins\n", "imports builtins in slugify.py:1"),
     ("slugify.py", "", "import sys\nsys.modules['calc'] = None\n", "reaches into sys.modules in slugify.py:2"),
     ("slugify.py", "", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n", "kills its own process in slugify.py:2"),
+    ("slugify.py", "", "import os, signal\nos.killpg(os.getpgid(0), 9)\n", "kills its own process in slugify.py:2"),
     ("slugify.py", "", "open('/dev/tty', 'w').write('6 passed')\n", "writes to /dev/tty in slugify.py:1"),
     ("slugify.py", "", "import sys\nf = sys._getframe(1)\n", "reaches into the calling test's frames or output in slugify.py:2"),
     # JavaScript
@@ -83,7 +84,8 @@ def test_each_forgery_shape_is_found_with_its_file_and_line(path, before, after,
 @pytest.mark.parametrize("path, before, after", [
     ("slugify.py", "", "import re\nimport unicodedata\n"),
     ("slugify.py", "", "def main():\n    pass\n\nif __name__ == '__main__':\n    import sys\n    sys.exit(main())\n"),
-    ("proctree.py", "", "import os\nos.kill(pid, signal.SIGTERM)\n"),
+    ("proctree.py", "", "import os\nos.kill(pid, signal.SIGTERM)\nos.killpg(os.getpgid(pid), signal.SIGKILL)\n"),
+    ("slugify.py", "", "def f():\n    pass\n\nif __name__ == '__main__':\n    import unittest\n    unittest.main()\n"),
     ("src/merge.js", "", "module.exports = { deepMerge };\nconst FORBIDDEN = ['constructor'];\n"),
     ("src/lib.rs", "#[cfg(test)]\nmod tests;\n", "pub fn f() {}\n#[cfg(test)]\nmod tests;\n"),
     ("src/lib.rs", "", "// std::process::exit is not called here\n"),

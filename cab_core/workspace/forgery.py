@@ -37,7 +37,8 @@ _PY = (
     (re.compile(r"\b__builtins__\b"), "reaches into __builtins__"),
     (re.compile(r"\bsys\.modules\b"), "reaches into sys.modules"),
     (re.compile(r"\bos\._exit\s*\("), "os._exit"),
-    (re.compile(r"\bos\.(?:kill|killpg)\s*\(\s*os\.get(?:pid|ppid|pgid|pgrp)\b"), "kills its own process"),
+    (re.compile(r"\bos\.(?:kill|killpg)\s*\(\s*(?:os\.get(?:pid|ppid|pgrp)\s*\(\s*\)|0\s*,"
+                r"|os\.getpgid\s*\(\s*(?:0|os\.getpid\s*\(\s*\))\s*\))"), "kills its own process"),
     (re.compile(r"\b(?:os\.abort|signal\.raise_signal|signal\.pthread_kill)\s*\("), "ends its own process"),
     (re.compile(r"\bsys\.(?:_getframe|settrace|setprofile|stdout\s*=|stderr\s*=|__stdout__)|\binspect\.(?:stack|currentframe|getouterframes)\b|\.f_back\b"),
      "reaches into the calling test's frames or output"),
@@ -127,7 +128,9 @@ def scan_file(path: str, before: Optional[str], after: str) -> list[str]:
     main_block = _main_block(after) if suffix in (".py", ".pyw") else set()
     for number, line in _added_lines(before, after):
         code = _strip_comment(line, suffix)
-        if suffix in (".py", ".pyw") and number not in main_block and _PY_EXIT.search(code):
+        if number in main_block:
+            continue  # runs only as a script, never when the tests import the module
+        if suffix in (".py", ".pyw") and _PY_EXIT.search(code):
             findings.append(f"forgery attempt: exits the test process in {path}:{number}")
             continue
         for pattern, what in rules:
