@@ -105,6 +105,7 @@ class Snapshot:
         """One line per thing the harness left out (special files, too deep, too many, too big)."""
         out = [f"special file skipped: {p}" for p in self.report.special]
         out += [f"folder nested too deep, skipped: {p}" for p in self.report.too_deep]
+        out += [f"unreadable, skipped: {p or '.'}" for p in self.report.unreadable]
         if self.report.stopped_at:
             out.append(f"more than {self.report.stopped_at} entries: the rest skipped")
         return out + list(self.notes)
