@@ -68,3 +68,28 @@ def test_the_test_command_is_read_for_what_it_reaches(command, runners, extra):
         assert run.runners == frozenset(runners)
     for key, value in extra.items():
         assert getattr(run, key) == value, key
+
+
+def test_build_outputs_the_agent_left_are_not_verified(tmp_path):
+    from cab_core.plugins import get_plugin_manager
+    from cab_core.registry import Registry
+    from cab_core.tasks import TaskCatalog
+    from cab_core.testing import write_task
+    from cab_core.workspace import CellWorkspace
+
+    write_task(tmp_path, "demo/c", files={"x.c": "int x;\n", "test_main.c": "int main(void){return 0;}\n"},
+               solution={"x.c": "int x = 1;\n"}, test_command="make test", expected_changes=("x.c",),
+               protected=("test_main.c",))
+    task = TaskCatalog(Registry(get_plugin_manager()), tasks_dirs=[tmp_path]).get("demo/c")
+    ws = CellWorkspace(task)
+    try:
+        ws.prepare()
+        (ws.work / "t_run").write_bytes(b"\x7fELF fake binary")
+        (ws.work / "x.o").write_bytes(b"obj")
+        (ws.work / "notes.txt").write_text("kept")
+        changes = ws.changes()
+        ws.prepare_verify(ws.hook_files(changes))
+        assert not (ws.verify_dir / "t_run").exists() and not (ws.verify_dir / "x.o").exists()
+        assert (ws.verify_dir / "notes.txt").exists() and ws.build_outputs == ["t_run", "x.o"]
+    finally:
+        ws.close()

@@ -54,6 +54,7 @@ class CellWorkspace:
         self.skipped: list[str] = []
         self.hook_reasons: dict[str, str] = {}
         self.agent_tests: list[str] = []
+        self.build_outputs: list[str] = []
 
     # ------------------------------------------------------------------ setup
     def prepare(self) -> None:
@@ -154,8 +155,10 @@ class CellWorkspace:
             if match_any(rel, task.protected) and rel not in self.protected_before:
                 _remove(self.verify_dir / rel)  # a test the agent added cannot count
         self.agent_tests = hooks.extra_tests(task, self.before, self.after)
-        for rel in self.agent_tests:  # the agent's own tests: not the task's verdict
-            _remove(self.verify_dir / rel)
+        self.build_outputs = hooks.build_outputs(task, self.before, self.after)
+        for rel in self.agent_tests + self.build_outputs:  # the agent's own tests, its builds: not the verdict's
+            if rel not in hook_files:
+                _remove(self.verify_dir / rel)
         for rel in hook_files:
             if rel not in self.baseline_files:
                 _remove(self.verify_dir / rel)

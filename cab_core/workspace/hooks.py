@@ -213,4 +213,20 @@ def extra_tests(task: Task, before: Snapshot, after: Snapshot) -> list[str]:
             and not match_any(p, task.protected) and not match_any(p, task.expected_changes)]
 
 
+def build_outputs(task: Task, before: Snapshot, after: Snapshot) -> list[str]:
+    """New compiled files (ELF binaries, objects, archives) and what the test command writes itself (``cc -o t_run``).
+
+    The test run must build them from the sources: one the agent left (a ``t_run`` or
+    a ``.o`` that ``make`` would find up to date) is left out of the verify copy.
+    """
+    run = read_test_command(task.test_command)
+    out = []
+    for path, record in after.files.items():
+        if path in before.files or record.mode == "120000" or match_any(path, task.expected_changes):
+            continue
+        if path in run.produced or record.data.startswith(b"\x7fELF") or path.endswith((".o", ".obj", ".a")):
+            out.append(path)
+    return sorted(out)
+
+
 __all__ = ["find_hooks", "extra_tests", "changed_paths", "module_name", "NODE"]
