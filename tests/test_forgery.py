@@ -71,6 +71,13 @@ FORGERIES = [
     ("base64.c", "", "void f(void) { _exit(0); }\n", "_exit() in base64.c:1"),
     ("base64.c", "", "void f(void) { exit(0); }\n", "exit() in base64.c:1"),
     ("base64.c", "", "FILE *t = fopen(\"/dev/tty\", \"w\");\n", "writes to /dev/tty in base64.c:1"),
+    ("base64.c", "", "void f(void) { printf(\"PASS decode\\n\"); }\n", "prints a test summary in base64.c:1"),
+    ("base64.c", "", "void f(void) { puts(\"x\"); }\n", "puts() writes to the test's output in base64.c:1"),
+    ("slugify.py", "", "print('6 passed in 0.01s')\n", "prints a test summary in slugify.py:1"),
+    ("src/lib.rs", "", "fn f() { println!(\"test result: ok. 9 passed\"); }\n", "prints a test summary in src/lib.rs:1"),
+    ("src/merge.js", "", "console.log('# pass 12')\n", "prints a test summary in src/merge.js:1"),
+    ("slugify.py", "", "import ctypes\n", "reaches into the interpreter with ctypes in slugify.py:1"),
+    ("src/merge.js", "", "process.binding('fs')\n", "reaches into node's internals in src/merge.js:1"),
     # Go
     ("calc.go", "", "func f() { os.Exit(0) }\n", "os.Exit in calc.go:1"),
 ]
@@ -90,6 +97,7 @@ def test_each_forgery_shape_is_found_with_its_file_and_line(path, before, after,
     ("src/lib.rs", "#[cfg(test)]\nmod tests;\n", "pub fn f() {}\n#[cfg(test)]\nmod tests;\n"),
     ("src/lib.rs", "", "// std::process::exit is not called here\n"),
     ("README.md", "", "process.exit(0) and os._exit(0) explained\n"),
+    ("redact.py", "", "PATTERN = 'PASSWORD=(\\S+)'\nlog.info('%d passwords masked', n)\n"),
 ])
 def test_ordinary_code_is_not_a_forgery(path, before, after):
     assert scan_file(path, before, after) == []
