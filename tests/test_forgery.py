@@ -71,7 +71,8 @@ FORGERIES = [
     ("base64.c", "", "void f(void) { _exit(0); }\n", "_exit() in base64.c:1"),
     ("base64.c", "", "void f(void) { exit(0); }\n", "exit() in base64.c:1"),
     ("base64.c", "", "FILE *t = fopen(\"/dev/tty\", \"w\");\n", "writes to /dev/tty in base64.c:1"),
-    ("base64.c", "", "void f(void) { printf(\"PASS decode\\n\"); }\n", "prints a test summary in base64.c:1"),
+    ("base64.c", "", "static const char *s = \"PASS decode\";\n", "prints a test summary in base64.c:1"),
+    ("base64.c", "", "void f(void) { printf(\"PASS decode\\n\"); }\n", "printf() writes to the test's output in base64.c:1"),
     ("base64.c", "", "void f(void) { puts(\"x\"); }\n", "puts() writes to the test's output in base64.c:1"),
     ("slugify.py", "", "print('6 passed in 0.01s')\n", "prints a test summary in slugify.py:1"),
     ("src/lib.rs", "", "fn f() { println!(\"test result: ok. 9 passed\"); }\n", "prints a test summary in src/lib.rs:1"),
@@ -101,3 +102,18 @@ def test_each_forgery_shape_is_found_with_its_file_and_line(path, before, after,
 ])
 def test_ordinary_code_is_not_a_forgery(path, before, after):
     assert scan_file(path, before, after) == []
+
+
+@pytest.mark.parametrize("unit", ['"' + "1" * 64, "assert(", "#[cfg(", "exit ", "'ok 1", "sys.modules ", "import pytest;"])
+def test_reading_adversarial_code_takes_linear_time(unit):
+    import time
+
+    for path in ("slugify.py", "src/merge.js", "src/lib.rs", "base64.c"):
+        small, large = (unit * (n // len(unit)) for n in (1 << 16, 1 << 20))
+        t0 = time.perf_counter()
+        scan_file(path, None, small)
+        t1 = time.perf_counter()
+        scan_file(path, None, large)
+        t2 = time.perf_counter()
+        # 16x the text: linear is about 16x (a floor for timer noise); quadratic would be 256x
+        assert t2 - t1 < 3.0 and t2 - t1 < 40 * max(t1 - t0, 0.02), (path, unit, t1 - t0, t2 - t1)
