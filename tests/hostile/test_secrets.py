@@ -180,7 +180,7 @@ def test_masking_adversarial_text_takes_linear_time(unit):
     redact(large)
     t2 = time.perf_counter()
     # 8x the text: a quadratic masker takes 64x (the old one: 135 s for 256 KB of the first unit).
-    assert t2 - t1 < 3.0 and t2 - t1 < 30 * max(t1 - t0, 0.005), (t1 - t0, t2 - t1)
+    assert t2 - t1 < 3.0 and t2 - t1 < 30 * max(t1 - t0, 0.05), (t1 - t0, t2 - t1)  # a floor for timer noise
 
 
 PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nVJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3S\n"
