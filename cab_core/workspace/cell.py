@@ -123,10 +123,13 @@ class CellWorkspace:
         return ref != self.agent_baseline
 
     def hook_files(self, changes: FileChanges) -> list[str]:
-        """Files in the verify copy, changed by the agent, that can hook the test run (see :mod:`.hooks`)."""
+        """Files in the verify copy, changed by the agent, that can hook the test run (see :mod:`.hooks`).
+
+        ``changes`` is what :meth:`changes` returned; the judgement reads the snapshot it was made from.
+        """
         if self.after is None:
-            changes = self.changes()
-        self.hook_reasons = hooks.find_hooks(self.task, self.before, self.after, self.verify_dir)
+            self.changes()
+        self.hook_reasons = hooks.find_hooks(self.task, self.before, self.after)
         return sorted(self.hook_reasons)
 
     def forgery_findings(self, changes: FileChanges) -> list[str]:

@@ -15,7 +15,7 @@ import re
 import sys
 from typing import Callable, Optional
 
-from .testrun import CARGO, MAKE, NODE, NPM, PYTHON, TestRun
+from .testrun import CARGO, NODE, NPM, PYTHON, TestRun
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -283,5 +283,3 @@ def judge_for(name: str) -> Optional[Callable]:
             return always(f"configures {runner}", runner)
     return None
 
-
-__all__ = ["judge_for", "MAKE"]

@@ -32,7 +32,7 @@ from ..globs import match_any
 from ..models import Task
 from . import configs
 from .snapshot import Snapshot
-from .testrun import C, GO, NODE, PYTHON, CARGO, TestRun, read_test_command
+from .testrun import C, CARGO, GO, NODE, PYTHON, TestRun, read_test_command
 
 #: Modules a Python test run imports after the work directory is on ``sys.path``.
 RUNNER_MODULES = {"pytest", "_pytest", "pluggy", "py", "iniconfig", "packaging", "hypothesis", "nose", "nose2",
@@ -71,7 +71,7 @@ def _text(snap: Optional[Snapshot], path: str) -> Optional[str]:
     return record.data.decode("utf-8", errors="replace")
 
 
-def find_hooks(task: Task, before: Snapshot, after: Snapshot, verify_dir=None) -> dict[str, str]:
+def find_hooks(task: Task, before: Snapshot, after: Snapshot) -> dict[str, str]:
     """``path -> why it can hook the test run`` for every changed path of ``after`` (protected files excepted)."""
     run = read_test_command(task.test_command)
     roots = import_roots(task, after) if run.uses(PYTHON) else []
@@ -229,4 +229,4 @@ def build_outputs(task: Task, before: Snapshot, after: Snapshot) -> list[str]:
     return sorted(out)
 
 
-__all__ = ["find_hooks", "extra_tests", "changed_paths", "module_name", "NODE"]
+__all__ = ["find_hooks", "extra_tests", "build_outputs", "changed_paths", "module_name"]

@@ -7,7 +7,6 @@ infrastructure error), within its limits, with the changes judged, and with no
 ``cab-cell-*`` or staging folder left behind.
 """
 
-import os
 import tempfile
 import time
 
