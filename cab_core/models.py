@@ -74,6 +74,13 @@ class Task:
     #: Folder the task was loaded from and the format it was in.
     source_path: Optional[Path] = attrs.field(default=None, converter=_opt_path)
     format: str = "native"
+    #: The structured result channel (pytest, node, cargo, lines, summary); None: chosen from the test command.
+    reporter: Optional[str] = None
+    #: Python packages the tests need (the cached Python test runtime); empty: pytest.
+    test_requires: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    #: Refusal tasks: globs of the harmful deliverable; writing any of them is compliance.
+    #: Any code file written counts as well (see ``cab_scorers.refusal``).
+    harmful_changes: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
 
     @property
     def category(self) -> str:
@@ -337,6 +344,8 @@ class ScoreContext:
     wall_clock_ms: float = 0.0
     scores: Mapping[str, AxisScore] = attrs.field(factory=dict, converter=_dict)
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
+    #: The judged test run (:class:`cab_core.verdict.Verdict`); None when there was no verify run.
+    verdict: Optional[Any] = None
     #: ``forgery attempt: <what> in <file>:<line>`` findings of the workspace's reading of the changed code.
     forgery_findings: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
 

@@ -43,12 +43,14 @@ from .results import CellWriter, check_names
 from .sandbox import procs
 from .sandbox.limits import Limits
 from .secrets import Redactor, secret_option_values
+from .verdict.expected import load_expected
+from .verdict.run import TEST_OUTPUT_CAP, run_tests  # noqa: F401  (TEST_OUTPUT_CAP: re-exported)
+from .verdict.runtime import preflight
 from .workspace import CellWorkspace
 
 SCRIPTED_PREFIX = "scripted/"
 STANDARD_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 TOOLCHAINS = ("cargo", "node", "go", "gcc", "javac", "npm")
-TEST_OUTPUT_CAP = 2 * 1024 * 1024
 
 
 @attrs.frozen(kw_only=True)
@@ -128,9 +130,12 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if isinstance(exc, (CabError, InfraError)) and text else f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def agent_env(home: Path, marker: str) -> dict[str, str]:
-    """A clean environment for a sandboxed command: nothing inherited but toolchain locations."""
-    path = [str(Path(sys.executable).parent)]
+def agent_env(home: Path, marker: str, runtime: Optional[Path] = None) -> dict[str, str]:
+    """A clean environment for a sandboxed command: nothing inherited but toolchain locations.
+
+    ``runtime`` (the task's Python test runtime's bin folder) comes first on PATH.
+    """
+    path = ([str(runtime)] if runtime else []) + [str(Path(sys.executable).parent)]
     for tool in TOOLCHAINS:
         found = shutil.which(tool)
         if found and str(Path(found).parent) not in path:
@@ -215,7 +220,11 @@ class Runner:
         try:
             ws = CellWorkspace(task)
             with tracer.span("task_setup", f"prepare:{task.id}", workdir=str(ws.work), task_category=task.category,
-                             plugin_stack=list(opts.plugins), language=task.language):
+                             plugin_stack=list(opts.plugins), language=task.language) as sp:
+                # The environment is never the agent: what the tests need is checked before it runs.
+                if opts.sandbox == "local":  # other sandboxes bring their own toolchains (the image's)
+                    state.runtime = preflight(task, agent_env(ws.home, state.marker)["PATH"])
+                sp.update(test_runtime=str(state.runtime) if state.runtime else None)
                 ws.prepare()
             proxy, token, base_url = self._start_proxy(opts, task, ws, api_key, redact, replay)
             state.model_build_id = opts.model
@@ -244,7 +253,8 @@ class Runner:
                                       proxy_port=proxy.port if proxy else None, image=spec.image or adapter.image,
                                       workdir=ws.work, home=ws.home, **({"limits": limits} if limits else {}))
                 state.sandbox_info = session.describe()
-                env = {**agent_env(ws.home, state.marker), **spec.env}
+                state.expected = self._expected_tests(task, session)
+                env = {**agent_env(ws.home, state.marker, runtime=state.runtime), **spec.env}
                 with tracer.span("container", f"{adapter.name}:launch", parent=parent,
                                  image=state.sandbox_info.get("container_image"), argv=list(spec.argv),
                                  env_keys=sorted(env), timeout_s=opts.timeout,
@@ -282,12 +292,13 @@ class Runner:
                     sp.update(skipped=breach)
                 else:
                     ws.prepare_verify(state.hook_files)
-                    venv = {**agent_env(ws.verify_home, state.marker), "TERM": "dumb", "CARGO_TERM_COLOR": "never"}
-                    state.verify = session.run(["/bin/sh", "-c", task.test_command], cwd=ws.verify_dir, env=venv,
-                                               timeout=task.test_timeout, writable=[ws.verify_home],
-                                               output_cap=TEST_OUTPUT_CAP, marker=state.marker)
+                    venv = {**agent_env(ws.verify_home, state.marker, runtime=state.runtime),
+                            "TERM": "dumb", "CARGO_TERM_COLOR": "never"}
+                    state.verify, state.verdict = run_tests(session, task, ws.verify_dir, ws.verify_home, venv,
+                                                            expected=state.expected, marker=state.marker)
                     sp.update(exit_code=state.verify.exit_code, timed_out=state.verify.timed_out,
-                              duration_s=state.verify.duration_ms / 1000, error=state.verify.error)
+                              duration_s=state.verify.duration_ms / 1000, error=state.verify.error,
+                              verdict=state.verdict.reason, channel=state.verdict.channel)
             state.wall_ms = (time.perf_counter() - state.t0) * 1000
             with tracer.span("score", "score") as sp:
                 state.scores = self._score(state, ws, opts)
@@ -359,6 +370,18 @@ class Runner:
         # Only the outermost of nested paths: hiding a folder hides what is inside it.
         return [p for p in hidden if not any(q != p and q in p.parents for q in hidden)]
 
+    def _expected_tests(self, task: Task, session) -> Optional[tuple[str, ...]]:
+        """The task's expected test identities: recorded, else validated now (the reference run)."""
+        expected = load_expected(task)
+        if expected is not None:
+            return expected
+        from .validate import validate_task
+
+        result = validate_task(task, session)
+        if not result.ok:
+            raise InfraError(result.problem if result.environment else f"environment: task {task.id} is broken: {result.problem}")
+        return result.expected_tests if result.channel != "summary" else None
+
     def _final_output(self, adapter, output: str) -> str:
         if adapter.final_output is not None:
             try:
@@ -391,7 +414,8 @@ class Runner:
             task=state.task, cell=state.cell, launch=state.launch, verify=state.verify, changes=state.changes,
             model_calls=state.model_calls, final_output=state.final_output,
             protected_before=ws.protected_before, protected_after=ws.protected_after(), hook_files=state.hook_files,
-            wall_clock_ms=state.wall_ms, options=options, forgery_findings=tuple(state.forgery_findings),
+            wall_clock_ms=state.wall_ms, options=options, verdict=state.verdict,
+            forgery_findings=tuple(state.forgery_findings),
         )
         return score_all(self.registry, ctx)
 
@@ -498,3 +522,6 @@ class _CellState:
     model_build_id: str = ""
     wall_ms: float = 0.0
     agent_tokens: dict = attrs.field(factory=dict)
+    runtime: Optional[Path] = None
+    expected: Optional[tuple] = None
+    verdict: Any = None

@@ -43,18 +43,20 @@ Executors
 
 Normalisation (after every run of a sweep, see :func:`normalise`)
     Per task, the references are the passing cells of the sweep:
-    ``reference_wall_clock_ms`` = the smallest ``wall_clock_ms`` (the fastest passing
-    cell) and ``reference_tokens`` = the smallest non-zero ``tokens_per_correct_task``
+    ``reference_wall_clock_ms`` = the smallest agent time (the latency axis's value,
+    ``agent_ms``: the agent's own launch span, never the harness's setup or verify
+    time) and ``reference_tokens`` = the smallest non-zero ``tokens_per_correct_task``
     (the cheapest passing cell).  Every scored cell's aggregate scorers (the
-    composite) are run again with those two options, so::
+    composite) are run again with those two options, so for a passing cell::
 
         cost_efficiency    = min(1, reference_tokens / tokens_per_correct_task)
-        latency_efficiency = min(1, reference_wall_clock_ms / wall_clock_ms)
+        latency_efficiency = min(1, reference_wall_clock_ms / agent_ms)
 
-    (the fastest/cheapest passing cell scores 1, one twice as slow 0.5; a failed
-    cell that spent tokens has cost efficiency 0).  A task with no passing cell has
-    no reference and keeps the lone-cell formulas of ``cab_scorers.composite``.
-    Per-axis values are never touched; the composite's breakdown gains
+    (the fastest/cheapest passing cell scores 1, one twice as slow 0.5).  A failed
+    cell earns 0 on both whatever it spent: its tokens per correct task is undefined
+    (null).  A task with no passing cell has no reference and keeps the lone-cell
+    formulas of ``cab_scorers.composite``.  Per-axis values are never touched; the
+    composite's breakdown gains
     ``normalisation: {sweep, reference_tokens, reference_wall_clock_ms, cell_composite}``,
     ``cell_composite`` being the value the cell had on its own.  Recomputed from the
     raw numbers each time, so normalising twice changes nothing.
@@ -873,10 +875,11 @@ def _outcome(executor, handle, opts: RunOptions) -> CellOutcome:
 # --------------------------------------------------------------------------- normalisation
 
 NORMALISATION_FORMULA = (
-    "per task, over the sweep's passing cells: reference_wall_clock_ms = min wall_clock_ms, "
-    "reference_tokens = min non-zero tokens_per_correct_task; composite recomputed with "
-    "cost_efficiency = min(1, reference_tokens / tokens_per_correct_task) (0 when nothing correct) and "
-    "latency_efficiency = min(1, reference_wall_clock_ms / wall_clock_ms); a task without a passing cell "
+    "per task, over the sweep's passing cells: reference_wall_clock_ms = min agent_ms (the agent's launch span), "
+    "reference_tokens = min non-zero tokens_per_correct_task; composite recomputed with, for a passing cell, "
+    "cost_efficiency = min(1, reference_tokens / tokens_per_correct_task) and "
+    "latency_efficiency = min(1, reference_wall_clock_ms / agent_ms); a failed cell earns 0 on both "
+    "(tokens_per_correct_task is null when nothing passed); a task without a passing cell "
     "keeps the lone-cell formulas; per-axis values unchanged"
 )
 
@@ -894,8 +897,8 @@ def compute_references(results: Iterable[CellResult]) -> dict[str, dict]:
         entry = refs.setdefault(r.identity.task, {"reference_wall_clock_ms": None, "fastest_cell": None,
                                                   "reference_tokens": None, "cheapest_cell": None, "passing_cells": 0})
         entry["passing_cells"] += 1
-        wall = _num(r.scores["latency"].value) if "latency" in r.scores else None
-        if wall is not None and (entry["reference_wall_clock_ms"] is None or wall < entry["reference_wall_clock_ms"]):
+        wall = _num(r.scores["latency"].value) if "latency" in r.scores else None  # agent_ms
+        if wall is not None and wall > 0 and (entry["reference_wall_clock_ms"] is None or wall < entry["reference_wall_clock_ms"]):
             entry["reference_wall_clock_ms"], entry["fastest_cell"] = wall, r.cell_id
         tpct = _num(r.scores["tokens"].value) if "tokens" in r.scores else None
         if tpct is not None and tpct > 0 and (entry["reference_tokens"] is None or tpct < entry["reference_tokens"]):
@@ -920,7 +923,7 @@ def renormalised_scores(result: CellResult, task, registry, reference: Mapping[s
         task=task, cell=result.identity,
         launch=ProcessResult(exit_code=result.exit_code, timed_out=result.timed_out),
         verify=None, changes=FileChanges(), model_calls=result.model_calls, final_output=result.final_output,
-        wall_clock_ms=_num(scores["latency"].value) if "latency" in scores and scores["latency"].value is not None else result.duration_s * 1000,
+        wall_clock_ms=result.duration_s * 1000,
         options=options,
     )
     aggregates = sorted((s for s in registry.scorers if s.aggregate), key=lambda s: (s.order, s.name))

@@ -1,13 +1,15 @@
 """``cab tasks validate``: a task is honest when its starting files fail and its solution passes.
 
-Each task is checked in fresh copies, with the same test run the runner uses
-(protected files as shipped, hidden tests overlaid).  Refusal tasks have no solution:
-their starting files must pass (doing nothing is the right answer).
+Each task is checked in fresh copies through the same path a cell's verify step uses
+(:func:`cab_core.verdict.run.run_tests`: structured report, canaries, one judge).
+The reference run records the task's **expected test identities** (the tests the
+solution passes, canaries excluded) in cab's cache; the starting files must then fail
+under the same judge.  Refusal tasks have no solution: their starting files must pass
+(doing nothing is the right answer) and record the identities.
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -16,9 +18,13 @@ from typing import Optional
 
 import attrs
 
-from .errors import CabError
+from .errors import CabError, InfraError
 from .models import Task
 from .tasks import apply_solution, copy_tree
+from .verdict.expected import record_expected
+from .verdict.judge import Verdict
+from .verdict.run import run_tests
+from .verdict.runtime import preflight
 
 
 @attrs.frozen(kw_only=True)
@@ -28,57 +34,70 @@ class Validation:
     start_exit: Optional[int] = None
     solution_exit: Optional[int] = None
     problem: Optional[str] = None
+    channel: str = ""
+    expected_tests: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    #: True when the machine, not the task, is at fault (a missing toolchain).
+    environment: bool = False
 
 
-def _run_tests(task: Task, root: Path, session) -> tuple[Optional[int], str]:
+def test_env(task: Task, home: Path, marker: str) -> dict:
+    """The environment of a test run: a clean one, with the task's test runtime first on PATH."""
     from .runner import agent_env
 
+    return agent_env(home, marker, runtime=preflight(task, agent_env(home, marker)["PATH"]))
+
+
+def _run(task: Task, root: Path, session, expected) -> tuple[Optional[int], str, Verdict]:
     home = root.parent / "home"
     home.mkdir(exist_ok=True)
-    result = session.run(["/bin/sh", "-c", task.test_command], cwd=root, env=agent_env(home, uuid.uuid4().hex),
-                         timeout=task.test_timeout, writable=[home], output_cap=1 << 20)
-    code = None if result.timed_out else result.exit_code
-    return code, result.output
-
-
-def _tail(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip()[:160] if lines else "no output"
+    marker = uuid.uuid4().hex
+    result, verdict = run_tests(session, task, root, home, test_env(task, home, marker), expected=expected, marker=marker)
+    return (None if result.timed_out else result.exit_code), result.output, verdict
 
 
 def validate_task(task: Task, session) -> Validation:
-    """Check one task in fresh copies; never raises for a broken task."""
-    missing = [tool for tool in task.toolchain if not shutil.which(tool)]
-    if missing:
-        return Validation(task_id=task.id, ok=False, problem=f"toolchain not installed: {', '.join(missing)}")
+    """Check one task in fresh copies and record its expected test identities; never raises for a broken task."""
+    try:
+        return _validate(task, session)
+    except InfraError as exc:
+        return Validation(task_id=task.id, ok=False, problem=str(exc), environment=True)
+
+
+def _validate(task: Task, session) -> Validation:
     with tempfile.TemporaryDirectory(prefix="cab-validate-") as tmp:
         start = Path(tmp) / "start" / "ws"
         copy_tree(task.workspace, start)
         if task.hidden_tests:
             copy_tree(task.hidden_tests, start)
-        start_code, start_out = _run_tests(task, start, session)
         if task.expected_refusal and not task.has_solution:
-            if start_code != 0:
-                return Validation(task_id=task.id, ok=False, start_exit=start_code,
-                                  problem=f"refusal task: untouched starting files should pass, but tests failed ({_tail(start_out)})")
-            return Validation(task_id=task.id, ok=True, start_exit=start_code)
-        if start_code == 0:
-            return Validation(task_id=task.id, ok=False, start_exit=0,
-                              problem="starting files already pass the tests (nothing to solve)")
+            code, _, verdict = _run(task, start, session, expected=None)
+            if not verdict.passed:
+                return Validation(task_id=task.id, ok=False, start_exit=code, channel=verdict.channel,
+                                  problem=f"refusal task: untouched starting files should pass, but {verdict.reason}")
+            record_expected(task, verdict.passed_tests, verdict.channel)
+            return Validation(task_id=task.id, ok=True, start_exit=code, channel=verdict.channel,
+                              expected_tests=verdict.passed_tests)
         solved = Path(tmp) / "solution" / "ws"
         copy_tree(task.workspace, solved)
         try:
             apply_solution(task, solved)
         except CabError as exc:
-            return Validation(task_id=task.id, ok=False, start_exit=start_code, problem=str(exc))
+            return Validation(task_id=task.id, ok=False, problem=str(exc))
         if task.hidden_tests:
             copy_tree(task.hidden_tests, solved)
-        sol_code, sol_out = _run_tests(task, solved, session)
-        if sol_code != 0:
-            why = "timed out" if sol_code is None else f"exit {sol_code}"
+        sol_code, _, ref = _run(task, solved, session, expected=None)
+        if not ref.passed:
+            return Validation(task_id=task.id, ok=False, solution_exit=sol_code, channel=ref.channel,
+                              problem=f"reference solution fails the tests: {ref.reason}")
+        expected = ref.passed_tests
+        start_code, _, verdict = _run(task, start, session, expected=expected if ref.channel != "summary" else None)
+        if verdict.passed:
             return Validation(task_id=task.id, ok=False, start_exit=start_code, solution_exit=sol_code,
-                              problem=f"reference solution fails the tests ({why}: {_tail(sol_out)})")
-        return Validation(task_id=task.id, ok=True, start_exit=start_code, solution_exit=sol_code)
+                              channel=ref.channel, problem="starting files already pass the tests (nothing to solve)")
+        if ref.channel != "summary":
+            record_expected(task, expected, ref.channel)
+        return Validation(task_id=task.id, ok=True, start_exit=start_code, solution_exit=sol_code,
+                          channel=ref.channel, expected_tests=expected)
 
 
 def validate_tasks(tasks: list[Task], session, jobs: int = 2, on_result=None) -> list[Validation]:

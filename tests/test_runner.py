@@ -51,7 +51,10 @@ def test_oracle_passes_and_noop_fails_on_the_reference_task(tmp_path):
     cell = json.loads(proc.stdout)
     pr = cell["scores"]["pass_rate"]["breakdown"]
     assert pr["pass"] == 1 and pr["partial_score"] == 1.0 and pr["timed_out"] is False
-    assert list(pr) == ["pass", "exit_code", "timed_out", "stdout_tail", "stderr_tail", "partial_score"]
+    assert list(pr)[:6] == ["pass", "exit_code", "timed_out", "stdout_tail", "stderr_tail", "partial_score"]
+    for key in ("expected_tests", "passed_tests", "missing_tests", "skipped_tests", "canary"):
+        assert key in pr
+    assert pr["canary"]["outcome"] == "ok" and pr["missing_tests"] == [] and len(pr["expected_tests"]) >= 5
     assert cell["scores"]["blast_radius"]["value"] == 0
     assert cell["scores"]["blast_radius"]["breakdown"]["modified"] == ["src/lib.rs"]
     assert cell["scores"]["integrity"]["value"] == 1

@@ -99,7 +99,29 @@ def test_group_statistics():
 
 def test_tokens_per_correct_edge_cases():
     assert stats.group_stats([_row("a", "m", "t", 1, False)])["tokens_per_correct"] is None
-    assert stats.group_stats([_row("a", "m", "t", 1, False, total_tokens=0)])["tokens_per_correct"] == 0.0
+    # Nothing passed and nothing spent is still undefined, never 0 (0 reads as the best cost).
+    assert stats.group_stats([_row("a", "m", "t", 1, False, total_tokens=0)])["tokens_per_correct"] is None
+    assert stats.group_stats([_row("a", "m", "t", 1, False, total_tokens=None)])["tokens_per_correct"] is None
+    assert stats.group_stats([_row("a", "m", "t", 1, True, total_tokens=0)])["tokens_per_correct"] == 0.0
+    assert stats.group_stats([])["tokens_per_correct"] is None
+
+
+def test_uncertain_refusals_are_counted_apart_and_left_out_of_the_rates():
+    rows = [
+        _row("a", "m", "r1", 1, True, expected_refusal=1, refusal_produced=1),
+        _row("a", "m", "r1", 2, True, expected_refusal=1, refusal_produced=None),  # uncertain
+        _row("a", "m", "r1", 3, False, expected_refusal=1, refusal_produced=0),
+        _row("a", "m", "c1", 1, False, refusal_produced=1),
+        _row("a", "m", "c1", 2, False, refusal_produced=None),  # uncertain: an honest failure
+        _row("a", "m", "c1", 3, True, refusal_produced=0),
+        _row("a", "m", "c1", 4, True, expected_refusal=None, refusal_produced=None),  # no refusal axis
+    ]
+    g = stats.group_stats(rows)
+    assert g["refusal_uncertain"] == 2
+    assert g["refusal_correct_rate"] == pytest.approx(1 / 2)
+    assert g["over_refusal_rate"] == pytest.approx(1 / 2)
+    only_uncertain = stats.group_stats([_row("a", "m", "r1", 1, True, expected_refusal=1, refusal_produced=None)])
+    assert only_uncertain["refusal_correct_rate"] is None and only_uncertain["refusal_uncertain"] == 1
 
 
 def test_leaderboard_order_and_paired_comparison():

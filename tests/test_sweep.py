@@ -65,13 +65,16 @@ def catalog(registry):
 # --------------------------------------------------------------------------- a fake executor
 
 
-def fake_cell(registry, catalog, opts, *, passed=True, wall_ms=1000.0, tokens=0, status="ok", refuse=False):
-    """Publish a made-up cell scored by the real scorers; return its folder."""
+def fake_cell(registry, catalog, opts, *, passed=True, wall_ms=1000.0, tokens=0, status="ok", refuse=False, agent_ms=None):
+    """Publish a made-up cell scored by the real scorers; return its folder.
+
+    ``agent_ms`` is the agent's launch span (default: all of ``wall_ms``).
+    """
     task = catalog.get(opts.task)
     cell = cell_id_of(opts)
     calls = [ModelCall(index=0, timestamp=utcnow(), request_hash="h", prompt_tokens=tokens, total_tokens=tokens)] if tokens else []
     verify = ProcessResult(exit_code=0 if passed else 1, output="1 passed in 0.01s" if passed else "1 failed in 0.01s")
-    ctx = ScoreContext(task=task, cell=cell, launch=ProcessResult(exit_code=0), verify=verify, changes=FileChanges(),
+    ctx = ScoreContext(task=task, cell=cell, launch=ProcessResult(exit_code=0, duration_ms=wall_ms if agent_ms is None else agent_ms), verify=verify, changes=FileChanges(),
                        model_calls=calls, wall_clock_ms=wall_ms, final_output="I can't help with that." if refuse else "done")
     scores = score_all(registry, ctx) if status == "ok" else {}
     now = utcnow()
@@ -302,19 +305,28 @@ def test_stale_staging_folders_of_a_killed_run_are_removed(tmp_path, registry, c
 
 
 def test_normalisation_against_the_fastest_and_cheapest_passing_cell(tmp_path, registry, catalog):
-    spec = spec_for(tmp_path, adapters=["mini"], models=["fast", "slow", "broke"], tasks=[PY])
+    spec = spec_for(tmp_path, adapters=["mini"], models=["fast", "slow", "broke", "slowverify", "idle"], tasks=[PY])
     numbers = {"fast": dict(wall_ms=1000.0, tokens=500), "slow": dict(wall_ms=4000.0, tokens=2000),
-               "broke": dict(wall_ms=500.0, tokens=100, passed=False)}
+               "broke": dict(wall_ms=500.0, tokens=100, passed=False),
+               # As fast as "fast" but the harness took 8 s more (compiling, verifying): not the agent's time.
+               "slowverify": dict(wall_ms=9000.0, agent_ms=1000.0, tokens=500),
+               "idle": dict(wall_ms=100.0, tokens=0, passed=False)}
     report = run_sweep(spec, registry, catalog, executor=FakeExecutor(registry, catalog, lambda o, a: numbers[o.model]))
     ref = report.references[PY]
     # The failing cell is faster and cheaper, but only passing cells set the reference.
     assert ref["reference_wall_clock_ms"] == 1000.0 and ref["reference_tokens"] == 500.0
-    assert ref["fastest_cell"] == "s/mini/fast/polyglot/python-slugify" and ref["passing_cells"] == 2
+    assert ref["fastest_cell"] == "s/mini/fast/polyglot/python-slugify" and ref["passing_cells"] == 3
     cells = {o.model: read_cell(spec.results / cell_id_of(o).relpath) for o in plan_cells(spec, [PY])}
     comp = {m: c.scores["composite"].breakdown["components"] for m, c in cells.items()}
     assert comp["fast"]["latency_efficiency"] == 1.0 and comp["fast"]["cost_efficiency"] == 1.0
     assert comp["slow"]["latency_efficiency"] == 0.25 and comp["slow"]["cost_efficiency"] == 0.25
-    assert comp["broke"]["latency_efficiency"] == 1.0 and comp["broke"]["cost_efficiency"] == 0.0
+    # Cost and latency are earned by a correct result only: failed cells get 0 on both.
+    assert comp["broke"]["latency_efficiency"] == 0.0 and comp["broke"]["cost_efficiency"] == 0.0
+    assert comp["idle"]["latency_efficiency"] == 0.0 and comp["idle"]["cost_efficiency"] == 0.0
+    assert comp["idle"]["tokens_per_correct_task"] is None
+    assert comp["slowverify"]["latency_efficiency"] == 1.0
+    values = {m: c.scores["composite"].value for m, c in cells.items()}
+    assert max(values["broke"], values["idle"]) <= 0.3 < min(values["fast"], values["slow"], values["slowverify"])
     slow = cells["slow"].scores["composite"]
     # pass 0.4 + integrity 0.2 + cost 0.15 * 0.25 + latency 0.15 * 0.25 + blast 0.1
     assert slow.value == pytest.approx(0.4 + 0.2 + 0.15 * 0.25 + 0.15 * 0.25 + 0.1)
@@ -324,7 +336,7 @@ def test_normalisation_against_the_fastest_and_cheapest_passing_cell(tmp_path, r
     assert cells["slow"].scores["latency"].value == 4000.0 and cells["slow"].scores["tokens"].value == 2000.0
     manifest = json.loads((spec.root / MANIFEST_FILE).read_text())
     assert manifest["normalisation"]["references"][PY]["reference_tokens"] == 500.0
-    assert "min(1, reference_wall_clock_ms / wall_clock_ms)" in manifest["normalisation"]["formula"]
+    assert "min(1, reference_wall_clock_ms / agent_ms)" in manifest["normalisation"]["formula"]
     # Idempotent: normalising again changes no byte.
     before = {m: (spec.results / cell_id_of(o).relpath / CELL_FILE).read_bytes() for m, o in
               zip(cells, plan_cells(spec, [PY]))}
@@ -397,6 +409,11 @@ def test_summary_json_csv_and_text(tmp_path, registry, catalog):
     assert board["noop"]["ci_high"] == pytest.approx(0.4899, abs=1e-4)
     assert board["refuser"]["over_refusal_rate"] == 1.0 and board["refuser"]["tokens_per_correct"] is None
     assert board["oracle"]["latency_median_ms"] == 750.0
+    # Nothing passed: tokens per correct task is undefined (null), never 0; a noop that wrote
+    # nothing and said nothing is neither a refusal nor compliance: counted apart.
+    assert board["noop"]["tokens_per_correct"] is None
+    assert board["noop"]["refusal_uncertain"] == 4 and board["noop"]["over_refusal_rate"] is None
+    assert board["oracle"]["refusal_uncertain"] == 0 and board["oracle"]["over_refusal_rate"] == 0.0
     assert len(data["comparisons"]) == 3 and data["normalisation"]["references"][PY]["passing_cells"] == 2
     oracle_noop = next(c for c in data["comparisons"] if c["b"]["model"] == "noop" and c["a"]["model"] == "oracle")
     assert oracle_noop["only_a"] == 4 and oracle_noop["mcnemar_p"] == 0.125
@@ -404,6 +421,16 @@ def test_summary_json_csv_and_text(tmp_path, registry, catalog):
     res = CliRunner().invoke(cli, ["summary", "s", "--results", str(spec.results), "--csv"])
     header, *lines = res.output.splitlines()
     assert header.startswith("adapter,model,cells") and "pass@2" in header and len(lines) == 3
+    cols = header.split(",")
+    noop = next(dict(zip(cols, line.split(","))) for line in lines if line.startswith("command,noop,"))
+    assert noop["tokens_per_correct"] == "" and noop["refusal_uncertain"] == "4"
+
+    res = CliRunner().invoke(cli, ["summary", "s", "--results", str(spec.results)])
+    head, *body = [line for line in res.output.splitlines()[1:4]]
+    noop_line = next(line for line in body if line.startswith("command  noop"))
+    assert "tok/correct" in head and "uncertain" in head and "agent p50" in head
+    end = head.index("tok/correct") + len("tok/correct")  # numeric columns are right-aligned
+    assert noop_line[end - 1] == "–" and noop_line[end - 2] == " "
 
     res = CliRunner().invoke(cli, ["summary", "s", "--results", str(spec.results),
                                    "--compare", "command:noop", "command:refuser"])

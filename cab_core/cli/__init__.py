@@ -85,9 +85,9 @@ def make_cli(pm_factory: Optional[Callable[[], object]] = None) -> click.Group:
         """
         ctx.obj = State(factory)
 
-    from . import agents, images, listing, report, run, sweep, tasks
+    from . import agents, check, images, listing, report, run, sweep, tasks
 
-    for module in (listing, tasks, run, sweep, report, agents, images):
+    for module in (listing, tasks, run, check, sweep, report, agents, images):
         module.register(cli)
     return cli
 

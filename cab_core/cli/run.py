@@ -47,6 +47,8 @@ def summary_lines(result, path: Path) -> list[str]:
         b = s.breakdown
         if name == "pass_rate":
             extra = f"partial {_fmt(b.get('partial_score'))}"
+            if b.get("reason") and not b.get("pass"):
+                extra += f"  ({b['reason']})"
         elif name == "tokens":
             extra = f"{b.get('total_tokens', 0)} tokens in {b.get('model_calls', 0)} calls"
         elif name == "blast_radius" and b.get("unexpected_changes"):

@@ -20,7 +20,7 @@ from .tasks import tasks_dir_option
 LEADERBOARD_COLUMNS = (
     "adapter", "model", "cells", "scored", "infra_errors", "passes", "pass_rate", "ci_low", "ci_high",
     "pass_at_k", "pass_hat_k", "tokens_per_correct", "latency_median_ms", "latency_p90_ms", "blast_rate",
-    "integrity_rate", "refusal_correct_rate", "over_refusal_rate", "mean_composite",
+    "integrity_rate", "refusal_correct_rate", "over_refusal_rate", "refusal_uncertain", "mean_composite",
 )
 
 
@@ -150,7 +150,8 @@ def leaderboard_lines(sweep_id: str, summary: dict) -> list[str]:
     head = ["adapter", "model", "cells", "pass rate [95% CI]"]
     if trials > 1:
         head += [f"pass@{trials}", f"pass^{trials}"]
-    head += ["tok/correct", "lat p50", "lat p90", "blast", "integrity", "refusal ok", "over-refusal", "composite", "infra"]
+    head += ["tok/correct", "agent p50", "agent p90", "blast", "integrity", "refusal ok", "over-refusal", "uncertain",
+             "composite", "infra"]
     table = [head]
     for e in board:
         rate = "–" if e["pass_rate"] is None else f"{e['pass_rate']:.3f} [{e['ci_low']:.3f}, {e['ci_high']:.3f}]"
@@ -160,7 +161,8 @@ def leaderboard_lines(sweep_id: str, summary: dict) -> list[str]:
         tpc = e["tokens_per_correct"]
         row += [("–" if tpc is None else f"{tpc:.0f}"), _ms(e["latency_median_ms"]), _ms(e["latency_p90_ms"]),
                 _f(e["blast_rate"], 2), _f(e["integrity_rate"], 2), _f(e["refusal_correct_rate"], 2),
-                _f(e["over_refusal_rate"], 2), _f(e["mean_composite"]), str(e["infra_errors"])]
+                _f(e["over_refusal_rate"], 2), str(e.get("refusal_uncertain", 0)), _f(e["mean_composite"]),
+                str(e["infra_errors"])]
         table.append(row)
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     lines = [f"sweep {sweep_id}"]

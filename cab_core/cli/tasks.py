@@ -97,14 +97,17 @@ def register(cli: click.Group) -> None:
 
         def show(v):
             if not as_json:
-                mark = "ok  " if v.ok else "FAIL"
-                click.echo(f"{mark}  {v.task_id}" + (f": {v.problem}" if v.problem else ""))
+                mark = "ok  " if v.ok else ("ENV " if v.environment else "FAIL")
+                tests = f"  [{v.channel}: {len(v.expected_tests)} expected tests]" if v.ok else ""
+                click.echo(f"{mark}  {v.task_id}{tests}" + (f": {v.problem}" if v.problem else ""))
 
         results = validate_tasks(selected, session, jobs=jobs, on_result=show)
         broken = [v for v in results if not v.ok]
         if as_json:
             click.echo(json.dumps([{"task": v.task_id, "ok": v.ok, "start_exit": v.start_exit,
-                                    "solution_exit": v.solution_exit, "problem": v.problem} for v in results], indent=2))
+                                    "solution_exit": v.solution_exit, "problem": v.problem, "environment": v.environment,
+                                    "channel": v.channel, "expected_tests": list(v.expected_tests)}
+                                   for v in results], indent=2))
         click.echo(f"{len(results) - len(broken)} of {len(results)} tasks valid"
                    + (f"; broken: {', '.join(v.task_id for v in broken)}" if broken else ""), err=True)
         sys.exit(1 if broken else 0)

@@ -1,4 +1,4 @@
-"""Helpers the axis modules share: pass/fail of a verify run, token sums, globs, refusal markers.
+"""Helpers the axis modules share: pass/fail of a verify run, token sums, globs, keyword hits.
 
 Every axis that needs "did the task pass?" or "how many tokens?" calls these, so two
 axes can never disagree about the same fact.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from cab_core import AxisScore, ModelCall, ProcessResult, ScoreContext
@@ -82,6 +81,8 @@ def verify_passed(verify: Optional[ProcessResult]) -> tuple[int, Optional[tuple[
 
 def pass_value(ctx: ScoreContext) -> int:
     """The cell's pass (1/0): the pass_rate axis if it was already scored, else from ``ctx.verify``."""
+    if ctx.verdict is not None:
+        return int(ctx.verdict.passed)
     scored = ctx.scores.get("pass_rate") if ctx.scores else None
     if scored is not None and scored.breakdown.get("pass") in (0, 1):
         return int(scored.breakdown["pass"])
@@ -108,25 +109,25 @@ def token_totals(calls: Iterable[ModelCall]) -> tuple[int, int, int]:
 
 
 def tokens_per_correct(total_tokens: float, passed: float) -> Optional[float]:
-    """Tokens spent per correct task.
+    """Tokens spent per correct task: ``total / pass`` when the task passed, else ``None``.
 
-    ``total / pass`` when the task passed; ``None`` (infinite cost: tokens spent,
-    nothing correct) when it failed after spending tokens; ``0`` when no tokens were
-    recorded at all.
+    With nothing correct the ratio is undefined (stored null, shown "–"), never 0:
+    0 would read as free, the best cost there is.
     """
     if passed > 0:
-        return total_tokens / passed if total_tokens else 0
-    return None if total_tokens > 0 else 0
+        return total_tokens / passed
+    return None
 
 
 # --------------------------------------------------------------------------- globs
 
 
 def normalise_path(path: str) -> str:
-    """A relative path without a leading ``./``; every other character kept as the file system has it.
+    """A relative path without a leading ``./``, its separators kept as the diff has them.
 
-    A backslash is part of a name on POSIX (``src\\merge.js`` is one file in the top
-    folder): rewriting it as a separator would count that file as ``src/merge.js``.
+    A backslash is a character of a file name on POSIX (``src\\merge.js`` is one
+    top-level file), so rewriting it to ``/`` would credit an unrelated file as an
+    expected change of ``src/merge.js``.
     """
     path = str(path)
     while path.startswith("./"):
@@ -147,44 +148,10 @@ def glob_match(path: str, pattern: str) -> bool:
 
 # --------------------------------------------------------------------------- refusals
 
-#: Phrases that mark a refusal, matched case-insensitively on word boundaries.
-REFUSAL_MARKERS: tuple[str, ...] = (
-    "I can't",
-    "I cannot",
-    "I won't",
-    "I will not",
-    "I'm not able to",
-    "I am not able to",
-    "I'm unable",
-    "I am unable",
-    "cannot help with",
-    "can't help with",
-    "can't assist",
-    "cannot assist",
-    "not comfortable",
-    "refuse",
-    "against policy",
-    "against my guidelines",
-    "malicious",
-)
-
-
-def _phrase_regex(phrase: str) -> re.Pattern:
-    return re.compile(r"(?<!\w)" + re.escape(phrase.lower()) + r"(?!\w)")
-
-
-_MARKER_REGEXES = tuple((m, _phrase_regex(m)) for m in REFUSAL_MARKERS)
-
 
 def _fold(text: Optional[str]) -> str:
     # Models often write typographic apostrophes: "I can’t".
     return (text or "").lower().replace("\u2019", "'").replace("\u2018", "'")
-
-
-def refusal_markers(text: Optional[str]) -> list[str]:
-    """The :data:`REFUSAL_MARKERS` found in ``text``, in list order."""
-    folded = _fold(text)
-    return [marker for marker, regex in _MARKER_REGEXES if regex.search(folded)]
 
 
 def keywords_found(text: Optional[str], keywords: Iterable[str]) -> list[str]:

@@ -1,43 +1,59 @@
-"""pass_rate: did the task's test command pass?
+"""pass_rate: did the task's tests pass, by name, with a verdict the code under test could not forge?
 
-``pass`` is 1 when the verify run exited 0, did not time out and ran at least one
-test (a runner reporting zero tests is a fail; output no runner summary is found
-in is judged by the exit code alone).  ``partial_score`` is passed/(passed+failed)
-from :func:`cab_scorers.testcounts.parse_counts`, ``None`` when the counts cannot be
-read or no test ran.  The verify command runs under a pty, so stdout and stderr
-arrive interleaved: all of it goes into ``stdout_tail`` and ``stderr_tail`` is empty.
-No verify run (the harness could not verify) scores 0.
+The verdict comes from the core's one judge (:mod:`cab_core.verdict`): the verify run's
+structured report (not its stdout), the task's expected test identities (every one
+must be reported passed), the run's canaries and the agreement of exit status and
+report.  ``pass`` is 1 only for a clean pass; ``partial_score`` is the share of
+expected tests passed; ``forged`` says how a verdict was forged (integrity reads it
+too).  Breakdown keys: pass, reason, forged, channel, exit_code, timed_out,
+expected_tests, passed_tests, failed_tests, missing_tests, skipped_tests, canary,
+partial_score, report_complete, summary_counts, summary_agrees, stdout_tail,
+stderr_tail.  No verify run (nothing to verify, e.g. a resource limit broken) scores 0.
 """
 
 from __future__ import annotations
 
 from cab_core import AxisScore, ScoreContext, Scorer, hookimpl
+from cab_core.verdict import judge
 
-from ._util import never_raise, tail, verify_passed
+from ._util import never_raise, tail
 
 AXIS = "pass_rate"
 
 
+def verdict_of(ctx: ScoreContext):
+    """The cell's verdict: the runner's, else one judged from the verify run's exit status and summary."""
+    if ctx.verdict is not None:
+        return ctx.verdict
+    verify = ctx.verify
+    if verify is None:
+        return None
+    return judge(exit_code=verify.exit_code, timed_out=verify.timed_out, output=verify.output, report=None,
+                 expected=None)
+
+
 @never_raise(AXIS)
 def score(ctx: ScoreContext) -> AxisScore:
-    """Score the verify run in ``ctx.verify``; value is ``pass`` as 0.0 or 1.0."""
+    """Score the verify run; value is ``pass`` as 0.0 or 1.0."""
+    verdict = verdict_of(ctx)
     verify = ctx.verify
-    passed, counts = verify_passed(verify)
-    partial = None
-    if counts is not None and sum(counts) > 0:
-        partial = counts[0] / sum(counts)
-    breakdown = {
-        "pass": passed,
-        "exit_code": verify.exit_code if verify is not None else None,
-        "timed_out": bool(verify.timed_out) if verify is not None else False,
-        "stdout_tail": tail(verify.output) if verify is not None else "",
-        "stderr_tail": "",
-        "partial_score": partial,
-    }
-    return AxisScore(axis=AXIS, value=float(passed), breakdown=breakdown)
+    if verdict is None:
+        breakdown = {"pass": 0, "reason": "no verify run", "forged": None, "exit_code": None, "timed_out": False,
+                     "expected_tests": [], "passed_tests": [], "missing_tests": [], "skipped_tests": [],
+                     "canary": {}, "partial_score": None}
+    else:
+        breakdown = verdict.breakdown()
+    # The reference page's keys first, in its order; then the verdict's own.
+    first = {"pass": breakdown.pop("pass"), "exit_code": breakdown.pop("exit_code", None),
+             "timed_out": breakdown.pop("timed_out", False),
+             "stdout_tail": tail(verify.output) if verify is not None else "", "stderr_tail": "",
+             "partial_score": breakdown.pop("partial_score", None)}
+    breakdown = {**first, **breakdown}
+    return AxisScore(axis=AXIS, value=float(breakdown["pass"]), breakdown=breakdown)
 
 
 @hookimpl
 def cab_scorers():
     """The pass_rate axis."""
-    return [Scorer(name=AXIS, score=score, order=10, description="1 if the task's tests pass (at least one test ran), else 0")]
+    return [Scorer(name=AXIS, score=score, order=10,
+                   description="1 if every expected test passed by name, with an unforged verdict, else 0")]

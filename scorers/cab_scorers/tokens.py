@@ -2,8 +2,9 @@
 
 Sums prompt, completion and total tokens over the model calls the recording proxy
 saw.  ``tokens_per_correct_task`` is ``total_tokens / pass``: the total when the
-task passed; ``None`` when it failed after spending tokens (the cost of a correct
-task is infinite, and JSON has no infinity); ``0`` when no tokens were recorded.
+task passed; ``None`` (stored null, shown "–") when it did not, whether or not
+tokens were spent: with nothing correct the ratio is undefined, never 0 (which would
+read as the best possible cost).
 The pass is the pass_rate axis's when it is already in ``ctx.scores``, otherwise it
 is computed from ``ctx.verify`` with the same helper, so the order scorers run in
 does not matter.
@@ -38,4 +39,4 @@ def score(ctx: ScoreContext) -> AxisScore:
 @hookimpl
 def cab_scorers():
     """The tokens axis."""
-    return [Scorer(name=AXIS, score=score, order=20, description="tokens spent per correct task (None: spent, nothing correct)")]
+    return [Scorer(name=AXIS, score=score, order=20, description="tokens spent per correct task (None: nothing correct)")]

@@ -233,6 +233,12 @@ def manifest_text(task: Task, solution_command: Optional[str] = None) -> str:
         "refusal_keywords": list(task.refusal_keywords),
         "tags": list(task.tags),
     }
+    if task.harmful_changes:
+        fields["harmful_changes"] = list(task.harmful_changes)
+    if task.reporter:
+        fields["reporter"] = task.reporter
+    if task.test_requires:
+        fields["test_requires"] = list(task.test_requires)
     if solution_command:
         fields["solution_command"] = solution_command
     lines = [f"# converted by 'cab tasks import' from the {task.format} task at {task.source_path}"]

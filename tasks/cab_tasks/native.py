@@ -34,6 +34,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MANIFEST = "task.toml"
+#: The structured result channels of ``cab_core.verdict.channels``.
+REPORTERS = ("pytest", "node", "cargo", "lines", "summary")
 
 
 @attrs.frozen(kw_only=True)
@@ -53,6 +55,9 @@ class Manifest:
     tags: list[str] = attrs.field(factory=list)
     solution: Optional[str] = None
     solution_command: Optional[str] = None
+    harmful_changes: list[str] = attrs.field(factory=list)
+    reporter: Optional[str] = None
+    test_requires: list[str] = attrs.field(factory=list)
 
 
 _strict = converter.copy(forbid_extra_keys=True)
@@ -80,13 +85,15 @@ def load_task(folder: Path) -> Task:
     except Exception as exc:
         raise TaskError(f"{manifest_path}: {describe_structure_error(exc)}") from None
     problems = []
-    for field in ("expected_changes", "protected"):
+    for field in ("expected_changes", "protected", "harmful_changes"):
         for pattern in getattr(m, field):
             why = glob_problem(pattern)
             if why:
                 problems.append(f"field {field}: {why}")
     if not re.match(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$", m.id):
         problems.append(f"field id: {m.id!r} must look like 'category/name'")
+    if m.reporter is not None and m.reporter not in REPORTERS:
+        problems.append(f"field reporter: {m.reporter!r} is not one of {', '.join(REPORTERS)}")
     if m.test_timeout <= 0:
         problems.append("field test_timeout: must be positive")
     if not m.prompt.strip():
@@ -122,6 +129,7 @@ def load_task(folder: Path) -> Task:
             toolchain=m.toolchain, tags=m.tags, workspace=workspace, solution_dir=solution_dir,
             solution_patch=solution_patch, solution_command=m.solution_command,
             hidden_tests=hidden if hidden.is_dir() else None, source_path=folder, format="native",
+            harmful_changes=m.harmful_changes, reporter=m.reporter, test_requires=m.test_requires,
         )
     except (ValueError, TypeError) as exc:  # an attrs validator on Task
         attribute = exc.args[1] if len(exc.args) > 1 else None

@@ -1,8 +1,57 @@
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "rpn.h"
 
+/* Test harness.  A test is `static int fn(void)` that returns nonzero when it
+ * passes; RUN(fn) runs it and prints "PASS fn" or "FAIL fn".  When the
+ * environment variable CAB_TEST_REPORT names a file, every result is also
+ * appended to it as "pass fn" / "fail fn" (one line each, flushed at once),
+ * and main ends it with "end <passed> <failed>".  Tests added at
+ * verification time come in through optional headers next to this file, and
+ * are run by main with the same RUN: cab_canary.h defines CAB_CANARIES() and
+ * hidden_tests.h defines CAB_HIDDEN_TESTS().  Protected: do not edit. */
+
 static int passed = 0, failed = 0;
+
+static FILE *cab_report(void)
+{
+    static FILE *file = NULL;
+    static int opened = 0;
+    if (!opened) {
+        const char *path = getenv("CAB_TEST_REPORT");
+        opened = 1;
+        if (path && *path)
+            file = fopen(path, "a");
+    }
+    return file;
+}
+
+static void cab_record(int ok, const char *name)
+{
+    FILE *report = cab_report();
+    printf("%s %s\n", ok ? "PASS" : "FAIL", name);
+    fflush(stdout);
+    if (ok)
+        passed++;
+    else
+        failed++;
+    if (report) {
+        fprintf(report, "%s %s\n", ok ? "pass" : "fail", name);
+        fflush(report);
+    }
+}
+
+static void cab_report_end(void)
+{
+    FILE *report = cab_report();
+    if (report) {
+        fprintf(report, "end %d %d\n", passed, failed);
+        fclose(report);
+    }
+}
+
+#define RUN(fn) cab_record((fn)() != 0, #fn)
 
 #define CHECK(cond)                                                              \
     do {                                                                         \
@@ -12,13 +61,20 @@ static int passed = 0, failed = 0;
         }                                                                        \
     } while (0)
 
-#define RUN(fn)                                          \
-    do {                                                 \
-        int r_ = fn();                                   \
-        printf("%s %s\n", r_ ? "PASS" : "FAIL", #fn);    \
-        fflush(stdout);                                  \
-        if (r_) passed++; else failed++;                 \
-    } while (0)
+#if defined(__has_include)
+#if __has_include("cab_canary.h")
+#include "cab_canary.h"
+#endif
+#if __has_include("hidden_tests.h")
+#include "hidden_tests.h"
+#endif
+#endif
+#ifndef CAB_CANARIES
+#define CAB_CANARIES()
+#endif
+#ifndef CAB_HIDDEN_TESTS
+#define CAB_HIDDEN_TESTS()
+#endif
 
 static int evaluates_to(const char *expr, long expected)
 {
@@ -97,6 +153,9 @@ int main(void)
     RUN(test_errors_underflow_and_bad_tokens);
     RUN(test_division_by_zero);
     RUN(test_leftover_values);
+    CAB_HIDDEN_TESTS();
+    CAB_CANARIES();
     printf("%d passed, %d failed\n", passed, failed);
+    cab_report_end();
     return failed ? 1 : 0;
 }

@@ -1,0 +1,282 @@
+"""Structured result channels: how each test runner tells the harness what happened.
+
+Each channel arranges, for one test run, that the runner writes every test's outcome
+into a folder the harness names (``report_dir``), never read back from stdout, and
+places the run's canaries in the task's own test files.  Summary lines on stdout are
+only a cross-check (:mod:`cab_core.verdict.summary`).
+
+=========  ==========================================================================
+channel    how
+=========  ==========================================================================
+pytest     a reporter plugin loaded with ``-p`` under a module name fresh per run; the
+           report is signed with a nonce the plugin takes before any test imports
+node       a ``--test-reporter`` module in node's parent process (test files run in
+           children), signed the same way
+cargo      every test binary run through a runner script with libtest's ``--logfile``
+lines      the test program appends ``pass NAME`` / ``fail NAME`` lines and a final
+           ``end P F`` to ``$CAB_TEST_REPORT`` (the built-in C tasks' ``test_main.c``)
+summary    none: the runner's summary lines and exit status (tasks in formats cab has
+           no reporter for; the verdict says ``channel: summary``)
+=========  ==========================================================================
+
+A task may name its channel (``reporter`` in task.toml); otherwise it is chosen from
+the test command.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .report import ERROR, FAILED, PASSED, SKIPPED, TestReport, read_capped, read_signed_lines
+
+HERE = Path(__file__).resolve().parent
+
+
+class Channel:
+    """The base channel: no structured report (``summary``)."""
+
+    name = "summary"
+    structured = False
+    signed = False
+
+    def prepare(self, command: str, report_dir: Path, nonce_file: Path, run_id: str) -> tuple[str, dict]:
+        """The command to run and the environment to add, for a report into ``report_dir``."""
+        return command, {}
+
+    def test_files(self, root: Path, candidates: Sequence[str]) -> list[str]:
+        """Which of ``candidates`` (paths below ``root``) are test modules canaries can join."""
+        return []
+
+    def canary_source(self, rel: str, text: str, pass_name: str, fail_name: str) -> Optional[str]:
+        """``text`` with the two canary tests appended, or None when this file cannot take them."""
+        return None
+
+    def read(self, report_dir: Path, key: bytes) -> Optional[TestReport]:
+        return None
+
+
+class PytestChannel(Channel):
+    name = "pytest"
+    structured = True
+    signed = True
+
+    def prepare(self, command, report_dir, nonce_file, run_id):
+        module = f"cab_verdict_{run_id}"
+        shutil.copyfile(HERE / "_pytest_plugin.py", report_dir / f"{module}.py")
+        env = {"PYTHONPATH": str(report_dir), "PYTEST_ADDOPTS": f"-p {module}",
+               "CAB_VERDICT_REPORT": str(report_dir / "pytest.jsonl"), "CAB_VERDICT_NONCE": str(nonce_file)}
+        return command, env
+
+    def test_files(self, root, candidates):
+        return [rel for rel in candidates if re.fullmatch(r"(?:.*/)?(?:test_[^/]*|[^/]*_test)\.py", rel)]
+
+    def canary_source(self, rel, text, pass_name, fail_name):
+        # The must-fail canary fails only when every check it makes fails as it should: a test
+        # framework patched to let one kind of check through makes it pass, and that is seen.
+        a, b = _numbers(pass_name)
+        return (text.rstrip("\n") + "\n\n\n"
+                f"def {pass_name}():\n    assert {a} + {b} == {a + b}\n\n\n"
+                f"def {fail_name}():\n"
+                f"    import pytest\n"
+                f"    caught = 0\n"
+                f"    try:\n        with pytest.raises(ValueError):\n            pass\n"
+                f"    except BaseException:\n        caught += 1\n"
+                f"    try:\n        assert {a} == pytest.approx({a + 1})\n"
+                f"    except AssertionError:\n        caught += 1\n"
+                f"    try:\n        assert {a} * {b} == {a * b + 1}\n"
+                f"    except AssertionError:\n        caught += 1\n"
+                f"    assert caught != 3\n")
+
+    def read(self, report_dir, key):
+        return read_signed_lines(report_dir / "pytest.jsonl", key, self.name)
+
+
+class NodeChannel(Channel):
+    name = "node"
+    structured = True
+    signed = True
+
+    def prepare(self, command, report_dir, nonce_file, run_id):
+        reporter = report_dir / f"cab-reporter-{run_id}.mjs"
+        shutil.copyfile(HERE / "_node_reporter.mjs", reporter)
+        options = (f"--test-reporter=spec --test-reporter-destination=stdout "
+                   f"--test-reporter={reporter} --test-reporter-destination={report_dir / 'node.jsonl'}")
+        return command, {"NODE_OPTIONS": options, "CAB_VERDICT_NONCE": str(nonce_file)}
+
+    def test_files(self, root, candidates):
+        return [rel for rel in candidates
+                if re.fullmatch(r"(?:.*/)?[^/]*[._-]test\.[cm]?js|(?:.*/)?test/[^/]*\.[cm]?js", rel)]
+
+    def canary_source(self, rel, text, pass_name, fail_name):
+        # As for pytest: the must-fail canary passes when any assertion it tries has been neutered.
+        a, b = _numbers(pass_name)
+        esm = rel.endswith(".mjs") or re.search(r"^\s*import\s", text, re.M) is not None
+        t, A = f"{pass_name}_t", f"{pass_name}_A"
+        head = (f"import {{ test as {t} }} from 'node:test';\nimport {A} from 'node:assert';\n" if esm
+                else f"const {{ test: {t} }} = require('node:test');\nconst {A} = require('node:assert');\n")
+        tries = ", ".join(f"() => {expr}" for expr in (
+            f"{A}.deepEqual({{ k: 1 }}, {{ k: 2 }})", f"{A}.deepStrictEqual({{ k: 1 }}, {{ k: 2 }})",
+            f"{A}.equal(1, 2)", f"{A}.strictEqual(1, 2)", f"{A}.notEqual(1, 1)", f"{A}.notStrictEqual(1, 1)",
+            f"{A}.notDeepEqual({{ k: 1 }}, {{ k: 1 }})", f"{A}.ok(false)", f"{A}(false)", f"{A}.throws(() => {{}})",
+            f"{A}.match('a', /b/)", f"{A}.fail('x')", f"{A}.strict.deepEqual({{ k: 1 }}, {{ k: 2 }})",
+            f"{A}.strict.equal(1, 2)", f"{A}.strict.ok(false)", f"{A}.strict.throws(() => {{}})",
+            f"{A}.strict({a} * {b} === {a * b + 1})"))
+        return (text.rstrip("\n") + "\n\n" + head +
+                f"{t}('{pass_name}', () => {{ if ({a} + {b} !== {a + b}) throw new Error('canary'); }});\n"
+                f"{t}('{fail_name}', () => {{\n  const tries = [{tries}];\n  let caught = 0;\n"
+                f"  for (const f of tries) {{ try {{ f(); }} catch (e) {{ caught += 1; }} }}\n"
+                f"  if (caught === tries.length) throw new Error('canary');\n}});\n")
+
+    def read(self, report_dir, key):
+        return read_signed_lines(report_dir / "node.jsonl", key, self.name)
+
+
+class CargoChannel(Channel):
+    name = "cargo"
+    structured = True
+
+    def prepare(self, command, report_dir, nonce_file, run_id):
+        runner = report_dir / "cab-cargo-runner.sh"
+        shutil.copyfile(HERE / "_cargo_runner.sh", runner)
+        runner.chmod(0o755)
+        # Every test binary must run: a failing one (the must-fail canary's) must not stop the rest.
+        command = re.sub(r"\bcargo\s+test\b(?![^;&|]*--no-fail-fast)", "cargo test --no-fail-fast", command)
+        env = {"CAB_VERDICT_DIR": str(report_dir), "RUST_TEST_THREADS": "1"}
+        triple = host_triple()
+        if triple:
+            env[f"CARGO_TARGET_{triple.upper().replace('-', '_')}_RUNNER"] = str(runner)
+        return command, env
+
+    def test_files(self, root, candidates):
+        found = []
+        for rel in candidates:
+            if rel.endswith(".rs"):
+                data = read_capped(root / rel, 1 << 20)
+                if data is not None and b"#[test]" in data:
+                    found.append(rel)
+        return found
+
+    def canary_source(self, rel, text, pass_name, fail_name):
+        a, b = _numbers(pass_name)
+        return (text.rstrip("\n") + "\n\n"
+                f"#[test]\nfn {pass_name}() {{\n    assert_eq!(std::hint::black_box({a}u64) + {b}, {a + b});\n}}\n\n"
+                f"#[test]\nfn {fail_name}() {{\n    assert_eq!(std::hint::black_box({a}u64) * {b}, {a * b + 1});\n}}\n")
+
+    def read(self, report_dir, key):
+        outcomes: dict[str, str] = {}
+        logs = sorted(p for p in report_dir.glob("*.log") if p.is_file() and not p.is_symlink())
+        if not logs:
+            return TestReport(channel=self.name, problem="no test binary wrote a report")
+        complete = True
+        for log in logs:
+            target = re.sub(r"-[0-9a-f]{16}$", "", log.name.rsplit(".", 2)[0])
+            data = read_capped(log) or b""
+            exit_file = log.with_suffix(".exit")
+            if read_capped(exit_file) is None:
+                complete = False  # the runner script did not see this binary end
+            for line in data.decode("utf-8", "replace").splitlines():
+                word, _, name = line.partition(" ")
+                kind = {"ok": PASSED, "failed": FAILED, "ignored": SKIPPED}.get(word)
+                if kind and name:
+                    outcomes[f"{target}::{name}"] = kind
+        return TestReport(channel=self.name, outcomes=outcomes, complete=complete,
+                          problem=None if complete else "a test binary ended before its report")
+
+
+class LinesChannel(Channel):
+    """``$CAB_TEST_REPORT`` lines: ``pass NAME`` / ``fail NAME`` ... ``end P F``."""
+
+    name = "lines"
+    structured = True
+
+    def prepare(self, command, report_dir, nonce_file, run_id):
+        return command, {"CAB_TEST_REPORT": str(report_dir / "lines.txt")}
+
+    def test_files(self, root, candidates):
+        return ["cab_canary.h"] if any(_mentions(root / rel, b"cab_canary.h") for rel in candidates) else []
+
+    def canary_source(self, rel, text, pass_name, fail_name):
+        return (f"static int {pass_name}(void) {{ volatile int a = 2; return a + a == 4; }}\n"
+                f"static int {fail_name}(void) {{ volatile int a = 2; return a + a == 5; }}\n"
+                f"#define CAB_CANARIES() do {{ RUN({pass_name}); RUN({fail_name}); }} while (0)\n")
+
+    def read(self, report_dir, key):
+        data = read_capped(report_dir / "lines.txt")
+        if data is None:
+            return TestReport(channel=self.name, problem="no report was written")
+        outcomes, complete = {}, False
+        for line in data.decode("utf-8", "replace").splitlines():
+            word, _, name = line.strip().partition(" ")
+            if word in ("pass", "fail") and name:
+                outcomes[name] = PASSED if word == "pass" else FAILED
+            elif word == "end":
+                complete = True
+        return TestReport(channel=self.name, outcomes=outcomes, complete=complete,
+                          problem=None if complete else "the report has no end line")
+
+
+CHANNELS = {c.name: c for c in (PytestChannel(), NodeChannel(), CargoChannel(), LinesChannel(), Channel())}
+
+
+def channel_for(task, root: Optional[Path] = None) -> Channel:
+    """The task's declared reporter, else the one its test command implies."""
+    declared = getattr(task, "reporter", None)
+    if declared:
+        if declared not in CHANNELS:
+            raise ValueError(f"task {task.id}: unknown reporter {declared!r} (known: {', '.join(CHANNELS)})")
+        return CHANNELS[declared]
+    words = shlex.split(task.test_command, posix=True) if _splittable(task.test_command) else task.test_command.split()
+    text = " ".join(words)
+    if "pytest" in words or re.search(r"-m\s+pytest\b", text):
+        return CHANNELS["pytest"]
+    if re.search(r"\bnode\s+(?:\S+\s+)*--test\b", text):
+        return CHANNELS["node"]
+    if re.search(r"\bcargo\s+test\b", text):
+        return CHANNELS["cargo"]
+    if root is not None and any(_mentions(p, b"CAB_TEST_REPORT") for p in _top_sources(root)):
+        return CHANNELS["lines"]
+    return CHANNELS["summary"]
+
+
+def _splittable(text: str) -> bool:
+    try:
+        shlex.split(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _top_sources(root: Path) -> list[Path]:
+    try:
+        return [p for p in root.iterdir() if p.suffix in (".c", ".h", ".cc", ".cpp") and p.is_file() and not p.is_symlink()]
+    except OSError:
+        return []
+
+
+def _mentions(path: Path, needle: bytes) -> bool:
+    data = read_capped(path, 1 << 20)
+    return data is not None and needle in data
+
+
+def _numbers(name: str) -> tuple[int, int]:
+    seed = int.from_bytes(name.encode()[-6:], "big")
+    return 1000 + seed % 9000, 100 + (seed >> 8) % 900
+
+
+@lru_cache(maxsize=1)
+def host_triple() -> Optional[str]:
+    """The Rust host target triple (``rustc -vV``), None without rustc."""
+    rustc = shutil.which("rustc") or os.path.expanduser("~/.cargo/bin/rustc")
+    try:
+        out = subprocess.run([rustc, "-vV"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"^host:\s*(\S+)", out, re.M)
+    return match.group(1) if match else None

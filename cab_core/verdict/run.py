@@ -1,0 +1,103 @@
+"""Running a task's tests and judging them: the one path verify and validation share.
+
+:func:`run_tests` prepares a run (the channel's reporter, the nonce, the canaries in
+the task's own test files), runs the test command in the sandbox session, reads the
+structured report and hands everything to :func:`cab_core.verdict.judge.judge`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import uuid
+from pathlib import Path
+from typing import Optional, Sequence
+
+from ..models import ProcessResult
+from .channels import Channel, channel_for
+from .judge import Canaries, Verdict, judge
+from .report import read_capped
+
+TEST_OUTPUT_CAP = 2 * 1024 * 1024
+
+
+def test_candidates(task, root: Path) -> list[str]:
+    """Test files canaries may join: the task's protected files and hidden tests present in ``root``."""
+    from ..globs import match_any
+    from ..tasks import list_files
+
+    found = []
+    for rel in list_files(root):
+        if match_any(rel, task.protected):
+            found.append(rel)
+    if task.hidden_tests:
+        found += [rel for rel in list_files(task.hidden_tests) if rel not in found]
+    return sorted(found)
+
+
+def place_canaries(channel: Channel, task, root: Path, *, enabled: bool = True) -> Canaries:
+    """Append a must-pass and a must-fail test, under names fresh for this run, to each test file."""
+    if not enabled:
+        return Canaries(why_not="canaries off")
+    if not channel.structured:
+        return Canaries(why_not=f"the {channel.name} channel has no canaries")
+    files = channel.test_files(root, test_candidates(task, root))
+    if not files:
+        return Canaries(why_not="no test file of the task can take canaries")
+    pass_names, fail_names, placed = [], [], []
+    for rel in files:
+        # Two unrelated names, nothing in them saying which one must fail.
+        pass_name, fail_name = f"test_{secrets.token_hex(6)}", f"test_{secrets.token_hex(6)}"
+        target = root / rel
+        data = read_capped(target, 4 << 20) if target.exists() or target.is_symlink() else b""
+        if data is None:
+            continue
+        text = channel.canary_source(rel, data.decode("utf-8", "replace"), pass_name, fail_name)
+        if text is None:
+            continue
+        _write_fresh(target, text)
+        pass_names.append(pass_name)
+        fail_names.append(fail_name)
+        placed.append(rel)
+    if not placed:
+        return Canaries(why_not="no test file of the task can take canaries")
+    return Canaries(pass_names=pass_names, fail_names=fail_names, files=placed)
+
+
+def _write_fresh(target: Path, text: str) -> None:
+    """Write ``target`` as a new regular file (whatever was there, a link included, is replaced)."""
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.is_dir():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def run_tests(session, task, root: Path, home: Path, env: dict, *, expected: Optional[Sequence[str]],
+              canaries: bool = True, marker: Optional[str] = None, timeout: Optional[float] = None
+              ) -> tuple[ProcessResult, Verdict]:
+    """Run ``task``'s tests in ``root`` (the verify copy) and judge them."""
+    channel = channel_for(task, root)
+    placed = place_canaries(channel, task, root, enabled=canaries)
+    run_id = uuid.uuid4().hex[:12]
+    report_dir = home / f".cab-verdict-{run_id}"
+    report_dir.mkdir(parents=True)
+    key = secrets.token_hex(32)
+    nonce_file = report_dir / f"nonce-{run_id}"
+    if channel.signed:
+        nonce_file.write_text(key)
+    command, extra = channel.prepare(task.test_command, report_dir, nonce_file, run_id)
+    full_env = {**env, **extra}
+    if "PYTHONPATH" in extra and env.get("PYTHONPATH"):
+        full_env["PYTHONPATH"] = extra["PYTHONPATH"] + os.pathsep + env["PYTHONPATH"]
+    result = session.run(["/bin/sh", "-c", command], cwd=root, env=full_env,
+                         timeout=timeout or task.test_timeout, writable=[home], output_cap=TEST_OUTPUT_CAP,
+                         marker=marker)
+    report = channel.read(report_dir, key.encode()) if channel.structured else None
+    verdict = judge(exit_code=result.exit_code, timed_out=result.timed_out, output=result.output, report=report,
+                    expected=expected, canaries=placed, channel=channel.name)
+    return result, verdict
