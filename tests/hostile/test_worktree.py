@@ -60,8 +60,10 @@ def test_a_nested_repository_is_diffed_as_files(hostile, scratch, tmp_path, comm
 
 
 def test_odd_names_are_recorded_exactly_as_the_file_system_has_them(hostile, scratch, tmp_path, task_root):
-    write_task(task_root, "demo/merge", files={"src/merge.js": "module.exports = 1;\n", "tests/test_calc.py": "def test(): pass\n"},
-               expected_changes=("src/merge.js",), test_command="python -m pytest -q -p no:cacheprovider")
+    check = "def test_fixed():\n    assert open('src/merge.js').read() == 'fixed\\n'\n"
+    write_task(task_root, "demo/merge", files={"src/merge.js": "broken\n", "tests/test_calc.py": check},
+               solution={"src/merge.js": "fixed\n"}, expected_changes=("src/merge.js",),
+               test_command="python -m pytest -q -p no:cacheprovider")
     cmd = ("printf 'fake' > 'src\\merge.js' && printf x > 'a\nb.txt' && printf x > \"$(printf 'bad\\377name')\" "
            "&& printf x > ./-dash && printf x > 'quote\"s' && mkdir -p \"$(printf 'd\\ne')\" && printf x > \"$(printf 'd\\ne')/f\"")
     result, folder, _ = run_contained(hostile, scratch, tmp_path, cmd, task="demo/merge")
