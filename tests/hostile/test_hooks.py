@@ -90,7 +90,7 @@ def test_a_file_the_test_run_never_reads_is_not_tampering(hostile, name):
 
 def test_a_shim_is_a_hook_where_the_test_command_puts_it_on_path(hostile, task_root):
     # A task whose test command puts ./bin on PATH: the agent's bin/pytest is a hook, and never runs.
-    write_task(task_root, "demo/shim", test_command="PATH=./bin:$PATH pytest -q -p no:cacheprovider")
+    write_task(task_root, "demo/shim", test_command="PATH=./bin:$PATH python -m pytest -q -p no:cacheprovider")
     result, folder = hostile(write("bin/pytest", SHIM, "+x"), task="demo/shim")
     assert_contained(result, folder)
     assert passed(result) == 0 and integrity(result) == 0
