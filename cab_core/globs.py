@@ -1,4 +1,9 @@
-"""Glob matching for task paths: ``*`` stays inside one folder, ``**`` crosses folders."""
+"""Glob matching for task paths: ``*`` stays inside one folder, ``**`` crosses folders.
+
+Paths are matched exactly as the file system has them: a name may hold a newline
+or a backslash (``src\\merge.js`` is one file in the top folder, not ``src/merge.js``),
+so ``**`` and ``*`` match every character but ``/``, newlines included.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ def _compile(pattern: str) -> re.Pattern:
         else:
             out.append(re.escape(c))
             i += 1
-    return re.compile("".join(out) + r"\Z")
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
 def glob_problem(pattern: str) -> Optional[str]:

@@ -408,6 +408,8 @@ class ScoreContext:
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
     #: The judged test run (:class:`cab_core.verdict.Verdict`); None when there was no verify run.
     verdict: Optional[Any] = None
+    #: ``forgery attempt: <what> in <file>:<line>`` findings of the workspace's reading of the changed code.
+    forgery_findings: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
 
 
 @attrs.frozen(kw_only=True)

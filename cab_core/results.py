@@ -16,6 +16,12 @@ if the process died between the two renames.  A write that fails (a full disk)
 discards the staging folder and raises :class:`ResultsWriteError`: the previous
 record is untouched.  Every text goes through the run's
 :class:`~cab_core.secrets.Redactor` first.
+
+Every artefact has a size cap (:data:`TEXT_CAP`, :data:`JSONL_CAP`, :data:`CAST_CAP`):
+what is over it is left out in the middle (text) or at the end (records, terminal
+events), and a visible ``[cab: truncated ...]`` marker says how much.  A text is
+masked before it is cut, with a margin on each side of the cut, so a secret lying
+across the cut is masked whole and masking never reads more than the cap allows.
 """
 
 from __future__ import annotations
@@ -35,6 +41,42 @@ from .models import CellResult
 
 CELL_FILE = "cell.json"
 DEFAULT_RESULTS = Path("results")
+#: Characters of one text artefact (diff.patch, test_output.txt, agent_output.txt, ...).
+TEXT_CAP = 8 << 20
+#: Characters of one records file (spans.jsonl, model_calls.jsonl).
+JSONL_CAP = 16 << 20
+#: Bytes of the terminal recording.
+CAST_CAP = 16 << 20
+#: Characters masked beyond each cut, so a secret across a cut is still masked whole.
+MARGIN = 16 << 10
+
+
+def truncation_marker(left_out: int, total: int, unit: str = "characters") -> str:
+    return f"[cab: truncated: {left_out:,} of {total:,} {unit} left out here]"
+
+
+def cap_text(text: str, cap: int, redact=lambda t: t) -> str:
+    """``redact(text)``, cut to about ``cap`` characters: the head and the tail kept, a marker between."""
+    if len(text) <= cap:
+        return redact(text)
+    head_len, tail_len = cap * 3 // 4, cap // 4
+    head = redact(text[: head_len + MARGIN])[:head_len]
+    tail = redact(text[len(text) - tail_len - MARGIN:])[-tail_len:]
+    marker = truncation_marker(len(text) - head_len - tail_len, len(text))
+    return f"{head}\n{marker}\n{tail}"
+
+
+def cap_lines(lines: list, cap: int) -> list:
+    """As many whole lines as fit in ``cap`` characters, then a JSON line saying how many were left out."""
+    out, used = [], 0
+    for index, line in enumerate(lines):
+        if used + len(line) + 1 > cap:
+            left = len(lines) - index
+            out.append(json.dumps({"truncated": True, "marker": truncation_marker(left, len(lines), "records")}))
+            break
+        out.append(line)
+        used += len(line) + 1
+    return out
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -98,21 +140,35 @@ class CellWriter:
             raise ResultsWriteError(f"cannot write {name} of cell {self.final}: {exc}") from None
         return name
 
-    def write_text(self, name: str, text: str) -> str:
-        return self._write(name, self.redact(text))
+    def write_text(self, name: str, text: str, cap: int = TEXT_CAP) -> str:
+        """Write ``text`` masked and capped (see the module doc)."""
+        return self._write(name, cap_text(text, cap, self.redact))
 
-    def write_jsonl(self, name: str, records) -> str:
-        lines = [self.redact(serialization.dumps(r, indent=None)) for r in records]
-        return self._write(name, "".join(line + "\n" for line in lines))
+    def write_jsonl(self, name: str, records, cap: int = JSONL_CAP) -> str:
+        lines = [cap_text(serialization.dumps(r, indent=None), cap, self.redact) for r in records]
+        return self._write(name, "".join(line + "\n" for line in cap_lines(lines, cap)))
 
-    def redact_file(self, name: str) -> None:
-        """Mask secrets in a file something else wrote into the staging folder."""
+    def redact_file(self, name: str, cap: int = CAST_CAP) -> None:
+        """Mask secrets in a file something else wrote into the staging folder (a recording: cut at ``cap``)."""
         path = self.staging / name
-        if path.is_file():
-            text = path.read_text(encoding="utf-8", errors="replace")
-            masked = self.redact(text)
-            if masked != text:
-                self._write(name, masked)
+        if not path.is_file():
+            return
+        with open(path, "rb") as fh:
+            data = fh.read(cap + 1)
+            total = os.fstat(fh.fileno()).st_size
+        text = data[:cap].decode("utf-8", errors="replace")
+        if total > cap:
+            text = text[: text.rfind("\n") + 1] if "\n" in text else ""
+            marker = truncation_marker(total - len(text.encode()), total, "bytes")
+            last = text.rstrip("\n").rsplit("\n", 1)[-1]
+            try:
+                at = float(json.loads(last)[0]) if last.startswith("[") else 0.0
+            except (ValueError, TypeError, IndexError):
+                at = 0.0
+            text += json.dumps([at, "o", f"\r\n{marker}\r\n"]) + "\n"
+        masked = self.redact(text)
+        if masked != text or total > cap:
+            self._write(name, masked)
 
     def publish(self, result: CellResult) -> Path:
         """Write cell.json last (synced) and move the folder into place in one step."""

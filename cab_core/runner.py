@@ -282,11 +282,15 @@ class Runner:
                 reason = proxy.infra_failure()  # "environment: ...", from harness-side evidence only
                 if reason:
                     raise InfraError(reason)
+            procs.kill_marked(state.marker)  # nothing of the agent's may change the tree while it is read
             with tracer.span("diff", "diff:workdir") as sp:
                 state.changes = ws.changes()
                 state.hook_files = ws.hook_files(state.changes)
+                state.forgery_findings = ws.forgery_findings(state.changes)
                 sp.update(added=len(state.changes.added), removed=len(state.changes.removed),
-                          modified=len(state.changes.modified), hook_files=state.hook_files)
+                          modified=len(state.changes.modified), hook_files=state.hook_files,
+                          hook_reasons=ws.hook_reasons, forgery_findings=state.forgery_findings,
+                          skipped=ws.skipped)
             with tracer.span("verify", f"verify:{task.id}", command=task.test_command, timeout_s=task.test_timeout) as sp:
                 breach = procs.limit_exceeded(state.launch)
                 if breach:  # the agent broke a resource limit: it failed; nothing to verify
@@ -437,6 +441,7 @@ class Runner:
             model_calls=state.model_calls, final_output=state.final_output,
             protected_before=ws.protected_before, protected_after=ws.protected_after(), hook_files=state.hook_files,
             wall_clock_ms=state.wall_ms, options=options, verdict=state.verdict,
+            forgery_findings=tuple(state.forgery_findings),
         )
         return score_all(self.registry, ctx)
 
@@ -541,6 +546,7 @@ class _CellState:
     verify: Optional[ProcessResult] = None
     changes: Optional[FileChanges] = None
     hook_files: list = attrs.field(factory=list)
+    forgery_findings: list = attrs.field(factory=list)
     model_calls: list = attrs.field(factory=list)
     final_output: str = ""
     scores: dict = attrs.field(factory=dict)

@@ -24,17 +24,11 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import attrs
 
-from .. import secrets, serialization
+from .. import serialization
 from ..index import cell_row
 from ..models import CellResult
 from ..results import CELL_FILE, read_cell
 from ..secrets import MASK, Redactor
-
-try:  # the standard library's regex parser, to read KEY_SHAPES (see KeyShapeGate)
-    from re import _constants as _sre, _parser as _sre_parse
-except ImportError:  # Python < 3.11
-    import sre_constants as _sre  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 #: The seven axes a cell page leads with, in reading order, with their labels.
 AXES: tuple[tuple[str, str], ...] = (
@@ -73,66 +67,6 @@ _BEARER = re.compile(r"\b(Bearer\s+)([A-Za-z0-9._~+/=\-]{8,})")
 _ASSIGN_HINTS = {"key": (), "token": (), "secret": (), "passw": ("ord", "d"), "credential": ("s",)}
 
 
-class KeyShapeGate:
-    """A cheap test for "could :data:`cab_core.secrets.KEY_SHAPES` match anywhere in this text?".
-
-    Python's ``re`` tries every alternative of that pattern at every position, which costs
-    milliseconds on a whole page.  The gate reads the pattern itself (with the standard
-    library's regex parser) for the literal text each alternative must start with, e.g.
-    ``sk-`` or ``ghp_``, finds those with ``str.find`` and tries the pattern only there,
-    anchored.  When an alternative has no literal beginning it can read, ``heads`` is
-    ``None`` and :meth:`may_match` always says yes: never faster at the price of a miss.
-    """
-
-    def __init__(self, pattern: re.Pattern):
-        self.pattern = pattern
-        heads = None if pattern.flags & re.IGNORECASE else _heads(_sre_parse.parse(pattern.pattern, pattern.flags))
-        if heads is not None and any(len(p) < 2 for p, _ in heads):
-            heads = None
-        #: ``(literal, back)`` pairs: a match starts ``back`` characters after an occurrence of ``literal``.
-        self.heads = sorted(heads) if heads is not None else None
-
-    def may_match(self, text: str) -> bool:
-        if self.heads is None:
-            return True
-        for literal, back in self.heads:
-            at = text.find(literal)
-            while at != -1:
-                if self.pattern.match(text, at + back):
-                    return True
-                at = text.find(literal, at + 1)
-        return False
-
-
-def _heads(items) -> Optional[set]:
-    """The literal beginnings of a parsed regex sequence (see :class:`KeyShapeGate`), or ``None``."""
-    heads = {("", 0)}
-    for op, av in items:
-        if op is _sre.ASSERT_NOT:
-            continue  # consumes nothing; the anchored match checks it
-        if op is _sre.ASSERT and av[0] < 0 and heads == {("", 0)}:
-            inner = _heads(list(av[1]))  # a lookbehind: its text comes right before the match
-            return None if inner is None else {(p, len(p)) for p, _ in inner}
-        if op is _sre.SUBPATTERN and heads == {("", 0)}:
-            return _heads(list(av[-1]))
-        if op is _sre.BRANCH and heads == {("", 0)}:
-            out: set = set()
-            for branch in av[1]:
-                inner = _heads(list(branch))
-                if inner is None:
-                    return None
-                out |= inner
-            return out
-        if op is _sre.LITERAL:
-            heads = {(p + chr(av), 0) for p, _ in heads}
-            continue
-        if op is _sre.IN and 0 < len(av) <= 8 and all(o is _sre.LITERAL for o, _ in av):
-            heads = {(p + chr(c), 0) for p, _ in heads for _, c in av}
-            continue
-        break
-    return None if heads == {("", 0)} else heads
-
-
 def _maybe_assignment(text: str) -> bool:
     """Whether a secret-looking name is followed closely by ``=`` or ``:`` somewhere in ``text``."""
     if "=" not in text and ":" not in text:
@@ -165,9 +99,6 @@ def _mask_assignment(m: re.Match) -> str:
     return f"{m.group(1)}{m.group(2)}{m.group(3)}{MASK}{m.group(3)}"
 
 
-_KEY_GATE = KeyShapeGate(secrets.KEY_SHAPES)
-
-
 class Scrubber:
     """The report's redaction: a :class:`Redactor` plus structural rules, applied to text or trees."""
 
@@ -178,9 +109,7 @@ class Scrubber:
         """Mask secrets in one string."""
         if not value:
             return value
-        # The regexes are the slow part on whole pages: run each only where it could match.
-        if any(v in value for v in self.redactor.values) or _KEY_GATE.may_match(value):
-            value = self.redactor(value)
+        value = self.redactor(value)  # the one masker (cab_core.secrets), linear in the text
         if _maybe_assignment(value):
             value = _ASSIGN.sub(_mask_assignment, value)
         if "earer" in value:

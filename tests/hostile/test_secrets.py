@@ -160,3 +160,55 @@ def test_the_proxy_lends_the_key_to_chat_completions_and_model_listing_only():
             conn.request(method, path, body=b"{}")
             conn.getresponse().read()
     assert [s for s in seen if s[2]] == []
+
+
+# --------------------------------------------------------------------------- masking: linear, and only the secret
+
+ADVERSARIAL = ["-----BEGIN PRIVATE KEY----- ", "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n", "eyJ",
+               "eyJaaaaaaaaaaaaa.eyJbbbbbbbbbbbbbbbb ", "sk-aaaaaaaaaaaa ", "Bearer ", " sk-" + "a" * 24,
+               "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo", "my-very-own-secret "]
+
+
+@pytest.mark.parametrize("unit", ADVERSARIAL)
+def test_masking_adversarial_text_takes_linear_time(unit):
+    import time
+
+    redact = Redactor(["my-very-own-secret"], include_environment=False)
+    small, large = ((unit * (n // len(unit) + 1))[:n] for n in (1 << 18, 1 << 21))
+    t0 = time.perf_counter()
+    redact(small)
+    t1 = time.perf_counter()
+    redact(large)
+    t2 = time.perf_counter()
+    # 8x the text: a quadratic masker takes 64x (the old one: 135 s for 256 KB of the first unit).
+    assert t2 - t1 < 3.0 and t2 - t1 < 30 * max(t1 - t0, 0.05), (t1 - t0, t2 - t1)  # a floor for timer noise
+
+
+PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nVJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3S\n"
+
+
+def test_only_a_real_key_body_is_masked_and_the_text_around_it_stays():
+    redact = Redactor(include_environment=False)
+    key = f"-----BEGIN PRIVATE KEY-----\n{PEM_BODY}-----END PRIVATE KEY-----"
+    assert redact(f"before\n{key}\nafter") == f"before\n{MASK}\nafter"
+    legacy = f"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,ABC\n\n{PEM_BODY}-----END RSA PRIVATE KEY-----"
+    assert redact(f"x {legacy} y") == f"x {MASK} y"
+    wrapped = ("+# -----BEGIN PRIVATE KEY-----\n+def slugify(text):\n+    return text.lower().replace(' ', '-')\n"
+               "+# -----END PRIVATE KEY-----\n")
+    assert redact(wrapped) == wrapped  # code between markers is not a key: the diff keeps it
+    assert redact("a sk-" + "x" * 30 + ", b") == f"a {MASK}, b"
+    assert redact("Authorization: Bearer " + "t0k" * 10 + "\nnext") == f"Authorization: Bearer {MASK}\nnext"
+
+
+def test_a_masking_bomb_and_a_wrapped_solution_in_a_real_cell(hostile):
+    bomb = "python3 -c \"import sys; sys.stdout.write('-----BEGIN PRIVATE KEY----- ' * 40000)\""
+    wrapped = ("printf '# -----BEGIN PRIVATE KEY-----\\ndef add(a, b):\\n    return a + b\\n"
+               "# -----END PRIVATE KEY-----\\n' > calc.py")
+    import time
+
+    t0 = time.monotonic()
+    result, folder = hostile(f"{bomb}; {wrapped}")
+    assert time.monotonic() - t0 < 60
+    assert result.status == "ok" and result.scores["pass_rate"].breakdown["pass"] == 1
+    patch = (folder / "diff.patch").read_text()
+    assert "+    return a + b" in patch and "+# -----BEGIN PRIVATE KEY-----" in patch

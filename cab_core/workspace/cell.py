@@ -1,0 +1,218 @@
+"""A cell's folders on disk: the agent's work directory, its private HOME, the verify copy.
+
+The starting files are committed in ``work/.git`` (agents expect a repository), and
+separately, as :mod:`.snapshot` pictures, in a bare repository of the harness's own
+outside the work directory, which is what every diff is computed from: nothing the
+agent does to ``work/.git`` (rewriting history, a hostile ``core.fsmonitor``, a FIFO
+for ``HEAD``) reaches the harness.
+
+After the run, one walk of the work tree (:func:`.snapshot.take`) records the
+changes and builds the verify copy from the same bytes; what can hook the test run
+is then judged on that copy, as the test run will see it (:mod:`.hooks`), and the
+changed code is read for attempts to forge the verdict (:mod:`.forgery`).  Nothing
+here follows a symlink the agent left, opens a FIFO or device, or reads without a
+size cap (:mod:`.safefs`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+from ..globs import match_any
+from ..models import FileChanges, Task
+from ..tasks import copy_tree, list_files
+from . import forgery, hooks, snapshot
+from .safefs import read_text
+from .snapshot import IGNORED, git
+
+
+class CellWorkspace:
+    """The scratch folders of one cell; ``close()`` removes them."""
+
+    def __init__(self, task: Task, scratch_root: Optional[Path] = None):
+        self.task = task
+        self.root = Path(tempfile.mkdtemp(prefix="cab-cell-", dir=scratch_root))
+        self.work = self.root / "work"
+        self.home = self.root / "home"
+        self.verify_dir = self.root / "verify"
+        self.verify_home = self.root / "verify-home"
+        self.base_git = self.root / "base.git"
+        for path in (self.work, self.home, self.verify_home):
+            path.mkdir()
+        self.baseline: Optional[str] = None
+        self.agent_baseline: Optional[str] = None
+        self.protected_before: dict[str, str] = {}
+        self.baseline_files: set[str] = set()
+        self.before: Optional[snapshot.Snapshot] = None
+        self.after: Optional[snapshot.Snapshot] = None
+        self.skipped: list[str] = []
+        self.hook_reasons: dict[str, str] = {}
+        self.agent_tests: list[str] = []
+        self.build_outputs: list[str] = []
+
+    # ------------------------------------------------------------------ setup
+    def prepare(self) -> None:
+        """Copy the starting files, commit them for the agent, and take the harness's own baseline."""
+        copy_tree(self.task.workspace, self.work)
+        git(["init", "-q", "--template=", "-b", "main"], cwd=self.work)  # no sample hooks to copy
+        (self.work / ".git" / "info").mkdir(parents=True, exist_ok=True)
+        (self.work / ".git" / "info" / "exclude").write_text("\n".join(IGNORED) + "\n")
+        git(["add", "-A"], cwd=self.work)
+        git(["commit", "-q", "--allow-empty", "-m", f"cab baseline: {self.task.id}"], cwd=self.work)
+        self.agent_baseline = (read_text(self.work / ".git" / "refs" / "heads" / "main") or "").strip()
+        self.before = snapshot.take(self.work)
+        snapshot.init_store(self.base_git)
+        self.baseline = snapshot.commit(self.base_git, self.before, "baseline")
+        self.baseline_files = set(self.before.files)
+        self.protected_before = snapshot.digests(self.before, [p for p in self.before.files
+                                                                if match_any(p, self.task.protected)])
+
+    def write_files(self, files: dict[str, str]) -> list[str]:
+        """Write a launch spec's files (``~/x`` into HOME, others into the work dir)."""
+        written = []
+        for name, content in files.items():
+            if name.startswith("~/"):
+                base, rel = self.home, name[2:]
+            else:
+                base, rel = self.work, name
+            target = (base / rel).resolve()
+            if base.resolve() not in target.parents:
+                raise ValueError(f"launch file {name!r} escapes its folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+            written.append(name)
+        return written
+
+    # ------------------------------------------------------------------ after the run
+    def changes(self) -> FileChanges:
+        """What the agent changed against the baseline; also builds the verify copy from the same read."""
+        if self.verify_dir.exists():
+            _rmtree(self.verify_dir)
+        self.after = snapshot.take(self.work, copy_to=self.verify_dir)
+        self.skipped = self.after.skipped()
+        added, removed, modified = snapshot.compare(self.before, self.after)
+        patch = ""
+        if added or removed or modified:
+            head = snapshot.commit(self.base_git, self.after, "agent")
+            patch = snapshot.patch(self.base_git, self.baseline, head)
+        return FileChanges(added=added, removed=removed, modified=modified, extra_git_dir=self._extra_git_dir(),
+                           patch=patch)
+
+    def _extra_git_dir(self) -> bool:
+        """True when the agent committed, or left a git repository besides the baseline's (read, never run)."""
+        if self.after is not None and self.after.nested_git:
+            return True
+        git_dir = self.work / ".git"
+        ref = (read_text(git_dir / "HEAD", 4096) or "").strip()
+        if ref.startswith("ref: "):
+            name = ref[5:].strip()
+            if ".." in name.split("/"):
+                return True
+            value = (read_text(git_dir / name, 4096) or "").strip()
+            if not value:
+                packed = read_text(git_dir / "packed-refs") or ""
+                value = next((line.split(" ", 1)[0] for line in packed.splitlines()
+                              if line.endswith(" " + name)), "")
+            ref = value
+        return ref != self.agent_baseline
+
+    def hook_files(self, changes: FileChanges) -> list[str]:
+        """Files in the verify copy, changed by the agent, that can hook the test run (see :mod:`.hooks`).
+
+        ``changes`` is what :meth:`changes` returned; the judgement reads the snapshot it was made from.
+        """
+        if self.after is None:
+            self.changes()
+        self.hook_reasons = hooks.find_hooks(self.task, self.before, self.after)
+        return sorted(self.hook_reasons)
+
+    def forgery_findings(self, changes: FileChanges) -> list[str]:
+        """``forgery attempt: <what> in <file>:<line>`` for changed code that reaches into the test machinery."""
+        if self.after is None:
+            self.changes()
+        return forgery.scan(self.task, self.before, self.after)
+
+    def protected_after(self) -> dict[str, str]:
+        """Digests of the protected files as the agent left them, new ones included (links hashed, never followed)."""
+        if self.after is None:
+            self.changes()
+        return snapshot.digests(self.after, [p for p in self.after.files
+                                             if p in self.protected_before or match_any(p, self.task.protected)])
+
+    def prepare_verify(self, hook_files: list[str]) -> None:
+        """The verify copy made ready: protected files restored, hooks dropped or restored, hidden tests added.
+
+        A file the harness puts back first replaces any symlink or file on its way, so
+        nothing is written outside the verify folder.
+        """
+        if self.after is None:
+            self.changes()
+        task = self.task
+        for rel in self.after.files:
+            if match_any(rel, task.protected) and rel not in self.protected_before:
+                _remove(self.verify_dir / rel)  # a test the agent added cannot count
+        self.agent_tests = hooks.extra_tests(task, self.before, self.after)
+        self.build_outputs = hooks.build_outputs(task, self.before, self.after)
+        for rel in self.agent_tests + self.build_outputs:  # the agent's own tests, its builds: not the verdict's
+            if rel not in hook_files:
+                _remove(self.verify_dir / rel)
+        for rel in hook_files:
+            if rel not in self.baseline_files:
+                _remove(self.verify_dir / rel)
+            elif (task.workspace / rel).is_file():
+                _place(task.workspace / rel, self.verify_dir, rel)
+        for rel in self.protected_before:
+            _place(task.workspace / rel, self.verify_dir, rel)
+        if task.hidden_tests:
+            for rel in list_files(task.hidden_tests):
+                _place(task.hidden_tests / rel, self.verify_dir, rel)
+
+    def close(self) -> None:
+        _rmtree(self.root)
+
+
+def _rmtree(root: Path) -> None:
+    def retry(func, path, _exc):  # a folder the agent made unwritable
+        try:
+            os.chmod(os.path.dirname(path), 0o700)
+            os.chmod(path, 0o700) if not os.path.islink(path) else None
+            func(path)
+        except OSError:
+            pass
+
+    try:
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(root, onexc=retry)
+        else:
+            shutil.rmtree(root, onerror=retry)
+    except RecursionError:  # folders nested deeper than Python recurses: rm walks them without recursing
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(root)], capture_output=True)
+    if os.path.lexists(root):
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(root)], capture_output=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file() or (os.path.lexists(path) and not path.is_dir()):
+        path.unlink()
+    elif path.is_dir():
+        _rmtree(path)
+
+
+def _place(src: Path, root: Path, rel: str) -> None:
+    """Copy ``src`` to ``root/rel``, replacing whatever is there and any symlink or file on the way."""
+    target = root
+    for part in Path(rel).parts[:-1]:
+        target = target / part
+        if target.is_symlink() or (os.path.lexists(target) and not target.is_dir()):
+            target.unlink()
+        target.mkdir(exist_ok=True)
+    target = target / Path(rel).name
+    if os.path.lexists(target):
+        _remove(target)
+    shutil.copy2(src, target, follow_symlinks=False)
