@@ -28,6 +28,8 @@ from .models import CellResult
 from .results import CELL_FILE, iter_cell_dirs, read_cell
 
 INDEX_FILE = "index.sqlite"
+#: A sweep's manifest, beside its cell folders (written by :mod:`cab_core.sweep`, read here too).
+MANIFEST_FILE = "sweep.json"
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -279,8 +281,6 @@ def _like_prefix(prefix: str) -> str:
 
 
 def _manifests(base: Path, root: Path) -> Iterable[Path]:
-    from .sweep import MANIFEST_FILE
-
     candidates = [base / MANIFEST_FILE] if base != root else []
     if base == root and root.is_dir():
         candidates = [p / MANIFEST_FILE for p in root.iterdir() if p.is_dir()]

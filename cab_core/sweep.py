@@ -32,14 +32,11 @@ Resume
     coordinator left are removed when the next one starts.
 
 Executors
-    ``local``: a thread pool of ``jobs`` sharing one Runner (and so one scripted
-    model server); the work happens in subprocesses.  ``dask``: each cell is a
-    task on a ``distributed`` cluster (``--scheduler tcp://HOST:PORT``, or a
-    LocalCluster of ``jobs`` workers on 127.0.0.1).  Each worker needs cab and the
-    agents installed; it builds its own Runner from entry points
-    (:func:`run_cell_task`) and writes the cell into the shared results path, or,
-    with ``worker_results = "return"``, sends the cell folder back for the
-    coordinator to publish.
+    Records of the ``cab_executors`` provider hook, chosen by name
+    (:mod:`cab_core.executors`): ``local``, a thread pool of ``jobs`` sharing one
+    Runner (and so one scripted model server); ``dask``, each cell a task on a
+    ``distributed`` cluster (``--scheduler tcp://HOST:PORT``, or a LocalCluster of
+    ``jobs`` workers on 127.0.0.1), from the ``cab-core[dask]`` extra.
 
 Normalisation (after every run of a sweep, see :func:`normalise`)
     Per task, the references are the passing cells of the sweep:
@@ -71,22 +68,19 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import socket
 import sys
-import tempfile
-import threading
 import time
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import attrs
 
+from . import index as _index
 from . import serialization
-from .errors import CabError
+from .errors import CabError, one_line
+from .index import MANIFEST_FILE
 from .models import STATUS_INFRA_ERROR, STATUS_OK, AxisScore, CellId, CellResult, FileChanges, ProcessResult, ScoreContext, utcnow
 from .results import CELL_FILE, CellWriter, atomic_write_text, iter_cell_dirs, read_cell, recover
 from .runner import RunOptions, Runner
@@ -97,10 +91,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-MANIFEST_FILE = "sweep.json"
 ATTEMPTS_FILE = "attempts.jsonl"
 LOCK_FILE = ".sweep.lock"
-EXECUTORS = ("local", "dask")
 WORKER_RESULTS = ("shared", "return")
 MANIFEST_VERSION = 1
 
@@ -269,8 +261,6 @@ def _check(values: Mapping[str, Any]) -> None:
         raise CabError(f"field retries: must be 0 or more, got {values['retries']}")
     if values.get("timeout") is not None and values["timeout"] <= 0:
         raise CabError(f"field timeout: must be positive, got {values['timeout']}")
-    if values.get("executor") is not None and values["executor"] not in EXECUTORS:
-        raise CabError(f"field executor: must be one of {', '.join(EXECUTORS)}, got {values['executor']!r}")
     if values.get("worker_results") is not None and values["worker_results"] not in WORKER_RESULTS:
         raise CabError(f"field worker_results: must be one of {', '.join(WORKER_RESULTS)}, got {values['worker_results']!r}")
     sid = values.get("sweep_id")
@@ -345,11 +335,10 @@ def validate(spec: SweepSpec, registry) -> None:
         registry.agent_plugins.get(name)
     if spec.api_key_env and spec.api_key_env not in os.environ:
         raise CabError(f"environment variable {spec.api_key_env} is not set (--api-key-env names the variable holding the key)")
-    if spec.executor == "dask":
-        try:
-            import distributed  # noqa: F401
-        except ImportError:
-            raise CabError("--executor dask needs the 'distributed' package (pip install distributed)") from None
+    executor = registry.executors.get(spec.executor)
+    why = executor.available() if executor.available is not None else None
+    if why:
+        raise CabError(f"executor {spec.executor!r} is not available: {why}")
 
 
 # --------------------------------------------------------------------------- state on disk
@@ -516,165 +505,6 @@ class CellOutcome:
     worker: str = ""
 
 
-def _summary(result: CellResult, folder: Path, worker: str = "") -> dict:
-    return {"cell_id": result.cell_id, "status": result.status, "passed": result.passed, "error": result.error,
-            "duration_s": result.duration_s, "path": str(folder), "worker": worker}
-
-
-class LocalExecutor:
-    """A pool of ``jobs`` threads sharing one Runner (the work itself is in subprocesses)."""
-
-    name = "local"
-
-    def __init__(self, runner: Runner, jobs: int):
-        self.runner = runner
-        self.slots = jobs
-        self.pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cab-cell")
-
-    def submit(self, opts: RunOptions):
-        """Start a cell; returns a future of its summary."""
-        return self.pool.submit(self._run, opts)
-
-    def _run(self, opts: RunOptions) -> dict:
-        result, folder = self.runner.run_cell(opts)
-        return _summary(result, folder, "local")
-
-    def wait(self, handles: Sequence, timeout: float) -> list:
-        """The handles that are done, waiting at most ``timeout`` seconds for the first."""
-        done, _ = futures_wait(handles, timeout=timeout, return_when=FIRST_COMPLETED)
-        return list(done)
-
-    def result(self, handle) -> dict:
-        """The cell summary of a finished handle (raises what the cell's thread raised)."""
-        return handle.result()
-
-    def close(self, wait: bool = True) -> None:
-        """Stop the pool: queued cells are cancelled; ``wait`` for the running ones."""
-        self.pool.shutdown(wait=wait, cancel_futures=True)
-
-
-class DaskExecutor:
-    """Cells as tasks on a ``distributed`` cluster; see :func:`run_cell_task` for the worker side."""
-
-    name = "dask"
-
-    def __init__(self, *, scheduler: Optional[str], jobs: int, catalog, worker_results: str = "shared",
-                 client=None):
-        from distributed import Client, LocalCluster
-
-        self.cluster = None
-        if client is not None:
-            self.client = client
-        elif scheduler:
-            try:
-                self.client = Client(scheduler, timeout="20s")
-            except (OSError, TimeoutError) as exc:
-                raise CabError(f"cannot reach the Dask scheduler at {scheduler}: {exc}".splitlines()[0]) from None
-        else:
-            self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                        dashboard_address=None)
-            self.client = Client(self.cluster)
-        self._own_client = client is None
-        self.tasks_dirs = [str(Path(p).resolve()) for p in getattr(catalog, "tasks_dirs", ())]
-        self.task_format = getattr(catalog, "task_format", "auto")
-        self.ship = worker_results == "return"
-        self.slots = 10**9  # the scheduler queues; a killed coordinator's queued tasks are released with it
-
-    def submit(self, opts: RunOptions):
-        """Submit a cell as a task (a unique key: a rerun is a new task, never a cached result)."""
-        data = serialization.unstructure(opts)
-        key = f"cab-cell-{cell_id_of(opts).cell_id}-{time.monotonic_ns()}"
-        return self.client.submit(run_cell_task, data, self.tasks_dirs, self.task_format, self.ship,
-                                  key=key, pure=False, retries=0)
-
-    def wait(self, handles: Sequence, timeout: float) -> list:
-        from distributed import wait as dask_wait
-
-        try:
-            done, _ = dask_wait(list(handles), timeout=timeout, return_when="FIRST_COMPLETED")
-        except TimeoutError:
-            return []
-        return list(done)
-
-    def result(self, handle) -> dict:
-        """The cell summary; a cell the worker returned is published here first."""
-        out = handle.result()
-        if out.get("files") is not None:
-            out["path"] = str(_publish_shipped(out))
-        return out
-
-    def close(self, wait: bool = True) -> None:
-        if self._own_client:
-            with contextlib.suppress(Exception):
-                self.client.close(timeout=10)
-        if self.cluster is not None:
-            with contextlib.suppress(Exception):
-                self.cluster.close(timeout=20)
-
-
-_WORKER_LOCK = threading.Lock()
-_WORKER_RUNNERS: dict[tuple, Runner] = {}
-
-
-def _worker_runner(tasks_dirs: tuple[str, ...], task_format: str) -> Runner:
-    """One Runner per worker process and task set, built from the worker's own entry points."""
-    key = (tasks_dirs, task_format)
-    with _WORKER_LOCK:
-        runner = _WORKER_RUNNERS.get(key)
-        if runner is None:
-            from .plugins import get_plugin_manager
-            from .registry import Registry
-            from .tasks import TaskCatalog
-
-            registry = Registry(get_plugin_manager())
-            runner = Runner(registry, TaskCatalog(registry, tasks_dirs=[Path(p) for p in tasks_dirs], task_format=task_format))
-            _WORKER_RUNNERS[key] = runner
-        return runner
-
-
-def run_cell_task(opts_data: dict, tasks_dirs: Sequence[str] = (), task_format: str = "auto", ship: bool = False) -> dict:
-    """Run one cell on a Dask worker (a module-level function, so workers import it by name).
-
-    ``opts_data`` is a :class:`RunOptions` as plain data.  The cell is written into
-    ``opts.results`` (a path shared with the coordinator), or with ``ship`` into a
-    scratch folder whose files are returned (``files``: name -> bytes) for the
-    coordinator to publish.  Returns the cell summary.
-    """
-    runner = _worker_runner(tuple(tasks_dirs), task_format)
-    opts = serialization.structure(opts_data, RunOptions)
-    try:
-        from distributed import get_worker
-
-        worker = get_worker().address
-    except (ImportError, ValueError):
-        worker = socket.gethostname()
-    if not ship:
-        result, folder = runner.run_cell(opts)
-        return _summary(result, folder, worker)
-    scratch = Path(tempfile.mkdtemp(prefix="cab-worker-"))
-    try:
-        result, folder = runner.run_cell(attrs.evolve(opts, results=scratch))
-        out = _summary(result, folder, worker)
-        out["files"] = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-        out["results"] = str(opts.results)
-        out["relpath"] = cell_id_of(opts).relpath.as_posix()
-        return out
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _publish_shipped(out: dict) -> Path:
-    """Publish a cell folder a worker sent back, atomically like the runner does."""
-    files = dict(out["files"])
-    result = serialization.loads(files.pop(CELL_FILE).decode("utf-8"), CellResult)
-    writer = CellWriter(Path(out["results"]), Path(out["relpath"]), Redactor(include_environment=False))
-    for name, data in files.items():
-        target = writer.path(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    return writer.publish(result)
-
-
 # --------------------------------------------------------------------------- running
 
 
@@ -729,8 +559,6 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
     Then normalise the sweep and update the index.  ``runner`` (local executor) or
     ``executor`` may be given by the caller (tests); otherwise they are built here.
     """
-    from . import index as _index
-
     observer = observer or SweepObserver()
     validate(spec, registry)
     task_ids = resolve_tasks(spec, catalog)
@@ -756,15 +584,9 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
         skipped = complete
 
         own_executor = executor is None
-        own_runner = False
         if executor is None and todo:
-            if spec.executor == "dask":
-                executor = DaskExecutor(scheduler=spec.scheduler, jobs=spec.jobs, catalog=catalog,
-                                        worker_results=spec.worker_results)
-            else:
-                own_runner = runner is None
-                runner = runner or Runner(registry, catalog)
-                executor = LocalExecutor(runner, spec.jobs)
+            executor = registry.executors.get(spec.executor).open(spec=spec, registry=registry, catalog=catalog,
+                                                                  runner=runner)
 
         manifest = read_manifest(sweep_root) or {"schema_version": MANIFEST_VERSION, "sweep_id": spec.sweep_id,
                                                   "created_at": serialization.unstructure(utcnow()), "runs": []}
@@ -819,8 +641,6 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
         finally:
             if own_executor and executor is not None:
                 executor.close(wait=not abandoned)
-            if own_runner and runner is not None:
-                runner.close()
             if abandoned:
                 index.close()
 
@@ -855,7 +675,7 @@ def _outcome(executor, handle, opts: RunOptions) -> CellOutcome:
     except BaseException as exc:
         # The runner writes a record whatever fails inside a cell; this is a failure around it
         # (a user error raised before the cell started, a lost worker): record it as an infra error.
-        error = f"{executor.name} executor: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}".rstrip(": ")
+        error = one_line(exc, prefix=f"{executor.name} executor: ")
         try:
             path = _write_error_cell(opts, error)
         except OSError:
@@ -984,8 +804,8 @@ def normalise(sweep_root: Path, registry, catalog) -> dict[str, dict]:
 
 
 __all__ = [
-    "SweepSpec", "SweepObserver", "SweepReport", "CellOutcome", "LocalExecutor", "DaskExecutor",
-    "build_spec", "load_sweep_file", "parse_models", "plan_cells", "resolve_tasks", "run_sweep", "run_cell_task",
+    "SweepSpec", "SweepObserver", "SweepReport", "CellOutcome",
+    "build_spec", "load_sweep_file", "parse_models", "plan_cells", "resolve_tasks", "run_sweep",
     "normalise", "compute_references", "latest_sweep", "read_manifest", "spec_from_manifest",
     "MANIFEST_FILE", "NORMALISATION_FORMULA",
 ]

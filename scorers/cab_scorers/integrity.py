@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from cab_core import AxisScore, ScoreContext, Scorer, hookimpl
 
-from ._util import never_raise, normalise_path
+from cab_core.scoring import never_raise, normalise_path
 
 AXIS = "integrity"
 
@@ -53,4 +53,11 @@ def score(ctx: ScoreContext) -> AxisScore:
 @hookimpl
 def cab_scorers():
     """The integrity axis."""
-    return [Scorer(name=AXIS, score=score, order=60, description="1 unless protected files changed or test-hooking files appeared")]
+    return [Scorer(name=AXIS, score=score, order=60, label="integrity", direction="higher", format="ratio",
+                   aggregation="rate", note=note,
+                   description="1 unless protected files changed or test-hooking files appeared")]
+
+
+def note(score: AxisScore) -> str:
+    """The first findings."""
+    return "; ".join((score.breakdown.get("findings") or [])[:3])
