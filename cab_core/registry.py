@@ -13,7 +13,7 @@ from typing import Any, Generic, Iterator, Optional, TypeVar
 
 import attrs
 
-from .errors import DuplicateNameError, PluginError, UnknownNameError, one_line
+from .errors import CabError, DuplicateNameError, PluginError, UnknownNameError, one_line
 from .plugins import PluginManager
 
 R = TypeVar("R")
@@ -176,6 +176,34 @@ class Registry:
 
 def _as_list(value) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def check_options(adapter, options: dict) -> None:
+    """``-o KEY=VALUE`` options against the adapter's declared :class:`AdapterOption` list.
+
+    An unknown key is an error listing the known ones; a value that does not parse as
+    the option's type is an error naming it.  Keys with a dot (``PLUGIN.KEY``) belong
+    to agent plugins and are left to them; an adapter that declares nothing takes any key.
+    """
+    declared = getattr(adapter, "options", None)
+    if declared is None:
+        return
+    known = {o.name: o for o in declared}
+    for key, value in options.items():
+        if "." in key:
+            continue
+        if key not in known:
+            raise UnknownNameError(f"option of adapter {adapter.name!r}", key, known)
+        kind = known[key].type
+        try:
+            if kind == "int":
+                int(value)
+            elif kind == "float":
+                float(value)
+            elif kind == "bool" and str(value).lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(value)
+        except ValueError:
+            raise CabError(f"option {key!r} of adapter {adapter.name!r} must be {kind}, got {value!r}") from None
 
 
 def call_plugin(record, func_name: str, *args, **kwargs):

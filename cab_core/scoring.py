@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 import attrs
 
-from .errors import one_line
+from .errors import CabError, one_line
 from .globs import glob_match as _glob_match
 from .models import AxisScore, FileChanges, ModelCall, ProcessResult, ScoreContext, Scorer
 from .verdict.summary import clean_output, parse_counts
@@ -256,6 +256,34 @@ def score_all(registry, ctx: ScoreContext, *, base: Optional[Mapping[str, AxisSc
     return scores
 
 
+# --------------------------------------------------------------------------- weights
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """``"AXIS=W,AXIS=W"`` (``--weights``) as a mapping; a malformed entry is a one-line :class:`CabError`."""
+    weights: dict[str, float] = {}
+    for item in (p.strip() for p in str(text).split(",")):
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        weight = number(value) if sep else None
+        if not name.strip() or weight is None or weight < 0:
+            raise CabError(f"--weights: {item!r} is not AXIS=WEIGHT with a weight of 0 or more")
+        weights[name.strip()] = weight
+    return weights
+
+
+def check_weights(weights: Mapping[str, Any], registry) -> None:
+    """Every weighted name must be a registered, non-aggregate axis and every weight a number >= 0."""
+    axes = sorted(s.name for s in registry.scorers if not s.aggregate)
+    for name, value in (weights or {}).items():
+        if name not in axes:
+            raise CabError(f"weights: unknown axis {name!r} (available: {', '.join(axes) or 'none'})")
+        weight = number(value)
+        if weight is None or weight < 0:
+            raise CabError(f"weights: axis {name!r} needs a weight of 0 or more, got {value!r}")
+
+
 # --------------------------------------------------------------------------- showing a value
 
 
@@ -288,7 +316,7 @@ def note_of(scorer: Optional[Scorer], score: AxisScore) -> str:
 
 
 __all__ = [
-    "AMOUNT_SCALES", "OPTION_EXTRA_EXPECTED", "OPTION_WEIGHTS", "TAIL_CHARS", "axis_value", "breakdown_of",
+    "AMOUNT_SCALES", "OPTION_EXTRA_EXPECTED", "check_weights", "parse_weights", "OPTION_WEIGHTS", "TAIL_CHARS", "axis_value", "breakdown_of",
     "changed_paths", "expected_globs", "format_value", "glob_match", "keywords_found", "never_raise", "normalise_path",
     "note_of", "number", "pass_value", "score_all", "tail", "token_totals", "tokens_per_correct", "unit_value", "verify_passed",
 ]

@@ -38,25 +38,11 @@ Executors
     ``distributed`` cluster (``--scheduler tcp://HOST:PORT``, or a LocalCluster of
     ``jobs`` workers on 127.0.0.1), from the ``cab-core[dask]`` extra.
 
-Normalisation (after every run of a sweep, see :func:`normalise`)
-    Per task, the references are the passing cells of the sweep:
-    ``reference_wall_clock_ms`` = the smallest agent time (the latency axis's value,
-    ``agent_ms``: the agent's own launch span, never the harness's setup or verify
-    time) and ``reference_tokens`` = the smallest non-zero ``tokens_per_correct_task``
-    (the cheapest passing cell).  Every scored cell's aggregate scorers (the
-    composite) are run again with those two options, so for a passing cell::
-
-        cost_efficiency    = min(1, reference_tokens / tokens_per_correct_task)
-        latency_efficiency = min(1, reference_wall_clock_ms / agent_ms)
-
-    (the fastest/cheapest passing cell scores 1, one twice as slow 0.5).  A failed
-    cell earns 0 on both whatever it spent: its tokens per correct task is undefined
-    (null).  A task with no passing cell has no reference and keeps the lone-cell
-    formulas of ``cab_scorers.composite``.  Per-axis values are never touched; the
-    composite's breakdown gains
-    ``normalisation: {sweep, reference_tokens, reference_wall_clock_ms, cell_composite}``,
-    ``cell_composite`` being the value the cell had on its own.  Recomputed from the
-    raw numbers each time, so normalising twice changes nothing.
+Normalisation (after every run of a sweep)
+    Each scorer that declares a ``reference_option`` takes part: per task, the best
+    value of its axis among the sweep's passing cells becomes the reference, and the
+    aggregate scorers (the composite) are run again with it; see
+    :mod:`cab_core.normalisation`.
 
 ``results/<sweep>/sweep.json`` records the matrix, the runs and the references.
 """
@@ -81,9 +67,12 @@ from . import index as _index
 from . import serialization
 from .errors import CabError, one_line
 from .index import MANIFEST_FILE
-from .models import STATUS_INFRA_ERROR, STATUS_OK, AxisScore, CellId, CellResult, FileChanges, ProcessResult, ScoreContext, utcnow
-from .results import CELL_FILE, CellWriter, atomic_write_text, iter_cell_dirs, read_cell, recover
+from .models import STATUS_INFRA_ERROR, STATUS_OK, CellId, CellResult, utcnow
+from .results import CELL_FILE, CellWriter, atomic_write_text, read_cell, recover
 from .runner import RunOptions, Runner
+from .normalisation import NORMALISATION_FORMULA, compute_references, normalise  # noqa: F401
+from .scoring import OPTION_WEIGHTS, check_weights
+from .registry import check_options
 from .secrets import Redactor
 
 if sys.version_info >= (3, 11):
@@ -128,6 +117,8 @@ class SweepSpec:
     task_format: str = "auto"
     #: The sweep file this came from (recorded in the manifest; resume finds sweeps by it).
     source: Optional[str] = None
+    #: The composite's weights, axis name -> weight (``--weights``, or ``[weights]`` in the file); empty: the defaults.
+    weights: Mapping[str, float] = attrs.field(factory=dict, converter=dict)
 
     def models_for(self, adapter: str) -> tuple[str, ...]:
         """The models ``adapter`` runs: its own list, else the common one."""
@@ -176,17 +167,10 @@ class _SweepFile:
     results: Optional[str] = None
     tasks_dirs: Optional[list[str]] = None
     task_format: Optional[str] = None
+    weights: Optional[dict[str, float]] = None
 
 
-def _raise(value: Any, expected: str):
-    raise ValueError(f"expected {expected}, got {value!r}")
-
-
-_strict = serialization.converter.copy(forbid_extra_keys=True)
-_strict.register_structure_hook(str, lambda v, _: v if isinstance(v, str) else _raise(v, "a string"))
-_strict.register_structure_hook(int, lambda v, _: v if isinstance(v, int) and not isinstance(v, bool) else _raise(v, "an integer"))
-_strict.register_structure_hook(float, lambda v, _: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else _raise(v, "a number"))
-_strict.register_structure_hook(Any, lambda v, _: v)
+_strict = serialization.strict_converter()
 
 
 def _split(values: Iterable[str]) -> list[str]:
@@ -275,7 +259,7 @@ def build_spec(*layers: Mapping[str, Any], default_id: Optional[str] = None) -> 
         for key, value in layer.items():
             if value is None:
                 continue
-            if key in ("adapter_models", "options") and key in merged:
+            if key in ("adapter_models", "options", "weights") and key in merged:
                 merged[key] = {**merged[key], **value}  # per adapter / per option: the later layer wins
             else:
                 merged[key] = value
@@ -310,7 +294,8 @@ def plan_cells(spec: SweepSpec, task_ids: Sequence[str]) -> list[RunOptions]:
     return [
         RunOptions(adapter=adapter, model=model, task=task, sweep_id=spec.sweep_id, trial=trial,
                    endpoint=spec.endpoint, api_key_env=spec.api_key_env, sandbox=spec.sandbox,
-                   plugins=spec.plugins, options=dict(spec.options), timeout=spec.timeout, results=results)
+                   plugins=spec.plugins, options=dict(spec.options), timeout=spec.timeout, results=results,
+                   score_options={OPTION_WEIGHTS: dict(spec.weights)} if spec.weights else {})
         for trial in range(1, spec.trials + 1)
         for task in task_ids
         for adapter, model in spec.pairs()
@@ -325,7 +310,7 @@ def cell_id_of(opts: RunOptions) -> CellId:
 def validate(spec: SweepSpec, registry) -> None:
     """Names and settings a user can get wrong, checked before any cell runs."""
     for adapter in spec.adapters:
-        registry.adapters.get(adapter)
+        check_options(registry.adapters.get(adapter), dict(spec.options))
     sandbox = registry.sandboxes.get(spec.sandbox)
     if sandbox.available is not None:
         why = sandbox.available()
@@ -333,6 +318,7 @@ def validate(spec: SweepSpec, registry) -> None:
             raise CabError(f"sandbox {spec.sandbox!r} is not available: {why}")
     for name in spec.plugins:
         registry.agent_plugins.get(name)
+    check_weights(spec.weights, registry)
     if spec.api_key_env and spec.api_key_env not in os.environ:
         raise CabError(f"environment variable {spec.api_key_env} is not set (--api-key-env names the variable holding the key)")
     executor = registry.executors.get(spec.executor)
@@ -690,117 +676,6 @@ def _outcome(executor, handle, opts: RunOptions) -> CellOutcome:
         return CellOutcome(opts=opts, status=STATUS_INFRA_ERROR, error=error, path=path, worker=out.get("worker", ""))
     return CellOutcome(opts=opts, status=out["status"], passed=out.get("passed"), error=out.get("error"),
                        duration_s=out.get("duration_s") or 0.0, path=path, worker=out.get("worker", ""))
-
-
-# --------------------------------------------------------------------------- normalisation
-
-NORMALISATION_FORMULA = (
-    "per task, over the sweep's passing cells: reference_wall_clock_ms = min agent_ms (the agent's launch span), "
-    "reference_tokens = min non-zero tokens_per_correct_task; composite recomputed with, for a passing cell, "
-    "cost_efficiency = min(1, reference_tokens / tokens_per_correct_task) and "
-    "latency_efficiency = min(1, reference_wall_clock_ms / agent_ms); a failed cell earns 0 on both "
-    "(tokens_per_correct_task is null when nothing passed); a task without a passing cell "
-    "keeps the lone-cell formulas; per-axis values unchanged"
-)
-
-
-def _num(value: Any) -> Optional[float]:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def compute_references(results: Iterable[CellResult]) -> dict[str, dict]:
-    """Per task: the fastest and the cheapest passing cell of the sweep (see the module docstring)."""
-    refs: dict[str, dict] = {}
-    for r in results:
-        if r.status != STATUS_OK or not r.passed:
-            continue
-        entry = refs.setdefault(r.identity.task, {"reference_wall_clock_ms": None, "fastest_cell": None,
-                                                  "reference_tokens": None, "cheapest_cell": None, "passing_cells": 0})
-        entry["passing_cells"] += 1
-        wall = _num(r.scores["latency"].value) if "latency" in r.scores else None  # agent_ms
-        if wall is not None and wall > 0 and (entry["reference_wall_clock_ms"] is None or wall < entry["reference_wall_clock_ms"]):
-            entry["reference_wall_clock_ms"], entry["fastest_cell"] = wall, r.cell_id
-        tpct = _num(r.scores["tokens"].value) if "tokens" in r.scores else None
-        if tpct is not None and tpct > 0 and (entry["reference_tokens"] is None or tpct < entry["reference_tokens"]):
-            entry["reference_tokens"], entry["cheapest_cell"] = tpct, r.cell_id
-    return dict(sorted(refs.items()))
-
-
-def renormalised_scores(result: CellResult, task, registry, reference: Mapping[str, Any], sweep_id: str) -> dict[str, AxisScore]:
-    """The cell's scores with every aggregate scorer run again against the sweep's references."""
-    scores = dict(result.scores)
-    old = scores.get("composite")
-    options: dict[str, Any] = {}
-    if old is not None and isinstance(old.breakdown.get("weights"), Mapping):
-        # Rounded, so re-normalising the weights to sum 1 does not drift them run after run.
-        options["composite_weights"] = {k: round(v, 12) for k, v in old.breakdown["weights"].items()
-                                        if isinstance(v, (int, float))}
-    for key in ("reference_tokens", "reference_wall_clock_ms"):
-        if reference.get(key) is not None:
-            options[key] = reference[key]
-    base = {name: s for name, s in scores.items() if not _is_aggregate(registry, name)}
-    ctx = ScoreContext(
-        task=task, cell=result.identity,
-        launch=ProcessResult(exit_code=result.exit_code, timed_out=result.timed_out),
-        verify=None, changes=FileChanges(), model_calls=result.model_calls, final_output=result.final_output,
-        wall_clock_ms=result.duration_s * 1000,
-        options=options,
-    )
-    aggregates = sorted((s for s in registry.scorers if s.aggregate), key=lambda s: (s.order, s.name))
-    current = dict(base)
-    for scorer in aggregates:
-        try:
-            score = scorer.score(attrs.evolve(ctx, scores=dict(current)))
-            if not isinstance(score, AxisScore):
-                raise TypeError(f"returned {type(score).__name__}, not AxisScore")
-            score = attrs.evolve(score, scorer=scorer.plugin)
-        except Exception as exc:
-            score = AxisScore(axis=scorer.name, value=None, scorer=scorer.plugin,
-                              error=f"plugin {scorer.plugin!r} raised in scorer {scorer.name}: {type(exc).__name__}: {exc}".splitlines()[0])
-        prior = scores.get(scorer.name)
-        cell_value = None
-        if prior is not None:
-            cell_value = (prior.breakdown.get("normalisation") or {}).get("cell_composite", prior.value)
-        breakdown = dict(score.breakdown)
-        breakdown["normalisation"] = {
-            "sweep": sweep_id,
-            "reference_tokens": reference.get("reference_tokens"),
-            "reference_wall_clock_ms": reference.get("reference_wall_clock_ms"),
-            "cell_composite": cell_value,
-        }
-        current[scorer.name] = attrs.evolve(score, breakdown=breakdown)
-    return {**scores, **{k: v for k, v in current.items() if k not in base}}
-
-
-def _is_aggregate(registry, name: str) -> bool:
-    scorer = registry.scorers.find(name)
-    return bool(scorer and scorer.aggregate)
-
-
-def normalise(sweep_root: Path, registry, catalog) -> dict[str, dict]:
-    """Recompute the sweep's composites against its per-task references; returns the references.
-
-    Each changed ``cell.json`` is replaced atomically (the rest of the folder is untouched).
-    """
-    sweep_root = Path(sweep_root)
-    loaded: list[tuple[Path, CellResult]] = []
-    for folder in iter_cell_dirs(sweep_root):
-        try:
-            loaded.append((folder, read_cell(folder)))
-        except Exception:
-            continue
-    refs = compute_references(r for _, r in loaded)
-    for folder, result in loaded:
-        if result.status != STATUS_OK or "composite" not in result.scores:
-            continue
-        try:
-            task = catalog.get(result.identity.task)
-        except CabError:
-            continue  # the task is gone from this machine: keep the cell's own composite
-        scores = renormalised_scores(result, task, registry, refs.get(result.identity.task, {}), sweep_root.name)
-        if serialization.unstructure(scores) != serialization.unstructure(dict(result.scores)):
-            _replace_file(folder / CELL_FILE, serialization.dumps(attrs.evolve(result, scores=scores)))
-    return refs
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from typing import Optional
 import click
 
 from . import handle_errors
-from .run import parse_options
+from .run import parse_options, weights_option
 from .tasks import tasks_dir_option
 
 LEADERBOARD_COLUMNS = (
@@ -122,52 +122,55 @@ def _f(value, digits: int = 3) -> str:
     return str(value)
 
 
-def _ms(value) -> str:
-    return "–" if value is None else (f"{value / 1000:.2f}s" if value >= 1000 else f"{value:.0f}ms")
-
-
-def summarise(rows: list[dict], comparisons: Optional[list] = None) -> dict:
-    """The leaderboard and the paired comparisons of a sweep's rows."""
+def summarise(rows: list[dict], comparisons: Optional[list] = None, scorers=()) -> dict:
+    """The leaderboard and the paired comparisons of a sweep's rows; ``scorers`` give the axis columns."""
     from .. import stats
+    from ..errors import CabError
 
-    board = stats.leaderboard(rows)
+    scorers = list(scorers)
+    board = stats.leaderboard(rows, scorers)
     keys = {(e["adapter"], e["model"]) for e in board}
     pairs = comparisons if comparisons is not None else stats.default_comparisons(board)
     for a, b in pairs:
         for key in (a, b):
             if key not in keys:
-                from ..errors import CabError
-
                 known = ", ".join(f"{x}:{y}" for x, y in sorted(keys))
                 raise CabError(f"no cells for {key[0]}:{key[1]} in this sweep (known: {known})")
-    return {"leaderboard": board, "comparisons": [stats.compare(rows, a, b) for a, b in pairs]}
+    return {"leaderboard": board, "comparisons": [stats.compare(rows, a, b) for a, b in pairs], "scorers": scorers}
+
+
+def _axis_cell(scorer, entry: dict) -> str:
+    from ..scoring import format_value
+
+    return format_value(scorer, (entry.get("axes") or {}).get(scorer.name, {}).get("value"),
+                        aggregation=scorer.aggregation)
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    return ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+            for r in [head, *rows]]
 
 
 def leaderboard_lines(sweep_id: str, summary: dict) -> list[str]:
-    """The human leaderboard: one line per adapter×model, then the comparisons."""
-    board = summary["leaderboard"]
+    """The human leaderboard: one line per adapter×model, one column per axis in order, then the comparisons."""
+    board, scorers = summary["leaderboard"], summary.get("scorers") or []
     trials = max((e["trials"] for e in board), default=1)
     head = ["adapter", "model", "cells", "pass rate [95% CI]"]
     if trials > 1:
         head += [f"pass@{trials}", f"pass^{trials}"]
-    head += ["tok/correct", "agent p50", "agent p90", "blast", "integrity", "refusal ok", "over-refusal", "uncertain",
-             "composite", "infra"]
-    table = [head]
+    head += [s.title for s in scorers] + ["infra"]
+    table = []
     for e in board:
         rate = "–" if e["pass_rate"] is None else f"{e['pass_rate']:.3f} [{e['ci_low']:.3f}, {e['ci_high']:.3f}]"
         row = [e["adapter"], e["model"], str(e["cells"]), rate]
         if trials > 1:
             row += [_f(e["pass_at_k"].get(trials)), _f(e["pass_hat_k"].get(trials))]
-        tpc = e["tokens_per_correct"]
-        row += [("–" if tpc is None else f"{tpc:.0f}"), _ms(e["latency_median_ms"]), _ms(e["latency_p90_ms"]),
-                _f(e["blast_rate"], 2), _f(e["integrity_rate"], 2), _f(e["refusal_correct_rate"], 2),
-                _f(e["over_refusal_rate"], 2), str(e.get("refusal_uncertain", 0)), _f(e["mean_composite"]),
-                str(e["infra_errors"])]
-        table.append(row)
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-    lines = [f"sweep {sweep_id}"]
-    for r in table:
-        lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        table.append(row + [_axis_cell(s, e) for s in scorers] + [str(e["infra_errors"])])
+    lines = [f"sweep {sweep_id}", *_table(head, table)]
+    if scorers:
+        lines.append("  (" + "; ".join(f"{s.title}: {s.name} {s.aggregation}, {s.direction} is better"
+                                      for s in scorers) + ")")
     if summary["comparisons"]:
         lines.append("")
         lines.append("paired comparisons (same task and trial; McNemar exact, paired bootstrap over tasks):")
@@ -182,24 +185,51 @@ def leaderboard_lines(sweep_id: str, summary: dict) -> list[str]:
     return lines
 
 
+def axis_lines(sweep_id: str, summary: dict, axis: str) -> list[str]:
+    """``cab summary --axis NAME``: the groups ranked by one axis, best first by its scorer's direction."""
+    from ..errors import UnknownNameError
+
+    scorers = {s.name: s for s in summary.get("scorers") or []}
+    if axis not in scorers:
+        raise UnknownNameError("axis", axis, scorers)
+    scorer = scorers[axis]
+    sign = -1 if scorer.direction == "higher" else 1
+    ranked = sorted(summary["leaderboard"], key=lambda e: (
+        e["axes"][axis]["value"] is None, sign * (e["axes"][axis]["value"] or 0.0), e["adapter"], e["model"]))
+    head = ["adapter", "model", "cells", f"{scorer.title} ({scorer.aggregation})"]
+    rows = [[e["adapter"], e["model"], str(e["axes"][axis]["cells"]), _axis_cell(scorer, e)] for e in ranked]
+    return [f"sweep {sweep_id}: axis {axis} ({scorer.direction} is better; {scorer.description})".rstrip(),
+            *_table(head, rows)]
+
+
+def _axis_columns(scorers) -> list[str]:
+    return [f"{s.name}_{s.aggregation}" for s in scorers]
+
+
 def leaderboard_csv(summary: dict) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
+    scorers = summary.get("scorers") or []
     trials = max((e["trials"] for e in summary["leaderboard"]), default=1)
     cols = [c for c in LEADERBOARD_COLUMNS if c not in ("pass_at_k", "pass_hat_k")]
     extra = [f"pass@{k}" for k in range(1, trials + 1)] + [f"pass^{k}" for k in range(1, trials + 1)]
-    writer.writerow(cols + extra)
+    writer.writerow(cols + extra + _axis_columns(scorers))
     for e in summary["leaderboard"]:
+        axes = [e["axes"][s.name]["value"] for s in scorers]
         writer.writerow([e[c] if e[c] is not None else "" for c in cols]
                         + [e["pass_at_k"].get(k, "") for k in range(1, trials + 1)]
-                        + [e["pass_hat_k"].get(k, "") for k in range(1, trials + 1)])
+                        + [e["pass_hat_k"].get(k, "") for k in range(1, trials + 1)]
+                        + ["" if v is None else v for v in axes])
     return out.getvalue()
 
 
 def _json_ready(summary: dict) -> dict:
     board = [{**e, "pass_at_k": {str(k): v for k, v in e["pass_at_k"].items()},
               "pass_hat_k": {str(k): v for k, v in e["pass_hat_k"].items()}} for e in summary["leaderboard"]]
-    return {**summary, "leaderboard": board}
+    axes = [{"name": s.name, "label": s.title, "direction": s.direction, "format": s.format,
+             "aggregation": s.aggregation, "order": s.order, "plugin": s.plugin, "description": s.description}
+            for s in summary.get("scorers") or []]
+    return {**{k: v for k, v in summary.items() if k != "scorers"}, "leaderboard": board, "axes": axes}
 
 
 def _parse_pair(text: str) -> tuple[str, str]:
@@ -237,7 +267,7 @@ def register(cli: click.Group) -> None:
     @click.option("--trials", type=click.IntRange(min=1), help="Trials per cell [1].")
     @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Cells at once (local pool or LocalCluster workers) [1].")
     @click.option("--sandbox", help="Where cells run (see 'cab sandboxes') [local].")
-    @click.option("--executor", type=click.Choice(["local", "dask"]), help="local thread pool, or a Dask cluster [local].")
+    @click.option("--executor", help="How cells are spread out (see 'cab executors'): local thread pool, or dask [local].")
     @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address (default: a LocalCluster).")
     @click.option("--worker-results", type=click.Choice(["shared", "return"]),
                   help="Dask workers write cells into the shared results path, or return them [shared].")
@@ -252,12 +282,13 @@ def register(cli: click.Group) -> None:
     @click.option("--results", type=click.Path(path_type=Path), help="Results folder [results].")
     @tasks_dir_option
     @click.option("--task-format", default=None, help="Format of --tasks-dir folders [auto].")
+    @weights_option
     @click.option("--json", "as_json", is_flag=True, help="Print the run report and leaderboard as JSON.")
     @click.pass_obj
     @handle_errors
     def sweep(state, sweep_file, adapters, models, tasks, trials, jobs, sandbox, executor, scheduler, worker_results,
               sweep_id, resume, retries, timeout, endpoint, api_key_env, plugins, options, results, tasks_dirs,
-              task_format, as_json):
+              task_format, weights, as_json):
         """Run ADAPTERS × MODELS × TASKS × TRIALS as one sweep (from SWEEP_FILE and/or flags).
 
         \b
@@ -273,9 +304,11 @@ def register(cli: click.Group) -> None:
         """
         from .. import serialization
         from ..errors import CabError
+        from ..scoring import parse_weights
         from ..sweep import build_spec, latest_sweep, load_sweep_file, parse_models, read_manifest, run_sweep, spec_from_manifest
 
         file_layer = load_sweep_file(sweep_file) if sweep_file else {}
+        _check_file_names(state.registry, file_layer, sweep_file)
         common, per = parse_models(models)
         cli_layer = {
             "sweep_id": sweep_id, "adapters": _list(adapters), "models": common or None, "adapter_models": per or None,
@@ -284,6 +317,7 @@ def register(cli: click.Group) -> None:
             "endpoint": endpoint, "api_key_env": api_key_env, "plugins": list(plugins) or None,
             "options": parse_options(options) or None, "results": results,
             "tasks_dirs": list(tasks_dirs) or None, "task_format": task_format,
+            "weights": parse_weights(weights) if weights else None,
         }
         root = Path(results or file_layer.get("results") or "results")
         chosen = sweep_id or file_layer.get("sweep_id")
@@ -313,7 +347,7 @@ def register(cli: click.Group) -> None:
             sys.stderr.flush()
             os._exit(130)
         rows, _ = _sweep_rows(spec.results, spec.sweep_id)
-        summary = summarise(rows)
+        summary = summarise(rows, scorers=state.registry.scorers_in_order())
         if as_json:
             data = {"report": serialization.unstructure(
                 {k: getattr(report, k) for k in ("sweep_id", "total", "skipped", "ran", "retried", "passing",
@@ -339,14 +373,23 @@ def register(cli: click.Group) -> None:
                   help="Paired comparison of two groups (repeatable; default: every pair, or each against the leader).")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.option("--csv", "as_csv", is_flag=True, help="Print the leaderboard as CSV.")
+    @click.option("--axis", metavar="NAME", help="Rank the groups by one axis (see 'cab scorers').")
     @click.pass_obj
     @handle_errors
-    def summary(state, sweep_id, results, compare, as_json, as_csv):
-        """The leaderboard of SWEEP_ID: per adapter×model statistics and paired comparisons."""
+    def summary(state, sweep_id, results, compare, as_json, as_csv, axis):
+        """The leaderboard of SWEEP_ID: per adapter×model statistics, one column per axis, paired comparisons."""
         rows, manifest = _sweep_rows(results, sweep_id)
         pairs = [(_parse_pair(a), _parse_pair(b)) for a, b in compare] or None
-        data = summarise(rows, pairs)
-        if as_csv:
+        data = summarise(rows, pairs, state.registry.scorers_in_order())
+        if axis:
+            lines = axis_lines(sweep_id, data, axis)
+            if as_json:
+                click.echo(json.dumps({"sweep_id": sweep_id, "axis": axis, "groups": [
+                    {"adapter": e["adapter"], "model": e["model"], **e["axes"][axis]} for e in data["leaderboard"]]},
+                    indent=2))
+            else:
+                click.echo("\n".join(lines))
+        elif as_csv:
             click.echo(leaderboard_csv(data), nl=False)
         elif as_json:
             click.echo(json.dumps({"sweep_id": sweep_id, **_json_ready(data),
@@ -371,6 +414,20 @@ def register(cli: click.Group) -> None:
                 counts = idx.sync()
         click.echo(f"{Path(results) / _index.INDEX_FILE}: {counts['cells']} cells ({counts['updated']} updated, "
                    f"{counts['removed']} removed, {counts['unreadable']} unreadable)")
+
+
+def _check_file_names(registry, layer: dict, sweep_file) -> None:
+    """Names a sweep file gives that only the plugins know (executor, weights): one line naming the file."""
+    from ..errors import CabError
+    from ..scoring import check_weights
+
+    try:
+        if layer.get("executor") is not None:
+            registry.executors.get(layer["executor"])
+        check_weights(layer.get("weights") or {}, registry)
+    except CabError as exc:
+        field = "executor" if "executor" in str(exc) else "weights"
+        raise CabError(f"{sweep_file}: field {field}: {exc}") from None
 
 
 def _list(value: Optional[str]) -> Optional[list[str]]:

@@ -24,7 +24,7 @@ import attrs
 from cab_core import Task, TaskSource, hookimpl
 from cab_core.errors import TaskError
 from cab_core.globs import glob_problem
-from cab_core.serialization import converter, describe_structure_error
+from cab_core.serialization import describe_structure_error, strict_converter
 
 from . import SUITE
 
@@ -60,10 +60,7 @@ class Manifest:
     test_requires: list[str] = attrs.field(factory=list)
 
 
-_strict = converter.copy(forbid_extra_keys=True)
-_strict.register_structure_hook(str, lambda v, _: v if isinstance(v, str) else _raise(v, "a string"))
-_strict.register_structure_hook(bool, lambda v, _: v if isinstance(v, bool) else _raise(v, "true or false"))
-_strict.register_structure_hook(float, lambda v, _: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else _raise(v, "a number"))
+_strict = strict_converter()
 
 
 def _raise(value, expected):
