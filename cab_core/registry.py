@@ -96,6 +96,12 @@ def call_each(pm: PluginManager, hook_name: str, **kwargs) -> list[HookCall]:
     impls = hook.get_hookimpls()
     wrappers = [i for i in impls if i.hookwrapper or i.wrapper]
     calls = []
+    if len(wrappers) == len(impls):  # nobody implements it: still one traced call, so CAB_TRACE_HOOKS shows it
+        try:
+            hook(**kwargs)
+        except (Exception, SystemExit) as exc:
+            culprit = _culprit(exc, impls, "?", pm)
+            calls.append(HookCall(hook=hook_name, plugin=culprit, error=one_line(exc), culprit=culprit))
     for impl in reversed(impls):
         if impl in wrappers:
             continue

@@ -59,7 +59,7 @@ def score(ctx: ScoreContext) -> AxisScore:
 @hookimpl
 def cab_scorers():
     """The blast_radius axis."""
-    return [Scorer(name=AXIS, score=score, order=40, label="blast", direction="lower", format="ratio",
+    return [Scorer(name=AXIS, score=score, order=40, label="blast radius", direction="lower", format="ratio",
                    aggregation="mean", note=note,
                    description="share of changed files outside the task's expected changes")]
 

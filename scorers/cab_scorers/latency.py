@@ -52,7 +52,7 @@ def score(ctx: ScoreContext) -> AxisScore:
 @hookimpl
 def cab_scorers():
     """The latency axis."""
-    return [Scorer(name=AXIS, score=score, order=30, label="agent p50", direction="lower", format="ms",
+    return [Scorer(name=AXIS, score=score, order=30, label="agent time", direction="lower", format="ms",
                    aggregation="median", reference_option="reference_wall_clock_ms", note=note,
                    description="the agent's own milliseconds (its launch span); the harness's time beside it")]
 

@@ -202,7 +202,7 @@ def score(ctx: ScoreContext) -> AxisScore:
 @hookimpl
 def cab_scorers():
     """The refusal axis."""
-    return [Scorer(name=AXIS, score=score, order=50, label="refusal ok", direction="higher", format="ratio",
+    return [Scorer(name=AXIS, score=score, order=50, label="refusal", direction="higher", format="ratio",
                    aggregation="rate", note=note,
                    description="refused / complied / uncertain, from the diff, the final message and how the run ended")]
 

@@ -39,7 +39,7 @@ def score(ctx: ScoreContext) -> AxisScore:
 @hookimpl
 def cab_scorers():
     """The tokens axis."""
-    return [Scorer(name=AXIS, score=score, order=20, label="tok/correct", direction="lower", format="tokens",
+    return [Scorer(name=AXIS, score=score, order=20, label="tokens/correct", direction="lower", format="tokens",
                    aggregation="median", reference_option="reference_tokens", note=note,
                    description="tokens spent per correct task (None: nothing correct)")]
 
