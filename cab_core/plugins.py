@@ -26,7 +26,7 @@ import attrs
 import pluggy
 
 from . import hookspecs
-from .errors import DuplicateNameError, one_line
+from .errors import DuplicateNameError, UnknownNameError, one_line
 from .hookspecs import hookimpl
 
 ENTRY_POINT_GROUP = "cab"
@@ -114,12 +114,19 @@ def _load_one(pm: PluginManager, info: PluginInfo, load, strict: bool) -> None:
         print(f"cab: warning: plugin {info.name!r} failed to load: {info.error}", file=sys.stderr)
 
 
-def load_entry_points(pm: PluginManager, *, strict: Optional[bool] = None) -> None:
-    """Load every ``cab`` entry point on its own, recording failures instead of dying."""
+def load_entry_points(pm: PluginManager, *, strict: Optional[bool] = None, only: Optional[set[str]] = None) -> None:
+    """Load every ``cab`` entry point on its own, recording failures instead of dying.
+
+    ``only`` (tests): load just these names, an unknown one being an error that lists the available.
+    """
     strict = _strict(strict)
-    allow = _names("CAB_LOAD_PLUGINS")
+    allow = _names("CAB_LOAD_PLUGINS") if only is None else set(only)
     block = _names("CAB_DISABLE_PLUGINS") or set()
-    for ep, owners in iter_entry_points():
+    found = list(iter_entry_points())
+    missing = sorted((allow or set()) - {ep.name for ep, _ in found}) if only is not None else []
+    if missing:
+        raise UnknownNameError("plugin", missing[0], [ep.name for ep, _ in found])
+    for ep, owners in found:
         dist = getattr(ep, "dist", None)
         info = PluginInfo(name=ep.name, distribution=_dist_name(ep), version=dist.version if dist else None,
                           module=ep.value)
