@@ -18,7 +18,6 @@ folder back for the coordinator to publish.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import shutil
 import socket
 import tempfile
@@ -206,7 +205,9 @@ def _publish_shipped(out: dict) -> Path:
 
 def dask_available() -> Optional[str]:
     """``None`` when ``distributed`` can be imported, else the one line naming the extra."""
-    if importlib.util.find_spec("distributed") is None:
+    try:
+        import distributed  # noqa: F401  (an optional extra: imported only to see that it is there)
+    except ImportError:
         return f"the dask executor needs the 'distributed' package: pip install '{DASK_EXTRA}'"
     return None
 
