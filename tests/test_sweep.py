@@ -204,7 +204,8 @@ def test_unknown_adapter_is_a_user_error_before_any_cell(tmp_path):
 def test_the_manifest_records_the_matrix_and_resume_finds_the_latest_sweep(tmp_path, registry, catalog):
     from cab_core.sweep import latest_sweep, read_manifest, spec_from_manifest
 
-    first = spec_for(tmp_path, sweep_id="one", source="/x/a.toml", trials=2, options={"k": "v"})
+    first = spec_for(tmp_path, sweep_id="one", source="/x/a.toml", trials=2, options={"command": "true"},
+                     weights={"integrity": 0.5})
     run_sweep(first, registry, catalog, executor=FakeExecutor(registry, catalog, lambda o, a: {}))
     time.sleep(0.01)
     second = spec_for(tmp_path, sweep_id="two", models=["oracle"])
@@ -428,8 +429,10 @@ def test_summary_json_csv_and_text(tmp_path, registry, catalog):
     res = CliRunner().invoke(cli, ["summary", "s", "--results", str(spec.results)])
     head, *body = [line for line in res.output.splitlines()[1:4]]
     noop_line = next(line for line in body if line.startswith("command  noop"))
-    assert "tok/correct" in head and "uncertain" in head and "agent p50" in head
-    end = head.index("tok/correct") + len("tok/correct")  # numeric columns are right-aligned
+    # One column per registered axis, by its scorer's label, in order.
+    assert "tokens/correct" in head and "refusal" in head and "agent time" in head and "composite" in head
+    assert head.index("tokens/correct") < head.index("agent time") < head.index("composite")
+    end = head.index("tokens/correct") + len("tokens/correct")  # numeric columns are right-aligned
     assert noop_line[end - 1] == "–" and noop_line[end - 2] == " "
 
     res = CliRunner().invoke(cli, ["summary", "s", "--results", str(spec.results),
