@@ -92,6 +92,9 @@ class RunOptions:
             parts += ["--timeout", f"{self.timeout:g}"]
         if self.sweep_id != "default":
             parts += ["--sweep-id", self.sweep_id]
+        weights = self.score_options.get("composite_weights") or {}
+        if weights:
+            parts += ["--weights", ",".join(f"{k}={v:g}" for k, v in weights.items())]
         return shlex.join(parts)
 
 

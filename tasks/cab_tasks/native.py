@@ -14,6 +14,7 @@ Every error in a manifest is one line naming the file and the field.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ from cab_core.globs import glob_problem
 from cab_core.serialization import describe_structure_error, strict_converter
 
 from . import SUITE
+from ._convert import write_native
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -167,7 +169,6 @@ def detect(path: Path) -> bool:
 
 @hookimpl
 def cab_task_sources():
-    from ._convert import write_native
-
-    return [TaskSource(name="native", load=load, detect=detect, builtin=True, write=write_native,
+    return [TaskSource(name="native", load=load, detect=detect, builtin=True,
+                       write=functools.partial(write_native, check=load_task),
                        description="cab's own format: task.toml + workspace/ + solution/ (the built-in suite)")]
