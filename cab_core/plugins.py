@@ -35,7 +35,7 @@ ENTRY_POINT_GROUP = "cab"
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("cab.sandbox.local", "cab_core.sandbox.local"),
     ("cab.sandbox.docker", "cab_core.sandbox.docker"),
-    ("cab.executors", "cab_core.executors"),
+    ("cab.executors", "cab_core.sweep.executors"),
 )
 
 

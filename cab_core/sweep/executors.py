@@ -30,17 +30,17 @@ from typing import Optional, Sequence
 
 import attrs
 
-from . import serialization
-from .errors import CabError, one_line
-from .hookspecs import hookimpl
-from .models import CellResult, Executor
-from .plugins import get_plugin_manager
-from .registry import Registry
-from .results import CELL_FILE, CellWriter
-from .runner import RunOptions, Runner
-from .secrets import Redactor
-from .sweep import cell_id_of
-from .tasks import TaskCatalog
+from .. import serialization
+from ..errors import CabError, one_line
+from ..hookspecs import hookimpl
+from ..models import CellResult, Executor
+from ..plugins import get_plugin_manager
+from ..registry import Registry
+from ..results import CELL_FILE, CellWriter
+from ..runner import RunOptions, Runner
+from ..secrets import Redactor
+from .spec import cell_id_of
+from ..tasks import TaskCatalog
 
 DASK_EXTRA = "cab-core[dask]"
 

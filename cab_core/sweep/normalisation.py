@@ -26,11 +26,11 @@ from typing import Any, Iterable, Mapping
 
 import attrs
 
-from . import serialization
-from .errors import CabError
-from .models import STATUS_OK, AxisScore, CellResult, FileChanges, ProcessResult, ScoreContext
-from .results import CELL_FILE, atomic_write_text, iter_cell_dirs, read_cell
-from .scoring import OPTION_WEIGHTS, number, score_all
+from .. import serialization
+from ..errors import CabError
+from ..models import STATUS_OK, AxisScore, CellResult, FileChanges, ProcessResult, ScoreContext
+from ..results import CELL_FILE, atomic_write_text, iter_cell_dirs, read_cell
+from ..scoring import OPTION_WEIGHTS, number, score_all
 
 NORMALISATION_FORMULA = (
     "per task, over the sweep's passing cells: for every scorer with a reference_option, the reference is the best "
