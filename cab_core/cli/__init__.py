@@ -122,9 +122,9 @@ def make_cli(pm_factory: Optional[Callable[[], object]] = None) -> click.Group:
         if ctx.obj is None:
             ctx.obj = State(factory)
 
-    from . import agents, check, images, listing, report, run, sweep, tasks
+    from . import agents, check, images, listing, report, run, summary, sweep, tasks
 
-    for module in (listing, tasks, run, check, sweep, report, agents, images):
+    for module in (listing, tasks, run, check, sweep, summary, report, agents, images):
         module.register(cli)
     return cli
 
