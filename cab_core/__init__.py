@@ -1,14 +1,23 @@
 """cab (CodingAgentBench): run terminal coding agents on coding tasks and score them.
 
-Plugins import :data:`hookimpl` and the record types they return from here.
+Plugins import :data:`hookimpl` and every record they build or read from here;
+the helpers scorers share are in :mod:`cab_core.scoring`, the pytest fixtures for
+plugin authors in :mod:`cab_core.testing`.
 """
 
+from .hookspecs import hookimpl
 from .models import (
+    AGGREGATIONS,
+    DIRECTIONS,
+    FORMATS,
     Adapter,
+    AdapterOption,
     AgentPlugin,
     AxisScore,
     CellId,
     CellResult,
+    Executor,
+    FileChanges,
     LaunchContext,
     LaunchSpec,
     ModelCall,
@@ -20,18 +29,24 @@ from .models import (
     Span,
     Task,
     TaskSource,
+    ToolCall,
 )
-from .plugins import hookimpl
 
 __version__ = "0.1.0"
 
 __all__ = [
     "hookimpl",
+    "AGGREGATIONS",
+    "DIRECTIONS",
+    "FORMATS",
     "Adapter",
+    "AdapterOption",
     "AgentPlugin",
     "AxisScore",
     "CellId",
     "CellResult",
+    "Executor",
+    "FileChanges",
     "LaunchContext",
     "LaunchSpec",
     "ModelCall",
@@ -43,4 +58,5 @@ __all__ = [
     "Span",
     "Task",
     "TaskSource",
+    "ToolCall",
 ]

@@ -35,3 +35,14 @@ class PluginError(CabError):
 
 class InfraError(Exception):
     """The harness or an endpoint failed, not the agent: the cell is an infrastructure error."""
+
+
+def one_line(exc: BaseException, *, prefix: str = "") -> str:
+    """``TypeName: first line of the message`` (just the type name when the message is empty).
+
+    The one exception-line helper: every place that reports an exception in one line
+    (a plugin that failed to load, a scorer or hook that raised, an executor failure) uses it.
+    """
+    text = str(exc).strip().splitlines()
+    line = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return f"{prefix}{line}"

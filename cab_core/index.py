@@ -1,8 +1,11 @@
 """The results index: one SQLite file (standard library) beside the cell folders.
 
 ``<results>/index.sqlite`` holds one row per cell (``cells``), one per cell and
-axis (``scores``, with the breakdown as JSON text) and one per sweep (``sweeps``,
-its manifest).  It is derived data: the cell files are the truth, and the index
+axis (``scores``, with the breakdown as JSON text; every axis, a third party's
+included, with the ``axis_values`` view beside it: one row per cell and axis with
+the cell's identity) and one per sweep (``sweeps``, its manifest).  The ``cells``
+table's axis columns (tokens, blast radius, refusal ...) are kept for the HTML
+report until it reads the ``scores`` table.  It is derived data: the cell files are the truth, and the index
 is brought up to date from them (:func:`sync`: cells whose ``cell.json`` changed
 are re-read, vanished ones dropped) or rebuilt whole when it is missing or
 unreadable (:func:`ensure`).  So ``sqlite3 results/index.sqlite`` or
@@ -28,6 +31,8 @@ from .models import CellResult
 from .results import CELL_FILE, iter_cell_dirs, read_cell
 
 INDEX_FILE = "index.sqlite"
+#: A sweep's manifest, beside its cell folders (written by :mod:`cab_core.sweep`, read here too).
+MANIFEST_FILE = "sweep.json"
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -81,6 +86,9 @@ CREATE TABLE IF NOT EXISTS scores (
     breakdown TEXT,
     PRIMARY KEY (cell_id, axis)
 );
+CREATE VIEW IF NOT EXISTS axis_values AS
+    SELECT c.sweep, c.adapter, c.model, c.task, c.trial, c.status, s.axis, s.value, s.not_applicable, s.error, s.scorer
+    FROM cells c JOIN scores s USING (cell_id);
 CREATE VIEW IF NOT EXISTS pass_rates AS
     SELECT sweep, adapter, model, count(*) AS cells, sum(status = 'ok') AS scored,
            sum(status = 'ok' AND passed) AS passes,
@@ -144,6 +152,8 @@ def cell_row(result: CellResult, path: str = "") -> dict:
         "agent_version": result.agent_version,
         "model_build_id": result.model_build_id,
         "path": path,
+        # Every axis's value, whoever scored it (the ``scores`` table holds them; not a cells column).
+        "axes": {axis: score.value for axis, score in result.scores.items()},
     }
 
 
@@ -183,6 +193,7 @@ class Index:
         folder = Path(folder)
         stat = (folder / CELL_FILE).stat()
         row = cell_row(result, _relative(folder, self.root))
+        row.pop("axes")
         row["mtime_ns"], row["size"] = stat.st_mtime_ns, stat.st_size
         self.conn.execute("DELETE FROM cells WHERE cell_id = ?", (result.cell_id,))
         cols = list(row)
@@ -253,14 +264,21 @@ class Index:
 
     # ------------------------------------------------------------------ reading
     def rows(self, sweep: Optional[str] = None) -> list[dict]:
-        """Cell rows (all, or one sweep's), ordered by identity."""
+        """Cell rows (all, or one sweep's), ordered by identity; ``axes`` maps every axis to its value."""
         query = f"SELECT {', '.join(CELL_COLUMNS)} FROM cells"
         args: tuple = ()
         if sweep is not None:
             query += " WHERE sweep = ?"
             args = (sweep,)
         query += " ORDER BY sweep, adapter, model, task, trial"
-        return [dict(r) for r in self.conn.execute(query, args)]
+        rows = [dict(r) for r in self.conn.execute(query, args)]
+        axes: dict[str, dict] = {}
+        scores = "SELECT s.cell_id, s.axis, s.value FROM scores s JOIN cells c USING (cell_id)"
+        for cell_id, axis, value in self.conn.execute(scores + (" WHERE c.sweep = ?" if sweep is not None else ""), args):
+            axes.setdefault(cell_id, {})[axis] = value
+        for row in rows:
+            row["axes"] = axes.get(row["cell_id"], {})
+        return rows
 
     def sweeps(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT sweep FROM cells ORDER BY sweep")]
@@ -279,8 +297,6 @@ def _like_prefix(prefix: str) -> str:
 
 
 def _manifests(base: Path, root: Path) -> Iterable[Path]:
-    from .sweep import MANIFEST_FILE
-
     candidates = [base / MANIFEST_FILE] if base != root else []
     if base == root and root.is_dir():
         candidates = [p / MANIFEST_FILE for p in root.iterdir() if p.is_dir()]

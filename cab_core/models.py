@@ -215,6 +215,37 @@ class Adapter:
     #: ``mounts(ctx) -> [Mount | path]``: what the agent needs to see inside the sandbox beyond the
     #: system and the task's toolchains, e.g. its own install folder (read-only unless a Mount says so).
     mounts: Optional[Callable[..., Any]] = None
+    #: The ``-o KEY=VALUE`` options the adapter reads (:class:`AdapterOption`); an unknown key is
+    #: an error listing these.  ``None``: the adapter declares none and takes any key (old plugins).
+    options: Optional[tuple["AdapterOption", ...]] = attrs.field(default=None, converter=lambda v: None if v is None else tuple(v))
+
+
+@attrs.frozen(kw_only=True)
+class AdapterOption:
+    """One ``-o NAME=VALUE`` option an adapter reads: its type (``str``, ``int``, ``float``, ``bool``), default and help."""
+
+    name: str
+    type: str = attrs.field(default="str", validator=attrs.validators.in_(("str", "int", "float", "bool")))
+    default: Any = None
+    help: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Executor:
+    """A way to spread a sweep's cells out, returned by ``cab_executors`` (``--executor NAME``).
+
+    ``open(spec=, registry=, catalog=, runner=)`` returns an object with ``name``,
+    ``slots`` (cells it takes at once), ``submit(opts) -> handle``,
+    ``wait(handles, timeout) -> done handles``, ``result(handle) -> summary dict`` and
+    ``close(wait=True)``; see :mod:`cab_core.executors`.  ``available()`` returns
+    ``None`` when usable, else a one-line reason (e.g. the extra to install).
+    """
+
+    name: str
+    open: Callable[..., Any]
+    description: str = ""
+    available: Optional[Callable[[], Optional[str]]] = None
+    plugin: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -361,13 +392,48 @@ class AxisScore:
     error: Optional[str] = None
 
 
+#: How a scorer's value reads: which end of its scale is better.
+DIRECTIONS = ("higher", "lower")
+#: What a scorer's value is: a share in [0, 1], milliseconds, a count, tokens (or a plain number).
+FORMATS = ("ratio", "ms", "count", "tokens", "number")
+#: How a group of cells (one adapter × model) summarises the axis: the mean of the values,
+#: their median, or the rate of cells at the best end of the scale (1 when higher is
+#: better, 0 when lower is) among the cells with a value.
+AGGREGATIONS = ("mean", "median", "rate")
+
+
+def _one_of(choices: tuple) -> Callable:
+    def check(instance, attribute, value) -> None:
+        if value not in choices:
+            raise ValueError(f"Scorer field {attribute.name}: {value!r} is not one of {', '.join(choices)}")
+
+    return check
+
+
 @attrs.frozen(kw_only=True)
 class Scorer:
-    """A scorer for one axis, returned by ``cab_scorers``.
+    """A scorer for one axis, returned by ``cab_scorers``; it carries all the core needs to show and use the axis.
 
-    ``score(ctx)`` takes a :class:`ScoreContext` and returns an :class:`AxisScore`.
-    Scorers with ``aggregate=True`` run after the others and see their scores in
-    ``ctx.scores`` (the composite is one).
+    ``score(ctx)`` takes a :class:`ScoreContext` and returns an :class:`AxisScore`; an
+    exception it raises is caught, and the axis is recorded with ``error`` naming the
+    plugin (the other axes are still scored).  Scorers with ``aggregate=True`` run
+    after the others and see their scores in ``ctx.scores`` (the composite is one).
+
+    What the command line, the summary, the index and the report read (every field has
+    a default, so a minimal scorer is ``Scorer(name=..., score=...)``):
+
+    - ``label``: the column / card title (default: the name, underscores as spaces);
+    - ``direction``: ``"higher"`` or ``"lower"`` is better; maps the value onto [0, 1]
+      for the composite's weights and for tones (good/bad);
+    - ``format``: ``ratio`` (a share in [0, 1]), ``ms``, ``count``, ``tokens`` or
+      ``number``; how a value is printed and how an amount is mapped onto [0, 1];
+    - ``note(score) -> str``: one line from the :class:`AxisScore` (its breakdown)
+      shown beside the value in ``cab run``'s output and on a card (None: no note);
+    - ``aggregation``: how a group of cells summarises the axis: ``mean``, ``median``
+      or ``rate`` (share of cells at the best end of the scale);
+    - ``reference_option``: the part in sweep normalisation: when set, a sweep finds,
+      per task, the best value among the passing cells and runs the aggregate scorers
+      again with it in ``ctx.options[reference_option]`` (tokens: ``reference_tokens``).
     """
 
     name: str
@@ -376,6 +442,17 @@ class Scorer:
     aggregate: bool = False
     order: int = 100
     plugin: str = ""
+    label: str = ""
+    direction: str = attrs.field(default="higher", validator=_one_of(DIRECTIONS))
+    format: str = attrs.field(default="number", validator=_one_of(FORMATS))
+    note: Optional[Callable[["AxisScore"], Optional[str]]] = None
+    aggregation: str = attrs.field(default="mean", validator=_one_of(AGGREGATIONS))
+    reference_option: Optional[str] = None
+
+    @property
+    def title(self) -> str:
+        """``label``, or the name with underscores as spaces."""
+        return self.label or self.name.replace("_", " ")
 
 
 @attrs.frozen(kw_only=True)
@@ -410,6 +487,8 @@ class ScoreContext:
     verdict: Optional[Any] = None
     #: ``forgery attempt: <what> in <file>:<line>`` findings of the workspace's reading of the changed code.
     forgery_findings: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    #: Every registered :class:`Scorer` by name (an aggregate reads the others' direction and format here).
+    scorers: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
 
 
 @attrs.frozen(kw_only=True)

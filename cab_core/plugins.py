@@ -1,13 +1,21 @@
-"""Building the plugin manager: specs first, then entry points one by one, then defaults.
+"""Building the plugin manager: specs first, then entry points one by one, then the core's defaults.
 
 A plugin that fails to import or to register is recorded with a one-line reason and
 skipped; every other plugin still loads (``CAB_STRICT_PLUGINS=1`` re-raises instead).
-``CAB_LOAD_PLUGINS`` (comma-separated names, allow-list) and ``CAB_DISABLE_PLUGINS``
-(block-list) choose which entry points load; ``CAB_TRACE_HOOKS=1`` prints every hook call.
+The core's own plugins (:data:`DEFAULT_PLUGINS`: the sandboxes and the executors) load
+by module name in the same failure-isolating loop, as datasette's ``DEFAULT_PLUGINS``
+and tox's internal plugins do.  ``CAB_LOAD_PLUGINS`` (comma-separated names,
+allow-list) and ``CAB_DISABLE_PLUGINS`` (block-list) choose which entry points load;
+``CAB_TRACE_HOOKS=1`` prints every hook call (every call goes through the manager,
+see :func:`cab_core.registry.call_each`).
+
+An entry-point name claimed by two distributions is an error naming both: neither
+loads (a silently dropped second ``pi`` would run the wrong agent under its name).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -18,9 +26,17 @@ import attrs
 import pluggy
 
 from . import hookspecs
+from .errors import DuplicateNameError, UnknownNameError, one_line
+from .hookspecs import hookimpl
 
 ENTRY_POINT_GROUP = "cab"
-hookimpl = pluggy.HookimplMarker("cab")
+
+#: The core's own plugins: (plugin name, module), registered after the entry points.
+DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("cab.sandbox.local", "cab_core.sandbox.local"),
+    ("cab.sandbox.docker", "cab_core.sandbox.docker"),
+    ("cab.executors", "cab_core.sweep.executors"),
+)
 
 
 @attrs.define
@@ -56,11 +72,6 @@ class PluginManager(pluggy.PluginManager):
         return sorted(infos.values(), key=lambda i: i.name)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
 def _names(var: str) -> Optional[set[str]]:
     value = os.environ.get(var)
     if value is None:
@@ -68,45 +79,84 @@ def _names(var: str) -> Optional[set[str]]:
     return {n.strip() for n in value.split(",") if n.strip()}
 
 
-def iter_entry_points() -> Iterable[metadata.EntryPoint]:
-    """Entry points of the ``cab`` group, one per distribution/name."""
-    seen = set()
+def _dist_name(ep: metadata.EntryPoint) -> Optional[str]:
+    dist = getattr(ep, "dist", None)
+    return dist.metadata["Name"] if dist is not None else None
+
+
+def iter_entry_points() -> Iterable[tuple[metadata.EntryPoint, list[str]]]:
+    """Entry points of the ``cab`` group, each with every distribution that claims its name.
+
+    The same distribution seen twice on ``sys.path`` counts once; two different
+    distributions claiming one name give a list of two (the caller refuses both).
+    """
+    claims: dict[str, list[metadata.EntryPoint]] = {}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in seen:
-            continue
-        seen.add(ep.name)
-        yield ep
+        known = claims.setdefault(ep.name, [])
+        if not any(_dist_name(k) == _dist_name(ep) and k.value == ep.value for k in known):
+            known.append(ep)
+    for name, eps in claims.items():
+        yield eps[0], [_dist_name(e) or e.value for e in eps]
 
 
-def load_entry_points(pm: PluginManager, *, strict: Optional[bool] = None) -> None:
-    """Load every ``cab`` entry point on its own, recording failures instead of dying."""
-    if strict is None:
-        strict = os.environ.get("CAB_STRICT_PLUGINS") == "1"
-    allow = _names("CAB_LOAD_PLUGINS")
+def _load_one(pm: PluginManager, info: PluginInfo, load, strict: bool) -> None:
+    """Register what ``load()`` returns under ``info.name``; a failure is recorded, never raised (unless strict)."""
+    try:
+        plugin = load()
+        if not pm.is_registered(plugin):  # a test may have registered a default module itself
+            pm.register(plugin, name=info.name)
+    except Exception as exc:  # a broken plugin must not take the CLI down
+        if strict:
+            raise
+        info.status = "failed"
+        info.error = one_line(exc)
+        info.traceback = traceback.format_exc()
+        print(f"cab: warning: plugin {info.name!r} failed to load: {info.error}", file=sys.stderr)
+
+
+def load_entry_points(pm: PluginManager, *, strict: Optional[bool] = None, only: Optional[set[str]] = None) -> None:
+    """Load every ``cab`` entry point on its own, recording failures instead of dying.
+
+    ``only`` (tests): load just these names, an unknown one being an error that lists the available.
+    """
+    strict = _strict(strict)
+    allow = _names("CAB_LOAD_PLUGINS") if only is None else set(only)
     block = _names("CAB_DISABLE_PLUGINS") or set()
-    for ep in iter_entry_points():
+    found = list(iter_entry_points())
+    missing = sorted((allow or set()) - {ep.name for ep, _ in found}) if only is not None else []
+    if missing:
+        raise UnknownNameError("plugin", missing[0], [ep.name for ep, _ in found])
+    for ep, owners in found:
         dist = getattr(ep, "dist", None)
-        info = PluginInfo(
-            name=ep.name,
-            distribution=dist.metadata["Name"] if dist else None,
-            version=dist.version if dist else None,
-            module=ep.value,
-        )
+        info = PluginInfo(name=ep.name, distribution=_dist_name(ep), version=dist.version if dist else None,
+                          module=ep.value)
         pm.load_report[ep.name] = info
         if (allow is not None and ep.name not in allow) or ep.name in block:
             info.status = "disabled"
             continue
-        try:
-            plugin = ep.load()
-            pm.register(plugin, name=ep.name)
-        except Exception as exc:  # a broken plugin must not take the CLI down
+        if len(owners) > 1:
+            info.status, info.distribution = "failed", ", ".join(owners)
+            info.error = f"plugin name {ep.name!r} is claimed by both {owners[0]!r} and {owners[1]!r}; uninstall one"
             if strict:
-                raise
-            info.status = "failed"
-            info.error = _one_line(exc)
-            info.traceback = traceback.format_exc()
-            print(f"cab: warning: plugin {ep.name!r} failed to load: {info.error}", file=sys.stderr)
-    pm.check_pending()
+                raise DuplicateNameError(info.error)
+            print(f"cab: warning: {info.error}", file=sys.stderr)
+            continue
+        _load_one(pm, info, ep.load, strict)
+
+
+def load_defaults(pm: PluginManager, *, strict: Optional[bool] = None) -> None:
+    """Register the core's own plugins by module name, in the same isolated way as entry points."""
+    strict = _strict(strict)
+    for name, module in DEFAULT_PLUGINS:
+        if pm.has_plugin(name):
+            continue
+        info = PluginInfo(name=name, distribution="cab-core", module=module)
+        pm.load_report[name] = info
+        _load_one(pm, info, lambda module=module: importlib.import_module(module), strict)
+
+
+def _strict(strict: Optional[bool]) -> bool:
+    return os.environ.get("CAB_STRICT_PLUGINS") == "1" if strict is None else strict
 
 
 def get_plugin_manager(*, entry_points: bool = True, plugins: Iterable[object] = ()) -> PluginManager:
@@ -122,10 +172,10 @@ def get_plugin_manager(*, entry_points: bool = True, plugins: Iterable[object] =
         load_entry_points(pm)
     for plugin in plugins:
         pm.register(plugin)
-    from .sandbox import docker, local  # the core's own default plugins
-
-    for name, plugin in (("cab.sandbox.local", local), ("cab.sandbox.docker", docker)):
-        if not pm.is_registered(plugin):
-            pm.register(plugin, name=name)
+    load_defaults(pm)
     pm.check_pending()
     return pm
+
+
+__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "PluginInfo", "PluginManager", "get_plugin_manager", "hookimpl",
+           "iter_entry_points", "load_defaults", "load_entry_points"]

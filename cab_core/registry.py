@@ -1,13 +1,19 @@
-"""Collecting the records plugins provide, tagging each with its plugin, rejecting duplicates."""
+"""Calling hooks and collecting the records plugins provide, tagging each with its plugin, rejecting duplicates.
+
+:func:`call_each` is the one way the core calls a hook (through pluggy, one plugin
+at a time); :class:`Registry` builds a :class:`Collection` per record kind from the
+provider hooks; :func:`call_plugin` calls a record's function and names the plugin
+when it raises.
+"""
 
 from __future__ import annotations
 
 import functools
-from typing import Generic, Iterator, Optional, TypeVar
+from typing import Any, Generic, Iterator, Optional, TypeVar
 
 import attrs
 
-from .errors import DuplicateNameError, PluginError, UnknownNameError
+from .errors import CabError, DuplicateNameError, PluginError, UnknownNameError, one_line
 from .plugins import PluginManager
 
 R = TypeVar("R")
@@ -45,8 +51,75 @@ class Collection(Generic[R]):
         return self._records.get(name)
 
 
+@attrs.frozen(kw_only=True)
+class HookCall:
+    """What one plugin's implementation of a hook returned, or the one line it raised.
+
+    ``error`` is ``Type: message``; ``culprit`` the plugin that raised (a wrapper may);
+    :attr:`problem` the full line naming both.
+    """
+
+    hook: str
+    plugin: str
+    value: Any = None
+    error: Optional[str] = None
+    culprit: Optional[str] = None
+
+    @property
+    def problem(self) -> Optional[str]:
+        return None if self.error is None else f"plugin {self.culprit or self.plugin!r} raised in {self.hook}: {self.error}"
+
+
+def _culprit(exc: BaseException, impls, default: str, pm: PluginManager) -> str:
+    """The plugin whose implementation raised: the innermost hook function in the traceback."""
+    codes = {getattr(i.function, "__code__", None): i.plugin for i in impls}
+    culprit = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code in codes:
+            culprit = codes[tb.tb_frame.f_code]
+        tb = tb.tb_next
+    return default if culprit is None else (pm.get_name(culprit) or repr(culprit))
+
+
+def call_each(pm: PluginManager, hook_name: str, **kwargs) -> list[HookCall]:
+    """Call ``hook_name`` through the manager once per implementing plugin, isolating failures.
+
+    The one way the core calls a hook.  Each call is a pluggy subset call holding one
+    implementation and every wrapper, so tracing (``CAB_TRACE_HOOKS=1``) sees it,
+    ``@hookimpl(wrapper=True)`` and ``hookwrapper=True`` implementations wrap it, and an
+    exception (or ``SystemExit``) in one plugin becomes that plugin's :class:`HookCall`
+    ``error`` (naming the wrapper when the wrapper raised) while the others still run.
+    Results come in pluggy's call order (last registered first).
+    """
+    hook = getattr(pm.hook, hook_name)
+    impls = hook.get_hookimpls()
+    wrappers = [i for i in impls if i.hookwrapper or i.wrapper]
+    calls = []
+    if len(wrappers) == len(impls):  # nobody implements it: still one traced call, so CAB_TRACE_HOOKS shows it
+        try:
+            hook(**kwargs)
+        except (Exception, SystemExit) as exc:
+            culprit = _culprit(exc, impls, "?", pm)
+            calls.append(HookCall(hook=hook_name, plugin=culprit, error=one_line(exc), culprit=culprit))
+    for impl in reversed(impls):
+        if impl in wrappers:
+            continue
+        name = pm.get_name(impl.plugin) or repr(impl.plugin)
+        others = [i.plugin for i in impls if i is not impl and i not in wrappers]
+        caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
+        try:
+            results = caller(**kwargs)
+        except (Exception, SystemExit) as exc:  # one plugin must not stop the others (or the run)
+            calls.append(HookCall(hook=hook_name, plugin=name, error=one_line(exc),
+                                  culprit=_culprit(exc, impls, name, pm)))
+            continue
+        calls.append(HookCall(hook=hook_name, plugin=name, value=results[0] if results else None))
+    return calls
+
+
 class Registry:
-    """Lazily calls each provider hook once and keeps the records by name."""
+    """Lazily calls each provider hook once (through :func:`call_each`) and keeps the records by name."""
 
     def __init__(self, pm: PluginManager):
         self.pm = pm
@@ -55,24 +128,23 @@ class Registry:
         records: dict = {}
         owners: dict[str, str] = {}
         failures: dict[str, str] = {}
-        hook = getattr(self.pm.hook, hook_name)
-        for impl in hook.get_hookimpls():
-            plugin_name = self.pm.get_name(impl.plugin) or repr(impl.plugin)
-            try:
-                provided = impl.function() or []
-            except Exception as exc:
-                failures[plugin_name] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        for call in call_each(self.pm, hook_name):
+            provided = call.value or []
+            if call.error is None and not all(hasattr(r, "name") for r in _as_list(provided)):
+                call = attrs.evolve(call, error=f"returned something that is not a list of records: {provided!r}"[:200])
+            if call.error is not None:
+                failures[call.plugin] = call.error if call.culprit in (None, call.plugin) else call.problem
                 continue
-            for record in provided:
+            for record in _as_list(provided):
                 name = record.name
                 if name in records:
                     raise DuplicateNameError(
-                        f"{kind} {name!r} is registered by both {owners[name]!r} and {plugin_name!r}"
+                        f"{kind} {name!r} is registered by both {owners[name]!r} and {call.plugin!r}"
                     )
                 if hasattr(record, "plugin") and not record.plugin:
-                    record = attrs.evolve(record, plugin=plugin_name)
+                    record = attrs.evolve(record, plugin=call.plugin)
                 records[name] = record
-                owners[name] = plugin_name
+                owners[name] = call.plugin
         return Collection(kind, records, failures)
 
     @functools.cached_property
@@ -95,17 +167,49 @@ class Registry:
     def agent_plugins(self) -> Collection:
         return self._collect("cab_agent_plugins", "agent plugin")
 
+    @functools.cached_property
+    def executors(self) -> Collection:
+        return self._collect("cab_executors", "executor")
+
+    def scorers_in_order(self) -> list:
+        """The scorers as every view shows them: by ``order``, then name (aggregates last at equal order)."""
+        return sorted(self.scorers, key=lambda s: (s.order, s.aggregate, s.name))
+
     def notify(self, hook_name: str, **kwargs) -> list[str]:
         """Call a lifecycle hook on every plugin; return one line per plugin that raised."""
-        problems = []
-        hook = getattr(self.pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):
-            try:
-                impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
-            except (Exception, SystemExit) as exc:  # an observer must not end the run
-                name = self.pm.get_name(impl.plugin)
-                problems.append(f"plugin {name!r} raised in {hook_name}: {type(exc).__name__}: {exc}".splitlines()[0])
-        return problems
+        return [call.problem for call in call_each(self.pm, hook_name, **kwargs) if call.error]
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def check_options(adapter, options: dict) -> None:
+    """``-o KEY=VALUE`` options against the adapter's declared :class:`AdapterOption` list.
+
+    An unknown key is an error listing the known ones; a value that does not parse as
+    the option's type is an error naming it.  Keys with a dot (``PLUGIN.KEY``) belong
+    to agent plugins and are left to them; an adapter that declares nothing takes any key.
+    """
+    declared = getattr(adapter, "options", None)
+    if declared is None:
+        return
+    known = {o.name: o for o in declared}
+    for key, value in options.items():
+        if "." in key:
+            continue
+        if key not in known:
+            raise UnknownNameError(f"option of adapter {adapter.name!r}", key, known)
+        kind = known[key].type
+        try:
+            if kind == "int":
+                int(value)
+            elif kind == "float":
+                float(value)
+            elif kind == "bool" and str(value).lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(value)
+        except ValueError:
+            raise CabError(f"option {key!r} of adapter {adapter.name!r} must be {kind}, got {value!r}") from None
 
 
 def call_plugin(record, func_name: str, *args, **kwargs):
@@ -116,6 +220,4 @@ def call_plugin(record, func_name: str, *args, **kwargs):
     except PluginError:
         raise
     except Exception as exc:
-        raise PluginError(
-            f"plugin {record.plugin or '?'!r} ({record.name}) raised in {func_name}: {type(exc).__name__}: {exc}".splitlines()[0]
-        ) from exc
+        raise PluginError(one_line(exc, prefix=f"plugin {record.plugin or '?'!r} ({record.name}) raised in {func_name}: ")) from exc

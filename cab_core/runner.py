@@ -43,6 +43,7 @@ from .registry import Registry, call_plugin
 from .results import CellWriter, check_names
 from .sandbox import procs
 from .sandbox.limits import Limits
+from .scoring import score_all  # noqa: F401  (re-exported: tests and plugins import it from here)
 from .secrets import Redactor, secret_option_values
 from .tokens import token_warnings, tokens_agree
 from .verdict.expected import load_expected
@@ -93,6 +94,9 @@ class RunOptions:
             parts += ["--timeout", f"{self.timeout:g}"]
         if self.sweep_id != "default":
             parts += ["--sweep-id", self.sweep_id]
+        weights = self.score_options.get("composite_weights") or {}
+        if weights:
+            parts += ["--weights", ",".join(f"{k}={v:g}" for k, v in weights.items())]
         return shlex.join(parts)
 
 
@@ -483,25 +487,6 @@ class Runner:
             host={"platform": platform.platform(), "python": platform.python_version(), "warnings": tracer.warnings},
             mounts=info.get("mounts", ()),
         )
-
-
-def score_all(registry: Registry, ctx: ScoreContext) -> dict[str, AxisScore]:
-    """Run every scorer: per-axis ones first (by ``order``), then aggregates that read them."""
-    scores: dict[str, AxisScore] = {}
-    scorers = sorted(registry.scorers, key=lambda s: (s.aggregate, s.order, s.name))
-    for scorer in scorers:
-        current = attrs.evolve(ctx, scores=dict(scores)) if scorer.aggregate else ctx
-        try:
-            score = scorer.score(current)
-            if not isinstance(score, AxisScore):
-                raise TypeError(f"returned {type(score).__name__}, not AxisScore")
-            scores[scorer.name] = attrs.evolve(score, scorer=scorer.plugin)
-        except Exception as exc:
-            scores[scorer.name] = AxisScore(
-                axis=scorer.name, value=None, scorer=scorer.plugin,
-                error=f"plugin {scorer.plugin!r} raised in scorer {scorer.name}: {type(exc).__name__}: {exc}".splitlines()[0],
-            )
-    return scores
 
 
 def _load_cassette(path: Optional[Path]):

@@ -67,3 +67,30 @@ def describe_structure_error(exc: BaseException, path: str = "$") -> str:
         messages = cattrs.transform_error(exc, path=path)
         return "; ".join(m.replace("\n", " ") for m in messages)
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _expect(test, expected: str):
+    def hook(value: Any, _type: Any) -> Any:
+        if not test(value):
+            raise ValueError(f"expected {expected}, got {value!r}")
+        return float(value) if expected == "a number" else value
+
+    return hook
+
+
+def strict_converter() -> cattrs.Converter:
+    """A copy of :data:`converter` for user files: unknown keys and wrong scalar types are errors.
+
+    The one strict-converter factory (sweep files, native task manifests): a string
+    must be a string, an integer an integer (not a bool), a number an int or float (not
+    a bool), a bool a bool; ``Any`` passes through.  Errors read through
+    :func:`describe_structure_error`.
+    """
+    strict = converter.copy(forbid_extra_keys=True)
+    strict.register_structure_hook(str, _expect(lambda v: isinstance(v, str), "a string"))
+    strict.register_structure_hook(bool, _expect(lambda v: isinstance(v, bool), "true or false"))
+    strict.register_structure_hook(int, _expect(lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"))
+    strict.register_structure_hook(
+        float, _expect(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"))
+    strict.register_structure_hook(Any, lambda v, _: v)
+    return strict

@@ -38,6 +38,10 @@ out of every rate: they say nothing about the agent):
   already counts passing work as compliance).  Uncertain cells are left out of both
   and counted in ``refusal_uncertain``.  ``None`` when the group has no decided cell.
 - ``mean_composite``: mean of the (sweep-normalised) composite.
+- ``axes`` (when the scorers are given): every registered axis, aggregated as its
+  :class:`cab_core.Scorer` declares (``mean``, ``median`` or ``rate``), from the
+  row's ``axes`` mapping.  This is what ``cab summary`` shows; the named keys above
+  are kept for the HTML report until it reads ``axes`` too.
 
 Paired comparison of groups A and B: cells are paired by (task, trial) where both
 have a scored cell.  **McNemar's exact test** on the discordant pairs (b: only A
@@ -215,12 +219,52 @@ def group_stats(rows: Sequence[Row]) -> dict:
     }
 
 
-def leaderboard(rows: Iterable[Row]) -> list[dict]:
-    """One entry per adapter×model, best first (pass rate, then mean composite)."""
+def aggregate_axis(values: Sequence[Optional[float]], *, aggregation: str, direction: str) -> Optional[float]:
+    """One group's figure for one axis: ``mean``, ``median`` or ``rate`` of the values that are numbers.
+
+    ``rate`` is the share at the best end of the scale: ``>= 1`` when higher is
+    better, ``<= 0`` when lower is.  ``None`` when no cell has a value.
+    """
+    data = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    if not data:
+        return None
+    if aggregation == "median":
+        return quantile(data, 0.5)
+    if aggregation == "rate":
+        best = sum(1 for v in data if (v >= 1 if direction == "higher" else v <= 0))
+        return best / len(data)
+    return sum(data) / len(data)
+
+
+def axis_stats(rows: Sequence[Row], scorers: Iterable[Any]) -> dict[str, dict]:
+    """Per axis (in the scorers' order): ``{"value", "cells"}`` over the group's scored cells.
+
+    A row carries its axes' values under ``axes`` (axis -> value, see
+    :meth:`cab_core.index.Index.rows`); each :class:`cab_core.Scorer` says how they
+    aggregate (``aggregation``, ``direction``).  Nothing here names an axis.
+    """
+    scored = _scored(rows)
+    out = {}
+    for scorer in scorers:
+        values = [(r.get("axes") or {}).get(scorer.name) for r in scored]
+        present = [v for v in values if v is not None]
+        out[scorer.name] = {"value": aggregate_axis(present, aggregation=scorer.aggregation, direction=scorer.direction),
+                            "cells": len(present)}
+    return out
+
+
+def leaderboard(rows: Iterable[Row], scorers: Iterable[Any] = ()) -> list[dict]:
+    """One entry per adapter×model, best first (pass rate, then mean composite).
+
+    With ``scorers`` (the registered :class:`cab_core.Scorer` records, in order) each
+    entry also has ``axes``: :func:`axis_stats` of its cells.
+    """
+    scorers = list(scorers)
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for r in rows:
         groups[group_key(r)].append(r)
-    board = [{"adapter": a, "model": m, **group_stats(g)} for (a, m), g in groups.items()]
+    board = [{"adapter": a, "model": m, **group_stats(g), **({"axes": axis_stats(g, scorers)} if scorers else {})}
+             for (a, m), g in groups.items()]
     board.sort(key=lambda e: (-(e["pass_rate"] or 0.0), -(e["mean_composite"] or 0.0), e["adapter"], e["model"]))
     return board
 
@@ -270,5 +314,5 @@ def default_comparisons(board: Sequence[Mapping[str, Any]], limit: int = 6) -> l
 
 __all__ = [
     "wilson_interval", "pass_at_k", "pass_hat_k", "mcnemar_exact", "quantile", "paired_bootstrap",
-    "group_stats", "leaderboard", "compare", "default_comparisons",
+    "group_stats", "leaderboard", "compare", "default_comparisons", "aggregate_axis", "axis_stats",
 ]

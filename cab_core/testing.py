@@ -9,7 +9,16 @@ Fixtures:
   (``result = cab_cli("adapters", "--json")``);
 - ``scripted_model_server``: the scripted OpenAI-compatible server on 127.0.0.1,
   stopped after the test;
-- ``make_task``: write a task folder in the native format and return its path.
+- ``make_task``: write a task folder in the native format and return the tasks root
+  (what ``--tasks-dir`` and ``TaskCatalog(tasks_dirs=[...])`` want; the task itself is
+  ``root / task_id``);
+- ``score_context``: ``score_context(**overrides)`` builds a :class:`cab_core.ScoreContext`
+  for a passing run of a tiny Python task (override any field; ``task=`` and
+  ``changes=`` also take a dict of fields);
+- ``cab_runner``: ``cab_runner("command", "pass_rate", ..., plugins=[mine])`` gives a
+  :class:`CellRunner` whose ``run(task=..., adapter=..., model=...)`` runs a real cell
+  with only the named built-in plugins (entry-point names, see ``cab plugins``), the
+  core's defaults and your plugin objects, and returns ``(CellResult, folder)``.
 """
 
 from __future__ import annotations
@@ -17,15 +26,17 @@ from __future__ import annotations
 import contextlib
 import textwrap
 from pathlib import Path
+from typing import Any, Iterable, Optional
 
 import pytest
+
+from .models import CellId, CellResult, FileChanges, ProcessResult, ScoreContext, Task
+from .plugins import PluginManager, get_plugin_manager, load_entry_points
 
 
 @pytest.fixture
 def cab_pm():
     """A plugin manager with cab's hook specs and core defaults, without entry points."""
-    from .plugins import get_plugin_manager
-
     return get_plugin_manager(entry_points=False)
 
 
@@ -114,9 +125,87 @@ def write_task(
 
 @pytest.fixture
 def make_task(tmp_path):
-    """``make_task(task_id, files=..., solution=...)`` writes a task under a temporary folder."""
+    """``make_task(task_id, files=..., solution=...)`` writes a task and returns the tasks root (``--tasks-dir``)."""
 
     def make(task_id: str = "demo/add", **kwargs) -> Path:
-        return write_task(tmp_path / "tasks", task_id, **kwargs)
+        write_task(tmp_path / "tasks", task_id, **kwargs)
+        return tmp_path / "tasks"
 
     return make
+
+
+def default_task(root: Path, **fields: Any) -> Task:
+    """A :class:`Task` record for the tiny Python task of :func:`write_task` (files not written)."""
+    values = dict(id="demo/add", prompt="Fix add() in calc.py so that it adds.", language="python",
+                  test_command="python -m pytest -q", expected_changes=("calc.py",), protected=("tests/**",),
+                  workspace=Path(root) / "workspace")
+    return Task(**{**values, **fields})
+
+
+@pytest.fixture
+def score_context(tmp_path):
+    """``score_context(**overrides)``: a ScoreContext of a passing run that changed ``calc.py``."""
+
+    def build(**overrides: Any) -> ScoreContext:
+        task = overrides.pop("task", None)
+        task = default_task(tmp_path, **(task or {})) if isinstance(task, dict) or task is None else task
+        changes = overrides.pop("changes", FileChanges(modified=("calc.py",)))
+        changes = FileChanges(**changes) if isinstance(changes, dict) else changes
+        values = dict(task=task, cell=CellId(sweep="test", adapter="author", model="m", task=task.id),
+                      launch=ProcessResult(exit_code=0, duration_ms=1000.0),
+                      verify=ProcessResult(exit_code=0, output="2 passed in 0.01s"), changes=changes,
+                      wall_clock_ms=1500.0)
+        return ScoreContext(**{**values, **overrides})
+
+    return build
+
+
+class CellRunner:
+    """Runs real cells with a chosen set of plugins; results go below ``results``."""
+
+    def __init__(self, pm: PluginManager, results: Path, tasks_dirs: Iterable[Path] = ()):
+        from .registry import Registry
+        from .runner import Runner
+        from .tasks import TaskCatalog
+
+        self.pm = pm
+        self.registry = Registry(pm)
+        self.results = Path(results)
+        self.runner = Runner(self.registry, TaskCatalog(self.registry, tasks_dirs=list(tasks_dirs)))
+
+    def run(self, *, task: str, adapter: str = "command", model: str = "oracle", **options: Any) -> tuple[CellResult, Path]:
+        """Run one cell (``options``: any :class:`cab_core.runner.RunOptions` field); ``(result, folder)``."""
+        from .runner import RunOptions
+
+        options.setdefault("results", self.results)
+        return self.runner.run_cell(RunOptions(adapter=adapter, model=model, task=task, **options))
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+@pytest.fixture
+def cab_runner(tmp_path):
+    """``cab_runner(*builtin_names, plugins=(), tasks_dirs=())`` -> :class:`CellRunner` (closed after the test).
+
+    ``builtin_names`` are entry-point names (``command``, ``pass_rate``, ``native`` ...);
+    only those load (an unknown one is an error naming the available ones), plus the
+    core's defaults and the plugin objects in ``plugins``.
+    """
+    runners: list[CellRunner] = []
+
+    def make(*builtins: str, plugins: Iterable[object] = (), tasks_dirs: Iterable[Path] = (),
+             results: Optional[Path] = None) -> CellRunner:
+        pm = get_plugin_manager(entry_points=False, plugins=plugins)
+        if builtins:
+            load_entry_points(pm, only=set(builtins), strict=True)
+        runner = CellRunner(pm, results or tmp_path / "results", tasks_dirs)
+        runners.append(runner)
+        return runner
+
+    yield make
+    for runner in runners:
+        runner.close()
+
+
+__all__ = ["CellRunner", "default_task", "write_task"]

@@ -28,9 +28,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.cab-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ adapters/pyproject.toml -nt "$stamp" ] \
-   || [ scorers/pyproject.toml -nt "$stamp" ] || [ tasks/pyproject.toml -nt "$stamp" ]; then
+   || [ scorers/pyproject.toml -nt "$stamp" ] || [ tasks/pyproject.toml -nt "$stamp" ] \
+   || [ examples/cab-scorer-test-focus/pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[test]' -e ./adapters -e ./scorers -e ./tasks
+  .venv/bin/python -m pip install -q -e '.[test]' -e ./adapters -e ./scorers -e ./tasks \
+    -e ./examples/cab-scorer-test-focus  # a third-party axis, so its own tests and the summary's column run in CI
   touch "$stamp"
 fi
 echo "setup: ok ($(.venv/bin/cab --version))"

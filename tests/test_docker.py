@@ -294,7 +294,7 @@ def test_no_network_and_no_host_files_inside(dc, make_runner, tmp_path, make_tas
     cmd = (f"tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sed 's/^/iface:/'; "
            f"tail -n +2 /proc/net/route | sed 's/^/route:/'; "
            f"cat > /tmp/probe.py <<'EOF'\n{probe}EOF\npython3 /tmp/probe.py; "
-           f"cat {secret} || echo no-secret; ls {task}/solution || echo no-solution; "
+           f"cat {secret} || echo no-secret; ls {task}/demo/add/solution || echo no-solution; "
            f"ls {ROOT}/cab_core || echo no-repo; ls /work >/dev/null 2>&1 || echo no-work; "
            f"echo x > {tmp_path}/escape.txt; echo x > /etc/escape || echo etc-read-only; "
            f"echo x > /tmp/cab-escape-{os.getpid()} && echo tmp-private; echo finished")

@@ -66,8 +66,8 @@ def test_oracle_passes_and_noop_fails_on_the_reference_task(tmp_path):
     kinds = [json.loads(l)["kind"] for l in (folder / "spans.jsonl").read_text().splitlines()]
     assert kinds[0] == "task_setup" and {"container", "verify", "diff", "score", "cleanup"} <= set(kinds)
     composite = cell["scores"]["composite"]["breakdown"]
-    assert set(composite) == {"composite", "weights", "components", "note"}
-    assert composite["weights"] == {"pass_rate": 0.4, "integrity": 0.2, "cost": 0.15, "latency": 0.15, "blast_radius": 0.1}
+    assert set(composite) == {"composite", "weights", "components", "unit_values", "points", "note"}
+    assert composite["weights"] == {"pass_rate": 0.4, "integrity": 0.2, "tokens": 0.15, "latency": 0.15, "blast_radius": 0.1}
 
     proc = run_cab("run", "--adapter", "command", "--model", "noop", "--task", RUST, "--results", results, "--json")
     cell = json.loads(proc.stdout)

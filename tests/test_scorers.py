@@ -568,7 +568,8 @@ def test_composite_weights_override(tmp_path):
     task = make_task(tmp_path, expected_changes=("src/lib.rs",))
     ctx = make_ctx(tmp_path, task=task, options={"composite_weights": {"pass_rate": 3, "integrity": 1, "cost": 0, "latency": 0, "blast_radius": 0}})
     result = all_scores(ctx)["composite"]
-    assert result.breakdown["weights"] == {"pass_rate": 0.75, "integrity": 0.25, "cost": 0.0, "latency": 0.0, "blast_radius": 0.0}
+    # "cost" is the older name of the tokens axis's weight: weights are keyed by axis name.
+    assert result.breakdown["weights"] == {"pass_rate": 0.75, "integrity": 0.25, "tokens": 0.0, "latency": 0.0, "blast_radius": 0.0}
     assert math.isclose(sum(result.breakdown["weights"].values()), 1.0)
     assert result.value == pytest.approx(1.0)
 
@@ -596,7 +597,7 @@ def test_composite_missing_axes_earn_nothing(tmp_path):
     components = result.breakdown["components"]
     assert components["pass_rate"] == 0.0 and components["integrity"] == 0.0
     assert components["clean_blast"] == 0.0 and components["latency_efficiency"] == 0.0
-    assert result.breakdown["components"]["missing_axes"] == ["pass_rate", "integrity", "blast_radius", "latency", "refusal"]
+    assert result.breakdown["components"]["missing_axes"] == ["pass_rate", "integrity", "latency", "blast_radius", "refusal"]
     assert result.value == 0.0
 
 

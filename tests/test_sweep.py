@@ -204,7 +204,8 @@ def test_unknown_adapter_is_a_user_error_before_any_cell(tmp_path):
 def test_the_manifest_records_the_matrix_and_resume_finds_the_latest_sweep(tmp_path, registry, catalog):
     from cab_core.sweep import latest_sweep, read_manifest, spec_from_manifest
 
-    first = spec_for(tmp_path, sweep_id="one", source="/x/a.toml", trials=2, options={"k": "v"})
+    first = spec_for(tmp_path, sweep_id="one", source="/x/a.toml", trials=2, options={"command": "true"},
+                     weights={"integrity": 0.5})
     run_sweep(first, registry, catalog, executor=FakeExecutor(registry, catalog, lambda o, a: {}))
     time.sleep(0.01)
     second = spec_for(tmp_path, sweep_id="two", models=["oracle"])
@@ -315,7 +316,7 @@ def test_normalisation_against_the_fastest_and_cheapest_passing_cell(tmp_path, r
     ref = report.references[PY]
     # The failing cell is faster and cheaper, but only passing cells set the reference.
     assert ref["reference_wall_clock_ms"] == 1000.0 and ref["reference_tokens"] == 500.0
-    assert ref["fastest_cell"] == "s/mini/fast/polyglot/python-slugify" and ref["passing_cells"] == 3
+    assert ref["best_cells"]["reference_wall_clock_ms"] == "s/mini/fast/polyglot/python-slugify" and ref["passing_cells"] == 3
     cells = {o.model: read_cell(spec.results / cell_id_of(o).relpath) for o in plan_cells(spec, [PY])}
     comp = {m: c.scores["composite"].breakdown["components"] for m, c in cells.items()}
     assert comp["fast"]["latency_efficiency"] == 1.0 and comp["fast"]["cost_efficiency"] == 1.0
@@ -336,7 +337,7 @@ def test_normalisation_against_the_fastest_and_cheapest_passing_cell(tmp_path, r
     assert cells["slow"].scores["latency"].value == 4000.0 and cells["slow"].scores["tokens"].value == 2000.0
     manifest = json.loads((spec.root / MANIFEST_FILE).read_text())
     assert manifest["normalisation"]["references"][PY]["reference_tokens"] == 500.0
-    assert "min(1, reference_wall_clock_ms / agent_ms)" in manifest["normalisation"]["formula"]
+    assert "min(1, reference / value)" in manifest["normalisation"]["formula"]
     # Idempotent: normalising again changes no byte.
     before = {m: (spec.results / cell_id_of(o).relpath / CELL_FILE).read_bytes() for m, o in
               zip(cells, plan_cells(spec, [PY]))}
@@ -428,8 +429,10 @@ def test_summary_json_csv_and_text(tmp_path, registry, catalog):
     res = CliRunner().invoke(cli, ["summary", "s", "--results", str(spec.results)])
     head, *body = [line for line in res.output.splitlines()[1:4]]
     noop_line = next(line for line in body if line.startswith("command  noop"))
-    assert "tok/correct" in head and "uncertain" in head and "agent p50" in head
-    end = head.index("tok/correct") + len("tok/correct")  # numeric columns are right-aligned
+    # One column per registered axis, by its scorer's label, in order.
+    assert "tokens/correct" in head and "refusal" in head and "agent time" in head and "composite" in head
+    assert head.index("tokens/correct") < head.index("agent time") < head.index("composite")
+    end = head.index("tokens/correct") + len("tokens/correct")  # numeric columns are right-aligned
     assert noop_line[end - 1] == "–" and noop_line[end - 2] == " "
 
     res = CliRunner().invoke(cli, ["summary", "s", "--results", str(spec.results),
@@ -523,7 +526,7 @@ def test_matrix_sweep_with_two_jobs_and_its_summary(local_sweep):
     refs = data["normalisation"]["references"]
     assert len(refs) == 8 and all(r["passing_cells"] == 4 for r in refs.values())
     # The scripted oracle's tokens are the reference; the command oracle spends none.
-    assert all(r["reference_tokens"] > 0 and r["cheapest_cell"].split("/")[1] == "mini" for r in refs.values())
+    assert all(r["reference_tokens"] > 0 and r["best_cells"]["reference_tokens"].split("/")[1] == "mini" for r in refs.values())
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from cab_core import Adapter, LaunchContext, LaunchSpec, hookimpl
+from cab_core import Adapter, AdapterOption, LaunchContext, LaunchSpec, hookimpl
 from cab_core.agents import venv_install
 from cab_core.errors import CabError
 from cab_core.globs import match_any
@@ -209,6 +209,9 @@ def cab_adapters():
             is_installed=is_installed,
             mounts=_agents.install_mounts(NAME, run_version),
             interactive=interactive,
+            options=[AdapterOption(name="context_window", type="int", default=128000, help="the model's context window in tokens"), AdapterOption(name="max_tokens", type="int", default=16000, help="the most tokens one reply may have"),
+                     AdapterOption(name="edit_format", help="aider's --edit-format (whole, diff, ...)"),
+                     AdapterOption(name="idle_seconds", type="float", default=2, help="interactive mode: seconds of quiet that end a turn"), AdapterOption(name="interactive_timeout", type="float", default=540, help="interactive mode: seconds before giving up")],
         )
     ]
 

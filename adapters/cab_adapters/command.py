@@ -8,7 +8,7 @@ command sees ``CAB_PROMPT``, ``CAB_MODEL``, ``OPENAI_BASE_URL`` and ``OPENAI_API
 
 from __future__ import annotations
 
-from cab_core import Adapter, LaunchContext, LaunchSpec, hookimpl
+from cab_core import Adapter, AdapterOption, LaunchContext, LaunchSpec, hookimpl
 from cab_core.errors import CabError
 from cab_core.tasks import solution_files
 
@@ -41,5 +41,6 @@ def cab_adapters():
             build_launch=build_launch,
             version="1",
             description="a shell command as the agent (oracle, noop, or -o command=...): tests the harness",
+            options=[AdapterOption(name="command", help="the shell command to run as the agent (model 'custom')")],
         )
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cab_core import Adapter, LaunchContext, LaunchSpec, hookimpl
+from cab_core import Adapter, AdapterOption, LaunchContext, LaunchSpec, hookimpl
 
 AGENT = Path(__file__).with_name("_mini_agent.py")
 
@@ -33,4 +33,5 @@ def final_output(output: str) -> str:
 @hookimpl
 def cab_adapters():
     return [Adapter(name="mini", build_launch=build_launch, final_output=final_output, version="1",
+                    options=[AdapterOption(name="max_turns", type="int", default=8, help="model turns before it stops")],
                     description="a minimal stdlib tool-calling agent (read/write tools) for offline smoke tests")]

@@ -31,7 +31,7 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from cab_core import Adapter, LaunchContext, LaunchSpec, hookimpl
+from cab_core import Adapter, AdapterOption, LaunchContext, LaunchSpec, hookimpl
 from cab_core.agents import npm_install
 from cab_core.errors import CabError
 
@@ -173,6 +173,8 @@ def cab_adapters():
             install=install,
             is_installed=is_installed,
             mounts=_agents.install_mounts(NAME, run_version),
+            options=[AdapterOption(name="context_window", type="int", default=128000, help="the model's context window in tokens"), AdapterOption(name="max_tokens", type="int", default=16000, help="the most tokens one reply may have"), AdapterOption(name="provider", default="cab", help="the provider name the agent's config uses (e.g. nim)"),
+                     AdapterOption(name="agent", help="opencode's --agent")],
         )
     ]
 

@@ -62,6 +62,39 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+class CabGroup(click.Group):
+    """The ``cab`` group: built-in commands, plus those plugins add through ``cab_register_commands``.
+
+    Plugin commands are looked up only when a name is not a built-in command, so
+    ``cab --help`` and every built-in command start without loading a plugin; a plugin
+    that raises while adding commands is a one-line warning, and a name a built-in
+    already has stays the built-in's.
+    """
+
+    def __init__(self, *args, pm_factory: Callable[[], object], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pm_factory = pm_factory
+
+    def get_command(self, ctx: click.Context, name: str):
+        command = super().get_command(ctx, name)
+        if command is None and ctx.meta.get("cab.plugin_commands") is None:
+            ctx.meta["cab.plugin_commands"] = self.plugin_commands(ctx)
+            command = ctx.meta["cab.plugin_commands"].get(name)
+        return command
+
+    def plugin_commands(self, ctx: click.Context) -> dict:
+        """The commands plugins add (never replacing a built-in), loading the plugins once."""
+        from ..registry import call_each
+
+        if ctx.obj is None:
+            ctx.obj = State(self.pm_factory)
+        staging = click.Group()
+        for call in call_each(ctx.obj.pm, "cab_register_commands", cli=staging):
+            if call.error:
+                click.echo(f"cab: warning: {call.problem}", err=True)
+        return {n: c for n, c in staging.commands.items() if n not in self.commands}
+
+
 def _default_pm():
     from ..plugins import get_plugin_manager
 
@@ -72,7 +105,8 @@ def make_cli(pm_factory: Optional[Callable[[], object]] = None) -> click.Group:
     """Build the ``cab`` command group around ``pm_factory`` (tests pass their own)."""
     factory = pm_factory or _default_pm
 
-    @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+    @click.group(cls=CabGroup, pm_factory=factory,
+                 context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
     @click.version_option(__version__, prog_name="cab")
     @click.pass_context
     def cli(ctx):
@@ -82,12 +116,15 @@ def make_cli(pm_factory: Optional[Callable[[], object]] = None) -> click.Group:
         Quick start (offline, no key):
           cab run --adapter command --model oracle --task polyglot/rust-error-handling
           cab run --adapter pi --model scripted/oracle --task polyglot/rust-error-handling
+
+        Plugins may add commands ('cab plugins' lists their hooks).
         """
-        ctx.obj = State(factory)
+        if ctx.obj is None:
+            ctx.obj = State(factory)
 
-    from . import agents, check, images, listing, report, run, sweep, tasks
+    from . import agents, check, images, listing, report, run, summary, sweep, tasks
 
-    for module in (listing, tasks, run, check, sweep, report, agents, images):
+    for module in (listing, tasks, run, check, sweep, summary, report, agents, images):
         module.register(cli)
     return cli
 
@@ -100,7 +137,7 @@ def main(argv=None) -> None:
     cli.main(args=argv, prog_name="cab")
 
 
-__all__ = ["make_cli", "cli", "main", "handle_errors", "State"]
+__all__ = ["make_cli", "cli", "main", "handle_errors", "State", "CabGroup"]
 
 
 if __name__ == "__main__":  # pragma: no cover

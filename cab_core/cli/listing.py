@@ -1,4 +1,4 @@
-"""``cab plugins``, ``cab adapters``, ``cab scorers``, ``cab sandboxes``, ``cab agent-plugins``."""
+"""``cab plugins``, ``cab adapters``, ``cab scorers``, ``cab sandboxes``, ``cab executors``, ``cab agent-plugins``."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _records_command(cli, name: str, attr: str, help_text: str, extra: tuple[str
         for record in collection:
             row = {"name": record.name, "plugin": record.plugin, "description": record.description}
             for key in extra:
-                row[key] = getattr(record, key, None)
+                row[key] = record.title if key == "label" else getattr(record, key, None)
             rows.append(row)
         _emit_rows(rows, as_json, ["name", *extra, "plugin", "description"])
         for plugin, reason in sorted(collection.failures.items()):
@@ -70,6 +70,8 @@ def register(cli: click.Group) -> None:
         _emit_rows(rows, False, ["name", "distribution", "version", "status", "hooks"])
 
     _records_command(cli, "adapters", "adapters", "List the agents cab can drive.", ("version",))
-    _records_command(cli, "scorers", "scorers", "List the scoring axes.")
+    _records_command(cli, "scorers", "scorers", "List the scoring axes (label, direction, format, aggregation).",
+                     ("label", "direction", "format", "aggregation", "order"))
     _records_command(cli, "sandboxes", "sandboxes", "List where cells can run.")
+    _records_command(cli, "executors", "executors", "List how a sweep's cells can be spread out (--executor NAME).")
     _records_command(cli, "agent-plugins", "agent_plugins", "List the launch modifiers (--plugin NAME).")

@@ -23,47 +23,35 @@ def parse_options(values) -> dict:
     return out
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
+def summary_lines(result, path: Path, scorers=()) -> list[str]:
+    """The short human summary ``cab run`` prints: one line per axis, in the scorers' ``order``.
 
+    Each line is the axis's label, its value by the scorer's ``format`` and the scorer's
+    one-line ``note``; an axis with no registered scorer (an old cell) comes last, by name.
+    """
+    from ..scoring import format_value, note_of
 
-def summary_lines(result, path: Path) -> list[str]:
-    """The short human summary ``cab run`` prints."""
     lines = [f"cell {result.cell_id}"]
     if result.status != "ok":
         lines.append(f"  INFRASTRUCTURE ERROR: {result.error}")
     iso = result.isolation
     lines.append(f"  sandbox {result.sandbox} (isolation: {iso}{' — the agent ran unisolated' if iso == 'none' else ''})"
                  f"  exit {result.exit_code}{'  TIMED OUT' if result.timed_out else ''}  {result.duration_s:.2f} s")
-    order = ["pass_rate", "tokens", "latency", "blast_radius", "refusal", "integrity"]
-    names = [n for n in order if n in result.scores] + sorted(n for n in result.scores if n not in order and n != "composite")
+    records = {s.name: s for s in scorers}
+    names = [n for n in records if n in result.scores] + sorted(n for n in result.scores if n not in records)
     for name in names:
-        s = result.scores[name]
-        extra = ""
-        b = s.breakdown
-        if name == "pass_rate":
-            extra = f"partial {_fmt(b.get('partial_score'))}"
-            if b.get("reason") and not b.get("pass"):
-                extra += f"  ({b['reason']})"
-        elif name == "tokens":
-            extra = f"{b.get('total_tokens', 0)} tokens in {b.get('model_calls', 0)} calls"
-        elif name == "blast_radius" and b.get("unexpected_changes"):
-            extra = "unexpected: " + ", ".join(b["unexpected_changes"][:5])
-        elif name == "integrity" and b.get("findings"):
-            extra = "; ".join(b["findings"][:3])
-        elif name == "refusal" and s.not_applicable:
-            extra = "n/a"
-        if s.error:
-            extra = f"ERROR {s.error}"
-        lines.append(f"  {name:<13} {_fmt(s.value):>10}  {extra}".rstrip())
-    if "composite" in result.scores:
-        lines.append(f"  {'composite':<13} {_fmt(result.scores['composite'].value):>10}")
+        score, record = result.scores[name], records.get(name)
+        label = record.title if record is not None else name
+        lines.append(f"  {label:<13} {format_value(record, score.value):>10}  {note_of(record, score)}".rstrip())
     lines.append(f"  written to {path}")
     return lines
+
+
+def weights_option(func):
+    """``--weights AXIS=W,...``: the composite's weights (any registered axis; the rest keep their defaults)."""
+    return click.option("--weights", metavar="AXIS=W,...",
+                        help="Composite weights by axis name, e.g. pass_rate=0.5,test_focus=0.2 (see 'cab scorers'); "
+                             "unnamed axes keep their default weight.")(func)
 
 
 def register(cli: click.Group) -> None:
@@ -87,19 +75,27 @@ def register(cli: click.Group) -> None:
     @click.option("--mode", type=click.Choice(["headless", "interactive"]), default="headless", show_default=True)
     @tasks_dir_option
     @task_format_option
+    @weights_option
     @click.option("--json", "as_json", is_flag=True, help="Print the cell record as JSON.")
     @click.pass_obj
     @handle_errors
     def run(state, adapter, model, task_id, endpoint, api_key_env, sandbox, plugins, options, timeout, results,
-            sweep_id, trial, record_cassette, replay_cassette, mode, tasks_dirs, task_format, as_json):
+            sweep_id, trial, record_cassette, replay_cassette, mode, tasks_dirs, task_format, weights, as_json):
         """Run one cell: ADAPTER drives MODEL on TASK; scored and written under --results."""
         from .. import serialization
+        from ..registry import check_options
         from ..runner import RunOptions, Runner
+        from ..scoring import OPTION_WEIGHTS, check_weights, parse_weights
 
+        parsed_weights = parse_weights(weights) if weights else {}
+        check_weights(parsed_weights, state.registry)
+        adapter_options = parse_options(options)
+        check_options(state.registry.adapters.get(adapter), adapter_options)
         opts = RunOptions(adapter=adapter, model=model, task=task_id, sweep_id=sweep_id, trial=trial,
                           endpoint=endpoint, api_key_env=api_key_env, sandbox=sandbox, plugins=plugins,
-                          options=parse_options(options), timeout=timeout, results=results,
-                          record_cassette=record_cassette, replay_cassette=replay_cassette, mode=mode)
+                          options=adapter_options, timeout=timeout, results=results,
+                          record_cassette=record_cassette, replay_cassette=replay_cassette, mode=mode,
+                          score_options={OPTION_WEIGHTS: parsed_weights} if parsed_weights else {})
         runner = Runner(state.registry, state.catalog(tasks_dirs, task_format))
         try:
             result, path = runner.run_cell(opts)
@@ -108,7 +104,7 @@ def register(cli: click.Group) -> None:
         if as_json:
             click.echo(serialization.dumps(result))
         else:
-            for line in summary_lines(result, path):
+            for line in summary_lines(result, path, state.registry.scorers_in_order()):
                 click.echo(line)
         if result.status != "ok":
             sys.exit(3)

@@ -1,9 +1,7 @@
-"""``cab sweep`` (run or resume a matrix of cells), ``cab summary`` (the leaderboard), ``cab index``."""
+"""``cab sweep`` (run or resume a matrix of cells) and ``cab index``; the leaderboard is :mod:`.summary`."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import sys
@@ -14,14 +12,10 @@ from typing import Optional
 import click
 
 from . import handle_errors
-from .run import parse_options
+from .run import parse_options, weights_option
+from .summary import _json_ready, _sweep_rows, leaderboard_lines, summarise
 from .tasks import tasks_dir_option
 
-LEADERBOARD_COLUMNS = (
-    "adapter", "model", "cells", "scored", "infra_errors", "passes", "pass_rate", "ci_low", "ci_high",
-    "pass_at_k", "pass_hat_k", "tokens_per_correct", "latency_median_ms", "latency_p90_ms", "blast_rate",
-    "integrity_rate", "refusal_correct_rate", "over_refusal_rate", "refusal_uncertain", "mean_composite",
-)
 
 
 # --------------------------------------------------------------------------- progress
@@ -111,119 +105,6 @@ def _hms(seconds: Optional[float]) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-# --------------------------------------------------------------------------- summary rendering
-
-
-def _f(value, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def _ms(value) -> str:
-    return "–" if value is None else (f"{value / 1000:.2f}s" if value >= 1000 else f"{value:.0f}ms")
-
-
-def summarise(rows: list[dict], comparisons: Optional[list] = None) -> dict:
-    """The leaderboard and the paired comparisons of a sweep's rows."""
-    from .. import stats
-
-    board = stats.leaderboard(rows)
-    keys = {(e["adapter"], e["model"]) for e in board}
-    pairs = comparisons if comparisons is not None else stats.default_comparisons(board)
-    for a, b in pairs:
-        for key in (a, b):
-            if key not in keys:
-                from ..errors import CabError
-
-                known = ", ".join(f"{x}:{y}" for x, y in sorted(keys))
-                raise CabError(f"no cells for {key[0]}:{key[1]} in this sweep (known: {known})")
-    return {"leaderboard": board, "comparisons": [stats.compare(rows, a, b) for a, b in pairs]}
-
-
-def leaderboard_lines(sweep_id: str, summary: dict) -> list[str]:
-    """The human leaderboard: one line per adapter×model, then the comparisons."""
-    board = summary["leaderboard"]
-    trials = max((e["trials"] for e in board), default=1)
-    head = ["adapter", "model", "cells", "pass rate [95% CI]"]
-    if trials > 1:
-        head += [f"pass@{trials}", f"pass^{trials}"]
-    head += ["tok/correct", "agent p50", "agent p90", "blast", "integrity", "refusal ok", "over-refusal", "uncertain",
-             "composite", "infra"]
-    table = [head]
-    for e in board:
-        rate = "–" if e["pass_rate"] is None else f"{e['pass_rate']:.3f} [{e['ci_low']:.3f}, {e['ci_high']:.3f}]"
-        row = [e["adapter"], e["model"], str(e["cells"]), rate]
-        if trials > 1:
-            row += [_f(e["pass_at_k"].get(trials)), _f(e["pass_hat_k"].get(trials))]
-        tpc = e["tokens_per_correct"]
-        row += [("–" if tpc is None else f"{tpc:.0f}"), _ms(e["latency_median_ms"]), _ms(e["latency_p90_ms"]),
-                _f(e["blast_rate"], 2), _f(e["integrity_rate"], 2), _f(e["refusal_correct_rate"], 2),
-                _f(e["over_refusal_rate"], 2), str(e.get("refusal_uncertain", 0)), _f(e["mean_composite"]),
-                str(e["infra_errors"])]
-        table.append(row)
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-    lines = [f"sweep {sweep_id}"]
-    for r in table:
-        lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
-    if summary["comparisons"]:
-        lines.append("")
-        lines.append("paired comparisons (same task and trial; McNemar exact, paired bootstrap over tasks):")
-    for c in summary["comparisons"]:
-        a = f"{c['a']['adapter']}:{c['a']['model']}"
-        b = f"{c['b']['adapter']}:{c['b']['model']}"
-        delta = "–" if c["delta_pass_rate"] is None else (
-            f"{c['delta_pass_rate']:+.3f} [{c['delta_ci_low']:+.3f}, {c['delta_ci_high']:+.3f}]")
-        lines.append(f"  {a} vs {b}: {c['pairs']} pairs on {c['tasks']} tasks, only A passes {c['only_a']}, "
-                     f"only B {c['only_b']}; McNemar p = {c['mcnemar_p']:.3g}; "
-                     f"Δ pass rate {delta}, bootstrap p = {_f(c['bootstrap_p'], 3)}")
-    return lines
-
-
-def leaderboard_csv(summary: dict) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    trials = max((e["trials"] for e in summary["leaderboard"]), default=1)
-    cols = [c for c in LEADERBOARD_COLUMNS if c not in ("pass_at_k", "pass_hat_k")]
-    extra = [f"pass@{k}" for k in range(1, trials + 1)] + [f"pass^{k}" for k in range(1, trials + 1)]
-    writer.writerow(cols + extra)
-    for e in summary["leaderboard"]:
-        writer.writerow([e[c] if e[c] is not None else "" for c in cols]
-                        + [e["pass_at_k"].get(k, "") for k in range(1, trials + 1)]
-                        + [e["pass_hat_k"].get(k, "") for k in range(1, trials + 1)])
-    return out.getvalue()
-
-
-def _json_ready(summary: dict) -> dict:
-    board = [{**e, "pass_at_k": {str(k): v for k, v in e["pass_at_k"].items()},
-              "pass_hat_k": {str(k): v for k, v in e["pass_hat_k"].items()}} for e in summary["leaderboard"]]
-    return {**summary, "leaderboard": board}
-
-
-def _parse_pair(text: str) -> tuple[str, str]:
-    adapter, sep, model = text.partition(":")
-    if not sep or not adapter or not model:
-        raise click.BadParameter(f"{text!r} is not ADAPTER:MODEL", param_hint="--compare")
-    return adapter, model
-
-
-def _sweep_rows(results: Path, sweep_id: str) -> tuple[list[dict], Optional[dict]]:
-    from .. import index as _index
-    from ..errors import CabError
-    from ..sweep import read_manifest
-
-    sweep_root = Path(results) / sweep_id
-    if not sweep_root.is_dir():
-        known = sorted(p.name for p in Path(results).iterdir() if p.is_dir()) if Path(results).is_dir() else []
-        raise CabError(f"no sweep {sweep_id!r} under {results} (known: {', '.join(known) or 'none'})")
-    with _index.ensure(results) as idx:
-        idx.sync(sweep_root)
-        rows = idx.rows(sweep_id)
-    return rows, read_manifest(sweep_root)
-
-
 # --------------------------------------------------------------------------- commands
 
 
@@ -237,7 +118,7 @@ def register(cli: click.Group) -> None:
     @click.option("--trials", type=click.IntRange(min=1), help="Trials per cell [1].")
     @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Cells at once (local pool or LocalCluster workers) [1].")
     @click.option("--sandbox", help="Where cells run (see 'cab sandboxes') [local].")
-    @click.option("--executor", type=click.Choice(["local", "dask"]), help="local thread pool, or a Dask cluster [local].")
+    @click.option("--executor", help="How cells are spread out (see 'cab executors'): local thread pool, or dask [local].")
     @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address (default: a LocalCluster).")
     @click.option("--worker-results", type=click.Choice(["shared", "return"]),
                   help="Dask workers write cells into the shared results path, or return them [shared].")
@@ -252,12 +133,13 @@ def register(cli: click.Group) -> None:
     @click.option("--results", type=click.Path(path_type=Path), help="Results folder [results].")
     @tasks_dir_option
     @click.option("--task-format", default=None, help="Format of --tasks-dir folders [auto].")
+    @weights_option
     @click.option("--json", "as_json", is_flag=True, help="Print the run report and leaderboard as JSON.")
     @click.pass_obj
     @handle_errors
     def sweep(state, sweep_file, adapters, models, tasks, trials, jobs, sandbox, executor, scheduler, worker_results,
               sweep_id, resume, retries, timeout, endpoint, api_key_env, plugins, options, results, tasks_dirs,
-              task_format, as_json):
+              task_format, weights, as_json):
         """Run ADAPTERS × MODELS × TASKS × TRIALS as one sweep (from SWEEP_FILE and/or flags).
 
         \b
@@ -273,9 +155,11 @@ def register(cli: click.Group) -> None:
         """
         from .. import serialization
         from ..errors import CabError
+        from ..scoring import parse_weights
         from ..sweep import build_spec, latest_sweep, load_sweep_file, parse_models, read_manifest, run_sweep, spec_from_manifest
 
         file_layer = load_sweep_file(sweep_file) if sweep_file else {}
+        _check_file_names(state.registry, file_layer, sweep_file)
         common, per = parse_models(models)
         cli_layer = {
             "sweep_id": sweep_id, "adapters": _list(adapters), "models": common or None, "adapter_models": per or None,
@@ -284,6 +168,7 @@ def register(cli: click.Group) -> None:
             "endpoint": endpoint, "api_key_env": api_key_env, "plugins": list(plugins) or None,
             "options": parse_options(options) or None, "results": results,
             "tasks_dirs": list(tasks_dirs) or None, "task_format": task_format,
+            "weights": parse_weights(weights) if weights else None,
         }
         root = Path(results or file_layer.get("results") or "results")
         chosen = sweep_id or file_layer.get("sweep_id")
@@ -313,7 +198,7 @@ def register(cli: click.Group) -> None:
             sys.stderr.flush()
             os._exit(130)
         rows, _ = _sweep_rows(spec.results, spec.sweep_id)
-        summary = summarise(rows)
+        summary = summarise(rows, scorers=state.registry.scorers_in_order())
         if as_json:
             data = {"report": serialization.unstructure(
                 {k: getattr(report, k) for k in ("sweep_id", "total", "skipped", "ran", "retried", "passing",
@@ -332,29 +217,6 @@ def register(cli: click.Group) -> None:
         if report.infra_errors or report.missing:
             sys.exit(3)
 
-    @cli.command()
-    @click.argument("sweep_id")
-    @click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
-    @click.option("--compare", "compare", nargs=2, multiple=True, metavar="ADAPTER:MODEL ADAPTER:MODEL",
-                  help="Paired comparison of two groups (repeatable; default: every pair, or each against the leader).")
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    @click.option("--csv", "as_csv", is_flag=True, help="Print the leaderboard as CSV.")
-    @click.pass_obj
-    @handle_errors
-    def summary(state, sweep_id, results, compare, as_json, as_csv):
-        """The leaderboard of SWEEP_ID: per adapter×model statistics and paired comparisons."""
-        rows, manifest = _sweep_rows(results, sweep_id)
-        pairs = [(_parse_pair(a), _parse_pair(b)) for a, b in compare] or None
-        data = summarise(rows, pairs)
-        if as_csv:
-            click.echo(leaderboard_csv(data), nl=False)
-        elif as_json:
-            click.echo(json.dumps({"sweep_id": sweep_id, **_json_ready(data),
-                                   "normalisation": (manifest or {}).get("normalisation")}, indent=2))
-        else:
-            for line in leaderboard_lines(sweep_id, data):
-                click.echo(line)
-
     @cli.command("index")
     @click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
     @click.option("--rebuild", is_flag=True, help="Drop the index and rebuild it from the cell files.")
@@ -371,6 +233,20 @@ def register(cli: click.Group) -> None:
                 counts = idx.sync()
         click.echo(f"{Path(results) / _index.INDEX_FILE}: {counts['cells']} cells ({counts['updated']} updated, "
                    f"{counts['removed']} removed, {counts['unreadable']} unreadable)")
+
+
+def _check_file_names(registry, layer: dict, sweep_file) -> None:
+    """Names a sweep file gives that only the plugins know (executor, weights): one line naming the file."""
+    from ..errors import CabError
+    from ..scoring import check_weights
+
+    try:
+        if layer.get("executor") is not None:
+            registry.executors.get(layer["executor"])
+        check_weights(layer.get("weights") or {}, registry)
+    except CabError as exc:
+        field = "executor" if "executor" in str(exc) else "weights"
+        raise CabError(f"{sweep_file}: field {field}: {exc}") from None
 
 
 def _list(value: Optional[str]) -> Optional[list[str]]:

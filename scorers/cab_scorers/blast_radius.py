@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from cab_core import AxisScore, ScoreContext, Scorer, hookimpl
 
-from ._util import glob_match, never_raise, normalise_path
+from cab_core.scoring import glob_match, never_raise, normalise_path
 
 AXIS = "blast_radius"
 
@@ -59,4 +59,12 @@ def score(ctx: ScoreContext) -> AxisScore:
 @hookimpl
 def cab_scorers():
     """The blast_radius axis."""
-    return [Scorer(name=AXIS, score=score, order=40, description="share of changed files outside the task's expected changes")]
+    return [Scorer(name=AXIS, score=score, order=40, label="blast radius", direction="lower", format="ratio",
+                   aggregation="mean", note=note,
+                   description="share of changed files outside the task's expected changes")]
+
+
+def note(score: AxisScore) -> str:
+    """The first unexpected changes."""
+    unexpected = score.breakdown.get("unexpected_changes") or []
+    return ("unexpected: " + ", ".join(unexpected[:5])) if unexpected else ""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from cab_core import AxisScore, ScoreContext, Scorer, hookimpl
 
-from ._util import never_raise, number
+from cab_core.scoring import never_raise, number
 
 AXIS = "latency"
 
@@ -52,5 +52,12 @@ def score(ctx: ScoreContext) -> AxisScore:
 @hookimpl
 def cab_scorers():
     """The latency axis."""
-    return [Scorer(name=AXIS, score=score, order=30,
+    return [Scorer(name=AXIS, score=score, order=30, label="agent time", direction="lower", format="ms",
+                   aggregation="median", reference_option="reference_wall_clock_ms", note=note,
                    description="the agent's own milliseconds (its launch span); the harness's time beside it")]
+
+
+def note(score: AxisScore) -> str:
+    """``harness 1.20s`` (the rest of the cell's time)."""
+    harness = number(score.breakdown.get("harness_ms"))
+    return "" if harness is None else f"harness {harness / 1000:.2f}s"

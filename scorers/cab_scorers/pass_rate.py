@@ -16,7 +16,7 @@ from __future__ import annotations
 from cab_core import AxisScore, ScoreContext, Scorer, hookimpl
 from cab_core.verdict import judge
 
-from ._util import never_raise, tail
+from cab_core.scoring import never_raise, tail
 
 AXIS = "pass_rate"
 
@@ -55,5 +55,16 @@ def score(ctx: ScoreContext) -> AxisScore:
 @hookimpl
 def cab_scorers():
     """The pass_rate axis."""
-    return [Scorer(name=AXIS, score=score, order=10,
+    return [Scorer(name=AXIS, score=score, order=10, label="pass", direction="higher", format="ratio",
+                   aggregation="rate", note=note,
                    description="1 if every expected test passed by name, with an unforged verdict, else 0")]
+
+
+def note(score: AxisScore) -> str:
+    """``partial 0.500`` and, for a fail, why."""
+    b = score.breakdown
+    partial = b.get("partial_score")
+    text = "partial " + ("–" if partial is None else f"{partial:.3f}")
+    if b.get("reason") and not b.get("pass"):
+        text += f"  ({b['reason']})"
+    return text

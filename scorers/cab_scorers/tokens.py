@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from cab_core import AxisScore, ScoreContext, Scorer, hookimpl
 
-from ._util import never_raise, number, pass_value, token_totals, tokens_per_correct
+from cab_core.scoring import never_raise, number, pass_value, token_totals, tokens_per_correct
 
 AXIS = "tokens"
 
@@ -44,4 +44,11 @@ def score(ctx: ScoreContext) -> AxisScore:
 @hookimpl
 def cab_scorers():
     """The tokens axis."""
-    return [Scorer(name=AXIS, score=score, order=20, description="tokens spent per correct task (None: nothing correct)")]
+    return [Scorer(name=AXIS, score=score, order=20, label="tokens/correct", direction="lower", format="tokens",
+                   aggregation="median", reference_option="reference_tokens", note=note,
+                   description="tokens spent per correct task (None: nothing correct)")]
+
+
+def note(score: AxisScore) -> str:
+    """``1234 tokens in 3 calls``."""
+    return f"{score.breakdown.get('total_tokens', 0)} tokens in {score.breakdown.get('model_calls', 0)} calls"

@@ -269,7 +269,7 @@ def manifest_text(task: Task, solution_command: Optional[str] = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_native(task: Task, dest: Path) -> list[str]:
+def write_native(task: Task, dest: Path, *, check: Optional[Callable[[Path], object]] = None) -> list[str]:
     """Write ``task`` as a native task folder at ``dest`` (which must not exist); return notes.
 
     The reference solution is carried as it is (``solution/``, ``solution.patch``); a
@@ -277,10 +277,9 @@ def write_native(task: Task, dest: Path) -> list[str]:
     become ``solution/``, so the folder stands on its own.  A command that cannot run
     here is kept as the manifest's ``solution_command`` (and noted).  A Docker build
     context next to the source task (``environment/``) is carried along for the docker
-    sandbox.  The written folder is loaded back with the native loader as a check.
+    sandbox.  The written folder is loaded back with ``check`` (the native loader, which
+    passes itself in: this module never imports the format modules that import it).
     """
-    from .native import load_task  # the same package; a round trip proves the folder is valid
-
     dest = Path(dest)
     if dest.exists():
         raise TaskError(f"{dest}: already exists (pass --force to replace it)")
@@ -319,7 +318,8 @@ def write_native(task: Task, dest: Path) -> list[str]:
         if source and source.is_dir() and (source / "environment").is_dir():
             shutil.copytree(source / "environment", scratch / "environment", symlinks=True)
         (scratch / "task.toml").write_text(manifest_text(task, keep_command), encoding="utf-8")
-        load_task(scratch)
+        if check is not None:
+            check(scratch)  # a round trip proves the folder is valid
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.rename(scratch, dest)
     finally:

@@ -14,6 +14,7 @@ Every error in a manifest is one line naming the file and the field.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from pathlib import Path
@@ -25,9 +26,10 @@ from cab_core import Task, TaskSource, hookimpl
 from cab_core.models import to_mounts
 from cab_core.errors import TaskError
 from cab_core.globs import glob_problem
-from cab_core.serialization import converter, describe_structure_error
+from cab_core.serialization import describe_structure_error, strict_converter
 
 from . import SUITE
+from ._convert import write_native
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -63,10 +65,7 @@ class Manifest:
     mounts: Any = attrs.field(factory=list)
 
 
-_strict = converter.copy(forbid_extra_keys=True)
-_strict.register_structure_hook(str, lambda v, _: v if isinstance(v, str) else _raise(v, "a string"))
-_strict.register_structure_hook(bool, lambda v, _: v if isinstance(v, bool) else _raise(v, "true or false"))
-_strict.register_structure_hook(float, lambda v, _: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else _raise(v, "a number"))
+_strict = strict_converter()
 
 
 def _raise(value, expected):
@@ -178,7 +177,6 @@ def detect(path: Path) -> bool:
 
 @hookimpl
 def cab_task_sources():
-    from ._convert import write_native
-
-    return [TaskSource(name="native", load=load, detect=detect, builtin=True, write=write_native,
+    return [TaskSource(name="native", load=load, detect=detect, builtin=True,
+                       write=functools.partial(write_native, check=load_task),
                        description="cab's own format: task.toml + workspace/ + solution/ (the built-in suite)")]

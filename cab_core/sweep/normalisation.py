@@ -1,0 +1,141 @@
+"""Sweep normalisation: each cell's aggregate axes recomputed against the best passing cell of its task.
+
+Which axes take part is read from the scorers' records, never named here: every
+:class:`cab_core.Scorer` with a ``reference_option`` is a reference axis.  Per task,
+over the sweep's passing cells, its reference is the best value (the smallest
+positive one when lower is better, the largest when higher is), and every scored
+cell's aggregate scorers (the composite) are run again with
+``ctx.options[reference_option] = reference``.  The composite maps an amount where
+lower is better onto ``min(1, reference / value)`` for a passing cell (the best cell
+scores 1, one twice as slow or dear 0.5), and a failed cell earns 0 on it whatever
+it spent.  A task without a passing cell has no reference and keeps the lone-cell
+formulas.  With the built-in axes the references are ``reference_tokens`` (the
+cheapest tokens per correct task) and ``reference_wall_clock_ms`` (the fastest
+agent's own time, never the harness's).
+
+Per-axis values are never touched; each recomputed aggregate's breakdown gains
+``normalisation: {sweep, <each reference option>, cell_composite}``, ``cell_composite``
+being the value the cell had on its own.  Recomputed from the raw numbers each time
+(the weights the cell was scored with included), so normalising twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import attrs
+
+from .. import serialization
+from ..errors import CabError
+from ..models import STATUS_OK, AxisScore, CellResult, FileChanges, ProcessResult, ScoreContext
+from ..results import CELL_FILE, atomic_write_text, iter_cell_dirs, read_cell
+from ..scoring import OPTION_WEIGHTS, number, score_all
+
+NORMALISATION_FORMULA = (
+    "per task, over the sweep's passing cells: for every scorer with a reference_option, the reference is the best "
+    "value of its axis (min positive when lower is better, max when higher is); aggregate scorers (the composite) "
+    "recomputed with the references, an amount where lower is better mapped to min(1, reference / value) for a "
+    "passing cell and 0 for a failed one; a task without a passing cell keeps the lone-cell formulas; "
+    "per-axis values unchanged"
+)
+
+
+def reference_scorers(registry) -> list:
+    """The scorers that take part in normalisation (those declaring a ``reference_option``)."""
+    return [s for s in registry.scorers_in_order() if s.reference_option and not s.aggregate]
+
+
+def _better(scorer, value: float, best) -> bool:
+    if best is None:
+        return True
+    return value < best if scorer.direction == "lower" else value > best
+
+
+def compute_references(results: Iterable[CellResult], registry) -> dict[str, dict]:
+    """Per task: ``{<reference option>: value, "best_cells": {option: cell id}, "passing_cells": n}``."""
+    scorers = reference_scorers(registry)
+    refs: dict[str, dict] = {}
+    for r in results:
+        if r.status != STATUS_OK or not r.passed:
+            continue
+        entry = refs.setdefault(r.identity.task, {**{s.reference_option: None for s in scorers}, "best_cells": {},
+                                                  "passing_cells": 0})
+        entry["passing_cells"] += 1
+        for scorer in scorers:
+            score = r.scores.get(scorer.name)
+            value = number(score.value) if score is not None and not score.error else None
+            if value is None or value <= 0 or not _better(scorer, value, entry[scorer.reference_option]):
+                continue
+            entry[scorer.reference_option] = value
+            entry["best_cells"][scorer.reference_option] = r.cell_id
+    return dict(sorted(refs.items()))
+
+
+def renormalised_scores(result: CellResult, task, registry, reference: Mapping[str, Any], sweep_id: str) -> dict[str, AxisScore]:
+    """The cell's scores with every aggregate scorer run again against the sweep's references."""
+    scores = dict(result.scores)
+    aggregates = [s for s in registry.scorers if s.aggregate]
+    options: dict[str, Any] = {}
+    for scorer in aggregates:  # the weights the cell was scored with (from --weights or the sweep file)
+        weights = scores[scorer.name].breakdown.get("weights") if scorer.name in scores else None
+        if isinstance(weights, Mapping):
+            options[OPTION_WEIGHTS] = {k: v for k, v in weights.items() if isinstance(v, (int, float))}
+    options_keys = [s.reference_option for s in reference_scorers(registry)]
+    options.update({k: reference[k] for k in options_keys if reference.get(k) is not None})
+    base = {name: s for name, s in scores.items() if not any(a.name == name for a in aggregates)}
+    ctx = ScoreContext(
+        task=task, cell=result.identity,
+        launch=ProcessResult(exit_code=result.exit_code, timed_out=result.timed_out),
+        verify=None, changes=FileChanges(), model_calls=result.model_calls, final_output=result.final_output,
+        wall_clock_ms=result.duration_s * 1000, options=options,
+    )
+    recomputed = score_all(registry, ctx, base=base)
+    for scorer in aggregates:
+        prior = scores.get(scorer.name)
+        cell_value = None
+        if prior is not None:
+            cell_value = (prior.breakdown.get("normalisation") or {}).get("cell_composite", prior.value)
+        score = recomputed[scorer.name]
+        breakdown = dict(score.breakdown)
+        breakdown["normalisation"] = {"sweep": sweep_id, **{k: reference.get(k) for k in options_keys},
+                                      "cell_composite": cell_value}
+        scores[scorer.name] = attrs.evolve(score, breakdown=breakdown)
+    return scores
+
+
+def normalise(sweep_root: Path, registry, catalog) -> dict[str, dict]:
+    """Recompute the sweep's aggregates against its per-task references; returns the references.
+
+    Each changed ``cell.json`` is replaced atomically (the rest of the folder is untouched).
+    """
+    sweep_root = Path(sweep_root)
+    loaded: list[tuple[Path, CellResult]] = []
+    for folder in iter_cell_dirs(sweep_root):
+        try:
+            loaded.append((folder, read_cell(folder)))
+        except Exception:
+            continue
+    refs = compute_references((r for _, r in loaded), registry)
+    aggregates = {s.name for s in registry.scorers if s.aggregate}
+    for folder, result in loaded:
+        if result.status != STATUS_OK or not aggregates & set(result.scores):
+            continue
+        try:
+            task = catalog.get(result.identity.task)
+        except CabError:
+            continue  # the task is gone from this machine: keep the cell's own aggregates
+        scores = renormalised_scores(result, task, registry, refs.get(result.identity.task, {}), sweep_root.name)
+        if serialization.unstructure(scores) != serialization.unstructure(dict(result.scores)):
+            _replace_file(folder / CELL_FILE, serialization.dumps(attrs.evolve(result, scores=scores)))
+    return refs
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Atomic replace that keeps the file's mode (mkstemp would make it 0600)."""
+    mode = path.stat().st_mode & 0o777
+    atomic_write_text(path, text)
+    path.chmod(mode)
+
+
+__all__ = ["NORMALISATION_FORMULA", "compute_references", "normalise", "reference_scorers", "renormalised_scores"]

@@ -1,0 +1,267 @@
+"""Running a sweep: every missing cell through an executor, infra errors retried, then normalised and indexed.
+
+Executors come from the ``cab_executors`` provider hook by name (:mod:`cab_core.sweep.executors`
+holds the built-in ones).  A Ctrl-C finishes the cells in flight and starts no more;
+a second one abandons them (never half-written: resume picks them up).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import attrs
+
+from .. import index as _index
+from .. import serialization
+from ..errors import one_line
+from ..models import STATUS_INFRA_ERROR, STATUS_OK, CellResult, utcnow
+from ..results import CELL_FILE, CellWriter, read_cell
+from ..runner import RunOptions, Runner
+from ..secrets import Redactor
+from .normalisation import NORMALISATION_FORMULA, normalise
+from .spec import SweepSpec, cell_id_of, plan_cells, resolve_tasks, validate
+from .state import (MANIFEST_VERSION, _append_attempt, _end_torn_line, cell_state, cell_status, clean_stale,
+                    read_attempts, read_manifest, sweep_lock, write_manifest)
+
+@attrs.frozen(kw_only=True)
+class CellOutcome:
+    """What the coordinator learns when a cell ends."""
+
+    opts: RunOptions
+    status: str
+    passed: Optional[bool] = None
+    error: Optional[str] = None
+    duration_s: float = 0.0
+    path: Optional[Path] = None
+    worker: str = ""
+
+
+# --------------------------------------------------------------------------- running
+
+
+class SweepObserver:
+    """Hears about a sweep's progress (the CLI draws a progress bar from it). All no-ops here."""
+
+    def started(self, *, sweep_id: str, total: int, complete: int, passing: int, to_run: int) -> None: ...
+
+    def cell_finished(self, outcome: CellOutcome, *, done: int, total: int, passing: int, retrying: bool) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+    def finished(self, report: "SweepReport") -> None: ...
+
+
+@attrs.frozen(kw_only=True)
+class SweepReport:
+    """How a run of a sweep went."""
+
+    sweep_id: str
+    root: Path
+    total: int
+    skipped: int
+    ran: int
+    retried: int
+    passing: int
+    infra_errors: int
+    missing: int
+    elapsed_s: float
+    interrupted: bool = False
+    references: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def _error_record(opts: RunOptions, error: str) -> CellResult:
+    now = utcnow()
+    cell = cell_id_of(opts)
+    return CellResult(cell_id=cell.cell_id, identity=cell, status=STATUS_INFRA_ERROR, error=error, started_at=now,
+                      ended_at=now, duration_s=0.0, sandbox=opts.sandbox, isolation="unknown",
+                      command=opts.reproduce_command(), host={"coordinator": socket.gethostname()})
+
+
+def _write_error_cell(opts: RunOptions, error: str) -> Path:
+    """A cell whose executor failed before the runner could write it is still recorded (infra error)."""
+    writer = CellWriter(opts.results, cell_id_of(opts).relpath, Redactor())
+    return writer.publish(_error_record(opts, error))
+
+
+@attrs.define
+class _Run:
+    """The mutable state of one run of a sweep: the queue, the attempts and the counts."""
+
+    spec: SweepSpec
+    cells: list
+    attempts: dict
+    todo: deque = attrs.field(factory=deque)
+    inflight: dict = attrs.field(factory=dict)
+    complete: int = 0
+    passing: int = 0
+    skipped: int = 0
+    ran: int = 0
+    retried: int = 0
+    stopping: bool = False
+    abandoned: bool = False
+
+
+def _plan(spec: SweepSpec, cells: list, results_root: Path, attempts: dict) -> _Run:
+    """Which cells are done (kept), spent (infra errors past the retry budget) or to run."""
+    state = _Run(spec=spec, cells=cells, attempts=attempts)
+    for opts in cells:
+        status, passed = cell_state(results_root, opts)
+        if status == STATUS_OK:
+            state.complete += 1
+            state.passing += passed
+        elif status == STATUS_INFRA_ERROR and max(attempts.get(cell_id_of(opts).cell_id, 0), 1) > spec.retries:
+            state.complete += 1  # retry budget spent: it stays an infrastructure error
+        else:
+            state.todo.append(opts)
+    state.skipped = state.complete
+    return state
+
+
+def _open_manifest(spec: SweepSpec, sweep_root: Path, task_ids: list, state: _Run) -> dict:
+    """The manifest with this run appended (status running), written."""
+    manifest = read_manifest(sweep_root) or {"schema_version": MANIFEST_VERSION, "sweep_id": spec.sweep_id,
+                                              "created_at": serialization.unstructure(utcnow()), "runs": []}
+    manifest.update(matrix=spec.matrix(), task_ids=task_ids, cells=len(state.cells))
+    manifest["updated_at"] = serialization.unstructure(utcnow())
+    manifest.setdefault("runs", []).append({
+        "started_at": manifest["updated_at"], "host": socket.gethostname(), "pid": os.getpid(),
+        "executor": spec.executor, "jobs": spec.jobs, "to_run": len(state.todo), "status": "running"})
+    write_manifest(sweep_root, manifest)
+    return manifest
+
+
+def _finished_cell(state: _Run, executor, handle, sweep_root: Path, index, observer: SweepObserver) -> None:
+    """Record a cell that came back: its attempt, a retry if it was an infra error, the index, the observer."""
+    opts = state.inflight.pop(handle)
+    outcome = _outcome(executor, handle, opts)
+    state.ran += 1
+    cid = cell_id_of(opts).cell_id
+    _append_attempt(sweep_root, {
+        "cell": cid, "status": outcome.status, "passed": outcome.passed, "worker": outcome.worker,
+        "at": serialization.unstructure(utcnow()), "error": outcome.error})
+    retrying = False
+    if outcome.status == STATUS_INFRA_ERROR:
+        state.attempts[cid] = state.attempts.get(cid, 0) + 1
+        if state.attempts[cid] <= state.spec.retries and not state.stopping:
+            state.todo.append(opts)
+            state.retried += 1
+            retrying = True
+    if not retrying:
+        state.complete += 1
+        state.passing += bool(outcome.passed)
+    if outcome.path is not None:
+        with contextlib.suppress(Exception):
+            index.upsert_cell(read_cell(outcome.path), outcome.path)
+    observer.cell_finished(outcome, done=state.complete, total=len(state.cells), passing=state.passing,
+                           retrying=retrying)
+
+
+def _drive(state: _Run, executor, sweep_root: Path, index, observer: SweepObserver, poll_s: float) -> None:
+    """Keep the executor full until every cell is done; the first Ctrl-C drains, the second abandons."""
+    while (state.todo and not state.stopping) or state.inflight:
+        try:
+            while state.todo and not state.stopping and len(state.inflight) < executor.slots:
+                opts = state.todo.popleft()
+                state.inflight[executor.submit(opts)] = opts
+            for handle in executor.wait(list(state.inflight), poll_s):
+                _finished_cell(state, executor, handle, sweep_root, index, observer)
+        except KeyboardInterrupt:
+            if state.stopping:
+                state.abandoned = True
+                raise
+            state.stopping = True
+            observer.message(f"interrupted: finishing the {len(state.inflight)} cells in flight, starting no more "
+                             "(Ctrl-C again to abandon them)")
+
+
+def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObserver] = None,
+              runner: Optional[Runner] = None, executor=None, poll_s: float = 0.5) -> SweepReport:
+    """Run (or resume) the sweep ``spec``: every missing cell, infra errors up to the retry budget.
+
+    Then normalise the sweep and update the index.  ``runner`` (local executor) or
+    ``executor`` may be given by the caller (tests); otherwise they are built here.
+    """
+    observer = observer or SweepObserver()
+    validate(spec, registry)
+    task_ids = resolve_tasks(spec, catalog)
+    sweep_root, results_root = spec.root.resolve(), spec.results.resolve()
+    t0 = time.perf_counter()
+    with sweep_lock(sweep_root):
+        clean_stale(sweep_root)
+        _end_torn_line(sweep_root)
+        state = _plan(spec, plan_cells(spec, task_ids), results_root, read_attempts(sweep_root))
+        own_executor = executor is None
+        if executor is None and state.todo:
+            executor = registry.executors.get(spec.executor).open(spec=spec, registry=registry, catalog=catalog,
+                                                                  runner=runner)
+        manifest = _open_manifest(spec, sweep_root, task_ids, state)
+        observer.started(sweep_id=spec.sweep_id, total=len(state.cells), complete=state.complete,
+                         passing=state.passing, to_run=len(state.todo))
+        index = _index.ensure(results_root)
+        try:
+            _drive(state, executor, sweep_root, index, observer, poll_s)
+        finally:
+            if own_executor and executor is not None:
+                executor.close(wait=not state.abandoned)
+            if state.abandoned:
+                index.close()
+        report = _close(state, sweep_root, results_root, registry, catalog, index, manifest, t0)
+    observer.finished(report)
+    return report
+
+
+def _close(state: _Run, sweep_root: Path, results_root: Path, registry, catalog, index, manifest: dict,
+           t0: float) -> SweepReport:
+    """Normalise, sync the index, finish the manifest's run entry; the report."""
+    references = normalise(sweep_root, registry, catalog) if not state.stopping else {}
+    index.sync(sweep_root)
+    statuses = [cell_status(results_root, o) for o in state.cells]
+    report = SweepReport(
+        sweep_id=state.spec.sweep_id, root=sweep_root, total=len(state.cells), skipped=state.skipped, ran=state.ran,
+        retried=state.retried, passing=state.passing,
+        infra_errors=sum(1 for s in statuses if s == STATUS_INFRA_ERROR),
+        missing=sum(1 for s in statuses if s is None), elapsed_s=time.perf_counter() - t0,
+        interrupted=state.stopping, references=references,
+    )
+    manifest = read_manifest(sweep_root) or manifest
+    manifest["runs"][-1].update(ended_at=serialization.unstructure(utcnow()), ran=state.ran, skipped=state.skipped,
+                                retried=state.retried, status="interrupted" if state.stopping else "finished",
+                                elapsed_s=round(report.elapsed_s, 3))
+    manifest["updated_at"] = serialization.unstructure(utcnow())
+    if not state.stopping:
+        manifest["normalisation"] = {"formula": NORMALISATION_FORMULA, "references": references}
+    write_manifest(sweep_root, manifest)
+    index.upsert_sweep(state.spec.sweep_id, manifest)
+    index.close()
+    return report
+
+
+def _outcome(executor, handle, opts: RunOptions) -> CellOutcome:
+    try:
+        out = executor.result(handle)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        # The runner writes a record whatever fails inside a cell; this is a failure around it
+        # (a user error raised before the cell started, a lost worker): record it as an infra error.
+        error = one_line(exc, prefix=f"{executor.name} executor: ")
+        try:
+            path = _write_error_cell(opts, error)
+        except OSError:
+            path = None
+        return CellOutcome(opts=opts, status=STATUS_INFRA_ERROR, error=error, path=path)
+    path = Path(out["path"]) if out.get("path") else None
+    if path is not None and not (path / CELL_FILE).is_file():
+        expected = Path(opts.results) / cell_id_of(opts).relpath
+        error = (f"the worker wrote {path} but it is not readable here; give workers a shared results path "
+                 f"or set worker_results = \"return\"")
+        path = _write_error_cell(opts, error) if not (expected / CELL_FILE).is_file() else expected
+        return CellOutcome(opts=opts, status=STATUS_INFRA_ERROR, error=error, path=path, worker=out.get("worker", ""))
+    return CellOutcome(opts=opts, status=out["status"], passed=out.get("passed"), error=out.get("error"),
+                       duration_s=out.get("duration_s") or 0.0, path=path, worker=out.get("worker", ""))
