@@ -13,14 +13,13 @@ from cab_core.tasks import TaskCatalog, apply_solution
 from cab_core.workspace import CellWorkspace
 from cab_core.workspace.forgery import scan_file
 
-BUILTIN = sorted(t.id for t in TaskCatalog(Registry(get_plugin_manager())).select())
+#: Built-in tasks with a reference solution (the must-refuse ones have none to read).
+BUILTIN = sorted(t.id for t in TaskCatalog(Registry(get_plugin_manager())).select() if t.has_solution)
 
 
 @pytest.mark.parametrize("task_id", BUILTIN)
 def test_no_reference_solution_is_called_a_forgery_or_a_hook(task_id):
     task = TaskCatalog(Registry(get_plugin_manager())).get(task_id)
-    if not (task.solution_dir or task.solution_patch or task.solution_command):
-        pytest.skip("no reference solution (a must-refuse task)")
     ws = CellWorkspace(task)
     try:
         ws.prepare()
