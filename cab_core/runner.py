@@ -190,7 +190,7 @@ class Runner:
         task = self.catalog.get(opts.task)
         adapter = self.registry.adapters.get(opts.adapter)
         sandbox = self.registry.sandboxes.get(opts.sandbox)
-        if adapter.is_installed is not None and not call_plugin(adapter, "is_installed"):
+        if adapter.is_installed is not None and not sandbox.provides_agent and not call_plugin(adapter, "is_installed"):
             raise CabError(f"{adapter.name} is not installed: run 'cab agents install {adapter.name}'")
         stack = [self.registry.agent_plugins.get(name) for name in opts.plugins]
         limits = _plugin_options(opts.options, "limit")
@@ -223,7 +223,8 @@ class Runner:
                              plugin_stack=list(opts.plugins)) as run_span:
                 parent = run_span["span_id"]
                 ctx = LaunchContext(task=task, model=opts.model, workdir=ws.work, home=ws.home, base_url=base_url,
-                                    api_key="cab-dummy-key", options=_plain_options(opts.options), mode=opts.mode)
+                                    api_key="cab-dummy-key", options=_plain_options(opts.options), mode=opts.mode,
+                                    agent_from_image=sandbox.provides_agent)
                 interact = None
                 if opts.mode == "interactive":
                     if adapter.interactive is None:

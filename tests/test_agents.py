@@ -45,8 +45,9 @@ class Strace:
             if options.get("unseeded"):
                 # opencode as it behaves by default: its config folder not pre-seeded.
                 files = {k: v for k, v in files.items() if not k.startswith("~/.config/opencode/")}
-                i = argv.index("--link")
-                del argv[i:i + 2]
+                while "--link" in argv or "--copy" in argv:
+                    i = argv.index("--link" if "--link" in argv else "--copy")
+                    del argv[i:i + 2]
             return attrs.evolve(spec, argv=argv, files=files)
 
         return [AgentPlugin(name="strace", apply=apply)]

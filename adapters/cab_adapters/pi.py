@@ -79,7 +79,7 @@ def _models_json(ctx: LaunchContext, provider: str) -> str:
 
 def build_launch(ctx: LaunchContext) -> LaunchSpec:
     """``pi --print --mode json`` (under the relay) against one provider pointing at the proxy."""
-    pi = _agents.require(NAME, run_version(), BIN)
+    pi = _agents.require(NAME, run_version(), BIN, ctx)
     provider = ctx.options.get("provider", "cab")
     files = {
         f"~/{AGENT_DIR}/models.json": _models_json(ctx, provider),
