@@ -197,6 +197,9 @@ class ProcessResult:
     active_ms: Optional[float] = None
     killed_processes: int = 0
     error: Optional[str] = None
+    #: Interactive mode: the agent's final answer as its TUI showed it, taken the moment it was
+    #: given (before the driver quit the TUI); None when the driver saw no answer.
+    answer: Optional[str] = None
 
 
 @attrs.frozen(kw_only=True)

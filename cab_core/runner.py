@@ -260,7 +260,9 @@ class Runner:
                               killed_processes=state.launch.killed_processes)
                 run_span.update(exit_code=state.launch.exit_code)
             state.expected_extra = list(spec.expected_changes)
-            state.final_output = self._final_output(adapter, state.launch.output)
+            # An interactive driver keeps the answer the moment the TUI shows it (before quitting).
+            state.final_output = (state.launch.answer if state.launch.answer is not None
+                                  else self._final_output(adapter, state.launch.output))
             state.agent_tokens = self._agent_tokens(adapter, state.launch.output, proxy)
             if proxy is not None:
                 proxy.stop()  # the agent is done: a call still hanging is cut off now, and so recorded

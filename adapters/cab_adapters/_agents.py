@@ -257,6 +257,13 @@ class CastRecorder:
         return strip_ansi(self.seen.decode("utf-8", errors="replace"))
 
 
+def give_answer(cast, text: Optional[str]) -> None:
+    """Record the agent's final answer the moment the driver sees it (see ``CastWriter.answer``)."""
+    text = (text or "").strip()
+    if text and cast is not None and callable(getattr(cast, "answer", None)):
+        cast.answer(text)
+
+
 def type_text(child, cast, text: str) -> None:
     """Type ``text`` into the TUI and record it as input."""
     if cast is not None:

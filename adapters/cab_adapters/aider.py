@@ -190,7 +190,7 @@ def agent_tokens(output: str) -> Optional[dict]:
 
 
 def interactive(child, cast, ctx: LaunchContext) -> None:
-    """Drive aider's prompt: wait for ``>``, type the task, wait for the next ``>``, ``/exit``."""
+    """Drive aider's prompt: wait for ``>``, type the task, wait for the next ``>``, keep the answer, ``/exit``."""
     recorder = _agents.CastRecorder(cast)
     child.logfile_read = recorder
     quiet = float(ctx.options.get("idle_seconds", 2))
@@ -203,7 +203,10 @@ def interactive(child, cast, ctx: LaunchContext) -> None:
         _agents.wait_for(child, lambda: prompts() >= 1, deadline=time.monotonic() + 120)
         # aider reads one line: newlines in the task would send it in pieces.
         _agents.type_text(child, cast, " ".join(ctx.task.prompt.split()) + "\r")
-        _agents.read_until_quiet(child, quiet=quiet, deadline=limit, until=lambda: prompts() >= 2)
+        typed_at = len(recorder.seen)
+        if _agents.read_until_quiet(child, quiet=quiet, deadline=limit, until=lambda: prompts() >= 2):
+            reply = _agents.strip_ansi(recorder.seen[typed_at:].decode("utf-8", errors="replace"))
+            _agents.give_answer(cast, final_output(reply.rsplit("\n> ", 1)[0]))
         _agents.quit_tui(child, cast, "/exit")
     finally:
         child.logfile_read = None

@@ -37,7 +37,7 @@ def real_adapters() -> list[str]:
     from cab_core.registry import Registry
 
     registry = Registry(get_plugin_manager())
-    return sorted(a.name for a in registry.adapters.values() if a.install is not None)
+    return sorted(a.name for a in registry.adapters if a.install is not None)
 
 
 #: (adapter, step) of the steps that failed: a later step of that adapter says so instead of running.
