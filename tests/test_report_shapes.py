@@ -197,6 +197,7 @@ def _tmp(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("shape")
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(results=st.lists(cell_results(), min_size=1, max_size=3))
 def test_report_renders_every_cell_record(tmp_path_factory, results):
