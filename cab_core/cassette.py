@@ -12,7 +12,11 @@ scrubs its key from any text before adding it.
 
 Requests are matched by :func:`request_hash`.  Identical requests (an agent that
 retries after a 429, say) are answered in the order they were recorded: the
-cassette keeps a FIFO per hash.
+cassette keeps a FIFO per hash.  Each entry also keeps the substitutions its hash
+was made with (``substitutions``: the recording cell's folder -> ``$CELL``) and which
+bodies were too large to keep (``omitted``), so a request the cassette does not hold
+can be explained: :meth:`Cassette.nearest` names the recorded request closest to it
+and the fields where they differ.
 """
 
 from __future__ import annotations
@@ -73,9 +77,15 @@ class CassetteEntry:
     status: int
     content_type: str
     response: str
+    omitted: dict = attrs.field(factory=dict)
+    substitutions: dict = attrs.field(factory=dict)
 
     def to_json(self) -> dict:
-        return attrs.asdict(self)
+        data = attrs.asdict(self)
+        for key in ("omitted", "substitutions"):
+            if not data[key]:
+                del data[key]
+        return data
 
 
 class Cassette:
@@ -116,16 +126,20 @@ class Cassette:
                             status=int(data["status"]),
                             content_type=str(data.get("content_type") or "application/json"),
                             response=str(data["response"]),
+                            omitted=dict(data.get("omitted") or {}),
+                            substitutions={str(k): str(v) for k, v in (data.get("substitutions") or {}).items()},
                         )
                     )
                 except (ValueError, KeyError, TypeError) as exc:
                     raise CassetteError(f"cassette {path}:{lineno}: not a valid entry ({exc})") from None
         return cls(path, entries)
 
-    def add(self, request_hash: str, request: Any, status: int, content_type: str, response: str) -> CassetteEntry:
+    def add(self, request_hash: str, request: Any, status: int, content_type: str, response: str,
+            omitted: Optional[dict] = None, substitutions: Optional[dict] = None) -> CassetteEntry:
         """Append one exchange and return it."""
         entry = CassetteEntry(
-            request_hash=request_hash, request=request, status=int(status), content_type=content_type, response=response
+            request_hash=request_hash, request=request, status=int(status), content_type=content_type, response=response,
+            omitted=dict(omitted or {}), substitutions=dict(substitutions or {}),
         )
         with self._lock:
             self._append(entry)
@@ -168,6 +182,23 @@ class Cassette:
             for entry in self._entries:
                 self._queues[entry.request_hash].append(entry)
 
+    def nearest(self, request: Any, index: int, substitutions: Optional[Mapping[str, str]] = None
+                ) -> Optional[tuple[int, list[str]]]:
+        """The recorded request closest to ``request`` (the call numbered ``index``): ``(entry number, differing fields)``.
+
+        Closest means fewest differing fields (JSON paths such as ``messages[3].content``),
+        then nearest in order; each side is compared with its own substitutions applied,
+        so cell folders do not count as differences.  ``None`` for an empty cassette.
+        """
+        mine = _normalised(request, substitutions)
+        best: Optional[tuple[int, int, int, list[str]]] = None
+        for number, entry in enumerate(self.entries):
+            fields = sorted(diff_fields(_normalised(entry.request, entry.substitutions), mine))
+            key = (len(fields), abs(number - index))
+            if best is None or key < best[:2]:
+                best = (*key, number, fields)
+        return None if best is None else (best[2], best[3])
+
     @property
     def entries(self) -> tuple[CassetteEntry, ...]:
         with self._lock:
@@ -182,3 +213,52 @@ class Cassette:
 
     def __repr__(self) -> str:
         return f"Cassette(path={str(self.path) if self.path else None!r}, entries={len(self)})"
+
+
+def _normalised(value: Any, substitutions: Optional[Mapping[str, str]]) -> Any:
+    """``value`` with ``substitutions`` applied to every string in it."""
+    if not substitutions:
+        return value
+    order = sorted((k for k in substitutions if k), key=len, reverse=True)
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            for old in order:
+                if old in item:
+                    item = item.replace(old, substitutions[old])
+            return item
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        if isinstance(item, Mapping):
+            return {k: walk(v) for k, v in item.items()}
+        return item
+
+    return walk(value)
+
+
+def diff_fields(recorded: Any, seen: Any, path: str = "", limit: int = 1000) -> Iterator[str]:
+    """The JSON paths where two requests differ (volatile fields ignored at the top), at most ``limit``."""
+    count = 0
+    stack = [(path, recorded, seen)]
+    while stack and count < limit:
+        where, a, b = stack.pop()
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            keys = sorted(set(a) | set(b), reverse=True)
+            for key in keys:
+                if not where and key in VOLATILE_FIELDS:
+                    continue
+                sub = f"{where}.{key}" if where else str(key)
+                if key not in a or key not in b:
+                    count += 1
+                    yield sub
+                else:
+                    stack.append((sub, a[key], b[key]))
+        elif isinstance(a, list) and isinstance(b, list):
+            if len(a) != len(b):
+                count += 1
+                yield f"{where}[{len(a)} recorded, {len(b)} now]"
+            for i in reversed(range(min(len(a), len(b)))):
+                stack.append((f"{where}[{i}]", a[i], b[i]))
+        elif a != b or type(a) is not type(b):
+            count += 1
+            yield where or "(the whole request)"

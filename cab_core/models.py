@@ -287,6 +287,13 @@ class ModelCall:
     status: int = 200
     error: Optional[str] = None
     error_kind: Optional[str] = None  # connection | timeout | rate_limit | server | bad_response | client
+    #: Where the token counts come from: ``reported`` (the upstream's usage), ``estimated``
+    #: (no usage came back: counted with a tokenizer), ``none`` (nothing came back to count).
+    usage_source: str = "reported"
+    #: The wire protocol of the call (``chat.completions``, ``completions``, ...).
+    protocol: str = "chat.completions"
+    #: Bodies over the proxy's record caps, kept as ``{"request"|"response": {"sha256", "bytes"}}``.
+    omitted: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
 
 
 @attrs.frozen(kw_only=True)

@@ -25,7 +25,10 @@ queued fault replaces the answer to the next chat request, whatever its model.
 
 Many tasks share one server: :meth:`ScriptedModelServer.register` returns a base URL
 ``http://127.0.0.1:PORT/t/<token>/v1`` that answers from that task's context; the
-default context (:meth:`~ScriptedModelServer.set_default`) answers at ``/v1``.
+default context (:meth:`~ScriptedModelServer.set_default`) answers at ``/v1``.  A
+route registered with a ``model`` (the runner registers each cell with its own)
+answers as that model whatever the request names: an agent cannot pick a fault, or
+the oracle, by writing another model name into its request.
 
 Every answer carries an honest ``usage`` estimated by :mod:`cab_core.tokens`; streams
 carry it in a final usage-only chunk exactly when ``stream_options.include_usage`` is
@@ -431,7 +434,7 @@ class ScriptedModelServer(BackgroundServer):
         self.chunk_chars = max(1, int(chunk_chars))
         self._lock = threading.Lock()
         self._default = default or ScriptContext()
-        self._contexts: dict[str, ScriptContext] = {}
+        self._contexts: dict[str, tuple[ScriptContext, Optional[str]]] = {}
         self._faults: deque[str] = deque()
         self.inject_faults(*faults)
         #: The last requests received, as ``(route, body)``; a window for tests to inspect.
@@ -450,11 +453,15 @@ class ScriptedModelServer(BackgroundServer):
         with self._lock:
             self._default = ctx
 
-    def register(self, ctx: ScriptContext) -> str:
-        """Route a new base URL to ``ctx`` and return it: ``http://127.0.0.1:PORT/t/<token>/v1``."""
+    def register(self, ctx: ScriptContext, model: Optional[str] = None) -> str:
+        """Route a new base URL to ``ctx`` and return it: ``http://127.0.0.1:PORT/t/<token>/v1``.
+
+        With ``model``, the route answers as that model (its behaviour or fault) to every
+        request, whatever model the request names.
+        """
         token = secrets.token_hex(8)
         with self._lock:
-            self._contexts[token] = ctx
+            self._contexts[token] = (ctx, model)
         return f"{self.url}/t/{token}/v1"
 
     def unregister(self, token_or_url: str) -> None:
@@ -491,10 +498,15 @@ class ScriptedModelServer(BackgroundServer):
         if self._closing is not None:
             self._closing.set()
 
-    def _context(self, request: web.Request) -> Optional[ScriptContext]:
+    def _route(self, request: web.Request) -> Optional[tuple[ScriptContext, Optional[str]]]:
+        """The context a request is answered from and the model its route was registered with."""
         token = request.match_info.get("token")
         with self._lock:
-            return self._default if token is None else self._contexts.get(token)
+            return (self._default, None) if token is None else self._contexts.get(token)
+
+    def _context(self, request: web.Request) -> Optional[ScriptContext]:
+        route = self._route(request)
+        return route[0] if route is not None else None
 
     async def _list_models(self, request: web.Request) -> web.Response:
         if self._context(request) is None:
@@ -503,9 +515,10 @@ class ScriptedModelServer(BackgroundServer):
         return web.json_response({"object": "list", "data": data})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        ctx = self._context(request)
-        if ctx is None:
+        route = self._route(request)
+        if route is None:
             return _error(404, f"unknown task route {request.match_info.get('token')!r}", "invalid_request_error")
+        ctx, registered = route
         try:
             body = await request.json()
         except ValueError:
@@ -515,7 +528,7 @@ class ScriptedModelServer(BackgroundServer):
         self.received.append((request.match_info.get("token"), body))
         with self._lock:
             fault = self._faults.popleft() if self._faults else None
-        behaviour = fault or behaviour_of(body["model"])
+        behaviour = fault or behaviour_of(registered or body["model"])
         stream = body.get("stream") is True
         if behaviour in FAULTS:
             return await self._fault(request, behaviour, body, stream)

@@ -43,6 +43,7 @@ from .results import CellWriter, check_names
 from .sandbox import procs
 from .sandbox.limits import Limits
 from .secrets import Redactor, secret_option_values
+from .tokens import token_warnings, tokens_agree
 from .workspace import CellWorkspace
 
 SCRIPTED_PREFIX = "scripted/"
@@ -196,6 +197,7 @@ class Runner:
         limits = _plugin_options(opts.options, "limit")
         if limits:
             Limits.from_options(limits)
+        _proxy_limits(opts)  # a bad -o proxy.NAME is the user's error, before any cell
         replay = _load_cassette(opts.replay_cassette)
         api_key = ""
         if opts.api_key_env:
@@ -264,12 +266,13 @@ class Runner:
             state.final_output = (state.launch.answer if state.launch.answer is not None
                                   else self._final_output(adapter, state.launch.output))
             state.agent_tokens = self._agent_tokens(adapter, state.launch.output, proxy)
+            tracer.warnings += token_warnings(state.agent_tokens)
             if proxy is not None:
                 proxy.stop()  # the agent is done: a call still hanging is cut off now, and so recorded
                 state.model_calls = list(proxy.calls)
-                reason = proxy.infra_failure()
+                reason = proxy.infra_failure()  # "environment: ...", from harness-side evidence only
                 if reason:
-                    raise InfraError(f"model endpoint failed: {reason}")
+                    raise InfraError(reason)
             with tracer.span("diff", "diff:workdir") as sp:
                 state.changes = ws.changes()
                 state.hook_files = ws.hook_files(state.changes)
@@ -319,6 +322,7 @@ class Runner:
 
     # ------------------------------------------------------------------ pieces
     def _start_proxy(self, opts: RunOptions, task: Task, ws: CellWorkspace, api_key: str, redact: Redactor, replay=None):
+        from .agents import agents_dir
         from .cassette import Cassette
         from .proxy import RecordingProxy
 
@@ -338,13 +342,16 @@ class Runner:
             # Only a cell whose model is the oracle (or vandal) is answered with the solution:
             # any other agent could ask the scripted server for model "oracle" itself.
             knows = behaviour_of(opts.model) in ("oracle", "vandal")
+            # The route answers as the cell's model whatever a request names (no fault or oracle by request).
             upstream = server.register(ScriptContext(task_id=task.id, solution_files=solution_files(task) if knows else {},
-                                                     test_files=tests, prompt=task.prompt))
+                                                     test_files=tests, prompt=task.prompt), model=opts.model)
             token = upstream
         proxy = RecordingProxy(upstream, api_key or None, replay=replay,
                                record=Cassette(opts.record_cassette) if opts.record_cassette else None,
-                               unix_socket=ws.root / "proxy.sock", timeout_s=opts.timeout,
-                               hash_substitutions={str(ws.root): "$CELL", str(ws.root.resolve()): "$CELL"})
+                               unix_socket=ws.root / "proxy.sock", timeout_s=opts.timeout, model=opts.model,
+                               limits=_proxy_limits(opts),
+                               hash_substitutions={str(ws.root): "$CELL", str(ws.root.resolve()): "$CELL",
+                                                   str(agents_dir()): "$AGENTS"})
         proxy.start()
         return proxy, token, proxy.base_url
 
@@ -380,8 +387,9 @@ class Runner:
         measured = {"prompt_tokens": sum(c.prompt_tokens for c in calls),
                     "completion_tokens": sum(c.completion_tokens for c in calls)}
         measured["total_tokens"] = measured["prompt_tokens"] + measured["completion_tokens"]
-        agrees = all(reported.get(k) in (None, v) for k, v in measured.items())
-        return {"reported": dict(reported), "proxy": measured, "agrees": agrees}
+        agrees = all(tokens_agree(reported.get(k), v) for k, v in measured.items())
+        return {"reported": dict(reported), "proxy": measured, "agrees": agrees,
+                "estimated_calls": sum(1 for c in calls if c.usage_source == "estimated")}
 
     def _score(self, state: "_CellState", ws: CellWorkspace, opts: RunOptions) -> dict[str, AxisScore]:
         options = dict(opts.score_options)
@@ -462,6 +470,13 @@ def _load_cassette(path: Optional[Path]):
         return Cassette.load(path)
     except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise CabError(f"cannot replay {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def _proxy_limits(opts: RunOptions):
+    """The recording proxy's byte limits from ``-o proxy.NAME=SIZE`` (bad ones raise a one-line error)."""
+    from .proxy import ProxyLimits
+
+    return ProxyLimits.from_options(_plugin_options(opts.options, "proxy"))
 
 
 def _plain_options(options: dict) -> dict:

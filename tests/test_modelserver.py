@@ -221,6 +221,25 @@ def test_register_routes_each_url_to_its_own_task(server):
         client(url_a).models.list()
 
 
+@pytest.mark.parametrize("named", ["scripted/oracle", "scripted/fail500", "scripted/hang", "gpt-4o", ""])
+def test_a_route_registered_with_a_model_answers_as_that_model_whatever_the_request_names(server, named):
+    url = server.register(CTX, model="scripted/noop")
+    try:
+        status, _, text = raw_post(url + "/chat/completions", {"model": named, "messages": user()})
+    finally:
+        server.unregister(url)
+    assert status == 200 and json.loads(text)["choices"][0]["message"]["content"] == "done"
+
+
+def test_a_fault_comes_from_the_routes_model_not_the_request(server):
+    url = server.register(CTX, model="scripted/fail500")
+    try:
+        status, _, text = raw_post(url + "/chat/completions", {"model": "scripted/oracle", "messages": user()})
+    finally:
+        server.unregister(url)
+    assert status == 500 and "fail500" in text
+
+
 # ---------------------------------------------------------------- oracle with tools
 
 

@@ -251,16 +251,32 @@ def test_upstream_errors_pass_through_and_are_classified(proxy, fault, status, k
     (call,) = proxy.calls
     assert (call.status, call.error_kind) == (status, kind)
     assert call.error and len(call.error) <= 500
-    assert proxy.infra_failure() is not None
-
-
-def test_one_success_means_no_infra_failure(proxy):
-    api = client(proxy.base_url)
-    with pytest.raises(openai.RateLimitError):
-        api.chat.completions.create(model="scripted/ratelimit", messages=MESSAGES)
-    assert proxy.infra_failure() is not None
-    api.chat.completions.create(model="scripted/noop", messages=MESSAGES)
+    # The agent named the fault itself; the endpoint answers a probe of its own: not the environment.
     assert proxy.infra_failure() is None
+
+
+@pytest.mark.parametrize("fault", ["fail500", "ratelimit", "garbage", "drop"])
+def test_an_endpoint_failing_the_cells_own_model_is_the_environment(server, fault):
+    model = f"scripted/{fault}"
+    with RecordingProxy(server.register(CTX, model=model), KEY, model=model) as px:
+        try:
+            raw(px.base_url + "/chat/completions", {"model": "scripted/oracle", "messages": MESSAGES})
+        except (OSError, http.client.HTTPException):
+            pass  # drop: the connection is cut
+        reason = px.infra_failure()
+    assert reason is not None and reason.startswith("environment: model endpoint failed")
+    assert "probe" in reason and KEY not in reason and "\n" not in reason
+
+
+def test_one_success_means_no_infra_failure(server):
+    with RecordingProxy(server.register(CTX, model="scripted/noop"), model="scripted/noop") as px:
+        api = client(px.base_url)
+        server.inject_faults("fail500", "fail500")  # the agent's call, then the proxy's probe
+        with pytest.raises(openai.InternalServerError):
+            api.chat.completions.create(model="scripted/noop", messages=MESSAGES)
+        assert px.infra_failure() is not None
+        api.chat.completions.create(model="scripted/noop", messages=MESSAGES)
+        assert px.infra_failure() is None
 
 
 def test_the_agents_own_bad_request_is_a_client_error_not_infra(proxy):
@@ -271,9 +287,10 @@ def test_the_agents_own_bad_request_is_a_client_error_not_infra(proxy):
 
 
 def test_a_silent_upstream_times_out(server):
-    with RecordingProxy(server.base_url, KEY, timeout_s=0.3) as px:
+    route = server.register(CTX, model="scripted/hang")
+    with RecordingProxy(route, KEY, timeout_s=0.3, model="scripted/hang") as px:
         with pytest.raises(openai.InternalServerError) as info:
-            chat(px.base_url, model="scripted/hang", messages=MESSAGES)
+            chat(px.base_url, model="scripted/noop", messages=MESSAGES)
         assert info.value.status_code == 504
         assert px.calls[0].error_kind == "timeout"
         assert "timeout" in px.infra_failure()

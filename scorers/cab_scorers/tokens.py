@@ -7,6 +7,10 @@ task is infinite, and JSON has no infinity); ``0`` when no tokens were recorded.
 The pass is the pass_rate axis's when it is already in ``ctx.scores``, otherwise it
 is computed from ``ctx.verify`` with the same helper, so the order scorers run in
 does not matter.
+
+``estimated_calls`` counts the calls whose endpoint sent no usage: the recording
+proxy counted their tokens with a tokenizer (``usage_source: "estimated"``), so
+those figures are cab's count, not the provider's.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ def score(ctx: ScoreContext) -> AxisScore:
         "model_calls": len(ctx.model_calls),
         "tokens_per_correct_task": per_correct,
         "pass_used_for_division": passed,
+        "estimated_calls": sum(1 for c in ctx.model_calls if getattr(c, "usage_source", "reported") == "estimated"),
     }
     return AxisScore(axis=AXIS, value=number(per_correct), breakdown=breakdown)
 

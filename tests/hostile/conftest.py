@@ -50,11 +50,11 @@ def runner(task_root):
 def hostile(runner, tmp_path):
     """``hostile(command, **RunOptions fields)`` runs ``command`` as the agent; returns ``(result, folder)``."""
 
-    def run(command: str, *, task: str = TASK, options=None, **kw):
+    def run(command: str, *, task: str = TASK, options=None, model: str = "custom", **kw):
         kw.setdefault("results", tmp_path / "results")
         kw.setdefault("timeout", 60)
         opts = {"command": command, **(options or {})}
-        return runner.run_cell(RunOptions(adapter="command", model="custom", task=task, options=opts, **kw))
+        return runner.run_cell(RunOptions(adapter="command", model=model, task=task, options=opts, **kw))
 
     return run
 

@@ -73,7 +73,8 @@ def test_the_git_history_holding_the_task_is_hidden_too(runner, hostile, outside
 
 
 def test_the_scripted_model_does_not_hand_the_solution_to_another_model(hostile):
-    # The cell's model is "custom": asking the scripted endpoint for "oracle" itself must not work.
+    # The cell's model is scripted/noop: asking the scripted endpoint for "oracle" itself must not work
+    # (the cell's route answers as the cell's model, whatever a request names).
     asker = (
         "import json, os, urllib.request\n"
         "tools = [{'type': 'function', 'function': {'name': 'write', 'parameters': {'type': 'object',"
@@ -84,7 +85,7 @@ def test_the_scripted_model_does_not_hand_the_solution_to_another_model(hostile)
         " headers={'Content-Type': 'application/json'})\n"
         "    print(urllib.request.urlopen(req, timeout=30).read().decode())\n"
     )
-    result, folder = hostile(f"python3 -c {shlex.quote(asker)}")
+    result, folder = hostile(f"python3 -c {shlex.quote(asker)}", model="scripted/noop")
     assert_contained(result, folder)
     out = (folder / "agent_output.txt").read_text()
     assert '"choices"' in out  # the calls were answered ...

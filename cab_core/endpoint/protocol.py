@@ -1,0 +1,201 @@
+"""Wire protocols: how the recording proxy reads one kind of model call, registered by route.
+
+Each protocol the proxy records (Chat Completions, legacy Completions, and later the
+Responses API or Anthropic Messages) is one small :class:`WireProtocol` object in its
+own module, registered for the paths it serves with :func:`register_protocol`.  The
+proxy itself knows no protocol: it finds the one for a ``POST /v1/<path>`` with
+:func:`protocol_for`, lets it adjust the request (ask for usage), read the response
+events or body into a :class:`Reading`, and say what a health probe looks like.
+Adding a protocol is a new module that subclasses :class:`WireProtocol` and calls
+:func:`register_protocol`, plus its name in :data:`cab_core.endpoint.BUILTIN_PROTOCOLS`.
+
+Requests are always parsed JSON, never matched as bytes, so every spelling of a key
+(``"\\u0073tream"``) means what the upstream will take it to mean.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+__all__ = ["Reading", "WireProtocol", "protocol_for", "protocol_named", "protocols", "register_protocol", "unregister_protocol"]
+
+
+class Reading:
+    """What a protocol learned from one response: text, tool calls, finish reason, usage, error.
+
+    Text beyond ``text_cap`` characters is counted, not kept (a flood cannot grow memory).
+    """
+
+    def __init__(self, text_cap: int = 1 << 22):
+        self.text_cap = text_cap
+        self.parts: list[str] = []
+        self.kept_chars = 0
+        self.dropped_chars = 0
+        self.tools: dict[Any, list] = {}
+        self.finish_reason: Optional[str] = None
+        self.usage: Optional[dict] = None
+        self.first_token_at: Optional[float] = None
+        self.error: Optional[tuple[str, str]] = None
+
+    def fail(self, kind: str, message: str) -> None:
+        """Note what went wrong (the first problem is kept)."""
+        if self.error is None:
+            self.error = (kind, message)
+
+    def token(self, arrived: Optional[float]) -> None:
+        if arrived is not None and self.first_token_at is None:
+            self.first_token_at = arrived
+
+    def text(self, piece: str, arrived: Optional[float] = None) -> None:
+        """Add completion text (``arrived``: when a streamed piece came in)."""
+        if not piece:
+            return
+        self.token(arrived)
+        room = self.text_cap - self.kept_chars
+        if room > 0:
+            self.parts.append(piece[:room])
+            self.kept_chars += min(room, len(piece))
+        self.dropped_chars += max(0, len(piece) - max(room, 0))
+
+    def tool(self, key: Any, call_id: Optional[str], name: Optional[str], arguments: Optional[str],
+             arrived: Optional[float] = None) -> None:
+        """Add (a piece of) one tool call, keyed by its position in the reply."""
+        self.token(arrived)
+        slot = self.tools.setdefault(key, ["", "", []])
+        if call_id and not slot[0]:
+            slot[0] = call_id
+        if name and name != slot[1]:
+            slot[1] += name
+        if arguments:
+            room = self.text_cap - self.kept_chars
+            if room > 0:
+                slot[2].append(arguments[:room])
+                self.kept_chars += min(room, len(arguments))
+            self.dropped_chars += max(0, len(arguments) - max(room, 0))
+
+    @property
+    def completion(self) -> str:
+        return "".join(self.parts)
+
+    def tool_calls(self) -> list[tuple[str, str, str]]:
+        """``(id, name, arguments)`` of each tool call, in order."""
+        ordered = sorted(self.tools.items(), key=lambda kv: kv[0] if isinstance(kv[0], int) else 0)
+        return [(slot[0], slot[1], "".join(slot[2])) for _, slot in ordered]
+
+    def output_texts(self) -> list[str]:
+        """Everything generated, for a token estimate."""
+        return [self.completion] + [name + args for _, name, args in self.tool_calls()]
+
+
+class WireProtocol:
+    """One wire protocol the proxy records (subclass it; see the module docstring).
+
+    ``name`` goes into each :class:`~cab_core.models.ModelCall`; ``paths`` are the
+    routes below ``/v1`` it serves (``POST`` only).
+    """
+
+    name = ""
+    paths: tuple[str, ...] = ()
+
+    # ---------------------------------------------------------------- the request
+
+    def prepare(self, body: dict) -> bool:
+        """Adjust ``body`` (a copy of the agent's request) for the upstream; return whether
+        to strip usage-only stream events the agent did not ask for."""
+        return False
+
+    def model(self, body: dict) -> str:
+        return str(body.get("model") or "")
+
+    def is_stream(self, body: dict) -> bool:
+        return body.get("stream") is True
+
+    def messages(self, body: dict) -> tuple:
+        """The conversation as chat-style messages, for the record and the report."""
+        return ()
+
+    def prompt_texts(self, body: dict) -> tuple[list[str], int]:
+        """The request's text and how many messages it has, for a token estimate."""
+        return [json.dumps(body, ensure_ascii=False)], 0
+
+    def error_body(self, status: int, message: str, kind: str) -> dict:
+        """An error the agent's client understands, in this protocol's shape."""
+        return {"error": {"message": message, "type": kind, "code": status}}
+
+    def probe_body(self, model: str) -> dict:
+        """The smallest request that shows the endpoint can answer ``model`` (a health probe)."""
+        raise NotImplementedError
+
+    def probe_ok(self, obj: Any) -> bool:
+        """Whether a probe's parsed response body is a real answer."""
+        return isinstance(obj, dict) and not obj.get("error")
+
+    # ---------------------------------------------------------------- the response
+
+    def is_usage_only(self, data: bytes) -> bool:
+        """Whether a stream event (its data, raw) carries only usage (stripped when the agent did not ask)."""
+        return False
+
+    def read_event(self, reading: Reading, obj: Any, arrived: float) -> None:
+        """Take in one parsed stream event."""
+
+    def read_body(self, reading: Reading, obj: Any) -> None:
+        """Take in a whole parsed (non-streamed, successful) response body."""
+
+    def stream_complete(self, reading: Reading, saw_done: bool) -> bool:
+        """Whether a stream that ended cleanly said all it should (else it was cut)."""
+        return saw_done or reading.finish_reason is not None
+
+    def usage(self, usage: dict) -> tuple[int, int, int]:
+        """``(prompt, completion, total)`` from the protocol's usage block."""
+        prompt = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
+        completion = _int(usage.get("completion_tokens", usage.get("output_tokens")))
+        return prompt, completion, _int(usage.get("total_tokens")) or prompt + completion
+
+
+def _int(value: Any) -> int:
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def text_of(value: Any) -> str:
+    """A JSON value as one string (an error object, say)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+_PROTOCOLS: dict[str, WireProtocol] = {}
+
+
+def register_protocol(protocol: WireProtocol) -> WireProtocol:
+    """Serve ``protocol`` at its paths; a path claimed twice is an error naming both."""
+    for path in protocol.paths:
+        other = _PROTOCOLS.get(path)
+        if other is not None and other is not protocol:
+            raise ValueError(f"path /v1{path} is claimed by protocols {other.name!r} and {protocol.name!r}")
+    for path in protocol.paths:
+        _PROTOCOLS[path] = protocol
+    return protocol
+
+
+def unregister_protocol(protocol: WireProtocol) -> None:
+    """Stop serving ``protocol`` (for tests and plugins that registered one for a while)."""
+    for path in [p for p, registered in _PROTOCOLS.items() if registered is protocol]:
+        del _PROTOCOLS[path]
+
+
+def protocol_for(method: str, path: str) -> Optional[WireProtocol]:
+    """The protocol recording ``method path`` (path below ``/v1``), or ``None``."""
+    return _PROTOCOLS.get(path) if method == "POST" else None
+
+
+def protocol_named(name: str) -> Optional[WireProtocol]:
+    """The registered protocol called ``name`` (as recorded in ``ModelCall.protocol``), or ``None``."""
+    return next((p for p in _PROTOCOLS.values() if p.name == name), None)
+
+
+def protocols() -> dict[str, WireProtocol]:
+    """Every registered protocol by path."""
+    return dict(_PROTOCOLS)
