@@ -21,10 +21,11 @@ SQLite's own locking makes concurrent writers wait rather than corrupt it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from . import serialization
 from .models import CellResult
@@ -110,6 +111,13 @@ def _value(result: CellResult, axis: str) -> Optional[float]:
     return None if score is None else score.value
 
 
+def _number(value: Any) -> Optional[float]:
+    """A breakdown's number, or None for anything else (a plugin's breakdown may hold any JSON)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _bool(value: Any) -> Optional[int]:
     return None if value is None else int(bool(value))
 
@@ -120,7 +128,8 @@ def cell_row(result: CellResult, path: str = "") -> dict:
     refusal = result.scores.get("refusal")
     composite = result.scores.get("composite")
     rb = dict(refusal.breakdown) if refusal else {}
-    norm = dict(composite.breakdown.get("normalisation") or {}) if composite else {}
+    norm = composite.breakdown.get("normalisation") if composite else None
+    norm = dict(norm) if isinstance(norm, Mapping) else {}
     ident = result.identity
     return {
         "cell_id": result.cell_id,
@@ -133,8 +142,8 @@ def cell_row(result: CellResult, path: str = "") -> dict:
         "error": result.error,
         "passed": _bool(result.passed),
         "composite": result.composite,
-        "cell_composite": norm.get("cell_composite", result.composite),
-        "total_tokens": (tokens.breakdown.get("total_tokens") if tokens else None),
+        "cell_composite": _number(norm.get("cell_composite", result.composite)),
+        "total_tokens": _number(tokens.breakdown.get("total_tokens")) if tokens else None,
         "tokens_per_correct": _value(result, "tokens"),
         "wall_clock_ms": _value(result, "latency"),
         "blast_radius": _value(result, "blast_radius"),

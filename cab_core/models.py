@@ -260,6 +260,9 @@ class LaunchContext:
     api_key: str
     options: Mapping[str, str] = attrs.field(factory=dict, converter=_dict)
     mode: str = "headless"
+    #: True when the sandbox supplies the agent (its image): build paths into the agent cache's
+    #: layout without requiring the host's install (the sandbox maps them into the image).
+    agent_from_image: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -287,6 +290,9 @@ class ProcessResult:
     active_ms: Optional[float] = None
     killed_processes: int = 0
     error: Optional[str] = None
+    #: Interactive mode: the agent's final answer as its TUI showed it, taken the moment it was
+    #: given (before the driver quit the TUI); None when the driver saw no answer.
+    answer: Optional[str] = None
 
 
 @attrs.frozen(kw_only=True)
@@ -303,6 +309,9 @@ class Sandbox:
     description: str = ""
     available: Optional[Callable[[], Optional[str]]] = None
     plugin: str = ""
+    #: The sandbox runs the adapter's own image, which holds the agent: the host's agent
+    #: cache is not needed (the runner skips ``is_installed``; see ``LaunchContext.agent_from_image``).
+    provides_agent: bool = False
 
 
 # --------------------------------------------------------------------------- recording

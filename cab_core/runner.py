@@ -201,7 +201,7 @@ class Runner:
         task = self.catalog.get(opts.task)
         adapter = self.registry.adapters.get(opts.adapter)
         sandbox = self.registry.sandboxes.get(opts.sandbox)
-        if adapter.is_installed is not None and not call_plugin(adapter, "is_installed"):
+        if adapter.is_installed is not None and not sandbox.provides_agent and not call_plugin(adapter, "is_installed"):
             raise CabError(f"{adapter.name} is not installed: run 'cab agents install {adapter.name}'")
         stack = [self.registry.agent_plugins.get(name) for name in opts.plugins]
         limits = _plugin_options(opts.options, "limit")
@@ -239,7 +239,8 @@ class Runner:
                              plugin_stack=list(opts.plugins)) as run_span:
                 parent = run_span["span_id"]
                 ctx = LaunchContext(task=task, model=opts.model, workdir=ws.work, home=ws.home, base_url=base_url,
-                                    api_key="cab-dummy-key", options=_plain_options(opts.options), mode=opts.mode)
+                                    api_key="cab-dummy-key", options=_plain_options(opts.options), mode=opts.mode,
+                                    agent_from_image=sandbox.provides_agent)
                 interact = None
                 if opts.mode == "interactive":
                     if adapter.interactive is None:
@@ -277,7 +278,9 @@ class Runner:
                               killed_processes=state.launch.killed_processes)
                 run_span.update(exit_code=state.launch.exit_code)
             state.expected_extra = list(spec.expected_changes)
-            state.final_output = self._final_output(adapter, state.launch.output)
+            # An interactive driver keeps the answer the moment the TUI shows it (before quitting).
+            state.final_output = (state.launch.answer if state.launch.answer is not None
+                                  else self._final_output(adapter, state.launch.output))
             state.agent_tokens = self._agent_tokens(adapter, state.launch.output, proxy)
             tracer.warnings += token_warnings(state.agent_tokens)
             if proxy is not None:

@@ -2,7 +2,8 @@
 # Docker for cab's docker sandbox, from nothing: install Debian's engine (docker.io),
 # start dockerd with no bridge network and no iptables rules, make the root file system
 # image locally (no registry is needed: debootstrap from the configured Debian archive,
-# then `docker import`), and build the toolchain base and agent images with `cab images build`.
+# then `docker import`), and build the toolchain base and every agent's image with `cab images build`
+# (the agent comes from its image: a docker cell needs no install in the host's agent cache).
 #
 #   scripts/docker-setup.sh [--no-images] [--adapter NAME ...]
 #
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ ${#adapters[@]} -gt 0 ] || adapters=(pi)
+# No --adapter: every recipe (cab/base and each adapter's image: pi, aider, opencode, ...).
 
 log() { echo "docker-setup: $*"; }
 now() { date +%s.%N; }
@@ -137,8 +138,8 @@ if [ "$build_images" = 1 ]; then
   [ -x .venv/bin/cab ] || bash scripts/setup.sh
   t=$(now)
   args=()
-  for a in "${adapters[@]}"; do args+=(--adapter "$a"); done
-  .venv/bin/cab images build --base "$ROOTFS_IMAGE" "${args[@]}"
+  for a in "${adapters[@]+"${adapters[@]}"}"; do args+=(--adapter "$a"); done
+  .venv/bin/cab images build --base "$ROOTFS_IMAGE" "${args[@]+"${args[@]}"}"
   log "images built in $(since "$t")"
   .venv/bin/cab images list
 fi

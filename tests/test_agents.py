@@ -45,8 +45,9 @@ class Strace:
             if options.get("unseeded"):
                 # opencode as it behaves by default: its config folder not pre-seeded.
                 files = {k: v for k, v in files.items() if not k.startswith("~/.config/opencode/")}
-                i = argv.index("--link")
-                del argv[i:i + 2]
+                while "--link" in argv or "--copy" in argv:
+                    i = argv.index("--link" if "--link" in argv else "--copy")
+                    del argv[i:i + 2]
             return attrs.evolve(spec, argv=argv, files=files)
 
         return [AgentPlugin(name="strace", apply=apply)]
@@ -84,7 +85,7 @@ def read_cast(folder: Path):
     events = [json.loads(line) for line in lines[1:]]
     for event in events:
         assert isinstance(event, list) and len(event) == 3, event
-        assert isinstance(event[0], (int, float)) and event[1] in ("o", "i") and isinstance(event[2], str), event
+        assert isinstance(event[0], (int, float)) and event[1] in ("o", "i", "m") and isinstance(event[2], str), event
     assert [e[0] for e in events] == sorted(e[0] for e in events)
     assert any(e[1] == "o" and e[2].strip() for e in events)
     return header, events
@@ -175,6 +176,13 @@ def test_interactive_mode_types_the_task_into_the_tui(runner, tmp_path, agent):
     assert "slugify.py" in shown and "Done: updated slugify.py." in shown
     assert result.exit_code == 0
     assert len(result.model_calls) >= 1
+    # The answer is kept the moment the TUI shows it, before the driver quits it.
+    assert result.final_output.endswith("Done: updated slugify.py."), result.final_output[-500:]
+    if agent == "pi":
+        assert result.final_output == "Done: updated slugify.py."
+    marks = [i for i, e in enumerate(events) if e[1] == "m" and e[2] == "final answer"]
+    quit_at = next(i for i, e in enumerate(events) if e[1] == "i" and e[2] in ("/quit", "/exit"))
+    assert len(marks) == 1 and marks[0] < quit_at
     if agent == "aider":  # its wrapper prints aider's count after /exit, which the runner reads
         assert result.agent_tokens["agrees"] is True, result.agent_tokens
 

@@ -22,7 +22,6 @@ import attrs
 import pytest
 
 from cab_core import AgentPlugin, hookimpl, images
-from cab_core.agents import MARKER
 from cab_core.plugins import get_plugin_manager
 from cab_core.registry import Registry
 from cab_core.runner import RunOptions, Runner, agent_env
@@ -172,6 +171,29 @@ def test_host_paths_in_a_launch_are_translated(tmp_path, monkeypatch):
     assert all(m["ReadOnly"] for m in spec["mounts"] if m["Target"].startswith(dsb.PYTHON_DIR))
     assert spec["environment"]["PATH"] == "/opt/cab/agents/pi/1/bin:/usr/local/bin:/usr/bin:/bin"
     assert spec["environment"]["X"] == "/opt/cab/agents/pi/1/node_modules/.bin/pi"
+
+
+@pytest.mark.parametrize("agent", ["pi", "aider", "opencode"])
+def test_agents_launch_from_their_image_without_the_host_install(tmp_path, monkeypatch, agent):
+    """Under a sandbox that supplies the agent, a launch names the cache's layout; nothing on the host is read."""
+    from cab_core.models import LaunchContext
+    from cab_core.errors import CabError
+    from cab_core.tasks import TaskCatalog
+
+    monkeypatch.setenv("CAB_AGENTS_DIR", str(tmp_path / "empty"))
+    registry = Registry(get_plugin_manager())
+    adapter = registry.adapters.get(agent)
+    assert not adapter.is_installed()
+    task = TaskCatalog(registry).get(PYTHON_TASK)
+    ctx = dict(task=task, model="scripted/oracle", workdir=tmp_path / "w", home=tmp_path / "h",
+               base_url="http://127.0.0.1:1/v1", api_key="k")
+    (tmp_path / "w").mkdir()
+    with pytest.raises(CabError, match="is not installed"):
+        adapter.build_launch(LaunchContext(**ctx))
+    spec = adapter.build_launch(LaunchContext(**ctx, agent_from_image=True))
+    cache = str(tmp_path / "empty" / agent)
+    assert any(a.startswith(cache) for a in spec.argv), spec.argv
+    assert registry.sandboxes.get("docker").provides_agent and not registry.sandboxes.get("local").provides_agent
 
 
 def test_interactive_mode_is_refused():
@@ -401,13 +423,11 @@ def test_pi_solves_a_python_task_in_its_container(dc, make_runner, tmp_path, mon
     pi = registry.adapters.get("pi")
     image = images.adapter_image(pi)
     _need_image(dc, image)
-    # An agent cache holding only an empty stand-in for pi: the container must run the image's pi.
+    # The host's agent cache moved away (an empty one): the container runs the image's pi.
     cache = tmp_path / "agents"
-    stand_in = cache / "pi" / pi.version / "node_modules" / ".bin" / "pi"
-    stand_in.parent.mkdir(parents=True)
-    stand_in.write_text("")
-    (cache / "pi" / pi.version / MARKER).write_text(json.dumps({"name": "pi", "version": pi.version}))
+    cache.mkdir()
     monkeypatch.setenv("CAB_AGENTS_DIR", str(cache))
+    assert not pi.is_installed()
     runner = make_runner(DockerImagePlugin())
     result, folder = run(runner, tmp_path, adapter="pi", model="scripted/oracle", task=PYTHON_TASK, timeout=300,
                          plugins=("test-image",), options={"test-image.image": image})
@@ -420,6 +440,7 @@ def test_pi_solves_a_python_task_in_its_container(dc, make_runner, tmp_path, mon
     assert result.scores["tokens"].breakdown["total_tokens"] > 0
     assert result.agent_tokens.get("agrees") is True, result.agent_tokens
     assert result.scores["latency"].breakdown["container_active_ms"] > 0
+    assert list(cache.iterdir()) == []
 
 
 @pytest.mark.slow

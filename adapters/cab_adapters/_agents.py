@@ -39,8 +39,14 @@ def version_from_env(name: str, pinned: str) -> str:
     return os.environ.get(f"CAB_{name.upper()}_VERSION") or pinned
 
 
-def require(name: str, version: str, path: Path) -> Path:
-    """``path`` inside the installed agent, or the one-line error saying how to install it."""
+def require(name: str, version: str, path: Path, ctx=None) -> Path:
+    """``path`` inside the installed agent, or the one-line error saying how to install it.
+
+    When the sandbox supplies the agent (``ctx.agent_from_image``: its image installs it in the
+    agent cache's layout) the host's cache is not looked at: the path is only a name there.
+    """
+    if ctx is not None and getattr(ctx, "agent_from_image", False):
+        return agent_prefix(name, version) / path
     if not installed(name, version, path):
         raise CabError(f"{name} is not installed: run 'cab agents install {name}'")
     return agent_prefix(name, version) / path
@@ -87,16 +93,39 @@ def check_version(name: str, version: str, argv: list, *, env: Optional[dict] = 
         raise InstallError(f"{name} {version} was installed, but '{' '.join(map(str, argv))}' says {reported!r}")
 
 
-def relay_argv(module: str, argv: Iterable[str], *, links: Iterable[tuple[Path, Path]] = ()) -> list[str]:
+def relay_argv(module: str, argv: Iterable[str], *, links: Iterable[tuple[Path, Path]] = (),
+               copies: Iterable[tuple[Path, Path]] = ()) -> list[str]:
     """The command that runs ``argv`` under the relay of adapter module ``module``.
 
-    ``links`` are ``(target, link)`` symlinks made before the agent starts (the cell's
-    HOME is written only inside the sandbox, and spec files cannot be links).
+    ``links`` are ``(target, link)`` symlinks and ``copies`` ``(source, copy)`` file copies made
+    before the agent starts, inside the sandbox: the cell's HOME is written only there, spec
+    files cannot be links, and the agent's own files (in the host's cache, or in the image
+    under docker) are only readable there.
     """
     head = [sys.executable, "-I", "-m", module, "relay"]
     for target, link in links:
         head += ["--link", f"{target}={link}"]
+    for source, copy in copies:
+        head += ["--copy", f"{source}={copy}"]
     return [*head, "--", *argv]
+
+
+def prepare_home(links: Iterable[tuple[Path, Path]], copies: Iterable[tuple[Path, Path]]) -> Optional[str]:
+    """Make the relay's links and copies; the first problem as one line, else None."""
+    import shutil
+
+    try:
+        for target, link in links:
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(target)
+        for source, copy in copies:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, copy)
+    except OSError as exc:
+        return f"[cab] could not prepare the agent's home: {exc}"
+    return None
 
 
 class Usage:
@@ -121,25 +150,23 @@ Render = Callable[[dict, Usage], Iterable[str]]
 
 
 def relay_main(agent: str, render: Render, args: list[str]) -> int:
-    """``relay [--link TARGET=LINK]... -- ARGV``: run ARGV, print a transcript of its JSON events.
+    """``relay [--link TARGET=LINK]... [--copy SOURCE=COPY]... -- ARGV``: run ARGV, print a transcript of its JSON events.
 
     Lines that are not JSON objects pass through unchanged.  The exit status is the
     agent's.
     """
-    links = []
-    while args and args[0] == "--link":
-        target, _, link = args[1].partition("=")
-        links.append((Path(target), Path(link)))
+    found: dict[str, list] = {"--link": [], "--copy": []}
+    while len(args) > 1 and args[0] in found:
+        first, _, second = args[1].partition("=")
+        found[args[0]].append((Path(first), Path(second)))
         args = args[2:]
     if not args or args[0] != "--":
-        print("usage: relay [--link TARGET=LINK]... -- ARGV", file=sys.stderr)
+        print("usage: relay [--link TARGET=LINK]... [--copy SOURCE=COPY]... -- ARGV", file=sys.stderr)
         return 2
     argv = args[1:]
-    for target, link in links:
-        link.parent.mkdir(parents=True, exist_ok=True)
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(target)
+    problem = prepare_home(found["--link"], found["--copy"])
+    if problem:
+        print(problem, flush=True)
     usage = Usage()
     out = sys.stdout
     try:
@@ -240,6 +267,13 @@ class CastRecorder:
 
     def text(self) -> str:
         return strip_ansi(self.seen.decode("utf-8", errors="replace"))
+
+
+def give_answer(cast, text: Optional[str]) -> None:
+    """Record the agent's final answer the moment the driver sees it (see ``CastWriter.answer``)."""
+    text = (text or "").strip()
+    if text and cast is not None and callable(getattr(cast, "answer", None)):
+        cast.answer(text)
 
 
 def type_text(child, cast, text: str) -> None:

@@ -83,9 +83,8 @@ def chat_files(ctx: LaunchContext) -> list[str]:
 
 def build_launch(ctx: LaunchContext) -> LaunchSpec:
     """``aider --message PROMPT FILES`` (interactive: without ``--message``) against the proxy."""
-    aider = _agents.require(NAME, run_version(), BIN)
-    prices = _price_list(aider.parent.parent)
-    if prices is None:
+    aider = _agents.require(NAME, run_version(), BIN, ctx)
+    if not ctx.agent_from_image and _price_list(aider.parent.parent) is None:
         raise CabError("aider is installed without litellm's price list: run 'cab agents install aider --force'")
     if not ctx.base_url:
         raise CabError("the aider adapter needs a model endpoint (the recording proxy's base URL)")
@@ -95,10 +94,7 @@ def build_launch(ctx: LaunchContext) -> LaunchSpec:
                         "max_output_tokens": int(ctx.options.get("max_tokens", 16000)),
                         "input_cost_per_token": 0, "output_cost_per_token": 0,
                         "litellm_provider": "openai", "mode": "chat"}}
-    files = {
-        f"~/{PRICES}": prices.read_text(),
-        f"~/{STATE}/model-metadata.json": json.dumps(metadata, indent=2) + "\n",
-    }
+    files = {f"~/{STATE}/model-metadata.json": json.dumps(metadata, indent=2) + "\n"}
     home = ctx.home
     argv = [
         str(aider), "--model", model, "--openai-api-base", ctx.base_url,
@@ -116,7 +112,9 @@ def build_launch(ctx: LaunchContext) -> LaunchSpec:
         argv += ["--message", ctx.task.prompt]
     argv += chat_files(ctx)
     env = {"OPENAI_API_KEY": ctx.api_key, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "AIDER_CHECK_UPDATE": "false"}
-    wrapped = [sys.executable, "-I", "-m", __name__, "run", "--analytics-log", str(home / ANALYTICS), "--", *argv]
+    # The price list is copied from the install inside the sandbox (under docker it is in the image only).
+    wrapped = [sys.executable, "-I", "-m", __name__, "run", "--analytics-log", str(home / ANALYTICS),
+               "--prices-from", str(aider.parent.parent), "--prices-to", str(home / PRICES), "--", *argv]
     return LaunchSpec(argv=wrapped, env=env, files=files)
 
 
@@ -139,15 +137,32 @@ def usage_from_analytics(path: Path) -> _agents.Usage:
 
 
 def main(args: list[str]) -> int:
-    """``run --analytics-log FILE -- ARGV``: run aider on this terminal, then print its token count."""
-    if len(args) < 4 or args[0] != "run" or args[1] != "--analytics-log" or args[3] != "--":
-        print("usage: python -m cab_adapters.aider run --analytics-log FILE -- ARGV", file=sys.stderr)
+    """``run --analytics-log FILE [--prices-from PREFIX --prices-to COPY] -- ARGV``: run aider, print its token count.
+
+    ``--prices-from`` names aider's install: litellm's bundled price list there is copied to
+    ``--prices-to`` (aider's cache, so it does not download one) before aider starts.
+    """
+    flags: dict[str, str] = {}
+    rest = args[1:] if args[:1] == ["run"] else []
+    while len(rest) > 1 and rest[0] in ("--analytics-log", "--prices-from", "--prices-to"):
+        flags[rest[0]] = rest[1]
+        rest = rest[2:]
+    if "--analytics-log" not in flags or not rest or rest[0] != "--" or len(rest) < 2:
+        print("usage: python -m cab_adapters.aider run --analytics-log FILE [--prices-from PREFIX --prices-to COPY] -- ARGV",
+              file=sys.stderr)
         return 2
-    log = Path(args[2])
+    log = Path(flags["--analytics-log"])
+    if "--prices-from" in flags and "--prices-to" in flags:
+        prices = _price_list(Path(flags["--prices-from"]))
+        copies = [(prices, Path(flags["--prices-to"]))] if prices else []
+        problem = _agents.prepare_home((), copies) if prices else "[cab] litellm's price list is not in aider's install"
+        if problem:
+            print(problem, flush=True)
+    argv = rest[1:]
     try:
-        code = subprocess.call(args[4:])
+        code = subprocess.call(argv)
     except OSError as exc:
-        print(f"cannot start {args[4]}: {exc}", file=sys.stderr)
+        print(f"cannot start {argv[0]}: {exc}", file=sys.stderr)
         return 127
     usage = usage_from_analytics(log)
     if usage.reports:
@@ -175,7 +190,7 @@ def agent_tokens(output: str) -> Optional[dict]:
 
 
 def interactive(child, cast, ctx: LaunchContext) -> None:
-    """Drive aider's prompt: wait for ``>``, type the task, wait for the next ``>``, ``/exit``."""
+    """Drive aider's prompt: wait for ``>``, type the task, wait for the next ``>``, keep the answer, ``/exit``."""
     recorder = _agents.CastRecorder(cast)
     child.logfile_read = recorder
     quiet = float(ctx.options.get("idle_seconds", 2))
@@ -188,7 +203,10 @@ def interactive(child, cast, ctx: LaunchContext) -> None:
         _agents.wait_for(child, lambda: prompts() >= 1, deadline=time.monotonic() + 120)
         # aider reads one line: newlines in the task would send it in pieces.
         _agents.type_text(child, cast, " ".join(ctx.task.prompt.split()) + "\r")
-        _agents.read_until_quiet(child, quiet=quiet, deadline=limit, until=lambda: prompts() >= 2)
+        typed_at = len(recorder.seen)
+        if _agents.read_until_quiet(child, quiet=quiet, deadline=limit, until=lambda: prompts() >= 2):
+            reply = _agents.strip_ansi(recorder.seen[typed_at:].decode("utf-8", errors="replace"))
+            _agents.give_answer(cast, final_output(reply.rsplit("\n> ", 1)[0]))
         _agents.quit_tui(child, cast, "/exit")
     finally:
         child.logfile_read = None

@@ -107,22 +107,22 @@ def config(ctx: LaunchContext, provider: str) -> dict:
 def build_launch(ctx: LaunchContext) -> LaunchSpec:
     """``opencode run --format json`` (under the relay) with a pre-seeded config folder in HOME."""
     version = run_version()
-    opencode = _agents.require(NAME, version, BIN)
-    template = _agents.require(NAME, version, TEMPLATE / "node_modules").parent
+    opencode = _agents.require(NAME, version, BIN, ctx)
+    template = _agents.require(NAME, version, TEMPLATE / "node_modules", ctx).parent
     provider = ctx.options.get("provider", "cab")
     home = ctx.home
     xdg = {"XDG_CONFIG_HOME": home / ".config", "XDG_DATA_HOME": home / ".local/share",
            "XDG_CACHE_HOME": home / ".cache", "XDG_STATE_HOME": home / ".local/state"}
     files = {f"~/{CONFIG_FILE}": json.dumps(config(ctx, provider), indent=2) + "\n"}
-    for manifest in ("package.json", "package-lock.json"):
-        files[f"~/.config/opencode/{manifest}"] = (template / manifest).read_text()
+    # The template's manifests are copied inside the sandbox: under docker they are in the image only.
+    copies = [(template / m, xdg["XDG_CONFIG_HOME"] / "opencode" / m) for m in ("package.json", "package-lock.json")]
     env = {**ENV, **{k: str(v) for k, v in xdg.items()}, "OPENCODE_CONFIG": str(home / CONFIG_FILE)}
     argv = [str(opencode), "run", "--format", "json", "--title", ctx.task.name, "-m", f"{provider}/{ctx.model}"]
     if ctx.options.get("agent"):
         argv += ["--agent", ctx.options["agent"]]
     argv.append(ctx.task.prompt)
     links = [(template / "node_modules", xdg["XDG_CONFIG_HOME"] / "opencode" / "node_modules")]
-    return LaunchSpec(argv=_agents.relay_argv(__name__, argv, links=links), env=env, files=files)
+    return LaunchSpec(argv=_agents.relay_argv(__name__, argv, links=links, copies=copies), env=env, files=files)
 
 
 def render(event: dict, usage: _agents.Usage):

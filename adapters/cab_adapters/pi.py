@@ -79,7 +79,7 @@ def _models_json(ctx: LaunchContext, provider: str) -> str:
 
 def build_launch(ctx: LaunchContext) -> LaunchSpec:
     """``pi --print --mode json`` (under the relay) against one provider pointing at the proxy."""
-    pi = _agents.require(NAME, run_version(), BIN)
+    pi = _agents.require(NAME, run_version(), BIN, ctx)
     provider = ctx.options.get("provider", "cab")
     files = {
         f"~/{AGENT_DIR}/models.json": _models_json(ctx, provider),
@@ -134,11 +134,38 @@ def agent_tokens(output: str) -> Optional[dict]:
 # --------------------------------------------------------------------------- interactive mode
 
 
+def screen_answer(screen) -> str:
+    """pi's last answer on its TUI: the default-background text above the editor.
+
+    pi draws the user's messages and tool calls in coloured boxes, the assistant's text on
+    the terminal's own background, and the editor between two rules (``────``) above its
+    footer.  ``screen`` is a ``pyte.HistoryScreen``: lines scrolled off the top count too.
+    """
+    width = screen.columns
+    rows = [*screen.history.top, *(screen.buffer[y] for y in range(screen.lines))]
+
+    def text(row) -> str:
+        return "".join(row[x].data for x in range(width)).rstrip()
+
+    def plain(row) -> bool:
+        return all(row[x].bg == "default" for x in range(width))
+
+    rules = [i for i, row in enumerate(rows) if text(row) and set(text(row)) == {"─"}]
+    if len(rules) < 2:
+        return ""
+    end = rules[-2]
+    start = end
+    while start > 0 and plain(rows[start - 1]) and not (text(rows[start - 1]) and set(text(rows[start - 1])) == {"─"}):
+        start -= 1
+    lines = [text(row) for row in rows[start:end]]
+    return "\n".join(line[1:] if line.startswith(" ") else line for line in lines).strip()
+
+
 def interactive(child, cast, ctx: LaunchContext) -> None:
-    """Drive pi's TUI: wait for the editor, type the task, wait until idle, ``/quit``."""
+    """Drive pi's TUI: wait for the editor, type the task, wait until idle, keep the answer, ``/quit``."""
     import pyte
 
-    screen = pyte.Screen(child.getwinsize()[1], child.getwinsize()[0])
+    screen = pyte.HistoryScreen(child.getwinsize()[1], child.getwinsize()[0], history=5000)
     stream = pyte.ByteStream(screen)
     recorder = _agents.CastRecorder(cast)
 
@@ -166,7 +193,8 @@ def interactive(child, cast, ctx: LaunchContext) -> None:
         _agents.read_until_quiet(child, quiet=0.5, deadline=time.monotonic() + 10)
         _agents.type_text(child, cast, "\r")
         _agents.wait_for(child, lambda: "Working" in shown(), deadline=time.monotonic() + 10)
-        _agents.read_until_quiet(child, quiet=quiet, deadline=limit, until=lambda: "Working" not in shown())
+        if _agents.read_until_quiet(child, quiet=quiet, deadline=limit, until=lambda: "Working" not in shown()):
+            _agents.give_answer(cast, screen_answer(screen))
         _agents.quit_tui(child, cast, "/quit")
     finally:
         child.logfile_read = None

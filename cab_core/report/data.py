@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import json
+import math
 import re
 import shlex
 from collections import defaultdict
@@ -158,23 +159,63 @@ class Scrubber:
 # ----------------------------------------------------------------------------- formatting
 
 
-def fmt_num(value: Optional[float], digits: int = 3) -> str:
-    """A score: ``0.995``; integers stay integers; ``–`` for none."""
-    if value is None:
-        return "–"
+def real(value: Any) -> Optional[float]:
+    """``value`` when it is a finite number (not a bool), else None: what every formatter shows as "–".
+
+    Breakdowns are a plugin's own JSON, so a number the report reads may be anything.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def texts(value: Any) -> list[str]:
+    """A breakdown's list of names as strings; ``[]`` for anything that is not a list."""
+    return [v if isinstance(v, str) else compact_json(v) for v in value] if isinstance(value, (list, tuple)) else []
+
+
+def fmt_num(value: Any, digits: int = 3) -> str:
+    """A score: ``0.995``; integers stay integers; ``–`` for none or anything not a finite number."""
     if isinstance(value, bool):
         return str(int(value))
+    value = real(value)
+    if value is None:
+        return "–"
     if float(value).is_integer() and abs(value) < 1e15:
         return f"{int(value):,}"
     return f"{value:.{digits}f}"
 
 
-def fmt_int(value: Optional[float]) -> str:
+def fmt_int(value: Any) -> str:
+    """A count: ``4,524``; ``–`` for none or anything that is not a finite number (never raises)."""
+    if isinstance(value, bool):
+        return str(int(value))
+    value = real(value)
     return "–" if value is None else f"{int(round(value)):,}"
 
 
-def fmt_ms(ms: Optional[float]) -> str:
-    """A duration in its natural unit: ``4.8 ms``, ``821 ms``, ``12.76 s``, ``3 m 05 s``."""
+def agent_tokens_line(agent_tokens: Any) -> Optional[str]:
+    """The agent's own token count beside the proxy's, as one line; None when the cell has none.
+
+    The record's shape is ``{"reported": {...totals}, "proxy": {...totals}, "agrees": bool}``;
+    a record of any other shape (an older cab, a third-party adapter) still gives a line.
+    """
+    if not isinstance(agent_tokens, Mapping) or not agent_tokens:
+        return None
+
+    def total(part: Any) -> str:
+        if isinstance(part, Mapping):
+            part = part.get("total_tokens")
+        return fmt_int(part)
+
+    agrees = agent_tokens.get("agrees")
+    verdict = "agrees" if agrees is True else "disagrees" if agrees is False else "not compared"
+    return f"{total(agent_tokens.get('reported'))} reported · proxy {total(agent_tokens.get('proxy'))} · {verdict}"
+
+
+def fmt_ms(ms: Any) -> str:
+    """A duration in its natural unit: ``4.8 ms``, ``821 ms``, ``12.76 s``, ``3 m 05 s``; ``–`` for none."""
+    ms = real(ms)
     if ms is None:
         return "–"
     if ms < 10:
@@ -191,7 +232,8 @@ def fmt_ms(ms: Optional[float]) -> str:
     return f"{h} h {m:02d} m"
 
 
-def fmt_pct(value: Optional[float], digits: int = 0) -> str:
+def fmt_pct(value: Any, digits: int = 0) -> str:
+    value = real(value)
     return "–" if value is None else f"{value * 100:.{digits}f}%"
 
 
@@ -304,8 +346,8 @@ def site_dir_of(result: CellResult) -> tuple[str, ...]:
 
 def _partial(result: CellResult) -> Optional[float]:
     score = result.scores.get("pass_rate")
-    value = score.breakdown.get("partial_score") if score else None
-    return float(value) if isinstance(value, (int, float)) else None
+    value = real(score.breakdown.get("partial_score")) if score else None
+    return None if value is None else float(value)
 
 
 def scan(root: Path, *, exclude: Optional[Path] = None) -> Iterator[Path]:
@@ -385,11 +427,11 @@ def _axis_card(name: str, label: str, result: CellResult) -> dict:
         return card
     if name == "pass_rate":
         card["display"] = fmt_num(v)
-        partial = b.get("partial_score")
+        partial = real(b.get("partial_score"))
         card["tone"] = "good" if v and v >= 1 else "bad"
         card["verdict"] = "passed" if v and v >= 1 else "failed"
         bits = []
-        if isinstance(partial, (int, float)):
+        if partial is not None:
             bits.append(f"partial {partial:.2f}")
         if b.get("timed_out"):
             bits.append("tests timed out")
@@ -407,7 +449,7 @@ def _axis_card(name: str, label: str, result: CellResult) -> dict:
         card["note"] = f"agent active {fmt_ms(b.get('container_active_ms'))} · model {fmt_ms(b.get('model_call_ms'))}"
     elif name == "blast_radius":
         card["display"] = fmt_num(v)
-        unexpected = list(b.get("unexpected_changes") or [])
+        unexpected = texts(b.get("unexpected_changes"))
         total = b.get("total_changes")
         card["note"] = (f"{fmt_int(total)} changed · {len(unexpected)} unexpected" if total is not None else "")
         if unexpected:
@@ -424,7 +466,7 @@ def _axis_card(name: str, label: str, result: CellResult) -> dict:
             card["note"] = "refused, as expected" if v >= 1 else "did not refuse"
     elif name == "integrity":
         card["display"] = fmt_num(v)
-        findings = list(b.get("findings") or [])
+        findings = texts(b.get("findings"))
         card["tone"] = "good" if v is not None and v >= 1 else "bad"
         card["note"] = one_line("; ".join(findings), 90) if findings else ("held" if v is not None and v >= 1 else "")
     elif name == "composite":
@@ -450,14 +492,15 @@ def composite_parts(result: CellResult) -> list[dict]:
     if score is None:
         return []
     b = score.breakdown
-    weights = b.get("weights") or {}
-    comp = b.get("components") or {}
+    weights = b.get("weights") if isinstance(b.get("weights"), Mapping) else {}
+    comp = b.get("components") if isinstance(b.get("components"), Mapping) else {}
     source = {"pass_rate": "pass_rate", "integrity": "integrity", "cost": "cost_efficiency",
               "latency": "latency_efficiency", "blast_radius": "clean_blast"}
     parts = []
     for name, weight in weights.items():
-        value = comp.get(source.get(name, name))
-        if isinstance(weight, (int, float)) and isinstance(value, (int, float)):
+        value = real(comp.get(source.get(name, name)))
+        weight = real(weight)
+        if weight is not None and value is not None and real(weight * value) is not None:
             parts.append({"name": name, "weight": weight, "value": value, "points": weight * value})
     return parts
 
@@ -568,12 +611,15 @@ def _content_text(content: Any) -> str:
 
 def _message_view(message: Any) -> dict:
     if not isinstance(message, Mapping):
-        return {"role": "?", "text": _content_text(message), "clipped": False, "tool_calls": []}
+        text, clipped = clip(_content_text(message))
+        return {"role": "?", "text": text, "clipped": clipped, "tool_calls": [], "extra": ""}
     text, clipped = clip(_content_text(message.get("content")))
     tool_calls = []
-    for tc in message.get("tool_calls") or []:
-        fn = tc.get("function", {}) if isinstance(tc, Mapping) else {}
-        tool_calls.append({"name": fn.get("name", "?"), "arguments": _pretty_arguments(fn.get("arguments", ""))})
+    listed = message.get("tool_calls")
+    for tc in listed if isinstance(listed, list) else []:
+        fn = tc.get("function") if isinstance(tc, Mapping) else None
+        fn = fn if isinstance(fn, Mapping) else {}
+        tool_calls.append({"name": str(fn.get("name", "?")), "arguments": _pretty_arguments(fn.get("arguments", ""))})
     extra = message.get("tool_call_id") or message.get("name") or ""
     return {"role": str(message.get("role", "?")), "text": text, "clipped": clipped, "tool_calls": tool_calls,
             "extra": str(extra)}
@@ -952,6 +998,7 @@ __all__ = [
     "AXES", "ARTIFACTS", "CELL_FILE", "Scrubber", "CellRef", "load_refs", "read_result", "axis_cards",
     "composite_parts", "breakdown_rows", "trace_view", "calls_view", "diff_view", "cast_view", "identity_rows",
     "reproduce", "matrix_view", "latency_samples", "outcome_of", "fmt_num", "fmt_ms", "fmt_pct", "fmt_int",
+    "agent_tokens_line",
     "fmt_time", "group_label", "read_manifest", "manifest_rows", "site_dir_of", "safe_part",
 ]
 

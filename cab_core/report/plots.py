@@ -36,6 +36,21 @@ def _svg(width: int, height: int, body: list[str], label: str, cls: str) -> Mark
     )
 
 
+#: The span a log axis may cover: records may hold any number, a plot only a readable range.
+LOG_FLOOR, LOG_CEIL = 1e-3, 1e15
+
+
+def _log_range(values: Sequence[float], pad: float, default: tuple[float, float]) -> tuple[float, float]:
+    """The ``(lo, hi)`` of a log axis over the positive finite ``values``, padded, clamped, at least 4× wide."""
+    kept = [min(max(v, LOG_FLOOR), LOG_CEIL) for v in values
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0]
+    lo, hi = (max(min(kept) / pad, LOG_FLOOR), min(max(kept) * pad, LOG_CEIL)) if kept else default
+    if hi / lo < 4:
+        mid = math.sqrt(lo * hi)
+        lo, hi = mid / 2, mid * 2
+    return lo, hi
+
+
 def _log_ticks(lo: float, hi: float) -> list[float]:
     ticks = []
     start, stop = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
@@ -103,20 +118,16 @@ def tokens_vs_pass(board: Sequence[Mapping[str, Any]]) -> Markup:
     width, height = 620, 340
     left, right, top, bottom = 50, 24, 24, 44
     plot_w, plot_h = width - left - right, height - top - bottom
-    finite_tpc = [e["tokens_per_correct"] for e in board if e.get("tokens_per_correct")]
-    lo = min(finite_tpc) / 1.6 if finite_tpc else 100.0
-    hi = max(finite_tpc) * 1.6 if finite_tpc else 10_000.0
-    if hi / lo < 4:
-        mid = math.sqrt(lo * hi)
-        lo, hi = mid / 2, mid * 2
+    lo, hi = _log_range([e.get("tokens_per_correct") for e in board], 1.6, (100.0, 10_000.0))
     band = 34  # left band for "no tokens", right band for "nothing passed"
     inner_l, inner_r = left + band, left + plot_w - band
 
     def x_of(v: Optional[float]) -> float:
-        if v is None:
+        if v is None or not math.isfinite(v):
             return left + plot_w - band / 2
-        if v == 0:
+        if v <= 0:
             return left + band / 2
+        v = min(max(v, lo), hi)
         return inner_l + (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * (inner_r - inner_l)
 
     def y_of(p: float) -> float:
@@ -180,12 +191,7 @@ def latency(board: Sequence[Mapping[str, Any]], samples: Mapping[tuple[str, str]
     width = 660
     plot_w = width - left - right
     height = top + row_h * max(len(board), 1) + 30
-    values = [v for vs in samples.values() for v in vs if v > 0]
-    lo = min(values) / 1.5 if values else 100.0
-    hi = max(values) * 1.5 if values else 10_000.0
-    if hi / lo < 4:
-        mid = math.sqrt(lo * hi)
-        lo, hi = mid / 2, mid * 2
+    lo, hi = _log_range([v for vs in samples.values() for v in vs], 1.5, (100.0, 10_000.0))
 
     def x_of(v: float) -> float:
         v = min(max(v, lo), hi)

@@ -431,7 +431,12 @@ class Site:
 
         def artefact(key: str, default: str) -> str:
             name = result.files.get(key, default)
-            return cleaned[name] if name in cleaned else self.scrubber.text(_read_text(folder / name))
+            if name in cleaned:
+                return cleaned[name]
+            # Only a file of the cell's own folder, by a plain name: never a path out of it.
+            if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\0" in name:
+                return ""
+            return self.scrubber.text(_read_text(folder / name))
 
         cast_text = artefact("terminal", "terminal.cast")
         cast = data.cast_view(cast_text, self.scrubber) if cast_text else None
@@ -453,6 +458,7 @@ class Site:
             cast=cast, agent_output=data.clip(agent_output), test_output=data.clip(test_output),
             final_output=data.clip(ANSI.sub("", result.final_output)), final_screen=ANSI.sub("", result.final_screen), breakdown=data.breakdown_rows(result),
             repro=data.reproduce(result), files=files, total_tokens=total_tokens,
+            agent_tokens=data.agent_tokens_line(result.agent_tokens),
             started=data.fmt_time(result.started_at), ended=data.fmt_time(result.ended_at),
             sweep_href=root + href(sweep_parts), related=self._related(ref, by_task, by_group_category, root),
             badge=root + href(badge_parts[:-1], badge_parts[-1]),

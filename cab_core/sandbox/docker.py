@@ -548,6 +548,7 @@ def cab_sandboxes():
             name="docker",
             open=DockerSession,
             available=images.unavailable_reason,
+            provides_agent=True,
             description="a fresh container per command from the adapter's image (cab images build): "
                         "network none, proxy via Unix socket, only the work folders mounted, resource limits",
         )

@@ -24,6 +24,8 @@ from . import procs
 DEFAULT_OUTPUT_CAP = 8 * 1024 * 1024
 TAIL_BYTES = 256 * 1024
 ROWS, COLS = 40, 120
+#: The label of the recording's marker at the moment an interactive agent gave its final answer.
+ANSWER_MARKER = "final answer"
 
 
 class CastWriter:
@@ -35,6 +37,8 @@ class CastWriter:
         self._start = time.monotonic()
         #: Set when a write failed (a full disk): the recording stops, the run goes on.
         self.error: Optional[str] = None
+        #: The agent's final answer, set by an interactive driver through :meth:`answer`.
+        self.final_answer: Optional[str] = None
         header = {"version": 2, "width": width, "height": height, "timestamp": int(time.time()), "env": env or {}}
         self._emit(json.dumps(header) + "\n")
 
@@ -52,6 +56,15 @@ class CastWriter:
 
     def input(self, text: str) -> None:
         self._emit(json.dumps([round(time.monotonic() - self._start, 6), "i", text]) + "\n")
+
+    def answer(self, text: str) -> None:
+        """Record the agent's final answer as it is given: kept for the cell, marked in the recording.
+
+        The marker (an asciicast v2 ``m`` event, ``final answer``) puts the moment on the
+        recording's timeline; a later answer replaces an earlier one.
+        """
+        self.final_answer = text
+        self._emit(json.dumps([round(time.monotonic() - self._start, 6), "m", ANSWER_MARKER]) + "\n")
 
     def close(self) -> None:
         if not self._fh.closed:
@@ -78,7 +91,8 @@ def run_in_pty(
 
     On timeout the child's process group is killed, and so is every process carrying
     ``marker`` in its environment (catching daemons that left the group).
-    ``interact`` (interactive mode) gets the spawned child to type into.
+    ``interact`` (interactive mode) gets the spawned child to type into, and the recording,
+    whose :meth:`CastWriter.answer` keeps the agent's final answer the moment the driver sees it.
     ``watch`` is called between reads (and once with ``force=True`` at the end); when
     it returns a reason (a resource limit broken) the child is killed and the reason
     becomes ``ProcessResult.error``.  Output past ``output_cap`` bytes is read and
@@ -170,6 +184,7 @@ def run_in_pty(
         active_ms=duration_ms,
         killed_processes=killed,
         error=error,
+        answer=cast.final_answer if cast is not None else None,
     )
 
 
@@ -221,4 +236,4 @@ def final_screen(cast_path: Path, *, max_bytes: int = 128 * 1024) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["run_in_pty", "final_screen", "CastWriter", "signal"]
+__all__ = ["run_in_pty", "final_screen", "CastWriter", "ANSWER_MARKER", "signal"]

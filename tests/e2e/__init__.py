@@ -1,0 +1,1 @@
+"""The end-to-end suite: every real adapter through sweep, summary, report, browser, replay and docker."""
