@@ -89,6 +89,9 @@ def make_cli(pm_factory: Optional[Callable[[], object]] = None) -> click.Group:
 
     for module in (listing, tasks, run, check, sweep, report, agents, images):
         module.register(cli)
+    from . import compare, export
+    for module in (compare, export):
+        module.register(cli)
     return cli
 
 
