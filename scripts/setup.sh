@@ -30,7 +30,7 @@ stamp=.venv/.cab-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ adapters/pyproject.toml -nt "$stamp" ] \
    || [ scorers/pyproject.toml -nt "$stamp" ] || [ tasks/pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[test]' -e ./adapters -e ./scorers -e ./tasks
+  .venv/bin/python -m pip install -q -e '.[test]' -e ./adapters -e ./scorers -e ./tasks -e ./exporters/otel
   touch "$stamp"
 fi
 echo "setup: ok ($(.venv/bin/cab --version))"
