@@ -83,12 +83,15 @@ def test_a_real_cell_exports_valid_atif_with_every_call_as_a_step(mini_cell):
 
 
 def test_tool_results_become_observations_of_the_step_that_called(mini_cell):
+    """The mini agent answers with tool calls; each result it sent back sits on the step that called."""
     _, folder, _ = mini_cell
     doc = json.loads(run_cab("export", "atif", folder, check=True).stdout)
-    observed = [r for s in doc["steps"] for r in (s.get("observation") or {}).get("results", ()) if r.get("source_call_id")]
-    calls = [t for s in doc["steps"] for t in s.get("tool_calls", ())]
-    if calls:  # the mini agent answers with tool calls when its protocol has them
-        assert observed
+    calling = [s for s in doc["steps"] if s.get("tool_calls")]
+    assert calling
+    for step in calling:
+        answered = {r.get("source_call_id") for r in step["observation"]["results"]}
+        assert {t["tool_call_id"] for t in step["tool_calls"]} <= answered
+        assert all(isinstance(r["content"], str) for r in step["observation"]["results"])
 
 
 def test_sweep_export_writes_one_trajectory_per_cell(tmp_path):
