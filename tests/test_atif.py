@@ -112,6 +112,20 @@ def test_sweep_export_writes_one_trajectory_per_cell(tmp_path):
     assert one.returncode == 0 and json.loads(one.stdout)["extra"]["cab"]["passed"] is False
     many = run_cab("export", "atif", "s1", "--results", results)
     assert many.returncode == 2 and "give --out DIR" in many.stderr
+    # a cell whose record is unreadable, and one whose identity points outside --out, are skipped, named
+    noop = results / "s1/command/noop/polyglot/python-slugify/trial-1/cell.json"
+    doc = json.loads(noop.read_text())
+    doc["identity"]["sweep"] = "../../../escaped"
+    noop.write_text(json.dumps(doc))
+    oracle = results / "s1/command/oracle/polyglot/python-slugify/trial-1/cell.json"
+    oracle.write_text("{not json")
+    out2 = tmp_path / "atif2"
+    proc = run_cab("export", "atif", "s1", "--results", results, "--out", out2)
+    assert proc.returncode == 1
+    assert "skipped cannot read cell" in proc.stderr and "would write outside" in proc.stderr
+    assert not list(tmp_path.rglob("escaped")) and not list(out2.rglob("trajectory.json"))
+    single = run_cab("export", "atif", oracle.parent)
+    assert single.returncode == 2 and single.stderr.startswith("Error: cannot read cell")
     missing = run_cab("export", "atif", "nope", "--results", results)
     assert missing.returncode == 2 and missing.stderr.startswith("Error: no cell or sweep 'nope'")
     assert len(missing.stderr.strip().splitlines()) == 1

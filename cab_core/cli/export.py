@@ -35,10 +35,15 @@ def register(cli: click.Group) -> None:
         """
         from ..export import export_atif
 
-        written = export_atif(results, target, out)
+        written, skipped = export_atif(results, target, out)
+        for line in skipped:
+            click.echo(f"skipped {line}", err=True)
         if out is None:
             sys.stdout.write(written[0][2])
             return
         for _folder, dest, _text in written:
             click.echo(f"wrote {dest}", err=True)
-        click.echo(f"{len(written)} trajector{'y' if len(written) == 1 else 'ies'} (ATIF-v1.8) written below {out}")
+        click.echo(f"{len(written)} trajector{'y' if len(written) == 1 else 'ies'} (ATIF-v1.8) written below {out}"
+                   + (f"; {len(skipped)} cells skipped" if skipped else ""))
+        if skipped:
+            sys.exit(1)

@@ -42,32 +42,41 @@ def cell_folders(results: Path, target: str) -> list[Path]:
                    "(give a cell folder, a folder of cells, a cell id or a sweep id; --results names the results folder)")
 
 
-def export_atif(results: Path, target: str, out: Optional[Path]) -> list[tuple[Path, Optional[Path], Optional[str]]]:
+def export_atif(results: Path, target: str, out: Optional[Path]) -> tuple[list, list[str]]:
     """Write the ATIF trajectory of every cell ``target`` names.
 
     With ``out``, each goes to ``out/<sweep>/<adapter>/<model>/<task>/trial-N/trajectory.json``;
     without it, a single cell's document is returned as text for printing, and several
-    cells are an error.  Returns ``(cell folder, written file or None, text or None)``.
+    cells are an error.  Returns ``(written, skipped)``: ``(cell folder, file or None,
+    text or None)`` per cell, and one line per unreadable cell of a several-cell target
+    (a single unreadable cell is an error).
     """
     from . import atif
 
     folders = cell_folders(results, target)
     if out is None and len(folders) > 1:
         raise CabError(f"{target!r} names {len(folders)} cells: give --out DIR to write one trajectory per cell")
-    written = []
+    written, skipped = [], []
     for folder in folders:
         try:
             result = read_cell(folder)
         except Exception as exc:  # unreadable or not a cell record: the user's file, one line
-            raise CabError(f"cannot read cell {folder}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            line = f"cannot read cell {folder}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            if len(folders) == 1:
+                raise CabError(line) from None
+            skipped.append(line)
+            continue
         doc = atif.cell_trajectory(result, folder)
         if out is None:
             written.append((folder, None, atif.dumps(doc)))
-        else:
-            dest = Path(out) / result.identity.relpath / ATIF_FILE
-            atomic_write_text(dest, atif.dumps(doc))
-            written.append((folder, dest, None))
-    return written
+            continue
+        dest = Path(out) / result.identity.relpath / ATIF_FILE
+        if not dest.resolve().is_relative_to(Path(out).resolve()):
+            skipped.append(f"cell {folder}: its identity {result.cell_id!r} would write outside {out}")
+            continue
+        atomic_write_text(dest, atif.dumps(doc))
+        written.append((folder, dest, None))
+    return written, skipped
 
 
 __all__ = ["cell_folders", "export_atif", "ATIF_FILE"]
