@@ -31,7 +31,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ adapters/pyproject.
    || [ scorers/pyproject.toml -nt "$stamp" ] || [ tasks/pyproject.toml -nt "$stamp" ] \
    || [ examples/cab-scorer-test-focus/pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[test]' -e ./adapters -e ./scorers -e ./tasks \
+  .venv/bin/python -m pip install -q -e '.[test]' -e ./adapters -e ./scorers -e ./tasks -e ./exporters/otel \
     -e ./examples/cab-scorer-test-focus  # a third-party axis, so its own tests and the summary's column run in CI
   touch "$stamp"
 fi

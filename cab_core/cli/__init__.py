@@ -126,6 +126,9 @@ def make_cli(pm_factory: Optional[Callable[[], object]] = None) -> click.Group:
 
     for module in (listing, tasks, run, check, sweep, summary, report, agents, images):
         module.register(cli)
+    from . import compare, export
+    for module in (compare, export):
+        module.register(cli)
     return cli
 
 
