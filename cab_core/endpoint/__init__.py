@@ -3,7 +3,8 @@
 * :mod:`.proxy` — :class:`RecordingProxy`, the reverse proxy every agent talks to.
 * :mod:`.protocol` — the :class:`WireProtocol` base and the registry of protocols by
   route; :mod:`.chat` (Chat Completions) and :mod:`.completions` (legacy
-  Completions) are the built-in ones.  A new protocol is a new module listed in
+  Completions), :mod:`.responses`, :mod:`.messages` (Anthropic) and :mod:`.gemini`
+  are the built-in ones.  A new protocol is a new module listed in
   :data:`BUILTIN_PROTOCOLS`.
 * :mod:`.exchange` — one call while it is relayed, and the ``ModelCall`` it becomes.
 * :mod:`.relay` and :mod:`.sse` — moving bytes to the agent; :mod:`.limits` — how much
@@ -16,7 +17,8 @@ from __future__ import annotations
 import importlib
 
 #: Modules that register the built-in wire protocols (imported once, here).
-BUILTIN_PROTOCOLS = ("cab_core.endpoint.chat", "cab_core.endpoint.completions")
+BUILTIN_PROTOCOLS = ("cab_core.endpoint.chat", "cab_core.endpoint.completions", "cab_core.endpoint.responses",
+                     "cab_core.endpoint.messages", "cab_core.endpoint.gemini")
 for _module in BUILTIN_PROTOCOLS:
     importlib.import_module(_module)
 
