@@ -238,5 +238,5 @@ def protocol_named(name: str) -> Optional[WireProtocol]:
 
 
 def protocols() -> dict[str, WireProtocol]:
-    """Every registered protocol by path."""
-    return dict(_PROTOCOLS)
+    """Every registered protocol by path (a patterned one by its pattern)."""
+    return {**_PROTOCOLS, **{p.path_pattern.pattern: p for p in _PATTERNED if p.path_pattern is not None}}
