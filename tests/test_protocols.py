@@ -244,3 +244,34 @@ def test_gemini_routes_carry_the_model_into_the_recorded_request():
     annotated = protocol.annotate({"contents": []}, "/models/gemini-2.5-pro:streamGenerateContent", "alt=sse")
     assert annotated == {"contents": [], "model": "gemini-2.5-pro", "stream": True}
     assert protocol_for("POST", "/models/gemini-2.5-pro:countTokens") is None
+
+
+@pytest.mark.parametrize("user_text", [
+    "<environment_context>\n  <cwd>/work/cell</cwd>\n</environment_context>",
+    "This is the Gemini CLI.\nI'm currently working in the directory: /work/cell\nHere is the folder structure",
+])
+def test_the_oracle_writes_absolute_paths_where_the_agent_names_its_directory_in_a_user_message(user_text):
+    body = {"messages": [{"role": "user", "content": user_text}, {"role": "user", "content": PROMPT}],
+            "tools": [{"type": "function", "function": {"name": "write_file", "parameters": SCHEMA}}]}
+    (call,) = plan_reply("oracle", CTX, body).tool_calls
+    assert json.loads(call["arguments"])["file_path"] == "/work/cell/calc.py"
+
+
+@pytest.mark.parametrize("name", list(SDKS))
+def test_an_endpoint_failing_the_cells_model_is_the_environment_in_every_protocol(server, name):
+    call, base, _, _ = SDKS[name]
+    upstream = server.register(CTX, model="scripted/fail500")
+    healthy = upstream
+    try:
+        with RecordingProxy(upstream, KEY, model="scripted/fail500") as px:
+            with pytest.raises(Exception):
+                call(base(px), False)
+            assert (px.infra_failure() or "").startswith("environment:")
+        healthy = server.register(CTX)  # answers as whatever model a request names
+        with RecordingProxy(healthy, KEY, model="scripted/oracle") as px:
+            with pytest.raises(Exception):  # the agent names a failing model: its own doing
+                call(base(px), False, model="fail500" if name.startswith("gemini") else "scripted/fail500")
+            assert px.infra_failure() is None
+    finally:
+        server.unregister(upstream)
+        server.unregister(healthy)

@@ -57,6 +57,8 @@ _CONTENT_KEYS = ("content", "contents", "file_text", "text")
 _CWD_PATTERNS = (
     re.compile(r"working directory(?: is)?\s*[:=]?\s*[`'\"]?(/[^\s`'\"<>]*)", re.IGNORECASE),
     re.compile(r"\bcwd\b\s*[:=]?\s*[`'\"]?(/[^\s`'\"<>]*)", re.IGNORECASE),
+    re.compile(r"<cwd>\s*(/[^<\s]*)\s*</cwd>"),  # Codex's environment context
+    re.compile(r"working in the directory:?\s*[`'\"]?(/[^\s`'\"<>]*)", re.IGNORECASE),  # Gemini CLI, Qwen Code
 )
 
 
@@ -204,12 +206,19 @@ def _patch_reply(files: Mapping[str, str], tool: tuple[str, Optional[str]], cwd:
 
 
 def working_directory(messages: list) -> Optional[str]:
-    """The absolute working directory the system prompt names ("Current working directory: /x"), if any."""
-    text = _system_text(messages)
-    for pattern in _CWD_PATTERNS:
-        match = pattern.search(text)
-        if match:
-            return match.group(1).rstrip(".,;:") or "/"
+    """The absolute working directory the prompt names ("Current working directory: /x"), if any.
+
+    The system prompt is read first; agents that put their environment in the first
+    user message instead (Codex's ``<cwd>``, Gemini CLI's "working in the directory")
+    are read there.
+    """
+    system = _system_text(messages)
+    users = [_message_text(m) for m in messages if isinstance(m, Mapping) and m.get("role") == "user"]
+    for text in [system, *users[:2]]:
+        for pattern in _CWD_PATTERNS:
+            match = pattern.search(text)
+            if match:
+                return match.group(1).rstrip(".,;:") or "/"
     return None
 
 
