@@ -10,6 +10,22 @@
 * :mod:`.relay` and :mod:`.sse` — moving bytes to the agent; :mod:`.limits` — how much
   is held and recorded; :mod:`.placeholders` — what differs between recording and
   replay; :mod:`.health` — the independent probe that decides "environment".
+* :mod:`.scripted` — the scripted model server answering every one of these protocols.
+
+Pointing an agent at the proxy (``P`` is :attr:`RecordingProxy.url`, ``http://127.0.0.1:PORT``;
+the agent always gets a dummy key, the proxy sends the real one in the protocol's header):
+
+================  =================================  ======================================
+protocol          base URL the client takes          key the agent reads (dummy)
+================  =================================  ======================================
+chat.completions  ``P/v1`` (``OPENAI_BASE_URL``)      ``OPENAI_API_KEY`` -> ``Authorization``
+responses         ``P/v1`` (Codex: a provider with    ``OPENAI_API_KEY`` / the provider's
+                  ``wire_api = "responses"``)         ``env_key`` -> ``Authorization``
+anthropic         ``P`` (``ANTHROPIC_BASE_URL``; the  ``ANTHROPIC_API_KEY`` -> ``x-api-key``
+.messages         client adds ``/v1/messages``)
+gemini            ``P`` (``GOOGLE_GEMINI_BASE_URL``;  ``GEMINI_API_KEY`` -> ``x-goog-api-key``
+                  the client adds ``/v1beta/...``)    (a ``?key=`` is dropped)
+================  =================================  ======================================
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The recording proxy: every model call an agent makes goes through it and is written down.
 
-The agent is pointed at :attr:`RecordingProxy.base_url` (``http://127.0.0.1:PORT/v1``)
-with a dummy key; the proxy forwards ``/v1/<rest>`` to ``<upstream>/<rest>`` with the
-real key.  Every ``POST`` it forwards is a model call in some wire protocol
+The agent is pointed at :attr:`RecordingProxy.base_url` (``http://127.0.0.1:PORT/v1``,
+or the bare URL for clients that add ``/v1`` or ``/v1beta`` themselves) with a dummy
+key; the proxy forwards ``/v1/<rest>`` and ``/v1beta/<rest>`` to ``<upstream>/<rest>``
+with the real key, in the header the protocol wants.  Every ``POST`` it forwards is a model call in some wire protocol
 (:mod:`.protocol`: Chat Completions, legacy Completions, ...) and becomes one
 :class:`~cab_core.models.ModelCall`: what was asked, what came back (streams
 reassembled), token usage (the upstream's, or counted with a tokenizer when it sent
@@ -18,8 +19,8 @@ What the proxy does to traffic, and why:
 * Bodies are bounded (:mod:`.limits`): a request over the cap is read through in
   constant memory and refused with a 413 in the protocol's shape; bodies over the
   record caps are relayed but kept as sha256 and size.
-* The agent's ``Authorization`` header never reaches the upstream: the real key
-  replaces it, or it is dropped.  Records and cassettes hold no headers.
+* The agent's key headers (``Authorization``, ``x-api-key``, ``x-goog-api-key``, a
+  ``?key=``) never reach the upstream: the real key replaces them, or they are dropped.  Records and cassettes hold no headers.
 * Upstream failures become answers the agent understands (502 unreachable, 504
   timeout; 429 and 5xx pass through) and a classified ``error_kind``.
   :meth:`RecordingProxy.infra_failure` blames the endpoint only on the harness's own
