@@ -275,3 +275,11 @@ def test_an_endpoint_failing_the_cells_model_is_the_environment_in_every_protoco
     finally:
         server.unregister(upstream)
         server.unregister(healthy)
+
+
+@pytest.mark.parametrize("path", ["/responses", "/messages"])
+def test_a_lenient_stream_spelling_is_sent_and_recorded_as_a_stream(path):
+    protocol = protocol_for("POST", path)
+    body = {"model": "m", "stream": "true"}
+    protocol.prepare(body)
+    assert body["stream"] is True and protocol.is_stream(body)

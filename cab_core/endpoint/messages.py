@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from ..tokens import message_text
+from .chat import streams
 from .protocol import Reading, WireProtocol, _int, register_protocol, text_of
 
 #: HTTP status -> Anthropic's error type.
@@ -72,6 +73,11 @@ class Messages(WireProtocol):
     name = "anthropic.messages"
     paths = ("/messages",)
     key_header = "x-api-key"
+
+    def prepare(self, body: dict) -> bool:
+        if streams(body.get("stream")):
+            body["stream"] = True  # a lenient server streams on "true" too: say what it will do
+        return False
 
     def messages(self, body: dict) -> tuple:
         return tuple(chat_messages(body))

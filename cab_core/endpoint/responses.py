@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..tokens import message_text
+from .chat import streams
 from .protocol import Reading, WireProtocol, register_protocol, text_of
 
 _TEXT_PARTS = ("input_text", "output_text", "text", "refusal")
@@ -61,6 +62,11 @@ def chat_messages(body: dict) -> list[dict]:
 class Responses(WireProtocol):
     name = "responses"
     paths = ("/responses",)
+
+    def prepare(self, body: dict) -> bool:
+        if streams(body.get("stream")):
+            body["stream"] = True  # a lenient server streams on "true" too: say what it will do
+        return False
 
     def messages(self, body: dict) -> tuple:
         return tuple(chat_messages(body))
