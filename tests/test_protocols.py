@@ -283,3 +283,43 @@ def test_a_lenient_stream_spelling_is_sent_and_recorded_as_a_stream(path):
     body = {"model": "m", "stream": "true"}
     protocol.prepare(body)
     assert body["stream"] is True and protocol.is_stream(body)
+
+
+def _post(url: str, body: dict):
+    import urllib.error
+    import urllib.request
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+RAW = {  # path below /v1, a minimal request body for a model
+    "responses": ("/responses", lambda m: {"model": m, "input": "hi", "stream": True}),
+    "anthropic.messages": ("/messages", lambda m: {"model": m, "max_tokens": 5, "stream": True,
+                                                   "messages": [{"role": "user", "content": "hi"}]}),
+    "gemini.generate_content": ("/models/{m}:streamGenerateContent?alt=sse", lambda m: {"contents": []}),
+}
+
+
+@pytest.mark.parametrize("name", list(RAW))
+def test_rate_limits_and_garbage_are_recorded_in_every_protocol(proxy, name):
+    path, body = RAW[name]
+    url = proxy.base_url + path.replace("{m}", "scripted/ratelimit")
+    status, headers, data = _post(url, body("scripted/ratelimit"))
+    assert status == 429 and headers["Retry-After"] == "1"
+    error = json.loads(data)
+    assert error["type"] == "error" if name == "anthropic.messages" else "error" in error
+    _post(proxy.base_url + path.replace("{m}", "scripted/garbage"), body("scripted/garbage"))
+    assert [c.error_kind for c in proxy.calls] == ["rate_limit", "bad_response"]
+
+
+def test_gemini_streams_a_json_array_without_alt_sse(server):
+    status, _, data = _post(server.base_url.replace("/v1", "/v1beta") + "/models/scripted/noop:streamGenerateContent",
+                            {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
+    events = json.loads(data)
+    assert status == 200 and isinstance(events, list)
+    assert events[-1]["candidates"][0]["finishReason"] == "STOP" and events[-1]["usageMetadata"]["totalTokenCount"] > 0
