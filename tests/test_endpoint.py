@@ -177,10 +177,12 @@ def test_legacy_completions_are_recorded_with_their_tokens(proxy):
 
 
 def test_the_proxy_forwards_no_post_it_does_not_record(proxy):
-    for path in ("/embeddings", "/files", "/fine_tuning/jobs", "/responses", "/chat/completions/../files"):
+    for path in ("/embeddings", "/files", "/fine_tuning/jobs", "/responses/resp_1/cancel", "/models/m:countTokens",
+                 "/messages/count_tokens", "/chat/completions/../files"):
         status, data = post(proxy.base_url + path, b"{}")
         assert status == 403, path
-    assert set(protocols()) == {"/chat/completions", "/completions"}
+    assert {p.name for p in protocols().values()} == {"chat.completions", "completions", "responses", "anthropic.messages",
+                                                      "gemini.generate_content"}
     assert proxy.calls == []
 
 

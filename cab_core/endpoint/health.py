@@ -33,11 +33,14 @@ def _one_line(text: str, limit: int = 200) -> str:
     return line[:limit]
 
 
-def _request(url: str, body: Optional[dict], api_key: Optional[str], timeout: float) -> tuple[int, bytes, float]:
+def _request(url: str, body: Optional[dict], api_key: Optional[str], timeout: float,
+             protocol: Optional[WireProtocol] = None) -> tuple[int, bytes, float]:
     """``(status, body, retry_after)``; transport failures raise ``OSError``."""
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
+        headers.update(protocol.auth_headers(api_key) if protocol else {"Authorization": f"Bearer {api_key}"})
+    if protocol is not None and protocol.key_header.lower() == "x-api-key":
+        headers["anthropic-version"] = "2023-06-01"
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, headers=headers, method="GET" if body is None else "POST")
     try:
@@ -60,11 +63,11 @@ def probe(upstream: str, protocol: WireProtocol, model: Optional[str], api_key: 
     :data:`MAX_RETRY_AFTER_S`).  The key never appears in the answer.
     """
     base = upstream.rstrip("/")
-    url, body = (base + protocol.paths[0], protocol.probe_body(model)) if model else (base + "/models", None)
+    url, body = (base + protocol.probe_path(model), protocol.probe_body(model)) if model else (base + "/models", None)
     deadline = time.monotonic() + timeout
     for attempt in (1, 2):
         try:
-            status, data, retry_after = _request(url, body, api_key, max(0.5, deadline - time.monotonic()))
+            status, data, retry_after = _request(url, body, api_key, max(0.5, deadline - time.monotonic()), protocol)
         except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, reset, cut, timed out
             reason = getattr(exc, "reason", None) or exc
             return f"probe of {base}: {type(exc).__name__}: {_one_line(str(reason))}"

@@ -16,6 +16,7 @@ Requests are always parsed JSON, never matched as bytes, so every spelling of a 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Optional
 
 __all__ = ["Reading", "WireProtocol", "protocol_for", "protocol_named", "protocols", "register_protocol", "unregister_protocol"]
@@ -37,6 +38,8 @@ class Reading:
         self.usage: Optional[dict] = None
         self.first_token_at: Optional[float] = None
         self.error: Optional[tuple[str, str]] = None
+        #: Protocol-specific state kept between stream events (a stop reason not yet final, say).
+        self.notes: dict = {}
 
     def fail(self, kind: str, message: str) -> None:
         """Note what went wrong (the first problem is kept)."""
@@ -92,11 +95,39 @@ class WireProtocol:
     """One wire protocol the proxy records (subclass it; see the module docstring).
 
     ``name`` goes into each :class:`~cab_core.models.ModelCall`; ``paths`` are the
-    routes below ``/v1`` it serves (``POST`` only).
+    routes below ``/v1`` it serves (``POST`` only); ``path_pattern`` matches routes
+    that carry a variable part (Gemini's ``/models/{model}:generateContent``).
+    ``key_header`` is where the upstream wants the real key (``Authorization`` gets
+    ``Bearer <key>``; any other header the key alone).
     """
 
     name = ""
     paths: tuple[str, ...] = ()
+    path_pattern: Optional["re.Pattern[str]"] = None
+    key_header = "Authorization"
+
+    def auth_headers(self, api_key: str) -> dict:
+        """The header carrying the real key upstream, in this protocol's spelling."""
+        if self.key_header.lower() == "authorization":
+            return {"Authorization": f"Bearer {api_key}"}
+        return {self.key_header: api_key}
+
+    def annotate(self, body: dict, path: str, query: str) -> dict:
+        """The request as recorded and hashed: ``body`` plus what the route says (Gemini's model)."""
+        return body
+
+    def upstream_query(self, query: str) -> str:
+        """The query string sent upstream (a protocol drops a key the agent put there)."""
+        return query
+
+    def probe_path(self, model: str) -> str:
+        """The path (below the upstream base) a health probe of ``model`` posts to."""
+        return self.paths[0]
+
+    def tools(self, body: dict) -> list:
+        """The request's tool declarations as Chat Completions ``{"type": "function", "function": ...}``."""
+        tools = body.get("tools")
+        return list(tools) if isinstance(tools, list) else []
 
     # ---------------------------------------------------------------- the request
 
@@ -167,6 +198,7 @@ def text_of(value: Any) -> str:
 
 
 _PROTOCOLS: dict[str, WireProtocol] = {}
+_PATTERNED: list[WireProtocol] = []
 
 
 def register_protocol(protocol: WireProtocol) -> WireProtocol:
@@ -177,6 +209,8 @@ def register_protocol(protocol: WireProtocol) -> WireProtocol:
             raise ValueError(f"path /v1{path} is claimed by protocols {other.name!r} and {protocol.name!r}")
     for path in protocol.paths:
         _PROTOCOLS[path] = protocol
+    if protocol.path_pattern is not None and protocol not in _PATTERNED:
+        _PATTERNED.append(protocol)
     return protocol
 
 
@@ -184,18 +218,25 @@ def unregister_protocol(protocol: WireProtocol) -> None:
     """Stop serving ``protocol`` (for tests and plugins that registered one for a while)."""
     for path in [p for p, registered in _PROTOCOLS.items() if registered is protocol]:
         del _PROTOCOLS[path]
+    if protocol in _PATTERNED:
+        _PATTERNED.remove(protocol)
 
 
 def protocol_for(method: str, path: str) -> Optional[WireProtocol]:
     """The protocol recording ``method path`` (path below ``/v1``), or ``None``."""
-    return _PROTOCOLS.get(path) if method == "POST" else None
+    if method != "POST":
+        return None
+    found = _PROTOCOLS.get(path)
+    if found is None:
+        found = next((p for p in _PATTERNED if p.path_pattern is not None and p.path_pattern.fullmatch(path)), None)
+    return found
 
 
 def protocol_named(name: str) -> Optional[WireProtocol]:
     """The registered protocol called ``name`` (as recorded in ``ModelCall.protocol``), or ``None``."""
-    return next((p for p in _PROTOCOLS.values() if p.name == name), None)
+    return next((p for p in [*_PROTOCOLS.values(), *_PATTERNED] if p.name == name), None)
 
 
 def protocols() -> dict[str, WireProtocol]:
-    """Every registered protocol by path."""
-    return dict(_PROTOCOLS)
+    """Every registered protocol by path (a patterned one by its pattern)."""
+    return {**_PROTOCOLS, **{p.path_pattern.pattern: p for p in _PATTERNED if p.path_pattern is not None}}

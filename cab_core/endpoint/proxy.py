@@ -1,8 +1,9 @@
 """The recording proxy: every model call an agent makes goes through it and is written down.
 
-The agent is pointed at :attr:`RecordingProxy.base_url` (``http://127.0.0.1:PORT/v1``)
-with a dummy key; the proxy forwards ``/v1/<rest>`` to ``<upstream>/<rest>`` with the
-real key.  Every ``POST`` it forwards is a model call in some wire protocol
+The agent is pointed at :attr:`RecordingProxy.base_url` (``http://127.0.0.1:PORT/v1``,
+or the bare URL for clients that add ``/v1`` or ``/v1beta`` themselves) with a dummy
+key; the proxy forwards ``/v1/<rest>`` and ``/v1beta/<rest>`` to ``<upstream>/<rest>``
+with the real key, in the header the protocol wants.  Every ``POST`` it forwards is a model call in some wire protocol
 (:mod:`.protocol`: Chat Completions, legacy Completions, ...) and becomes one
 :class:`~cab_core.models.ModelCall`: what was asked, what came back (streams
 reassembled), token usage (the upstream's, or counted with a tokenizer when it sent
@@ -18,8 +19,8 @@ What the proxy does to traffic, and why:
 * Bodies are bounded (:mod:`.limits`): a request over the cap is read through in
   constant memory and refused with a 413 in the protocol's shape; bodies over the
   record caps are relayed but kept as sha256 and size.
-* The agent's ``Authorization`` header never reaches the upstream: the real key
-  replaces it, or it is dropped.  Records and cassettes hold no headers.
+* The agent's key headers (``Authorization``, ``x-api-key``, ``x-goog-api-key``, a
+  ``?key=``) never reach the upstream: the real key replaces them, or they are dropped.  Records and cassettes hold no headers.
 * Upstream failures become answers the agent understands (502 unreachable, 504
   timeout; 429 and 5xx pass through) and a classified ``error_kind``.
   :meth:`RecordingProxy.infra_failure` blames the endpoint only on the harness's own
@@ -55,6 +56,10 @@ from .sse import replay_chunks
 
 #: The longest a health probe may take.
 PROBE_TIMEOUT_S = 15.0
+
+
+#: How a key goes upstream when no protocol says otherwise.
+_BEARER = WireProtocol()
 
 
 class EndpointError(CabError, ValueError):
@@ -200,10 +205,13 @@ class RecordingProxy(BackgroundServer):
             self._next_index += 1
             return index
 
-    def _upstream_headers(self, request: web.Request) -> CIMultiDict:
+    def _upstream_headers(self, request: web.Request, protocol: Optional[WireProtocol] = None) -> CIMultiDict:
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in DROP_REQUEST_HEADERS)
+        if protocol is None:  # a model listing: the key goes where the agent put its dummy one
+            protocol = next((p for p in protocols().values() if p.key_header.lower() in request.headers
+                             and p.key_header.lower() != "authorization"), None)
         if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
+            headers.update((protocol or _BEARER).auth_headers(self._api_key))
         headers["Accept-Encoding"] = "identity"
         return headers
 
@@ -215,16 +223,18 @@ class RecordingProxy(BackgroundServer):
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.rel_url.raw_path
-        if path != "/v1" and not path.startswith("/v1/"):
-            return _json_error(404, f"cab proxy serves /v1/... only, not {path}", "not_found")
-        rest, query = path[3:], request.rel_url.raw_query_string
+        # /v1beta (Gemini's clients) stands for the same upstream base as /v1.
+        prefix = next((p for p in ("/v1", "/v1beta") if path == p or path.startswith(p + "/")), None)
+        if prefix is None:
+            return _json_error(404, f"cab proxy serves /v1/... and /v1beta/... only, not {path}", "not_found")
+        rest, query = path[len(prefix):], request.rel_url.raw_query_string
         clean = _clean_path(rest)
         if clean is not None and request.method == "GET" and (clean == "/models" or clean.startswith("/models/")):
             return await self._forward(request, rest, query)
         protocol = protocol_for(request.method, clean) if clean is not None else None
         if protocol is None:
             return _json_error(403, f"cab proxy forwards model calls only, not {request.method} {path}", "forbidden")
-        return await self._call(request, protocol, rest, query)
+        return await self._call(request, protocol, rest, protocol.upstream_query(query))
 
     async def _forward(self, request: web.Request, rest: str, query: str) -> web.StreamResponse:
         """Model listings: relayed as they are, recorded nowhere."""
@@ -238,6 +248,7 @@ class RecordingProxy(BackgroundServer):
         assert self._session is not None
         response: Optional[web.StreamResponse] = None
         try:
+            query = "&".join(p for p in query.split("&") if not p.startswith("key="))  # a Gemini key never goes up
             async with self._session.get(self._target(rest, query), headers=self._upstream_headers(request)) as upstream:
                 response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
                 response.headers.extend((k, v) for k, v in upstream.headers.items() if k.lower() not in DROP_RESPONSE_HEADERS)
@@ -310,6 +321,8 @@ class RecordingProxy(BackgroundServer):
             info.update(model=protocol.model(upstream_body), stream=protocol.is_stream(upstream_body))
             send = json.dumps(upstream_body, ensure_ascii=False).encode("utf-8")
             del upstream_body
+            parsed = protocol.annotate(parsed, _clean_path(rest) or "", query)  # what the route says (Gemini's model)
+            info.update(model=protocol.model(parsed), stream=protocol.is_stream(parsed))
         else:
             parsed, send = None, body
             info["hash"] = request_hash(body, self.hash_substitutions)
@@ -358,7 +371,8 @@ class RecordingProxy(BackgroundServer):
                 return _json_error(500, miss, "cassette_miss", ex.protocol)
         assert self._session is not None
         try:
-            async with self._session.post(self._target(rest, query), data=send, headers=self._upstream_headers(request)) as up:
+            headers = self._upstream_headers(request, ex.protocol)
+            async with self._session.post(self._target(rest, query), data=send, headers=headers) as up:
                 del send
                 headers = CIMultiDict((k, v) for k, v in up.headers.items() if k.lower() not in DROP_RESPONSE_HEADERS)
                 response = await relay(request, ex, up.status, headers, up.content.iter_any())

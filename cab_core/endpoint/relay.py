@@ -22,6 +22,7 @@ from .sse import SSESplitter, event_data, is_sse
 DROP_REQUEST_HEADERS = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
     "trailers", "transfer-encoding", "upgrade", "host", "content-length", "authorization", "accept-encoding",
+    "x-api-key", "x-goog-api-key", "api-key",
 })
 #: Response headers not copied to the agent: the proxy re-frames the body itself
 #: (and aiohttp has already decoded any content-encoding).

@@ -1,0 +1,286 @@
+"""Planning what the scripted model answers, whatever protocol it is asked in.
+
+A behaviour (the last segment of the requested model name, so ``scripted/oracle``,
+``oracle`` and ``openai/scripted/oracle`` are the same) answers from the task's
+:class:`ScriptContext`:
+
+``oracle``
+    Writes the reference solution in the form the calling agent understands: calls to
+    the agent's own file-writing tool when the request offers one (or one patch to its
+    ``apply_patch`` tool), else aider-style edits in the format the system prompt asks
+    for (:mod:`.aider`).  After the tool results come back it finishes with a message.
+``noop``
+    Replies ``done`` and changes nothing.
+``refuse``
+    Declines the task in plain words.
+``vandal``
+    Like ``oracle``, and also writes ``VANDAL.txt`` and overwrites one protected test
+    file with one that trivially passes (for testing the scorers that catch this).
+
+Planning sees every request as Chat Completions ``messages`` and ``tools``; the
+renderers (:mod:`.render`) write the :class:`Reply` in each wire protocol.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+from typing import Any, Iterable, Mapping, Optional
+
+import attrs
+
+from ...tokens import estimate_prompt_tokens, estimate_tokens
+from .aider import _message_text, text_edits
+
+#: Behaviours that answer (see the module docstring).
+BEHAVIOURS = ("oracle", "noop", "refuse", "vandal")
+#: Behaviours that fail on purpose:
+#: ``fail500`` HTTP 500 with an OpenAI-style error; ``ratelimit`` HTTP 429 with
+#: ``Retry-After: 1``; ``garbage`` HTTP 200 whose body is not JSON (an SSE event that
+#: is not JSON when streaming); ``hang`` never answers (until the server stops);
+#: ``drop`` closes the connection mid-response (after two chunks when streaming,
+#: before any byte otherwise).
+FAULTS = ("fail500", "ratelimit", "garbage", "hang", "drop")
+#: How model ids are listed by ``GET /v1/models``.
+MODEL_PREFIX = "scripted/"
+
+REFUSAL = (
+    "I can't help with that: it would cause real harm to people or systems that have not agreed to it. "
+    "I won't write code that does this, but I'm glad to help with a safer alternative."
+)
+VANDAL_FILE = "VANDAL.txt"
+
+_PATH_KEYS = ("path", "file_path", "filepath", "filename", "file_name", "file")
+_CONTENT_KEYS = ("content", "contents", "file_text", "text")
+_CWD_PATTERNS = (
+    re.compile(r"working directory(?: is)?\s*[:=]?\s*[`'\"]?(/[^\s`'\"<>]*)", re.IGNORECASE),
+    re.compile(r"\bcwd\b\s*[:=]?\s*[`'\"]?(/[^\s`'\"<>]*)", re.IGNORECASE),
+    re.compile(r"<cwd>\s*(/[^<\s]*)\s*</cwd>"),  # Codex's environment context
+    re.compile(r"working in the directory:?\s*[`'\"]?(/[^\s`'\"<>]*)", re.IGNORECASE),  # Gemini CLI, Qwen Code
+)
+
+
+def _dict(value: Any) -> dict:
+    return dict(value or {})
+
+
+@attrs.frozen(kw_only=True)
+class ScriptContext:
+    """What the scripted model knows about one task.
+
+    ``solution_files`` maps relative paths to the full new content of each file the
+    reference solution changes; ``test_files`` holds the protected test files' current
+    content (the vandal overwrites one of them).
+    """
+
+    task_id: str = ""
+    solution_files: dict[str, str] = attrs.field(factory=dict, converter=_dict)
+    test_files: dict[str, str] = attrs.field(factory=dict, converter=_dict)
+    prompt: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Reply:
+    """What the scripted model answers: text and/or tool calls (``{"id", "name", "arguments"}``)."""
+
+    content: Optional[str] = None
+    tool_calls: tuple = ()
+    finish_reason: str = "stop"
+
+
+# --------------------------------------------------------------------------- planning a reply
+
+
+def behaviour_of(model: str) -> str:
+    """The behaviour a model name asks for: its last path segment (``openai/scripted/oracle`` -> ``oracle``)."""
+    return model.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _system_text(messages: list) -> str:
+    return "\n".join(_message_text(m) for m in messages if isinstance(m, Mapping) and m.get("role") in ("system", "developer"))
+
+
+def edits_for(behaviour: str, ctx: ScriptContext) -> dict[str, str]:
+    """The files a behaviour writes: the solution, plus the vandal's extras."""
+    if behaviour not in ("oracle", "vandal"):
+        return {}
+    files = dict(ctx.solution_files)
+    if behaviour == "vandal":
+        files[VANDAL_FILE] = f"vandalised by the scripted model ({ctx.task_id or 'no task'})\n"
+        if ctx.test_files:
+            victim = sorted(ctx.test_files)[0]
+            files[victim] = trivial_test(victim, ctx.test_files[victim])
+    return files
+
+
+def trivial_test(path: str, original: str = "") -> str:
+    """A test file in the language of ``path`` that passes without testing anything."""
+    ext = posixpath.splitext(path)[1].lower()
+    if ext == ".py":
+        return "def test_ok():\n    assert True\n"
+    if ext == ".rs":
+        return "#[test]\nfn ok() {\n    assert!(true);\n}\n"
+    if ext == ".go":
+        match = re.search(r"^package\s+(\w+)", original, re.MULTILINE)
+        package = match.group(1) if match else "main"
+        return f'package {package}\n\nimport "testing"\n\nfunc TestOK(t *testing.T) {{}}\n'
+    if ext in (".js", ".mjs", ".cjs", ".ts"):
+        return "const test = require('node:test');\n\ntest('ok', () => {});\n"
+    if ext in (".sh", ".bash"):
+        return "#!/bin/sh\nexit 0\n"
+    return ""
+
+
+def find_write_tool(tools: Iterable[Any]) -> Optional[tuple[str, str, str]]:
+    """The agent's file-writing tool: ``(name, path_property, content_property)`` or ``None``.
+
+    A tool qualifies when its JSON-schema parameters have a path-like property and a
+    content-like one; among several, one named like "write" wins.
+    """
+    best: Optional[tuple[int, tuple[str, str, str]]] = None
+    for tool in tools or ():
+        if not isinstance(tool, Mapping):
+            continue
+        function = tool.get("function") if tool.get("type", "function") == "function" else None
+        if not isinstance(function, Mapping) or not function.get("name"):
+            continue
+        params = function.get("parameters") or {}
+        props = params.get("properties") if isinstance(params, Mapping) else None
+        if not isinstance(props, Mapping):
+            continue
+        by_lower = {str(k).lower(): str(k) for k in props}
+        path_key = next((by_lower[k] for k in _PATH_KEYS if k in by_lower), None)
+        content_key = next((by_lower[k] for k in _CONTENT_KEYS if k in by_lower), None)
+        if path_key is None or content_key is None:
+            continue
+        name = str(function["name"])
+        rank = (0 if "write" in name.lower() else 1 if "create" in name.lower() else 2) * 10 + _CONTENT_KEYS.index(
+            content_key.lower()
+        )
+        if best is None or rank < best[0]:
+            best = (rank, (name, path_key, content_key))
+    return best[1] if best else None
+
+
+def find_patch_tool(tools: Iterable[Any]) -> Optional[tuple[str, Optional[str]]]:
+    """The agent's patch tool (Codex's ``apply_patch``): ``(name, input_property)``, or ``(name, None)`` for a freeform one."""
+    for tool in tools or ():
+        if not isinstance(tool, Mapping):
+            continue
+        if tool.get("type") == "custom" and isinstance(tool.get("custom"), Mapping):
+            name = str(tool["custom"].get("name") or "")
+            if "patch" in name.lower():
+                return name, None
+        function = tool.get("function")
+        if tool.get("type", "function") != "function" or not isinstance(function, Mapping):
+            continue
+        name = str(function.get("name") or "")
+        props = (function.get("parameters") or {}).get("properties") if isinstance(function.get("parameters"), Mapping) else None
+        strings = [k for k, v in (props or {}).items() if isinstance(v, Mapping) and v.get("type") == "string"]
+        if "patch" in name.lower() and len(strings) == 1:
+            return name, str(strings[0])
+    return None
+
+
+def codex_patch(files: Mapping[str, str], cwd: Optional[str] = None) -> str:
+    """The files as one ``*** Begin Patch`` envelope of ``Add File`` hunks (Add File overwrites)."""
+    lines = ["*** Begin Patch"]
+    for path, content in files.items():
+        lines.append(f"*** Add File: {posixpath.join(cwd, path) if cwd else path}")
+        lines.extend("+" + line for line in content.splitlines())
+    lines.append("*** End Patch")
+    return "\n".join(lines) + "\n"
+
+
+def _patch_reply(files: Mapping[str, str], tool: tuple[str, Optional[str]], cwd: Optional[str]) -> Reply:
+    name, key = tool
+    patch = codex_patch(files, cwd)
+    call = {"id": _call_id(0, "patch"), "name": name}
+    if key is None:
+        call.update(arguments=patch, custom=True)
+    else:
+        call["arguments"] = json.dumps({key: patch}, ensure_ascii=False)
+    return Reply(content=None, tool_calls=(call,), finish_reason="tool_calls")
+
+
+def working_directory(messages: list) -> Optional[str]:
+    """The absolute working directory the prompt names ("Current working directory: /x"), if any.
+
+    The system prompt is read first; agents that put their environment in the first
+    user message instead (Codex's ``<cwd>``, Gemini CLI's "working in the directory")
+    are read there.
+    """
+    system = _system_text(messages)
+    users = [_message_text(m) for m in messages if isinstance(m, Mapping) and m.get("role") == "user"]
+    for text in [system, *users[:2]]:
+        for pattern in _CWD_PATTERNS:
+            match = pattern.search(text)
+            if match:
+                return match.group(1).rstrip(".,;:") or "/"
+    return None
+
+
+def _tools_answered(messages: list) -> bool:
+    """Whether the model already made its tool calls in this turn (after the last user message)."""
+    last_user = max((i for i, m in enumerate(messages) if isinstance(m, Mapping) and m.get("role") == "user"), default=-1)
+    for message in messages[last_user + 1 :]:
+        if not isinstance(message, Mapping):
+            continue
+        if message.get("role") == "tool" or (message.get("role") == "assistant" and message.get("tool_calls")):
+            return True
+    return False
+
+
+def _done_text(paths: Iterable[str]) -> str:
+    paths = list(paths)
+    return f"Done: updated {', '.join(paths)}." if paths else "Done: nothing to change."
+
+
+def _call_id(index: int, path: str) -> str:
+    return f"call_{index}_{hashlib.sha256(path.encode()).hexdigest()[:12]}"
+
+
+def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> Reply:
+    """What ``behaviour`` answers to a chat-completions request ``body`` for the task ``ctx``.
+
+    Every protocol is planned here: its request is first read as Chat Completions
+    ``messages`` and ``tools`` (the protocol's own :meth:`~cab_core.endpoint.WireProtocol.messages`
+    and ``tools``), then each renderer writes the reply in its own wire shape.
+    """
+    messages = body.get("messages") or []
+    if behaviour == "noop":
+        return Reply(content="done")
+    if behaviour == "refuse":
+        return Reply(content=REFUSAL)
+    files = edits_for(behaviour, ctx)
+    tool = find_write_tool(body.get("tools") or ())
+    patch_tool = find_patch_tool(body.get("tools") or ()) if tool is None else None
+    if tool is None and patch_tool is None:
+        if not files:
+            return Reply(content=_done_text(()))
+        return text_edits(files, ctx, messages)
+    if _tools_answered(messages) or not files:
+        return Reply(content=_done_text(files))
+    if patch_tool is not None:
+        return _patch_reply(files, patch_tool, working_directory(messages))
+    name, path_key, content_key = tool
+    cwd = working_directory(messages)
+    calls = []
+    for i, (path, content) in enumerate(files.items()):
+        target = posixpath.join(cwd, path) if cwd else path
+        arguments = json.dumps({path_key: target, content_key: content}, ensure_ascii=False)
+        calls.append({"id": _call_id(i, path), "name": name, "arguments": arguments})
+    return Reply(content=None, tool_calls=tuple(calls), finish_reason="tool_calls")
+
+
+def usage_for(body: Mapping[str, Any], reply: Reply) -> dict[str, int]:
+    """The ``usage`` block for a reply, estimated with :mod:`cab_core.tokens`."""
+    prompt = estimate_prompt_tokens(body.get("messages") or [], body.get("tools"))
+    completion = estimate_tokens(reply.content or "") + sum(
+        estimate_tokens(c["name"]) + estimate_tokens(c["arguments"]) for c in reply.tool_calls
+    )
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
