@@ -86,8 +86,9 @@ def make_cli(pm_factory: Optional[Callable[[], object]] = None) -> click.Group:
         ctx.obj = State(factory)
 
     from . import agents, check, images, listing, report, run, sweep, tasks
+    from . import new
 
-    for module in (listing, tasks, run, check, sweep, report, agents, images):
+    for module in (listing, tasks, run, check, sweep, report, agents, images, new):
         module.register(cli)
     return cli
 
