@@ -71,6 +71,10 @@ def test_bad_names_and_occupied_folders_are_one_line_errors(tmp_path, cab_cli):
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
     result = cab_cli("new", "widget", "ok")
     assert result.exit_code == 2 and "widget" in result.output
+    # An entry point of a name already installed would silently shadow one of the two.
+    result = cab_cli("new", "adapter", "command", "--out", str(tmp_path / "y"))
+    assert result.exit_code == 2 and "taken by the installed cab-adapters" in result.output
+    assert not (tmp_path / "y").exists()
 
 
 def _fresh_venv(path: Path) -> Path:

@@ -50,6 +50,17 @@ def names_for(kind: str, name: str) -> dict:
     }
 
 
+def _taken_by(name: str):
+    """The distribution whose ``cab`` entry point already has ``name``, if any (cab loads one per name)."""
+    from importlib import metadata
+
+    for ep in metadata.entry_points(group="cab"):
+        if ep.name == name:
+            dist = getattr(ep, "dist", None)
+            return dist.metadata["Name"] if dist else ep.value
+    return None
+
+
 def _template_files(kind: str):
     """(relative path, text) of every template of ``kind``, the shared ones included."""
     root = resources.files("cab_core") / "templates" / "new"
@@ -103,6 +114,9 @@ def register(cli: click.Group) -> None:
           cab plugins                                # lists my-agent
         """
         context = names_for(kind, name)
+        taken = _taken_by(name)
+        if taken and taken != context["distribution"]:
+            raise CabError(f"plugin name {name!r} is taken by the installed {taken} (choose another name)")
         out = out or Path(context["distribution"])
         files = scaffold(kind, name, out)
         click.echo(f"wrote {context['distribution']} ({KINDS[kind]}) in {out}: {len(files)} files")
