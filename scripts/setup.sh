@@ -27,12 +27,19 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.cab-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ adapters/pyproject.toml -nt "$stamp" ] \
-   || [ scorers/pyproject.toml -nt "$stamp" ] || [ tasks/pyproject.toml -nt "$stamp" ] \
-   || [ examples/cab-scorer-test-focus/pyproject.toml -nt "$stamp" ]; then
+# The example plugins (examples/*/) are installed too: their tests run with the suite.
+examples=()
+for project in examples/*/pyproject.toml; do
+  if [ -f "$project" ]; then examples+=(-e "./$(dirname "$project")"); fi
+done
+stale=0
+for project in pyproject.toml adapters/pyproject.toml scorers/pyproject.toml tasks/pyproject.toml \
+               exporters/otel/pyproject.toml examples/*/pyproject.toml; do
+  if [ -f "$project" ] && [ "$project" -nt "$stamp" ]; then stale=1; fi
+done
+if [ ! -f "$stamp" ] || [ "$stale" = 1 ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[test]' -e ./adapters -e ./scorers -e ./tasks -e ./exporters/otel \
-    -e ./examples/cab-scorer-test-focus  # a third-party axis, so its own tests and the summary's column run in CI
+  .venv/bin/python -m pip install -q -e '.[test]' -e ./adapters -e ./scorers -e ./tasks -e ./exporters/otel "${examples[@]}"
   touch "$stamp"
 fi
 echo "setup: ok ($(.venv/bin/cab --version))"

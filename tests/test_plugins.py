@@ -66,22 +66,6 @@ def test_allow_and_block_lists(cab):
     assert [r["name"] for r in json.loads(out)] == ["command"]
 
 
-def test_example_third_party_plugin_installs_with_pip(tmp_path):
-    target = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target),
-         str(ROOT / "examples" / "cab-adapter-example")],
-        check=True, capture_output=True,
-    )
-    env = {"PYTHONPATH": str(target)}
-    adapters = json.loads(run_cab("adapters", "--json", env=env, check=True).stdout)
-    assert "echo" in [a["name"] for a in adapters]
-    scorers = json.loads(run_cab("scorers", "--json", env=env, check=True).stdout)
-    assert "diff_size" in [s["name"] for s in scorers]
-    rows = json.loads(run_cab("plugins", "--json", env=env, check=True).stdout)
-    assert any(r["distribution"] == "cab-adapter-example" and r["version"] == "0.0.1" for r in rows)
-
-
 def test_core_imports_no_plugin():
     code = ("import cab_core, cab_core.cli, cab_core.runner, sys; "
             "assert not any(m.startswith(('cab_adapters','cab_scorers','cab_tasks')) for m in sys.modules)")
@@ -124,7 +108,9 @@ def test_unknown_name_lists_available(cab_pm, cab_register):
 
 
 def test_unknown_adapter_on_the_cli(cab):
-    proc = cab("run", "--adapter", "pii", "--model", "x", "--task", "polyglot/rust-error-handling")
+    # The example adapter (examples/, installed by setup) is left out to keep the list exact.
+    proc = cab("run", "--adapter", "pii", "--model", "x", "--task", "polyglot/rust-error-handling",
+               env={"CAB_DISABLE_PLUGINS": "example-shell"})
     assert proc.returncode == 2
     assert proc.stderr.strip() == "Error: unknown adapter 'pii' (available: aider, command, mini, opencode, pi)"
 

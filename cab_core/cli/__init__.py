@@ -126,8 +126,8 @@ def make_cli(pm_factory: Optional[Callable[[], object]] = None) -> click.Group:
 
     for module in (listing, tasks, run, check, sweep, summary, report, agents, images):
         module.register(cli)
-    from . import compare, export
-    for module in (compare, export):
+    from . import compare, export, new
+    for module in (compare, export, new):
         module.register(cli)
     return cli
 
