@@ -39,6 +39,7 @@ from ..plugins import hookimpl
 from . import forwarder, mounts as allow
 from .mounts import CREDENTIAL_PATHS  # noqa: F401  (kept importable from here)
 from .limits import RUN_SIZE, SHM_SIZE, CellCgroup, DiskWatch, Limits, Watch, limit_prefix
+from .piped import run_piped
 from .pty import run_in_pty
 
 def bwrap_path() -> Optional[str]:
@@ -209,12 +210,15 @@ class LocalSession:
         cgroup = CellCgroup(self.limits)
         watch = Watch(DiskWatch(writable, self.limits.disk), cgroup)
         kwargs = {} if output_cap is None else {"output_cap": output_cap}
+        argv_full = [*limit_prefix(self.limits, cgroup), *full]
         try:
-            result = run_in_pty(
-                [*limit_prefix(self.limits, cgroup), *full], env=env, cwd=Path(cwd), timeout=timeout,
-                cast_path=cast_path, stdin_devnull=stdin_devnull, marker=marker, interact=interact, watch=watch,
-                **kwargs,
-            )
+            if cast_path is None and interact is None and stdin_devnull:  # no terminal wanted: pipes
+                result = run_piped(argv_full, env=env, cwd=Path(cwd), timeout=timeout, marker=marker, watch=watch,
+                                   **kwargs)
+            else:
+                result = run_in_pty(argv_full, env=env, cwd=Path(cwd), timeout=timeout, cast_path=cast_path,
+                                    stdin_devnull=stdin_devnull, marker=marker, interact=interact, watch=watch,
+                                    **kwargs)
         finally:
             leftovers = cgroup.close()
         if leftovers:
