@@ -26,10 +26,9 @@ from typing import Optional
 
 from ..globs import match_any
 from ..models import FileChanges, Task
-from ..tasks import copy_tree, list_files
+from ..tasks import list_files
 from . import forgery, hooks, snapshot, template
 from .safefs import read_text
-from .snapshot import IGNORED, git
 
 
 class CellWorkspace:
