@@ -36,7 +36,7 @@ import attrs
 from ..errors import CabError
 from ..models import Mount, ProcessResult, Sandbox, to_mounts
 from ..plugins import hookimpl
-from . import forwarder, mounts as allow
+from . import forwarder, mounts as allow, procs
 from .mounts import CREDENTIAL_PATHS  # noqa: F401  (kept importable from here)
 from .limits import RUN_SIZE, SHM_SIZE, CellCgroup, DiskWatch, Limits, Watch, limit_prefix
 from .piped import run_piped
@@ -211,6 +211,8 @@ class LocalSession:
         watch = Watch(DiskWatch(writable, self.limits.disk), cgroup)
         kwargs = {} if output_cap is None else {"output_cap": output_cap}
         argv_full = [*limit_prefix(self.limits, cgroup), *full]
+        if marker:
+            procs.note_launch(marker)  # before it starts: a later sweep may be skipped only if none started since
         try:
             if cast_path is None and interact is None and stdin_devnull:  # no terminal wanted: pipes
                 result = run_piped(argv_full, env=env, cwd=Path(cwd), timeout=timeout, marker=marker, watch=watch,
