@@ -140,3 +140,37 @@ def test_fingerprint_cache_sees_a_new_file(tmp_path):
     (task.workspace / "sub").mkdir()
     (task.workspace / "sub" / "c.py").write_text("")
     assert expected.fingerprint(task) != before
+
+
+# ------------------------------------------------------------------ marker sweeps
+def test_sweep_is_skipped_only_after_a_clean_sweep_since_the_last_launch(tmp_path, monkeypatch):
+    from cab_core.sandbox import procs
+
+    scans = []
+    real = procs.marked_pids
+    monkeypatch.setattr(procs, "marked_pids", lambda m: scans.append(m) or real(m))
+    marker = "overhead-test-" + os.urandom(6).hex()
+    procs.sweep(marker)
+    procs.sweep(marker)
+    assert len(scans) == 2  # never launched through a sandbox that notes launches: always scans
+    procs.note_launch(marker)
+    procs.kill_marked(marker)
+    procs.sweep(marker)
+    assert len(scans) == 3  # clean since the last launch: skipped
+    procs.note_launch(marker)
+    procs.sweep(marker)
+    assert len(scans) == 4  # launched since: scans
+    procs.forget(marker)
+
+
+def test_a_daemon_left_by_a_local_command_is_killed(tmp_path):
+    from cab_core.sandbox import procs
+
+    marker = "overhead-test-" + os.urandom(6).hex()
+    env = {**_env(), procs.MARKER_VAR: marker}
+    session = LocalSession(isolate=False)
+    session.run(["/bin/sh", "-c", "setsid sleep 60 >/dev/null 2>&1 </dev/null &"], cwd=tmp_path, env=env,
+                timeout=10, marker=marker)
+    assert procs.marked_pids(marker) == []
+    assert procs.sweep(marker) == 0
+    procs.forget(marker)
