@@ -18,7 +18,9 @@ runs unisolated and the cell says ``isolation: none``.
 
 In both modes :mod:`cab_core.sandbox.limits` caps processes, disk (and optionally
 memory) per command, and everything a command started is killed through its cgroup
-when it ends.  ``LocalSession(limits=...)`` takes ``limit.*`` options (the runner
+when it ends.  A command that records no terminal cast and is not interactive (the
+verify run, validation) runs through pipes (:mod:`cab_core.sandbox.piped`), the others
+under a PTY (:mod:`cab_core.sandbox.pty`).  ``LocalSession(limits=...)`` takes ``limit.*`` options (the runner
 passes ``-o limit.disk=2G`` and friends); see :class:`~cab_core.sandbox.limits.Limits`.
 """
 
