@@ -289,7 +289,7 @@ class Runner:
                 reason = proxy.infra_failure()  # "environment: ...", from harness-side evidence only
                 if reason:
                     raise InfraError(reason)
-            procs.kill_marked(state.marker)  # nothing of the agent's may change the tree while it is read
+            procs.sweep(state.marker)  # nothing of the agent's may change the tree while it is read
             with tracer.span("diff", "diff:workdir") as sp:
                 state.changes = ws.changes()
                 state.hook_files = ws.hook_files(state.changes)
@@ -333,7 +333,8 @@ class Runner:
                     state.model_calls = list(proxy.calls)  # after stop: includes calls it cut off
                 if token is not None:
                     self.model_server().unregister(token)
-                procs.kill_marked(state.marker)
+                procs.sweep(state.marker)
+                procs.forget(state.marker)
                 if ws is not None:
                     ws.close()
         result = self._record(state, opts, tracer, writer)

@@ -18,7 +18,9 @@ runs unisolated and the cell says ``isolation: none``.
 
 In both modes :mod:`cab_core.sandbox.limits` caps processes, disk (and optionally
 memory) per command, and everything a command started is killed through its cgroup
-when it ends.  ``LocalSession(limits=...)`` takes ``limit.*`` options (the runner
+when it ends.  A command that records no terminal cast and is not interactive (the
+verify run, validation) runs through pipes (:mod:`cab_core.sandbox.piped`), the others
+under a PTY (:mod:`cab_core.sandbox.pty`).  ``LocalSession(limits=...)`` takes ``limit.*`` options (the runner
 passes ``-o limit.disk=2G`` and friends); see :class:`~cab_core.sandbox.limits.Limits`.
 """
 
@@ -36,9 +38,10 @@ import attrs
 from ..errors import CabError
 from ..models import Mount, ProcessResult, Sandbox, to_mounts
 from ..plugins import hookimpl
-from . import forwarder, mounts as allow
+from . import forwarder, mounts as allow, procs
 from .mounts import CREDENTIAL_PATHS  # noqa: F401  (kept importable from here)
 from .limits import RUN_SIZE, SHM_SIZE, CellCgroup, DiskWatch, Limits, Watch, limit_prefix
+from .piped import run_piped
 from .pty import run_in_pty
 
 def bwrap_path() -> Optional[str]:
@@ -209,12 +212,17 @@ class LocalSession:
         cgroup = CellCgroup(self.limits)
         watch = Watch(DiskWatch(writable, self.limits.disk), cgroup)
         kwargs = {} if output_cap is None else {"output_cap": output_cap}
+        argv_full = [*limit_prefix(self.limits, cgroup), *full]
+        if marker:
+            procs.note_launch(marker)  # before it starts: a later sweep may be skipped only if none started since
         try:
-            result = run_in_pty(
-                [*limit_prefix(self.limits, cgroup), *full], env=env, cwd=Path(cwd), timeout=timeout,
-                cast_path=cast_path, stdin_devnull=stdin_devnull, marker=marker, interact=interact, watch=watch,
-                **kwargs,
-            )
+            if cast_path is None and interact is None and stdin_devnull:  # no terminal wanted: pipes
+                result = run_piped(argv_full, env=env, cwd=Path(cwd), timeout=timeout, marker=marker, watch=watch,
+                                   **kwargs)
+            else:
+                result = run_in_pty(argv_full, env=env, cwd=Path(cwd), timeout=timeout, cast_path=cast_path,
+                                    stdin_devnull=stdin_devnull, marker=marker, interact=interact, watch=watch,
+                                    **kwargs)
         finally:
             leftovers = cgroup.close()
         if leftovers:

@@ -63,6 +63,52 @@ def kill_until_gone(find: Callable[[], Iterable[int]], *, rounds: int = 5, pause
     return killed
 
 
+#: Per marker: commands a sandbox started with it (``note_launch``), and that count as of the
+#: last sweep that found none of its processes left.  Only sandboxes that call
+#: ``note_launch`` (the local one) get a sweep skipped; for any other every sweep scans.
+_LAUNCHED: dict[str, int] = {}
+_CLEAN_AT: dict[str, int] = {}
+
+
+def note_launch(marker: str) -> None:
+    """A command carrying ``marker`` is about to start (call before starting it)."""
+    _LAUNCHED[marker] = _LAUNCHED.get(marker, 0) + 1
+
+
 def kill_marked(marker: str, *, rounds: int = 5) -> int:
     """SIGKILL every process carrying the marker (daemons that double-forked included)."""
-    return kill_until_gone(lambda: marked_pids(marker), rounds=rounds)
+    launches = _LAUNCHED.get(marker)
+    killed = 0
+    for _ in range(rounds):
+        pids = marked_pids(marker)
+        if not pids:
+            if launches is not None:
+                _CLEAN_AT[marker] = launches
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.02)
+    return killed
+
+
+def sweep(marker: str) -> int:
+    """``kill_marked``, skipped when a sweep found none of the marker's processes after its last launch.
+
+    A process carries the marker only by inheriting it from a command the harness
+    started with it; with none alive at the last sweep and none started since, none
+    can exist (issue 16: each scan of /proc reads every process's environment).
+    """
+    launches = _LAUNCHED.get(marker)
+    if launches is not None and _CLEAN_AT.get(marker) == launches:
+        return 0
+    return kill_marked(marker)
+
+
+def forget(marker: str) -> None:
+    """Drop the marker's launch record (the cell is over)."""
+    _LAUNCHED.pop(marker, None)
+    _CLEAN_AT.pop(marker, None)

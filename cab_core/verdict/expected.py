@@ -21,8 +21,59 @@ from .runtime import cache_root
 IDENTITY_VERSION = "1"
 
 
+#: fingerprint per task, kept with the stat signature of every file it read (issue 16):
+#: a sweep asks once per cell, and re-reading the whole task each time is pure overhead.
+_CACHE: dict[tuple, tuple[tuple, str]] = {}
+
+
 def fingerprint(task) -> str:
-    """sha256 over everything that decides which tests exist and pass."""
+    """sha256 over everything that decides which tests exist and pass.
+
+    Cached per process; the cache entry holds until a file or folder it covered
+    changes its size, mtime, inode or ctime, appears or goes (checked by stat alone).
+    """
+    key = _key(task)
+    signature = _signature(task)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] == signature:
+        return hit[1]
+    value = _fingerprint(task)
+    _CACHE[key] = (signature, value)
+    return value
+
+
+def _key(task) -> tuple:
+    return (task.id, task.test_command, getattr(task, "reporter", "") or "", task.solution_command or "",
+            *(str(p) if p is not None else "" for p in (task.workspace, task.solution_dir, task.hidden_tests,
+                                                        task.solution_patch)))
+
+
+def _signature(task) -> tuple:
+    """(path, size, mtime_ns, ctime_ns, inode) of every file and folder the fingerprint reads."""
+    out = []
+    for folder in (task.workspace, task.solution_dir, task.hidden_tests, task.solution_patch):
+        if folder is None:
+            continue
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = [d for d in dirnames if d not in _SKIPPED]
+            out += [_stat(dirpath), *(_stat(os.path.join(dirpath, n)) for n in filenames)]
+        if not os.path.isdir(folder):
+            out.append(_stat(str(folder)))
+    return tuple(out)
+
+
+def _stat(path: str) -> tuple:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (path,)
+    return (path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+_SKIPPED = ("target", "node_modules", "__pycache__", ".git")
+
+
+def _fingerprint(task) -> str:
     digest = hashlib.sha256()
     for part in (IDENTITY_VERSION, task.id, task.test_command, getattr(task, "reporter", "") or "",
                  task.solution_command or ""):
@@ -39,7 +90,7 @@ def _hash_tree(digest, label: str, root: Path) -> None:
     if not root.is_dir():
         return
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in ("target", "node_modules", "__pycache__", ".git"))
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED)
         for name in sorted(filenames):
             path = Path(dirpath, name)
             _hash_file(digest, f"{label}:{path.relative_to(root).as_posix()}", path)

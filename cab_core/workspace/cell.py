@@ -26,10 +26,9 @@ from typing import Optional
 
 from ..globs import match_any
 from ..models import FileChanges, Task
-from ..tasks import copy_tree, list_files
-from . import forgery, hooks, snapshot
+from ..tasks import list_files
+from . import forgery, hooks, snapshot, template
 from .safefs import read_text
-from .snapshot import IGNORED, git
 
 
 class CellWorkspace:
@@ -59,16 +58,9 @@ class CellWorkspace:
     # ------------------------------------------------------------------ setup
     def prepare(self) -> None:
         """Copy the starting files, commit them for the agent, and take the harness's own baseline."""
-        copy_tree(self.task.workspace, self.work)
-        git(["init", "-q", "--template=", "-b", "main"], cwd=self.work)  # no sample hooks to copy
-        (self.work / ".git" / "info").mkdir(parents=True, exist_ok=True)
-        (self.work / ".git" / "info" / "exclude").write_text("\n".join(IGNORED) + "\n")
-        git(["add", "-A"], cwd=self.work)
-        git(["commit", "-q", "--allow-empty", "-m", f"cab baseline: {self.task.id}"], cwd=self.work)
-        self.agent_baseline = (read_text(self.work / ".git" / "refs" / "heads" / "main") or "").strip()
+        self.agent_baseline = template.place(self.task, self.work)  # built once per task per process
         self.before = snapshot.take(self.work)
-        snapshot.init_store(self.base_git)
-        self.baseline = snapshot.commit(self.base_git, self.before, "baseline")
+        self.baseline = template.base_store(self.before, self.base_git)  # copied when the same files were stored
         self.baseline_files = set(self.before.files)
         self.protected_before = snapshot.digests(self.before, [p for p in self.before.files
                                                                 if match_any(p, self.task.protected)])

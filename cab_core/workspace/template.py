@@ -1,0 +1,110 @@
+"""The starting work tree of a task, with its committed ``.git``, built once per process (issue 16).
+
+Every cell of a task starts from the same files and the same baseline commit for the
+agent.  Building that takes three git processes (init, add, commit); a sweep of many
+cells of one task paid them on every cell.  Here they run once per task per process,
+in a private folder of the harness (never shown to a sandbox), and each cell gets a
+plain copy of the result.  The template is rebuilt when any file or folder of the
+task's starting files changes its size, mtime, ctime or inode, appears or goes; a cell
+only ever writes its own copy, never the template nor the task.
+
+The baseline commit differs from one built per cell only in its timestamp.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from ..tasks import copy_tree
+from .safefs import read_text
+from .snapshot import IGNORED, git
+
+_LOCK = threading.Lock()
+_BUILT: dict[str, tuple[tuple, Path]] = {}
+_ROOT: list[Path] = []
+
+
+def signature(folder: Path) -> tuple:
+    """(path, type, size, mtime_ns, ctime_ns, inode) of everything below ``folder``, by stat alone."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in (".", *sorted(filenames), *dirnames):
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                out.append((path,))
+                continue
+            out.append((path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    return tuple(out)
+
+
+def _root() -> Path:
+    if not _ROOT:
+        root = Path(tempfile.mkdtemp(prefix="cab-templates-"))
+        atexit.register(shutil.rmtree, root, True)
+        _ROOT.append(root)
+    return _ROOT[0]
+
+
+def _build(task, dest: Path) -> None:
+    copy_tree(task.workspace, dest)
+    git(["init", "-q", "--template=", "-b", "main"], cwd=dest)  # no sample hooks to copy
+    (dest / ".git" / "info").mkdir(parents=True, exist_ok=True)
+    (dest / ".git" / "info" / "exclude").write_text("\n".join(IGNORED) + "\n")
+    git(["add", "-A"], cwd=dest)
+    git(["commit", "-q", "--allow-empty", "-m", f"cab baseline: {task.id}"], cwd=dest)
+
+
+def template(task) -> Path:
+    """The folder holding ``task``'s starting files and their committed ``.git`` (built if stale)."""
+    key = str(Path(task.workspace).resolve())
+    with _LOCK:
+        sig = signature(Path(task.workspace))
+        hit = _BUILT.get(key)
+        if hit is not None and hit[0] == sig and hit[1].is_dir():
+            return hit[1]
+        dest = Path(tempfile.mkdtemp(prefix="t-", dir=_root()))
+        try:
+            _build(task, dest)
+        except BaseException:
+            shutil.rmtree(dest, ignore_errors=True)
+            raise
+        if hit is not None:
+            shutil.rmtree(hit[1], ignore_errors=True)
+        _BUILT[key] = (sig, dest)
+        return dest
+
+
+def place(task, work: Path) -> str:
+    """Fill ``work`` with the task's starting files and committed ``.git``; return the baseline commit id."""
+    shutil.copytree(template(task), work, dirs_exist_ok=True, symlinks=True)
+    return (read_text(work / ".git" / "refs" / "heads" / "main") or "").strip()
+
+
+_STORES: dict[tuple, tuple[Path, str]] = {}
+
+
+def base_store(snap, git_dir: Path) -> str:
+    """``git_dir``: the harness's bare store holding ``snap`` as ``refs/heads/baseline``; return the commit id.
+
+    The commit is deterministic (fixed author and date), so a store made once for the
+    same files (path, mode, content digest and size) is copied rather than rebuilt.
+    """
+    from . import snapshot
+
+    key = tuple(sorted((r.rel, r.mode, r.digest, r.size, r.note) for r in snap.files.values()))
+    with _LOCK:
+        hit = _STORES.get(key)
+        if hit is None or not hit[0].is_dir():
+            store = Path(tempfile.mkdtemp(prefix="s-", dir=_root())) / "base.git"
+            snapshot.init_store(store)
+            hit = _STORES[key] = (store, snapshot.commit(store, snap, "baseline"))
+    shutil.copytree(hit[0], git_dir, symlinks=True)
+    return hit[1]

@@ -1,0 +1,176 @@
+"""The cheaper per-cell paths of issue 16 keep the guarantees of the paths they replace."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from cab_core.sandbox.local import LocalSession
+from cab_core.sandbox.piped import run_piped
+from cab_core.verdict import expected
+from cab_core.workspace import CellWorkspace, template
+from cab_core.workspace.snapshot import git
+
+
+def _env():
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+
+# ------------------------------------------------------------------ run_piped
+def test_piped_output_and_exit_code(tmp_path):
+    r = run_piped(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"], env=_env(), cwd=tmp_path, timeout=10)
+    assert r.exit_code == 3 and "out" in r.output and "err" in r.output and not r.timed_out
+
+
+def test_piped_has_no_terminal_and_no_stdin(tmp_path):
+    r = run_piped(["/bin/sh", "-c", "test -t 1 && echo tty || echo notty; cat; echo done"], env=_env(),
+                  cwd=tmp_path, timeout=10)
+    assert "notty" in r.output and "done" in r.output
+
+
+def test_piped_timeout_kills_the_group(tmp_path):
+    flag = tmp_path / "late"
+    t0 = time.monotonic()
+    r = run_piped(["/bin/sh", "-c", f"(sleep 3; touch {flag}) & sleep 30"], env=_env(), cwd=tmp_path, timeout=0.5)
+    assert r.timed_out and r.exit_code is None and time.monotonic() - t0 < 5
+    time.sleep(3.5)
+    assert not flag.exists()
+
+
+def test_piped_output_cap_keeps_the_tail(tmp_path):
+    r = run_piped(["/bin/sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' a; echo END"], env=_env(), cwd=tmp_path,
+                  timeout=20, output_cap=1000)
+    assert r.output_truncated and r.output.rstrip().endswith("END") and len(r.output) < 300_000
+
+
+def test_piped_missing_executable(tmp_path):
+    r = run_piped([str(tmp_path / "nope")], env=_env(), cwd=tmp_path, timeout=5)
+    assert r.exit_code == 127 and r.error
+
+
+def test_piped_watch_breach_stops_the_command(tmp_path):
+    calls = []
+
+    def watch(force=False):
+        calls.append(force)
+        return "limit exceeded: test" if len(calls) > 1 else None
+
+    r = run_piped(["/bin/sh", "-c", "sleep 30"], env=_env(), cwd=tmp_path, timeout=20, watch=watch)
+    assert r.error == "limit exceeded: test" and r.duration_ms < 10_000
+
+
+def test_session_uses_a_terminal_only_when_recording(tmp_path):
+    session = LocalSession(isolate=False)
+    probe = ["/bin/sh", "-c", "test -t 1 && echo tty || echo notty"]
+    piped = session.run(probe, cwd=tmp_path, env=_env(), timeout=10)
+    pty = session.run(probe, cwd=tmp_path, env=_env(), timeout=10, cast_path=tmp_path / "t.cast")
+    assert "notty" in piped.output and "tty" in pty.output and "notty" not in pty.output
+
+
+# ------------------------------------------------------------------ template
+class _Task:
+    def __init__(self, root: Path):
+        self.id = "bench/t"
+        self.workspace = root / "workspace"
+        self.workspace.mkdir(parents=True)
+        (self.workspace / "a.py").write_text("x = 1\n")
+        self.protected = []
+        self.test_command = "true"
+        self.reporter = ""
+        self.solution_command = None
+        self.solution_dir = None
+        self.hidden_tests = None
+        self.solution_patch = None
+
+
+def test_cells_share_a_template_but_never_write_it(tmp_path):
+    task = _Task(tmp_path)
+    one, two = CellWorkspace(task), CellWorkspace(task)
+    try:
+        one.prepare()
+        (one.work / "a.py").write_text("hacked\n")
+        (one.work / ".git" / "HEAD").write_text("ref: refs/heads/evil\n")
+        two.prepare()
+        assert (two.work / "a.py").read_text() == "x = 1\n"
+        assert (task.workspace / "a.py").read_text() == "x = 1\n"
+        assert (template.template(task) / "a.py").read_text() == "x = 1\n"
+        status = git(["status", "--porcelain"], cwd=two.work).stdout
+        assert status.strip() == b""
+        assert two.agent_baseline and git(["rev-parse", "HEAD"], cwd=two.work).stdout.decode().strip() == two.agent_baseline
+        assert one.baseline == two.baseline
+    finally:
+        one.close()
+        two.close()
+
+
+def test_template_follows_an_edited_task(tmp_path):
+    task = _Task(tmp_path)
+    first = CellWorkspace(task)
+    first.prepare()
+    first.close()
+    time.sleep(0.01)
+    (task.workspace / "a.py").write_text("x = 2\n")  # same size, new content
+    (task.workspace / "b.py").write_text("y\n")
+    cell = CellWorkspace(task)
+    try:
+        cell.prepare()
+        assert (cell.work / "a.py").read_text() == "x = 2\n" and (cell.work / "b.py").exists()
+        assert b"b.py" in git(["ls-files"], cwd=cell.work).stdout
+        assert set(cell.baseline_files) == {"a.py", "b.py"}
+    finally:
+        cell.close()
+
+
+# ------------------------------------------------------------------ fingerprint cache
+def test_fingerprint_cache_sees_a_same_size_edit(tmp_path):
+    task = _Task(tmp_path)
+    before = expected.fingerprint(task)
+    assert expected.fingerprint(task) == before
+    path = task.workspace / "a.py"
+    path.write_text("x = 3\n")
+    os.utime(path, ns=(1, 1))  # even with an old mtime: ctime and content size/inode checks
+    assert expected.fingerprint(task) != before
+    assert expected.fingerprint(task) == expected._fingerprint(task)
+
+
+def test_fingerprint_cache_sees_a_new_file(tmp_path):
+    task = _Task(tmp_path)
+    before = expected.fingerprint(task)
+    (task.workspace / "sub").mkdir()
+    (task.workspace / "sub" / "c.py").write_text("")
+    assert expected.fingerprint(task) != before
+
+
+# ------------------------------------------------------------------ marker sweeps
+def test_sweep_is_skipped_only_after_a_clean_sweep_since_the_last_launch(tmp_path, monkeypatch):
+    from cab_core.sandbox import procs
+
+    scans = []
+    real = procs.marked_pids
+    monkeypatch.setattr(procs, "marked_pids", lambda m: scans.append(m) or real(m))
+    marker = "overhead-test-" + os.urandom(6).hex()
+    procs.sweep(marker)
+    procs.sweep(marker)
+    assert len(scans) == 2  # never launched through a sandbox that notes launches: always scans
+    procs.note_launch(marker)
+    procs.kill_marked(marker)
+    procs.sweep(marker)
+    assert len(scans) == 3  # clean since the last launch: skipped
+    procs.note_launch(marker)
+    procs.sweep(marker)
+    assert len(scans) == 4  # launched since: scans
+    procs.forget(marker)
+
+
+def test_a_daemon_left_by_a_local_command_is_killed(tmp_path):
+    from cab_core.sandbox import procs
+
+    marker = "overhead-test-" + os.urandom(6).hex()
+    env = {**_env(), procs.MARKER_VAR: marker}
+    session = LocalSession(isolate=False)
+    session.run(["/bin/sh", "-c", "setsid sleep 60 >/dev/null 2>&1 </dev/null &"], cwd=tmp_path, env=env,
+                timeout=10, marker=marker)
+    assert procs.marked_pids(marker) == []
+    assert procs.sweep(marker) == 0
+    procs.forget(marker)
