@@ -83,14 +83,14 @@ def _generic(scorer: Scorer, score: Any) -> dict:
             "missing": score is None, "error": None, "na": False, "direction": scorer.direction,
             "format": scorer.format, "plugin": scorer.plugin}
     if score is None:
-        card.update(display="n/a", note="not scored")
+        card["note"] = "not scored"
         return card
     value = number(score.value)
     card.update(value=value, error=score.error, na=bool(score.not_applicable), note=note_of(scorer, score))
     if score.error:
         card.update(display="error", tone="bad")
     elif value is None:
-        card.update(display="n/a", na=True)
+        card["display"] = "n/a" if score.not_applicable else "–"
     else:
         card.update(display=format_value(scorer, value), tone=tone(scorer, value))
     return card
