@@ -44,7 +44,7 @@ def site(tmp_path_factory):
     runner = CellRunner(pm, root / "results", [tasks])
     try:
         for model in ("oracle", "noop"):
-            result, _ = runner.run(task="demo/add", adapter="command", model=model, sweep="axes")
+            result, _ = runner.run(task="demo/add", adapter="command", model=model, sweep_id="axes")
         scorers = runner.registry.scorers_in_order()
     finally:
         runner.close()
