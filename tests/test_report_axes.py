@@ -129,7 +129,7 @@ def test_verdict_warnings_and_estimated_calls_are_shown(tmp_path):
 def test_unregistered_axis_falls_back_to_a_generic_card():
     result = _result({"mystery": AxisScore(axis="mystery", value=0.5)})
     (card,) = axis_cards(result, [])
-    assert (card["label"], card["display"], card["tone"]) == ("mystery", "0.500", "warn")
+    assert (card["label"], card["display"], card["tone"]) == ("mystery", "0.500", "neutral")
 
 
 def test_declared_format_and_direction_drive_the_card():

@@ -24,13 +24,17 @@ TEST_LISTS = (("expected_tests", "expected"), ("passed_tests", "passed"), ("miss
               ("skipped_tests", "skipped"), ("failed_tests", "failed"))
 
 
+#: The ``plugin`` of a :func:`fallback` record: its scale is unknown, so its values get no tone.
+UNREGISTERED = "(not registered)"
+
+
 def _unscored(score: Any) -> Any:
     return None
 
 
 def fallback(name: str) -> Scorer:
     """The record of an axis a cell carries but no registered scorer declares."""
-    return Scorer(name=name, score=_unscored, order=1000, plugin="(not registered)")
+    return Scorer(name=name, score=_unscored, order=1000, plugin=UNREGISTERED)
 
 
 def load_scorers() -> list[Scorer]:
@@ -53,7 +57,7 @@ def records_for(scorers: Sequence[Scorer], names: Iterable[str]) -> list[Scorer]
 
 def tone(scorer: Scorer, value: Any) -> str:
     """good / warn / bad by the value's place on the scorer's [0, 1] scale; neutral when it has none."""
-    unit = unit_value(scorer, number(value))
+    unit = None if scorer.plugin == UNREGISTERED else unit_value(scorer, number(value))
     if unit is None:
         return "neutral"
     return "good" if unit >= 0.75 else "warn" if unit >= 0.4 else "bad"
