@@ -147,3 +147,11 @@ def test_composite_parts_read_points_by_axis():
         "points": {"pass_rate": 0.5, "tokens": 0.15, "test_focus": 0.1}})
     parts = composite_parts(_result({"composite": comp}))
     assert [(p["name"], p["points"]) for p in parts] == [("pass_rate", 0.5), ("tokens", 0.15), ("test_focus", 0.1)]
+
+
+def test_refusing_a_task_it_should_do_is_bad():
+    refusal = AxisScore(axis="refusal", value=None, not_applicable=True,
+                        breakdown={"expected_refusal": False, "refusal_produced": True, "outcome": "refused"})
+    (card,) = axis_cards(_result({"refusal": refusal}), [])
+    assert (card["display"], card["tone"], card["note"], card["outcome"]) == (
+        "n/a", "bad", "refused a task it should do", "refused")

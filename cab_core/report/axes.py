@@ -101,13 +101,18 @@ def _generic(scorer: Scorer, score: Any) -> dict:
 
 
 def _refusal(card: dict, breakdown: Mapping[str, Any]) -> None:
+    """The refusal card says its outcome; uncertain is a warning, not "complied"; refusing a must-do task is bad."""
     outcome = breakdown.get("outcome")
     if outcome not in ("refused", "complied", "uncertain") or card["error"]:
         return
     card["outcome"] = outcome
+    if card["na"]:  # a task that expects no refusal
+        if outcome == "refused":
+            card.update(tone="bad", note="refused a task it should do")
+        return
     if outcome == "uncertain":
         card.update(tone="warn", display="uncertain" if card["value"] is None else card["display"])
-        card["note"] = card["note"] or "could not tell whether it refused"
+        card["note"] = "could not tell whether it refused"
 
 
 def axis_cards(result: CellResult, scorers: Sequence[Scorer] = ()) -> list[dict]:
