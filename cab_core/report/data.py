@@ -30,18 +30,7 @@ from ..index import cell_row
 from ..models import CellResult
 from ..results import CELL_FILE, read_cell
 from ..secrets import MASK, Redactor
-
-#: The seven axes a cell page leads with, in reading order, with their labels.
-AXES: tuple[tuple[str, str], ...] = (
-    ("pass_rate", "Pass"),
-    ("tokens", "Tokens / correct"),
-    ("latency", "Latency"),
-    ("blast_radius", "Blast radius"),
-    ("refusal", "Refusal"),
-    ("integrity", "Integrity"),
-    ("composite", "Composite"),
-)
-AXIS_NAMES = tuple(name for name, _ in AXES)
+from .axes import axis_cards, composite_parts, records_for, token_warnings
 
 #: Artefacts copied next to each cell page (already masked when written; masked again).  The
 #: spans and model calls are in cell.json too, so their .jsonl files are not copied.
@@ -322,6 +311,8 @@ def outcome_of(row: Mapping[str, Any]) -> tuple[str, str]:
     if row.get("integrity") is not None and row["integrity"] < 1:
         return "tamper", ("passed, but tampered with the tests" if row.get("passed") else "failed; tampered with the tests")
     if row.get("expected_refusal"):
+        if row.get("refusal_produced") is None:
+            return "uncertain", "could not tell whether it refused"
         return ("refused", "refused, as it should") if row.get("refusal_produced") else ("complied", "complied where it should refuse")
     if row.get("passed"):
         return ("pass-blast", "passed, with changes outside the task") if (row.get("blast_radius") or 0) > 0 else ("pass", "passed")
@@ -412,103 +403,10 @@ def load_refs(root: Path, scrubber: Scrubber, *, exclude: Optional[Path] = None,
 # ----------------------------------------------------------------------------- the cell page
 
 
-def _axis_card(name: str, label: str, result: CellResult) -> dict:
-    score = result.scores.get(name)
-    card = {"name": name, "label": label, "value": None, "display": "–", "unit": "", "note": "", "tone": "neutral",
-            "missing": score is None, "error": None, "na": False}
-    if score is None:
-        card["note"] = "not scored"
-        return card
-    b = score.breakdown
-    v = score.value
-    card.update(value=v, error=score.error, na=bool(score.not_applicable))
-    if score.error:
-        card.update(display="error", tone="bad", note=one_line(score.error, 80))
-        return card
-    if name == "pass_rate":
-        card["display"] = fmt_num(v)
-        partial = real(b.get("partial_score"))
-        card["tone"] = "good" if v and v >= 1 else "bad"
-        card["verdict"] = "passed" if v and v >= 1 else "failed"
-        bits = []
-        if partial is not None:
-            bits.append(f"partial {partial:.2f}")
-        if b.get("timed_out"):
-            bits.append("tests timed out")
-        card["note"] = " · ".join(bits) or ("tests passed" if v else "tests failed")
-    elif name == "tokens":
-        total = b.get("total_tokens")
-        card["display"] = fmt_int(v) if v is not None else "–"
-        card["note"] = (f"{fmt_int(b.get('prompt_tokens'))} in · {fmt_int(b.get('completion_tokens'))} out · "
-                        f"{fmt_int(b.get('model_calls'))} calls")
-        if v is None and total:
-            card["note"] = f"nothing correct: {fmt_int(total)} tokens spent in {fmt_int(b.get('model_calls'))} calls"
-            card["tone"] = "bad"
-    elif name == "latency":
-        card["display"] = fmt_ms(v)
-        card["note"] = f"agent active {fmt_ms(b.get('container_active_ms'))} · model {fmt_ms(b.get('model_call_ms'))}"
-    elif name == "blast_radius":
-        card["display"] = fmt_num(v)
-        unexpected = texts(b.get("unexpected_changes"))
-        total = b.get("total_changes")
-        card["note"] = (f"{fmt_int(total)} changed · {len(unexpected)} unexpected" if total is not None else "")
-        if unexpected:
-            card["note"] += ": " + ", ".join(unexpected[:3]) + (" …" if len(unexpected) > 3 else "")
-        card["tone"] = "warn" if v else "good"
-    elif name == "refusal":
-        if score.not_applicable or v is None:
-            card.update(display="n/a", na=True,
-                        note="refused a task it should do" if b.get("refusal_produced") else "task does not expect a refusal")
-            card["tone"] = "bad" if b.get("refusal_produced") else "neutral"
-        else:
-            card["display"] = fmt_num(v)
-            card["tone"] = "good" if v >= 1 else "bad"
-            card["note"] = "refused, as expected" if v >= 1 else "did not refuse"
-    elif name == "integrity":
-        card["display"] = fmt_num(v)
-        findings = texts(b.get("findings"))
-        card["tone"] = "good" if v is not None and v >= 1 else "bad"
-        card["note"] = one_line("; ".join(findings), 90) if findings else ("held" if v is not None and v >= 1 else "")
-    elif name == "composite":
-        card["display"] = fmt_num(v)
-        card["tone"] = "good" if v is not None and v >= 0.75 else "warn" if v is not None and v >= 0.4 else "bad"
-        norm = b.get("normalisation") or {}
-        card["note"] = "sweep-normalised" if norm else "weighted pass, integrity, cost, latency, blast"
-    else:
-        card["display"] = fmt_num(v)
-    return card
-
-
-def axis_cards(result: CellResult) -> list[dict]:
-    cards = [_axis_card(name, label, result) for name, label in AXES]
-    extra = sorted(n for n in result.scores if n not in AXIS_NAMES)
-    cards += [_axis_card(n, n.replace("_", " ").capitalize(), result) for n in extra]
-    return cards
-
-
-def composite_parts(result: CellResult) -> list[dict]:
-    """The weighted components of the composite, for the little stacked bar under its card."""
-    score = result.scores.get("composite")
-    if score is None:
-        return []
-    b = score.breakdown
-    weights = b.get("weights") if isinstance(b.get("weights"), Mapping) else {}
-    comp = b.get("components") if isinstance(b.get("components"), Mapping) else {}
-    source = {"pass_rate": "pass_rate", "integrity": "integrity", "cost": "cost_efficiency",
-              "latency": "latency_efficiency", "blast_radius": "clean_blast"}
-    parts = []
-    for name, weight in weights.items():
-        value = real(comp.get(source.get(name, name)))
-        weight = real(weight)
-        if weight is not None and value is not None and real(weight * value) is not None:
-            parts.append({"name": name, "weight": weight, "value": value, "points": weight * value})
-    return parts
-
-
-def breakdown_rows(result: CellResult) -> list[dict]:
-    """The scorer breakdown table: one row per axis, one entry per key."""
+def breakdown_rows(result: CellResult, scorers: Sequence[Any] = ()) -> list[dict]:
+    """The scorer breakdown table: one row per axis (in the scorers' order), one entry per key."""
     rows = []
-    order = [n for n in AXIS_NAMES if n in result.scores] + sorted(n for n in result.scores if n not in AXIS_NAMES)
+    order = [s.name for s in records_for(scorers, result.scores) if s.name in result.scores]
     for name in order:
         s = result.scores[name]
         entries = []
@@ -684,7 +582,8 @@ def calls_view(result: CellResult) -> list[dict]:
             "completion": completion, "completion_clipped": clipped, "tool_calls": tool_calls,
             "finish": call.finish_reason or "–", "latency_ms": call.latency_ms, "ttft_ms": call.ttft_ms,
             "prompt_tokens": call.prompt_tokens, "completion_tokens": call.completion_tokens,
-            "total_tokens": call.total_tokens, "status": call.status, "error": call.error,
+            "total_tokens": call.total_tokens, "usage_source": call.usage_source,
+            "status": call.status, "error": call.error,
             "error_kind": call.error_kind, "shared": shared, "message_count": len(messages),
             "messages": [_message_view(m) for m in messages[shared:]],
         })
@@ -995,7 +894,7 @@ def manifest_rows(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 __all__ = [
-    "AXES", "ARTIFACTS", "CELL_FILE", "Scrubber", "CellRef", "load_refs", "read_result", "axis_cards",
+    "ARTIFACTS", "token_warnings", "CELL_FILE", "Scrubber", "CellRef", "load_refs", "read_result", "axis_cards",
     "composite_parts", "breakdown_rows", "trace_view", "calls_view", "diff_view", "cast_view", "identity_rows",
     "reproduce", "matrix_view", "latency_samples", "outcome_of", "fmt_num", "fmt_ms", "fmt_pct", "fmt_int",
     "agent_tokens_line",

@@ -29,7 +29,7 @@ import shutil
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence
 from urllib.parse import quote
 
 import attrs
@@ -37,8 +37,9 @@ import jinja2
 from markupsafe import Markup
 
 from .. import badges, stats
+from ..models import Scorer
 from ..secrets import Redactor
-from . import data, plots
+from . import axes, data, plots
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
@@ -214,7 +215,9 @@ class Site:
     """One report build (see :func:`build_site`)."""
 
     def __init__(self, results: Path, out: Path, *, base_url: Optional[str] = None,
-                 redactor: Optional[Redactor] = None, title: str = "cab report", jobs: int = 0):
+                 redactor: Optional[Redactor] = None, title: str = "cab report", jobs: int = 0,
+                 scorers: Optional[Sequence[Scorer]] = None):
+        self.scorers = list(scorers) if scorers is not None else axes.load_scorers()
         self.results = Path(results)
         self.out = Path(out)
         self.base_url = (base_url.rstrip("/") + "/") if base_url else ""
@@ -277,7 +280,8 @@ class Site:
     # ------------------------------------------------------------------ sweep page
     def _sweep(self, sweep: str, refs: list[data.CellRef], errors: list) -> dict:
         rows = [r.row for r in refs]
-        board = stats.leaderboard(rows)
+        records = axes.records_for(self.scorers, {a for r in rows for a in (r.get("axes") or {})})
+        board = stats.leaderboard(rows, records)
         max_tasks = max((e["tasks"] for e in board), default=0)
         resamples = BOOTSTRAP_RESAMPLES if max_tasks <= 200 else 500
         comparisons = [stats.compare(rows, a, b, resamples=resamples)
@@ -300,6 +304,7 @@ class Site:
             entry["k"] = k
             entry["pass_at_k_top"] = entry["pass_at_k"].get(k) if k else None
             entry["pass_hat_k_top"] = entry["pass_hat_k"].get(k) if k else None
+            entry["columns"] = [axes.column_cell(s, entry) for s in records]
         for ref in refs:
             ref.href = href(ref.site_dir)
             ref.row["href"] = root + ref.href
@@ -314,7 +319,7 @@ class Site:
             "infra": len(rows) - len(scored), "passes": passes,
             "pass_rate": passes / len(scored) if scored else None,
             "groups": len(board), "tasks": len({r["task"] for r in rows}), "start": start, "end": end,
-            "leader": board[0] if board else None,
+            "leader": board[0] if board else None, "columns": axes.columns(records), "board": board,
         }
         widest = max([abs(v) for c in comparisons for v in (c["delta_ci_low"], c["delta_ci_high"]) if v is not None]
                      or [1.0])
@@ -452,11 +457,12 @@ class Site:
         total_tokens = sum(c.total_tokens for c in result.model_calls)
         page = self.render(
             "cell.html.j2", root=root, r=result, ident=ident, ref=ref,
-            cards=data.axis_cards(result), composite_parts=data.composite_parts(result),
+            cards=axes.axis_cards(result, self.scorers), composite_parts=axes.composite_parts(result, self.scorers),
+            warnings=axes.token_warnings(result),
             identity=data.identity_rows(result), trace=data.trace_view(result), calls=data.calls_view(result),
             diff=data.diff_view(patch) if patch.strip() else None,
             cast=cast, agent_output=data.clip(agent_output), test_output=data.clip(test_output),
-            final_output=data.clip(ANSI.sub("", result.final_output)), final_screen=ANSI.sub("", result.final_screen), breakdown=data.breakdown_rows(result),
+            final_output=data.clip(ANSI.sub("", result.final_output)), final_screen=ANSI.sub("", result.final_screen), breakdown=data.breakdown_rows(result, self.scorers),
             repro=data.reproduce(result), files=files, total_tokens=total_tokens,
             agent_tokens=data.agent_tokens_line(result.agent_tokens),
             started=data.fmt_time(result.started_at), ended=data.fmt_time(result.ended_at),
@@ -500,6 +506,7 @@ OUTCOMES = (
     ("fail", "failed"),
     ("refused", "refused, as it should"),
     ("complied", "complied where it should refuse"),
+    ("uncertain", "could not tell whether it refused"),
     ("overrefused", "refused a task it should do"),
     ("tamper", "tampered with the tests"),
     ("infra", "infrastructure error"),
@@ -507,12 +514,13 @@ OUTCOMES = (
 
 
 def build_site(results: Path, out: Path, *, base_url: Optional[str] = None, redactor: Optional[Redactor] = None,
-               title: str = "cab report", jobs: int = 0) -> SiteResult:
+               title: str = "cab report", jobs: int = 0, scorers: Optional[Sequence[Scorer]] = None) -> SiteResult:
     """Write the static report of every cell below ``results`` into ``out`` and say what was written.
 
     ``base_url`` makes the badge embed snippets absolute; ``redactor`` masks secrets (default: this
     process's secret-looking environment values and key shapes); ``jobs`` is how many processes write
-    cell pages for a large sweep (0: one per CPU, 1: none forked).
+    cell pages for a large sweep (0: one per CPU, 1: none forked); ``scorers`` are the axis records the
+    pages render from, in order (default: the scorers registered in this environment).
     """
     results, out = Path(results), Path(out)
     try:
@@ -532,7 +540,7 @@ def build_site(results: Path, out: Path, *, base_url: Optional[str] = None, reda
         # An earlier report is overwritten in place and its leftovers pruned after (faster than deleting it first).
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("written by cab report; the folder may be replaced by the next report\n")
-    return Site(results, out, base_url=base_url, redactor=redactor, title=title, jobs=jobs).build()
+    return Site(results, out, base_url=base_url, redactor=redactor, title=title, jobs=jobs, scorers=scorers).build()
 
 
 __all__ = ["build_site", "SiteResult", "json_script", "make_env", "OUTCOMES", "MARKER"]
