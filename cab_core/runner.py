@@ -12,7 +12,6 @@ import math
 import os
 import platform
 import shlex
-import shutil
 import sys
 import time
 import traceback
@@ -46,14 +45,13 @@ from .sandbox.limits import Limits
 from .scoring import score_all  # noqa: F401  (re-exported: tests and plugins import it from here)
 from .secrets import Redactor, secret_option_values
 from .tokens import token_warnings, tokens_agree
+from .environment import STANDARD_PATH, TOOLCHAINS, agent_env  # noqa: F401  (re-exported)
 from .verdict.expected import load_expected
 from .verdict.run import TEST_OUTPUT_CAP, run_tests  # noqa: F401  (TEST_OUTPUT_CAP: re-exported)
 from .verdict.runtime import preflight
 from .workspace import CellWorkspace
 
 SCRIPTED_PREFIX = "scripted/"
-STANDARD_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
-TOOLCHAINS = ("cargo", "node", "go", "gcc", "javac", "npm")
 
 
 @attrs.frozen(kw_only=True)
@@ -134,38 +132,6 @@ class Tracer:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if isinstance(exc, (CabError, InfraError)) and text else f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
-
-
-def agent_env(home: Path, marker: str, runtime: Optional[Path] = None) -> dict[str, str]:
-    """A clean environment for a sandboxed command: nothing inherited but toolchain locations.
-
-    ``runtime`` (the task's Python test runtime's bin folder) comes first on PATH.
-    """
-    path = ([str(runtime)] if runtime else []) + [str(Path(sys.executable).parent)]
-    for tool in TOOLCHAINS:
-        found = shutil.which(tool)
-        if found and str(Path(found).parent) not in path:
-            path.append(str(Path(found).parent))
-    path += [p for p in STANDARD_PATH if p not in path]
-    env = {
-        "PATH": os.pathsep.join(path),
-        "HOME": str(home),
-        "USER": os.environ.get("USER", "cab"),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "TERM": "xterm-256color",
-        "TMPDIR": "/tmp",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-        "NO_COLOR": "1",
-        procs.MARKER_VAR: marker,
-    }
-    real_home = Path(os.path.expanduser("~"))
-    for var, default in (("RUSTUP_HOME", real_home / ".rustup"), ("CARGO_HOME", real_home / ".cargo")):
-        value = os.environ.get(var) or (str(default) if default.exists() else None)
-        if value:
-            env[var] = value
-    return env
 
 
 class Runner:

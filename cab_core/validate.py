@@ -18,6 +18,7 @@ from typing import Optional
 
 import attrs
 
+from .environment import agent_env
 from .errors import CabError, InfraError
 from .models import Task
 from .tasks import apply_solution, copy_tree
@@ -42,8 +43,6 @@ class Validation:
 
 def test_env(task: Task, home: Path, marker: str) -> dict:
     """The environment of a test run: a clean one, with the task's test runtime first on PATH."""
-    from .runner import agent_env
-
     return agent_env(home, marker, runtime=preflight(task, agent_env(home, marker)["PATH"]))
 
 

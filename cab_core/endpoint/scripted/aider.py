@@ -8,10 +8,8 @@ as ``SEARCH/REPLACE`` blocks or whole-file listings, depending on its edit forma
 from __future__ import annotations
 
 import posixpath
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import Any, Mapping, Optional
 
-if TYPE_CHECKING:
-    from .planning import Reply, ScriptContext
 
 def _message_text(message: Mapping[str, Any]) -> str:
     content = message.get("content")
@@ -121,11 +119,19 @@ def _listing(path: str, content: str, fence: tuple[str, str]) -> str:
     return f"{path}\n{fence[0]}\n{_with_newline(content)}{fence[1]}\n"
 
 
-def text_edits(files: dict[str, str], ctx: ScriptContext, messages: list) -> Reply:
-    """aider-style edits in the format the system prompt asks for."""
-    from .planning import _system_text
+def system_text(messages: list) -> str:
+    """The system (and developer) messages' text."""
+    return "\n".join(_message_text(m) for m in messages if isinstance(m, Mapping) and m.get("role") in ("system", "developer"))
 
-    system = _system_text(messages) or "\n".join(_message_text(m) for m in messages if isinstance(m, Mapping))
+
+def done_text(paths) -> str:
+    paths = list(paths)
+    return f"Done: updated {', '.join(paths)}." if paths else "Done: nothing to change."
+
+
+def text_edits(files: dict[str, str], test_files: Mapping[str, str], messages: list) -> str:
+    """aider-style edits in the format the system prompt asks for (the reply's text)."""
+    system = system_text(messages) or "\n".join(_message_text(m) for m in messages if isinstance(m, Mapping))
     diff_format = "SEARCH/REPLACE" in system
     everything = "\n".join(_message_text(m) for m in messages if isinstance(m, Mapping))
     blocks, changed = [], []
@@ -138,8 +144,8 @@ def text_edits(files: dict[str, str], ctx: ScriptContext, messages: list) -> Rep
             if shown is not None:
                 blocks.append(_search_replace_block(path, shown[0], new, shown[1]))
                 continue
-            if path in ctx.test_files:  # not in the chat, but we know what is on disk
-                current = ctx.test_files[path]
+            if path in test_files:  # not in the chat, but we know what is on disk
+                current = test_files[path]
                 blocks.append(_search_replace_block(path, current, new, _choose_fence(current, new)))
                 continue
             if path not in everything:  # a new file: aider creates it from an empty SEARCH
@@ -147,11 +153,9 @@ def text_edits(files: dict[str, str], ctx: ScriptContext, messages: list) -> Rep
                 continue
         fence = shown[1] if shown is not None else _choose_fence(new)
         blocks.append(_listing(path, new, fence))
-    from .planning import Reply, _done_text
-
     if not blocks:
-        return Reply(content="Done: the files already have the changes.")
+        return "Done: the files already have the changes."
     intro = "Here are the changes.\n\n"
-    return Reply(content=intro + "\n".join(blocks) + "\n" + _done_text(changed))
+    return intro + "\n".join(blocks) + "\n" + done_text(changed)
 
 

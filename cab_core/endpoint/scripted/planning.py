@@ -32,7 +32,7 @@ from typing import Any, Iterable, Mapping, Optional
 import attrs
 
 from ...tokens import estimate_prompt_tokens, estimate_tokens
-from .aider import _message_text, text_edits
+from .aider import _message_text, done_text, system_text, text_edits
 
 #: Behaviours that answer (see the module docstring).
 BEHAVIOURS = ("oracle", "noop", "refuse", "vandal")
@@ -98,8 +98,7 @@ def behaviour_of(model: str) -> str:
     return model.rstrip("/").rsplit("/", 1)[-1]
 
 
-def _system_text(messages: list) -> str:
-    return "\n".join(_message_text(m) for m in messages if isinstance(m, Mapping) and m.get("role") in ("system", "developer"))
+_system_text = system_text
 
 
 def edits_for(behaviour: str, ctx: ScriptContext) -> dict[str, str]:
@@ -233,9 +232,7 @@ def _tools_answered(messages: list) -> bool:
     return False
 
 
-def _done_text(paths: Iterable[str]) -> str:
-    paths = list(paths)
-    return f"Done: updated {', '.join(paths)}." if paths else "Done: nothing to change."
+_done_text = done_text
 
 
 def _call_id(index: int, path: str) -> str:
@@ -260,7 +257,7 @@ def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> R
     if tool is None and patch_tool is None:
         if not files:
             return Reply(content=_done_text(()))
-        return text_edits(files, ctx, messages)
+        return Reply(content=text_edits(files, ctx.test_files, messages))
     if _tools_answered(messages) or not files:
         return Reply(content=_done_text(files))
     if patch_tool is not None:
