@@ -12,7 +12,6 @@ import math
 import os
 import platform
 import shlex
-import sys
 import time
 import traceback
 import uuid
