@@ -194,6 +194,8 @@ class Runner:
             with tracer.span("task_setup", f"prepare:{task.id}", workdir=str(ws.work), task_category=task.category,
                              plugin_stack=list(opts.plugins), language=task.language) as sp:
                 # The environment is never the agent: what the tests need is checked before it runs.
+                if "needs-docker" in task.tags and opts.sandbox != "docker":
+                    raise InfraError(f"environment: task {task.id} needs its Docker environment (run it with --sandbox docker)")
                 if opts.sandbox == "local":  # other sandboxes bring their own toolchains (the image's)
                     state.runtime = preflight(task, agent_env(ws.home, state.marker)["PATH"])
                 sp.update(test_runtime=str(state.runtime) if state.runtime else None)

@@ -585,10 +585,12 @@ def test_a_harbor_test_cannot_be_planted_by_the_agent(samples, tmp_path):
 def test_harbor_task_that_needs_its_image_is_marked_and_refused_locally(samples, tmp_path, cab):
     rows = json.loads(cab("tasks", "list", "--tasks-dir", samples["harbor_docker"], "--json", check=True).stdout)
     assert rows[0]["id"] == "harbor/needs-jq" and "needs-docker" in rows[0]["tags"]
-    cell = run_cell("harbor/needs-jq", samples["harbor_docker"], tmp_path / "r", "noop")
-    tail = cell["scores"]["pass_rate"]["breakdown"]["stdout_tail"]
-    assert cell["scores"]["pass_rate"]["value"] == 0.0
-    assert "needs its Docker environment (environment/Dockerfile runs commands at build time (RUN apt-get" in tail
+    proc = run_cab("run", "--adapter", "command", "--model", "noop", "--task", "harbor/needs-jq", "--tasks-dir",
+                   samples["harbor_docker"], "--results", tmp_path / "r", "--json", timeout=600)
+    cell = json.loads(proc.stdout)
+    # The environment is never the agent: run locally, the task is an environment error, not a pass 0.
+    assert proc.returncode == 3 and cell["status"] == "infra_error" and cell["exit_code"] is None
+    assert cell["error"] == "environment: task harbor/needs-jq needs its Docker environment (run it with --sandbox docker)"
 
 
 def test_harbor_local_or_docker_decision(tmp_path):
