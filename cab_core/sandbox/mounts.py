@@ -232,8 +232,11 @@ def harness_python(argv: Sequence[str]) -> tuple[list[str], list[Mount], list[tu
     Returns the new argv, the mounts and the ``(inside, host)`` placed binds.
     """
     argv = list(argv)
-    if not argv or not _is_harness_python(argv[0]):
+    # The harness's Python may come after a wrapper (``strace -f ... python -m X``, ``env A=B python ...``).
+    at = next((i for i, word in enumerate(argv) if _is_harness_python(word)), None)
+    if at is None:
         return argv, [], []
+    prefix, argv = argv[:at], argv[at:]
     rest, flags = argv[1:], []
     while rest and rest[0].startswith("-") and rest[0] not in ("-m", "-c", "-"):
         takes_value = rest[0] in ("-W", "-X") and len(rest) > 1
@@ -250,10 +253,10 @@ def harness_python(argv: Sequence[str]) -> tuple[list[str], list[Mount], list[tu
             placed.append((f"{PYTHON_DIR}/{name}", host_path))
         boot = (f"import runpy, sys; sys.path.insert(0, {PYTHON_DIR!r}); "
                 f"runpy.run_module({rest[1]!r}, run_name='__main__', alter_sys=True)")
-        return [python, *flags, "-c", boot, *rest[2:]], mounts, placed
+        return [*prefix, python, *flags, "-c", boot, *rest[2:]], mounts, placed
     if rest and os.path.isabs(rest[0]) and os.path.isfile(rest[0]):
         mounts.append(Mount(path=Path(rest[0]), why="the script run by the harness's Python"))
-    return [python, *flags, *rest], mounts, []
+    return [*prefix, python, *flags, *rest], mounts, []
 
 
 # --------------------------------------------------------------------------- the view
