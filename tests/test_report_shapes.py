@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cab_core import serialization
-from cab_core.models import AxisScore, CellId, CellResult, ModelCall, Span, ToolCall
+from cab_core.models import AxisScore, CellId, CellResult, ModelCall, Mount, Span, ToolCall
 from cab_core.report import build_site
 
 import test_report as tr
@@ -125,6 +125,8 @@ FIELDS = {
     "scores": axis_scores(), "spans": spans, "model_calls": calls, "final_output": long_text, "final_screen": long_text,
     "files": st.dictionaries(st.sampled_from(["terminal", "diff", "agent_output", "x"]), _small_text, max_size=3),
     "command": long_text, "agent_tokens": agent_tokens, "host": st.dictionaries(_small_text, json_value, max_size=3),
+    "mounts": st.lists(st.builds(Mount, path=st.from_regex(r"\A/[a-z0-9_./-]{0,40}\Z"), writable=st.booleans(),
+                                 why=_small_text), max_size=3),
 }
 
 
