@@ -27,6 +27,7 @@ from cab_core.models import to_mounts
 from cab_core.errors import TaskError
 from cab_core.globs import glob_problem
 from cab_core.serialization import describe_structure_error, strict_converter
+from cab_core.verdict.channels import CHANNELS
 
 from . import SUITE
 from ._convert import write_native
@@ -37,8 +38,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MANIFEST = "task.toml"
-#: The structured result channels of ``cab_core.verdict.channels``.
-REPORTERS = ("pytest", "node", "cargo", "lines", "summary")
+#: The structured result channels a task may name (``cab_core.verdict.channels``).
+REPORTERS = tuple(CHANNELS)
 
 
 @attrs.frozen(kw_only=True)
