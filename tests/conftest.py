@@ -24,3 +24,46 @@ def run_cab(*args, env=None, cwd=None, timeout=300, check=False):
 @pytest.fixture
 def cab():
     return run_cab
+
+
+# ----------------------------------------------------------------------------- one browser per session
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_browser():
+    """Skip locally, fail in CI, when Playwright or Debian's Chromium is missing."""
+    reason = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        reason = "the playwright package is not installed (scripts/install-browser.sh)"
+    if reason is None and not os.access(CHROMIUM, os.X_OK):
+        reason = f"{CHROMIUM} is missing (run scripts/install-browser.sh)"
+    if reason:
+        if in_ci():
+            pytest.fail(f"browser tests cannot run in CI: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's headless Chromium through Playwright, one for the whole session.
+
+    Playwright's sync API allows one running instance per thread: a second ``sync_playwright()``
+    while the first is open fails with "using Playwright Sync API inside the asyncio loop", so
+    every browser test shares this one.
+    """
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

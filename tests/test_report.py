@@ -23,13 +23,10 @@ import pytest
 
 from cab_core.secrets import MASK, Redactor
 
-from conftest import CAB, ROOT, run_cab
+from conftest import CAB, ROOT, require_browser, run_cab
 
 SWEEP = "rep"
 SLUGIFY = "polyglot/python-slugify"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = ROOT / "test-artifacts" / "report"
 AXES = ("pass_rate", "tokens", "latency", "blast_radius", "refusal", "integrity", "composite")
 
@@ -350,30 +347,13 @@ def test_cast_view_reads_asciicast_v2():
 # ----------------------------------------------------------------------------- in a browser
 
 
-def _require_browser():
-    reason = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        reason = "the playwright package is not installed (.venv/bin/pip install playwright)"
-    if reason is None and not os.access(CHROMIUM, os.X_OK):
-        reason = f"{CHROMIUM} is missing (run scripts/install-browser.sh)"
-    if reason:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"browser tests cannot run in CI: {reason}")
-        pytest.skip(reason)
+_require_browser = require_browser
 
 
-@pytest.fixture(scope="module")
-def browser():
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
+@pytest.fixture
+def browser(chromium):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    return chromium
 
 
 @pytest.fixture

@@ -251,17 +251,6 @@ def test_generated_pages_open_in_chromium_without_errors(tmp_path_factory, chrom
         context.close()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    tr._require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=tr.CHROMIUM, args=tr.CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 def test_artefact_names_never_leave_the_cell_folder(tmp_path):
     """``files`` names the cell's artefacts; a name that is a path out of the folder shows nothing."""
     secret = tmp_path / "outside.txt"

@@ -18,17 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, in_ci, require_browser  # noqa: F401  (re-exported to the e2e tests)
 
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STEPS = ("sweep", "summary", "report", "browser", "replay", "docker")
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def real_adapters() -> list[str]:
@@ -90,30 +83,6 @@ def pytest_terminal_summary(terminalreporter):
         [{"adapter": a, "step": s, "seconds": round(v, 2)} for (a, s), v in sorted(TIMINGS.items())], indent=2))
 
 
-def require_browser():
-    reason = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        reason = "the playwright package is not installed (scripts/install-browser.sh)"
-    if reason is None and not os.access(CHROMIUM, os.X_OK):
-        reason = f"{CHROMIUM} is missing (run scripts/install-browser.sh)"
-    if reason:
-        if in_ci():
-            pytest.fail(f"the end-to-end browser step cannot run in CI: {reason}")
-        pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """Debian's headless Chromium, driven through Playwright's DevTools connection (nothing downloaded)."""
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="session")
