@@ -10,7 +10,7 @@ task, and other tasks of the same category.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import Any
 
 from .. import badges
 from ..ansi import strip_ansi
@@ -23,9 +23,6 @@ from .load import ARTIFACTS, OUTCOMES, CellRef, read_result, safe_part
 from .sweep_page import root_of
 from .templating import href
 from .writer import read_text
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .site import Site
 
 #: How many other tasks of the same category a cell page links to (the sweep page has them all).
 RELATED_TASKS = 12
@@ -66,8 +63,10 @@ def related_links(ref: CellRef, by_task, by_group_category, root: str) -> dict:
             "tasks": other_tasks, "category": category, "more_tasks": max(0, len(peers) - 1 - len(other_tasks))}
 
 
-def render_cell(site: "Site", ref: CellRef, by_task, by_group_category) -> None:
-    """Write one cell's page, its badge and its files (skipped when its record changed underneath)."""
+def render_cell(site: Any, ref: CellRef, by_task, by_group_category) -> None:
+    """Write one cell's page, its badge and its files for ``site`` (the :class:`~.site.Site` being built).
+
+    Skipped when the record changed underneath since the first pass."""
     folder = ref.folder
     texts = {name: read_text(folder / name) for name in ARTIFACTS if (folder / name).is_file()}
     try:

@@ -7,7 +7,7 @@ with fewer resamples above 200 tasks so the report stays quick.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from .. import badges, stats
 from . import axes, plots
@@ -15,9 +15,6 @@ from .format import fmt_pct
 from .load import OUTCOMES, CellRef, safe_part
 from .sweep_view import group_label, latency_samples, manifest_rows, matrix_view, read_manifest, sweep_command, sweep_span
 from .templating import href
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .site import Site
 
 #: Comparisons are bootstrapped; above this many tasks fewer resamples keep the report quick.
 BOOTSTRAP_RESAMPLES = 2000
@@ -28,8 +25,8 @@ def root_of(depth: int) -> str:
     return "../" * depth
 
 
-def render_sweep(site: "Site", sweep: str, refs: list[CellRef], errors: list) -> dict:
-    """Write one sweep's page (leaderboard, comparisons, plots, matrix, badges) and return its summary."""
+def render_sweep(site: Any, sweep: str, refs: list[CellRef], errors: list) -> dict:
+    """Write one sweep's page for ``site`` (the :class:`~.site.Site` being built) and return its summary."""
     rows = [r.row for r in refs]
     records = axes.records_for(site.scorers, {a for r in rows for a in (r.get("axes") or {})})
     board = stats.leaderboard(rows, records)

@@ -16,14 +16,11 @@ import shlex
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import Any, Iterable, Optional
 
 from . import procs
 from .disk import human
 from .procs import LIMIT_EXCEEDED
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .limits import Limits
 
 CGROUP_ROOT = Path(os.environ.get("CAB_CGROUP_ROOT", "/sys/fs/cgroup"))
 CGROUP_PARENT = "cab"
@@ -70,7 +67,7 @@ class CellCgroup:
     available here (then the limits that need them are simply not enforced).
     """
 
-    def __init__(self, limits: Limits):
+    def __init__(self, limits: Any):  # a sandbox.limits.Limits (its pids and memory)
         self.limits = limits
         self.dirs: list[Path] = []
         self.kinds: dict[str, Path] = {}
