@@ -30,6 +30,7 @@ from ..index import cell_row
 from ..models import CellResult
 from ..results import CELL_FILE, read_cell
 from ..secrets import MASK, Redactor
+from ..wiring import cell_wiring
 from .axes import axis_cards, composite_parts, records_for, token_warnings
 
 #: Artefacts copied next to each cell page (already masked when written; masked again).  The
@@ -779,7 +780,7 @@ def reproduce(result: CellResult) -> dict:
         }
     uses_endpoint = "--endpoint" in command
     return {"command": command, "docker": docker, "uses_endpoint": uses_endpoint,
-            "key_env": _key_env(command)}
+            "key_env": _key_env(command), "wiring": cell_wiring(result)}
 
 
 def _key_env(command: str) -> Optional[str]:
