@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from ..models import CellResult
 from ..secrets import Scrubber
+from ..wiring import cell_wiring
 from .axes import records_for
 from .format import clip, compact_json, fmt_ms, fmt_num, fmt_time, one_line, pretty_json
 
@@ -303,7 +304,7 @@ def reproduce(result: CellResult) -> dict:
         }
     uses_endpoint = "--endpoint" in command
     return {"command": command, "docker": docker, "uses_endpoint": uses_endpoint,
-            "key_env": _key_env(command)}
+            "key_env": _key_env(command), "wiring": cell_wiring(result)}
 
 
 def _key_env(command: str) -> Optional[str]:
