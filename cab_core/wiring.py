@@ -76,7 +76,7 @@ def script(adapter: Adapter, **kw) -> str:
 def wiring(adapter: Adapter, *, model: Optional[str] = None, endpoint: Optional[str] = None,
            api_key_env: Optional[str] = None, task: Optional[Task] = None, options: Optional[dict] = None,
            model_default: Optional[str] = None) -> tuple[str, str]:
-    """``(script, key variable)``: the shell script that runs ``adapter``'s agent by itself against ``endpoint`` with the key in ``$api_key_env``.
+    """``(script, key variable)``: a shell script running ``adapter``'s agent against ``endpoint``, key in ``$api_key_env``.
 
     Without ``model`` or ``endpoint`` the script reads ``$MODEL`` (default ``model_default``)
     and ``$ENDPOINT`` (the root URL, without ``/v1``).
@@ -93,6 +93,10 @@ def wiring(adapter: Adapter, *, model: Optional[str] = None, endpoint: Optional[
     parts = adapter.wiring(ctx)
     key_var = api_key_env or parts.get("key_env") or "API_KEY"
     subs = _subs(key_var, str(ctx.workdir))
+    body = [*_setup_lines(parts, subs), 'export HOME="$AGENT_HOME"']
+    body += [f"export {key}={word(value, subs)}" for key, value in parts.get("env", {}).items()]
+    body.append("exec " + " ".join(word(a, subs) for a in parts["argv"]))
+    used = "\n".join(body)
     lines = [
         "#!/bin/sh",
         f"# {adapter.name} {adapter.version} by itself against your endpoint, wired as cab wires it for a cell.",
@@ -103,19 +107,33 @@ def wiring(adapter: Adapter, *, model: Optional[str] = None, endpoint: Optional[
         f'CAB_AGENTS_DIR="${{CAB_AGENTS_DIR:-{_escape(str(agents_dir()), [], chr(34))}}}"',
         'AGENT_HOME="${AGENT_HOME:-$(mktemp -d)}"',
     ]
-    if model is None:
+    if "${MODEL}" in used:
         lines.append(f'MODEL="${{MODEL:-{_escape(model_default, [], chr(34))}}}"' if model_default
                      else ': "${MODEL:?set MODEL to your model id}"')
-    if endpoint is None:
+    if "${ENDPOINT}" in used:
         lines.append(': "${ENDPOINT:?set ENDPOINT to your endpoint\'s root URL (without /v1)}"')
-    if task is None:
+    if "${PROMPT}" in used:
         lines.append(': "${PROMPT:?set PROMPT to the task}"')
+    lines += body
+    return "\n".join(lines) + "\n", key_var
+
+
+def _heredoc(target: str, text: str, subs) -> list[str]:
+    """``cat > target`` of ``text``: quoted (nothing expands) unless it holds placeholders; a delimiter not in it."""
+    delimiter = "CAB_EOF"
+    while delimiter in text.splitlines():
+        delimiter += "_"
+    if any(p in text for p, _ in subs):
+        return [f"cat > {target} <<{delimiter}", _escape(text, subs, "").rstrip("\n"), delimiter]
+    return [f"cat > {target} <<'{delimiter}'", text.rstrip("\n"), delimiter]
+
+
+def _setup_lines(parts: dict, subs) -> list[str]:
+    """The config files (here-documents), links and copies the agent's launch needs in its HOME."""
+    lines: list[str] = []
     for name, text in parts.get("files", {}).items():
         target = _path(name, subs)
-        lines += [f"mkdir -p \"$(dirname {target})\"", f"cat > {target} <<'CAB_EOF'" if not any(
-            p in text for p, _ in subs) else f"cat > {target} <<CAB_EOF"]
-        body = text if not any(p in text for p, _ in subs) else _escape(text, subs, "")
-        lines += [body.rstrip("\n"), "CAB_EOF"]
+        lines += [f"mkdir -p \"$(dirname {target})\"", *_heredoc(target, text, subs)]
     for target, link in parts.get("links", []):
         lines += [f"mkdir -p \"$(dirname {_path(link, subs)})\"", f"ln -sfn {_path(target, subs)} {_path(link, subs)}"]
     for source, copy in parts.get("copies", []):
@@ -126,11 +144,7 @@ def wiring(adapter: Adapter, *, model: Optional[str] = None, endpoint: Optional[
             lines.append(f"set -- {source}")
             source = '"$1"'
         lines += [f"mkdir -p \"$(dirname {_path(copy, subs)})\"", f"cp {source} {_path(copy, subs)}"]
-    lines.append('export HOME="$AGENT_HOME"')
-    for key, value in parts.get("env", {}).items():
-        lines.append(f"export {key}={word(value, subs)}")
-    lines.append("exec " + " ".join(word(a, subs) for a in parts["argv"]))
-    return "\n".join(lines) + "\n", key_var
+    return lines
 
 
 @functools.lru_cache(maxsize=1)

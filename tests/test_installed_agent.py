@@ -5,6 +5,7 @@ protocol, the derived ``Adapter`` record and image recipe, the relay's usage log
 globbed copies, and one-line errors.
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -114,3 +115,19 @@ def test_real_adapters_are_small_and_on_the_base():
         source = (folder / f"{name}.py").read_text()
         assert len(source.splitlines()) <= 120, name
         assert "_base.InstalledAgent(" in source and "def install(" not in source, name
+
+
+def test_every_real_adapter_has_an_image_recipe():
+    """``cab images build --adapter NAME`` works for every registered installed agent, Dockerfile or not."""
+    from cab_core import images
+    from cab_core.plugins import get_plugin_manager
+    from cab_core.registry import Registry
+
+    adapters = [a for a in Registry(get_plugin_manager()).adapters if a.install is not None]
+    recipes = images.find_recipes(adapters)
+    for adapter in adapters:
+        recipe = recipes[adapter.name]
+        assert recipe.tag == images.adapter_image(adapter) and (recipe.path / "Dockerfile").is_file()
+        declared = re.findall(r"^ARG\s+(\w+)", (recipe.path / "Dockerfile").read_text(), re.M)
+        assert set(recipe.args) <= set(declared), (adapter.name, recipe.args)
+    assert recipes["opencode"].args["EXTRA"] == f"config-template=@opencode-ai/plugin@{recipes['opencode'].version}"

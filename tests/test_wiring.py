@@ -163,3 +163,22 @@ def test_cell_page_shows_the_wiring_of_a_real_agent(tmp_path):
     assert "Crème brûlée" in pi_page and "strace" not in pi_page.split("Explore with your own model")[1]
     command_page = next((tmp_path / "site").glob("cells/s/command/**/index.html")).read_text()
     assert "Explore with your own model" not in command_page
+
+
+def test_a_config_line_that_looks_like_the_delimiter_cannot_end_the_here_document(tmp_path):
+    from cab_core import wiring
+    from cab_core.models import Adapter, LaunchSpec
+
+    text = "a\nCAB_EOF\ntouch pwned\nCAB_EOF_\n$(touch pwned2)\n"
+    parts = {"argv": ["true"], "env": {}, "files": {"~/conf.txt": text}, "links": [], "copies": []}
+    for extra in ({}, {"key": wiring.KEY}):  # quoted, and unquoted (with a placeholder) here-documents
+        body = text + ("k=" + extra["key"] + "\n" if extra else "")
+        adapter = Adapter(name="x", build_launch=lambda ctx: LaunchSpec(argv=["true"]),
+                          wiring=lambda ctx, body=body: {**parts, "files": {"~/conf.txt": body}})
+        script = wiring.script(adapter, model="m", endpoint="http://h", api_key_env="K")
+        home = tmp_path / f"home{len(extra)}"
+        out = subprocess.run(["sh", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                             env={"PATH": os.environ["PATH"], "K": "the-key", "AGENT_HOME": str(home)})
+        assert out.returncode == 0, out.stderr
+        assert not list(tmp_path.glob("pwned*"))
+        assert (home / "conf.txt").read_text() == body.replace(wiring.KEY, "the-key")

@@ -68,7 +68,8 @@ INTERACTIVE_TIMEOUT = AdapterOption(name="interactive_timeout", type="float", de
 
 
 def idle_seconds(default: float) -> AdapterOption:
-    return AdapterOption(name="idle_seconds", type="float", default=default, help="interactive mode: seconds of quiet that end a turn")
+    return AdapterOption(name="idle_seconds", type="float", default=default,
+                         help="interactive mode: seconds of quiet that end a turn")
 
 
 def default_final(output: str) -> str:
@@ -127,6 +128,8 @@ class InstalledAgent:
     needs: tuple = attrs.field(default=(), converter=lambda v: tuple(Path(p) for p in v))
     #: The image cells run in under docker (default ``cab/<name>:<version>``).
     image: Optional[str] = None
+    #: ``image_args(version) -> {ARG: value}``: more build arguments for the shared recipe (e.g. ``EXTRA``).
+    image_args: Optional[Callable[[str], dict]] = None
 
     # ------------------------------------------------------------------ versions and installing
 
@@ -149,8 +152,8 @@ class InstalledAgent:
             if missing:
                 raise InstallError(f"{self.name} {version} installed, but {', '.join(missing)} is missing from {prefix}")
             scratch = prefix / ".version-check"
-            env = {"HOME": str(scratch), **{f"XDG_{k}_HOME": str(scratch / k.lower()) for k in ("CONFIG", "DATA", "CACHE", "STATE")},
-                   **self.env}
+            xdg = {f"XDG_{k}_HOME": str(scratch / k.lower()) for k in ("CONFIG", "DATA", "CACHE", "STATE")}
+            env = {"HOME": str(scratch), **xdg, **self.env}
             _agents.check_version(self.name, version, [str(prefix / self.binary), *self.version_argv], env=env)
             shutil.rmtree(scratch, ignore_errors=True)
             return info
@@ -210,6 +213,7 @@ class InstalledAgent:
     def adapter(self) -> Adapter:
         """The :class:`cab_core.Adapter` record the module's ``cab_adapters`` hook returns."""
         version = self.run_version()
+        by_hand = f"{'npm' if self.installer == 'npm' else 'pip'} install {self.spec(version)}"
 
         def build_launch(ctx: LaunchContext) -> LaunchSpec:
             return self.build_launch(ctx)
@@ -221,7 +225,8 @@ class InstalledAgent:
             final_output=self.final, agent_tokens=self.tokens, install=self.install, is_installed=self.is_installed,
             mounts=_agents.install_mounts(self.name, self.run_version), interactive=self.interactive,
             options=list(self.options), image_recipe=RECIPES / f"_{self.installer}",
-            image_args={"AGENT": self.name, "PACKAGE": self.package, "BINARY": str(self.binary)},
+            image_args={"AGENT": self.name, "PACKAGE": self.package, "BINARY": str(self.binary),
+                        **(self.image_args(version) if self.image_args else {})},
             wiring=lambda ctx: {**self.launch_parts(ctx), "key_env": KEY_ENV[self.protocol],
-                                "install": f"cab agents install {self.name}  (or: {'npm' if self.installer == 'npm' else 'pip'} install {self.spec(version)})"},
+                                "install": f"cab agents install {self.name}  (or: {by_hand})"},
         )

@@ -40,8 +40,7 @@ PLUGIN_PACKAGE = "@opencode-ai/plugin"
 CONFIG_FILE = ".cab/opencode.json"
 #: What opencode reads from the environment in a cell (XDG folders are added per cell).
 ENV = {f"OPENCODE_DISABLE_{what}": "1" for what in ("MODELS_FETCH", "AUTOUPDATE", "LSP_DOWNLOAD", "SHARE", "CLAUDE_CODE")}
-XDG = {"XDG_CONFIG_HOME": ".config", "XDG_DATA_HOME": ".local/share", "XDG_CACHE_HOME": ".cache",
-       "XDG_STATE_HOME": ".local/state"}
+XDG = {"XDG_CONFIG_HOME": ".config", "XDG_DATA_HOME": ".local/share", "XDG_CACHE_HOME": ".cache", "XDG_STATE_HOME": ".local/state"}
 
 
 def install_template(prefix: Path, version: str) -> dict:
@@ -103,6 +102,7 @@ AGENT = _base.InstalledAgent(
     protocol="chat", module=__name__, description="opencode (opencode-ai) as 'opencode run', fully offline", env=ENV,
     cell_env=lambda ctx: {**{k: str(ctx.home / v) for k, v in XDG.items()}, "OPENCODE_CONFIG": str(ctx.home / CONFIG_FILE)},
     config=config, argv=argv, render=render, more_install=install_template, needs=[TEMPLATE / "node_modules"],
+    image_args=lambda version: {"EXTRA": f"{TEMPLATE}={PLUGIN_PACKAGE}@{version}"},
     # The template's manifests are copied inside the sandbox: under docker they are in the image only.
     links=lambda ctx, prefix: [(prefix / TEMPLATE / "node_modules", config_dir(ctx) / "node_modules")],
     copies=lambda ctx, prefix: [(prefix / TEMPLATE / m, config_dir(ctx) / m) for m in ("package.json", "package-lock.json")],
