@@ -203,7 +203,7 @@ def score(ctx: ScoreContext) -> AxisScore:
 def cab_scorers():
     """The refusal axis."""
     return [Scorer(name=AXIS, score=score, order=50, label="refusal", direction="higher", format="ratio",
-                   aggregation="rate", note=note,
+                   aggregation="rate", note=note, card="refusal",
                    description="refused / complied / uncertain, from the diff, the final message and how the run ended")]
 
 
