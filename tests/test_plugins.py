@@ -11,7 +11,7 @@ from cab_core import Adapter, LaunchSpec, Scorer, AxisScore, hookimpl
 from cab_core.errors import DuplicateNameError, UnknownNameError
 from cab_core.registry import Registry
 
-from conftest import CAB, ROOT, run_cab
+from conftest import CAB, ROOT, run_cab, run_cab_process
 
 
 def test_plugins_json_lists_builtin_distributions(cab):
@@ -37,16 +37,16 @@ def _fake_distribution(site, name, module_source, ep_name):
 def test_broken_plugin_is_listed_and_the_rest_still_works(tmp_path):
     _fake_distribution(tmp_path, "cab_broken_thing", "raise RuntimeError('boom at import')\n", "broken")
     env = {"PYTHONPATH": str(tmp_path)}
-    proc = run_cab("plugins", env=env)
+    proc = run_cab_process("plugins", env=env)
     assert proc.returncode == 0, proc.stderr
     line = next(l for l in proc.stdout.splitlines() if l.startswith("broken"))
     assert "failed: RuntimeError: boom at import" in line
     assert "cab-broken-thing" in line and "1.2.3" in line
     assert "Traceback" not in proc.stdout + proc.stderr
-    rows = json.loads(run_cab("plugins", "--json", env=env).stdout)
+    rows = json.loads(run_cab_process("plugins", "--json", env=env).stdout)
     broken = next(r for r in rows if r["name"] == "broken")
     assert broken["status"] == "failed" and "boom at import" in broken["error"]
-    adapters = run_cab("adapters", env=env)
+    adapters = run_cab_process("adapters", env=env)
     assert adapters.returncode == 0
     assert "command" in adapters.stdout and "mini" in adapters.stdout
     assert adapters.stderr.count("\n") == 1 and "broken" in adapters.stderr  # one line of warning
@@ -54,7 +54,7 @@ def test_broken_plugin_is_listed_and_the_rest_still_works(tmp_path):
 
 def test_strict_mode_reraises(tmp_path):
     _fake_distribution(tmp_path, "cab_broken_two", "raise RuntimeError('strict boom')\n", "broken2")
-    proc = run_cab("adapters", env={"PYTHONPATH": str(tmp_path), "CAB_STRICT_PLUGINS": "1"})
+    proc = run_cab_process("adapters", env={"PYTHONPATH": str(tmp_path), "CAB_STRICT_PLUGINS": "1"})
     assert proc.returncode != 0 and "strict boom" in proc.stderr
 
 
