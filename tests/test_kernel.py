@@ -84,6 +84,7 @@ def test_hook_cab_register_commands(cab_pm, cab_register, cab_cli):
         assert "Run one cell" in cab_cli("run", "--help").stdout
 
 
+@pytest.mark.slow
 def test_hook_cab_cell_started(tmp_path, kernel_runner):
     assert kernel_runner.events["cab_cell_started"] == [PY_TASK]
 
@@ -148,6 +149,7 @@ def test_every_hookspec_is_typed_documented_and_has_a_test_named_after_it():
 # --------------------------------------------------------------------------- honest pluggy
 
 
+@pytest.mark.slow
 def test_trace_hooks_prints_every_hook_call_of_a_run(tmp_path):
     proc = run_cab("run", "-a", "command", "-m", "oracle", "-t", PY_TASK, "--results", tmp_path / "r",
                    env={"CAB_TRACE_HOOKS": "1"})
@@ -323,6 +325,7 @@ def test_no_import_cycle(package):
 KNOWN_CYCLES: set = set()
 
 
+@pytest.mark.slow
 def test_every_cab_core_module_imports_first_in_a_fresh_interpreter():
     names = sorted(_module_graph(ROOT / "cab_core"))
     code = ("import importlib, random, sys\nnames = %r\nrandom.Random(7).shuffle(names)\n"

@@ -84,6 +84,7 @@ def collector():
         c.stop()
 
 
+@pytest.mark.slow
 def test_a_cell_reaches_the_collector_as_genai_spans(collector, tmp_path):
     results = tmp_path / "results"
     proc = run_cab_process("run", "--adapter", "mini", "--model", "scripted/oracle", "--task", "polyglot/python-slugify",
@@ -129,6 +130,7 @@ def test_a_cell_reaches_the_collector_as_genai_spans(collector, tmp_path):
         assert span["end"] - span["start"] == pytest.approx(call["latency_ms"] * 1e6, abs=1e3)
 
 
+@pytest.mark.slow
 def test_an_unreachable_collector_costs_the_cell_nothing(tmp_path):
     import socket
 

@@ -66,12 +66,14 @@ def test_allow_and_block_lists(cab):
     assert [r["name"] for r in json.loads(out)] == ["command"]
 
 
+@pytest.mark.slow
 def test_core_imports_no_plugin():
     code = ("import cab_core, cab_core.cli, cab_core.runner, sys; "
             "assert not any(m.startswith(('cab_adapters','cab_scorers','cab_tasks')) for m in sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.slow
 def test_help_is_fast_and_loads_no_plugins():
     code = ("import sys; from cab_core.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"

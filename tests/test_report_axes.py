@@ -54,6 +54,7 @@ def site(tmp_path_factory):
     return out, scorers
 
 
+@pytest.mark.slow
 def test_third_party_axis_has_its_own_card(site):
     out, _ = site
     page = next(p for p in out.glob("cells/**/index.html") if "oracle" in str(p)).read_text()
@@ -62,6 +63,7 @@ def test_third_party_axis_has_its_own_card(site):
     assert 'data-testid="axis-value">1.000</div>' in card and "tone-good" in card
 
 
+@pytest.mark.slow
 def test_cards_follow_the_scorers_order(site):
     out, scorers = site
     page = next(out.glob("cells/**/index.html")).read_text()
@@ -69,6 +71,7 @@ def test_cards_follow_the_scorers_order(site):
     assert shown == [s.name for s in scorers]
 
 
+@pytest.mark.slow
 def test_third_party_axis_has_a_leaderboard_column(site):
     out, _ = site
     sweep = (out / "sweeps" / "axes" / "index.html").read_text()
@@ -79,6 +82,7 @@ def test_third_party_axis_has_a_leaderboard_column(site):
     assert re.search(r'<th [^>]*data-axis="test_focus"[^>]*>test focus</th>', front)
 
 
+@pytest.mark.slow
 def test_the_composite_bar_has_every_weighted_axis(site):
     out, _ = site
     page = next(p for p in out.glob("cells/**/index.html") if "oracle" in str(p)).read_text()
