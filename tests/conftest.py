@@ -3,10 +3,11 @@
 import os
 import subprocess
 import sys
-import traceback
 from pathlib import Path
 
 import pytest
+
+from cab_core.testing import run_cab_in_process
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -23,34 +24,10 @@ def run_cab_process(*args, env=None, cwd=None, timeout=300, check=False):
 
 
 def run_cab(*args, env=None, cwd=None, timeout=300, check=False):
-    """Run ``cab`` in this process: the CLI the console script builds, with every installed plugin.
-
-    The same command line, environment (``env`` is added to this process's for the call) and
-    working folder as :func:`run_cab_process`, and a ``subprocess.CompletedProcess`` back
-    (an uncaught exception is exit 1 with its traceback on stderr, as the script would
-    print it), without paying for a fresh interpreter and its imports on every call.
-    ``timeout`` is accepted for the same signature; a call in this process is not cut off.
-    """
-    from click.testing import CliRunner
-
-    from cab_core.cli import make_cli
-
-    argv = [str(a) for a in args]
-    here = os.getcwd()
-    try:
-        if cwd is not None:
-            os.chdir(cwd)
-        result = CliRunner().invoke(make_cli(), argv, env={k: str(v) for k, v in (env or {}).items()},
-                                    catch_exceptions=True, prog_name="cab")
-    finally:
-        os.chdir(here)
-    stderr = result.stderr
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        stderr += "".join(traceback.format_exception(*result.exc_info))
-    proc = subprocess.CompletedProcess(["cab", *argv], result.exit_code, result.stdout, stderr)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"cab {' '.join(argv)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
-    return proc
+    """Run ``cab`` in this process (:func:`cab_core.testing.run_cab_in_process`): the same command line,
+    environment additions and working folder as :func:`run_cab_process`, without a new interpreter per call.
+    ``timeout`` is accepted for the same signature; a call in this process is not cut off."""
+    return run_cab_in_process(*args, env=env, cwd=cwd, check=check)
 
 
 @pytest.fixture

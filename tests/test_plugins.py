@@ -1,6 +1,7 @@
 """The plugin host: entry points, broken plugins, allow/block lists, duplicates, the CLI listings."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -147,3 +148,12 @@ def test_every_hook_is_documented_and_tested():
     for name in hooks:
         assert inspect.getdoc(getattr(hookspecs, name)), f"{name} has no docstring"
         assert name in tests_text, f"no test mentions {name}"
+
+
+def test_cab_main_runs_the_command_line_in_process_like_the_script(cab_main, tmp_path):
+    listing = cab_main("adapters", cwd=tmp_path)
+    assert listing.returncode == 0 and "command" in listing.stdout
+    wrong = cab_main("run", "-a", "nope", "-m", "x", "-t", "y", env={"CAB_DISABLE_PLUGINS": "mini"})
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert wrong.stderr.startswith("Error: unknown adapter 'nope' (available: ") and "mini" not in wrong.stderr
+    assert os.getcwd() != str(tmp_path) and "CAB_DISABLE_PLUGINS" not in os.environ
