@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Mapping, Optional
 
 import attrs
 
-from .errors import CabError
+from .errors import CabError, one_line
 
 #: The toolchain image: the docker sandbox's default, the base of every agent image.
 DEFAULT_IMAGE = "cab/base:bookworm"
@@ -66,7 +66,7 @@ def client(timeout: float = 600):
         found = docker.from_env(timeout=timeout)
         found.ping()
     except Exception as exc:
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        reason = one_line(exc, bare=True)[:200]
         raise DockerUnavailable(f"cannot reach the docker daemon ({reason}); start it with scripts/docker-setup.sh") from None
     return found
 

@@ -417,6 +417,11 @@ FORMATS = ("ratio", "ms", "count", "tokens", "number")
 #: their median, or the rate of cells at the best end of the scale (1 when higher is
 #: better, 0 when lower is) among the cells with a value.
 AGGREGATIONS = ("mean", "median", "rate")
+#: How the report's card shows an axis's breakdown, beyond its value and note (a scorer opts in;
+#: the core never picks a card by an axis's name): ``plain``; ``verdict`` (``reason``, ``forged``,
+#: ``channel``, the ``*_tests`` lists, ``canary``, ``partial_score``); ``refusal`` (``outcome``:
+#: refused, complied or uncertain); ``parts`` (a blend's ``points``, ``weights``, ``unit_values`` by axis).
+CARDS = ("plain", "verdict", "refusal", "parts")
 
 
 def _one_of(choices: tuple) -> Callable:
@@ -450,7 +455,8 @@ class Scorer:
       or ``rate`` (share of cells at the best end of the scale);
     - ``reference_option``: the part in sweep normalisation: when set, a sweep finds,
       per task, the best value among the passing cells and runs the aggregate scorers
-      again with it in ``ctx.options[reference_option]`` (tokens: ``reference_tokens``).
+      again with it in ``ctx.options[reference_option]`` (tokens: ``reference_tokens``);
+    - ``card``: how the report shows the breakdown (:data:`CARDS`; default ``plain``).
     """
 
     name: str
@@ -465,6 +471,7 @@ class Scorer:
     note: Optional[Callable[["AxisScore"], Optional[str]]] = None
     aggregation: str = attrs.field(default="mean", validator=_one_of(AGGREGATIONS))
     reference_option: Optional[str] = None
+    card: str = attrs.field(default="plain", validator=_one_of(CARDS))
 
     @property
     def title(self) -> str:

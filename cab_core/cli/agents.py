@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import one_line
 from . import handle_errors
 from .listing import _emit_rows
 
@@ -103,7 +104,7 @@ def register(cli: click.Group) -> None:
             try:
                 where = adapter.install(**kwargs)
             except Exception as exc:
-                message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                message = one_line(exc, bare=True)
                 click.echo(f"Error: {label}: {message}", err=True)
                 failed.append(adapter.name)
                 continue

@@ -36,6 +36,21 @@ def _intraline(old: str, new: str) -> tuple[list, list]:
     return left, right
 
 
+def _header_line(current: dict, line: str) -> None:
+    """One header line of a file's diff (before its first hunk): its status, name, binary flag."""
+    if line.startswith("new file"):
+        current["status"] = "added"
+    elif line.startswith("deleted file"):
+        current["status"] = "deleted"
+    elif line.startswith("rename from"):
+        current["status"] = "renamed"
+    elif line.startswith("Binary files"):
+        current["binary"] = True
+    elif line.startswith("+++ ") and line[4:] != "/dev/null":
+        current["name"] = line[6:] if line.startswith("+++ b/") else line[4:]
+    current["meta"].append(line)
+
+
 def diff_view(patch: str) -> dict:
     """A unified diff split into files and hunks, with line numbers and word-level changes."""
     files: list[dict] = []
@@ -72,17 +87,7 @@ def diff_view(patch: str) -> dict:
             current["rows"].append({"kind": "hunk", "text": line, "old": "", "new": ""})
             continue
         if not current["rows"]:  # header lines before the first hunk
-            if line.startswith("new file"):
-                current["status"] = "added"
-            elif line.startswith("deleted file"):
-                current["status"] = "deleted"
-            elif line.startswith("rename from"):
-                current["status"] = "renamed"
-            elif line.startswith("Binary files"):
-                current["binary"] = True
-            elif line.startswith("+++ ") and line[4:] != "/dev/null":
-                current["name"] = line[6:] if line.startswith("+++ b/") else line[4:]
-            current["meta"].append(line)
+            _header_line(current, line)
             continue
         if line.startswith("+"):
             row = {"kind": "add", "text": line[1:], "old": "", "new": new_no}

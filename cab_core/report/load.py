@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import attrs
 
 from .. import serialization
 from ..errors import one_line as describe_error
 from ..index import cell_row
-from ..models import CellResult
+from ..models import CellResult, Scorer
 from ..results import CELL_FILE, read_cell
 from ..secrets import Scrubber, scrub_json_text
-from .format import real
+from .axes import partial_score
 
 #: Artefacts copied next to each cell page (already masked when written; masked again).  The
 #: spans and model calls are in cell.json too, so their .jsonl files are not copied.
@@ -94,12 +94,6 @@ def site_dir_of(result: CellResult) -> tuple[str, ...]:
     return tuple(safe_part(p) for p in parts)
 
 
-def _partial(result: CellResult) -> Optional[float]:
-    score = result.scores.get("pass_rate")
-    value = real(score.breakdown.get("partial_score")) if score else None
-    return None if value is None else float(value)
-
-
 def scan(root: Path, *, exclude: Optional[Path] = None) -> Iterator[Path]:
     """Every cell folder below ``root`` (skipping hidden folders and ``exclude``)."""
     root = Path(root)
@@ -116,17 +110,17 @@ def scan(root: Path, *, exclude: Optional[Path] = None) -> Iterator[Path]:
         yield path.parent
 
 
-def read_ref(folder: Path, scrubber: Scrubber) -> CellRef:
-    """One cell's :class:`CellRef` (raises when its record cannot be read)."""
+def read_ref(folder: Path, scrubber: Scrubber, scorers: Sequence[Scorer] = ()) -> CellRef:
+    """One cell's :class:`CellRef` (raises when its record cannot be read); ``scorers`` give its partial credit."""
     result = read_cell(folder)
     row = scrubber.tree(cell_row(result, str(folder)))
     outcome, label = outcome_of(row)
     return CellRef(folder=folder, row=row, site_dir=site_dir_of(result), outcome=outcome, outcome_label=label,
-                   partial=_partial(result))
+                   partial=partial_score(result, scorers))
 
 
 def load_refs(root: Path, scrubber: Scrubber, *, exclude: Optional[Path] = None,
-              errors: Optional[list] = None, reader=None) -> list[CellRef]:
+              errors: Optional[list] = None, reader=None, scorers: Sequence[Scorer] = ()) -> list[CellRef]:
     """The first pass: one small :class:`CellRef` per readable cell (unreadable ones listed in ``errors``).
 
     ``reader(folders)`` may do the reading (e.g. in worker processes); it yields, per folder, a
@@ -137,7 +131,7 @@ def load_refs(root: Path, scrubber: Scrubber, *, exclude: Optional[Path] = None,
         def reader(items):
             for folder in items:
                 try:
-                    yield read_ref(folder, scrubber)
+                    yield read_ref(folder, scrubber, scorers)
                 except Exception as exc:  # a broken record is reported, never fatal to the site
                     yield describe_error(exc)
     refs: list[CellRef] = []

@@ -108,7 +108,7 @@ class Site:
         self.out.mkdir(parents=True, exist_ok=True)
         self._copy_static()
         refs = load_refs(self.results, self.scrubber, exclude=self.out, errors=result.errors,
-                              reader=self._parallel_reader())
+                              reader=self._parallel_reader(), scorers=self.scorers)
         result.errors[:] = [(self.scrubber.text(path), self.scrubber.text(error)) for path, error in result.errors]
         by_sweep: dict[str, list[CellRef]] = defaultdict(list)
         for ref in refs:
@@ -164,7 +164,7 @@ class Site:
             if not workers:
                 for folder in folders:
                     try:
-                        yield read_ref(folder, site.scrubber)
+                        yield read_ref(folder, site.scrubber, site.scorers)
                     except Exception as exc:
                         yield describe_error(exc)
                 return
@@ -206,7 +206,7 @@ def _read_one(index: int):
     """A forked worker reads one cell of the first pass: its CellRef, or why it could not."""
     site, folders = _WORK  # type: ignore[misc]  (set by the parent before forking)
     try:
-        return read_ref(folders[index], site.scrubber)
+        return read_ref(folders[index], site.scrubber, site.scorers)
     except Exception as exc:
         return describe_error(exc)
 
