@@ -263,6 +263,8 @@ class LaunchContext:
     #: True when the sandbox supplies the agent (its image): build paths into the agent cache's
     #: layout without requiring the host's install (the sandbox maps them into the image).
     agent_from_image: bool = False
+    #: Seconds the agent has (the cell's --timeout); also in the launch env as ``CAB_TIME_LIMIT_S``.
+    time_limit_s: Optional[float] = None
 
 
 @attrs.frozen(kw_only=True)
@@ -387,6 +389,14 @@ class ModelCall:
     protocol: str = "chat.completions"
     #: Bodies over the proxy's record caps, kept as ``{"request"|"response": {"sha256", "bytes"}}``.
     omitted: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
+    #: Prompt tokens the upstream served from its cache (``None``: it did not say).
+    cached_tokens: Optional[int] = None
+    #: What the call cost in dollars (``None``: its price is unknown, never 0); see cab_core.pricing.
+    cost_usd: Optional[float] = None
+    #: The model name whose price was used (the call's, or the cell's when the call's is unknown).
+    priced_as: str = ""
+    #: Where that price came from: the database and its version, ``--price``, or ``free (scripted)``.
+    price_source: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -539,6 +549,12 @@ class CellResult:
     host: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
     #: Every host path the sandbox showed the cell's commands (empty for a sandbox that does not say).
     mounts: tuple[Mount, ...] = attrs.field(default=(), converter=to_mounts)
+    #: The price table the cell's costs come from: ``{"database", "models": {name: price or None}}``.
+    prices: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
+    #: The budgets the cell ran under (``max_tokens``, ``max_cost``, ``max_model_calls``; empty: none).
+    budgets: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
+    #: Set when the proxy refused a call past a budget: ``{"budget", "limit", "spent", "refused_calls"}``.
+    budget_exceeded: Optional[Mapping[str, Any]] = None
 
     @property
     def passed(self) -> Optional[bool]:

@@ -37,6 +37,7 @@ from .models import (
     to_mounts,
     utcnow,
 )
+from .pricing import PriceTable, database, parse_prices, price_calls
 from .registry import Registry, call_plugin
 from .results import CellWriter, check_names
 from .sandbox import procs
@@ -73,6 +74,12 @@ class RunOptions:
     replay_cassette: Optional[Path] = None
     mode: str = "headless"
     score_options: dict = attrs.field(factory=dict)
+    #: ``--price MODEL=INPUT,OUTPUT[,CACHED_INPUT]`` values (dollars per million tokens), over the price database.
+    prices: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    #: Per-cell budgets the recording proxy enforces (``None``: no limit).
+    max_tokens: Optional[int] = None
+    max_cost: Optional[float] = None
+    max_model_calls: Optional[int] = None
 
     def reproduce_command(self) -> str:
         """The ``cab run`` command line that reproduces this cell (never a key)."""
@@ -94,6 +101,12 @@ class RunOptions:
         weights = self.score_options.get("composite_weights") or {}
         if weights:
             parts += ["--weights", ",".join(f"{k}={v:g}" for k, v in weights.items())]
+        for price in self.prices:
+            parts += ["--price", price]
+        for flag, value in (("--max-tokens", self.max_tokens), ("--max-cost", self.max_cost),
+                            ("--max-model-calls", self.max_model_calls)):
+            if value is not None:
+                parts += [flag, f"{value:g}"]
         return shlex.join(parts)
 
 
@@ -173,6 +186,7 @@ class Runner:
         if limits:
             Limits.from_options(limits)
         _proxy_limits(opts)  # a bad -o proxy.NAME is the user's error, before any cell
+        prices, guard = _cost_setup(opts)  # a bad --price or budget too
         replay = _load_cassette(opts.replay_cassette)
         api_key = ""
         if opts.api_key_env:
@@ -183,6 +197,7 @@ class Runner:
         tracer = Tracer(cell, self.registry, redact)
         state = _CellState(cell=cell, task=task, started=utcnow(), t0=time.perf_counter())
         state.agent_version = adapter.version
+        state.prices, state.guard = prices, guard
         tracer.warnings += self.registry.notify("cab_cell_started", cell=cell, task=task)
         writer = CellWriter(opts.results, cell.relpath, redact)
         ws = None
@@ -200,14 +215,14 @@ class Runner:
                     state.runtime = preflight(task, agent_env(ws.home, state.marker)["PATH"])
                 sp.update(test_runtime=str(state.runtime) if state.runtime else None)
                 ws.prepare()
-            proxy, token, base_url = self._start_proxy(opts, task, ws, api_key, redact, replay)
+            proxy, token, base_url = self._start_proxy(opts, task, ws, api_key, redact, replay, guard)
             state.model_build_id = opts.model
             with tracer.span("adapter_run", f"{adapter.name}:{task.id}", timeout_s=opts.timeout,
                              plugin_stack=list(opts.plugins)) as run_span:
                 parent = run_span["span_id"]
                 ctx = LaunchContext(task=task, model=opts.model, workdir=ws.work, home=ws.home, base_url=base_url,
                                     api_key="cab-dummy-key", options=_plain_options(opts.options), mode=opts.mode,
-                                    agent_from_image=sandbox.provides_agent)
+                                    agent_from_image=sandbox.provides_agent, time_limit_s=opts.timeout)
                 interact = None
                 if opts.mode == "interactive":
                     if adapter.interactive is None:
@@ -230,7 +245,7 @@ class Runner:
                                       workdir=ws.work, home=ws.home, **({"limits": limits} if limits else {}))
                 state.sandbox_info = session.describe()
                 state.expected = self._expected_tests(task, session)
-                env = {**agent_env(ws.home, state.marker, runtime=state.runtime), **spec.env}
+                env = {**agent_env(ws.home, state.marker, runtime=state.runtime), **spec.env, **deadline_env(opts.timeout)}
                 with tracer.span("container", f"{adapter.name}:launch", parent=parent,
                                  image=state.sandbox_info.get("container_image"), argv=list(spec.argv),
                                  env_keys=sorted(env), timeout_s=opts.timeout,
@@ -252,7 +267,7 @@ class Runner:
             tracer.warnings += token_warnings(state.agent_tokens)
             if proxy is not None:
                 proxy.stop()  # the agent is done: a call still hanging is cut off now, and so recorded
-                state.model_calls = list(proxy.calls)
+                state.model_calls = price_calls(proxy.calls, state.prices, opts.model)
                 reason = proxy.infra_failure()  # "environment: ...", from harness-side evidence only
                 if reason:
                     raise InfraError(reason)
@@ -297,7 +312,7 @@ class Runner:
                     session.close()
                 if proxy is not None:
                     proxy.stop()  # saves a recording cassette
-                    state.model_calls = list(proxy.calls)  # after stop: includes calls it cut off
+                    state.model_calls = price_calls(proxy.calls, state.prices, opts.model)  # after stop: with calls it cut off
                 if token is not None:
                     self.model_server().unregister(token)
                 procs.sweep(state.marker)
@@ -311,7 +326,8 @@ class Runner:
         return masked, path
 
     # ------------------------------------------------------------------ pieces
-    def _start_proxy(self, opts: RunOptions, task: Task, ws: CellWorkspace, api_key: str, redact: Redactor, replay=None):
+    def _start_proxy(self, opts: RunOptions, task: Task, ws: CellWorkspace, api_key: str, redact: Redactor, replay=None,
+                     budget=None):
         from .agents import agents_dir
         from .cassette import Cassette
         from .proxy import RecordingProxy
@@ -339,7 +355,7 @@ class Runner:
         proxy = RecordingProxy(upstream, api_key or None, replay=replay,
                                record=Cassette(opts.record_cassette) if opts.record_cassette else None,
                                unix_socket=ws.root / "proxy.sock", timeout_s=opts.timeout, model=opts.model,
-                               limits=_proxy_limits(opts),
+                               limits=_proxy_limits(opts), budget=budget,
                                hash_substitutions={str(ws.root): "$CELL", str(ws.root.resolve()): "$CELL",
                                                    str(agents_dir()): "$AGENTS"})
         proxy.start()
@@ -457,6 +473,8 @@ class Runner:
             final_output=state.final_output, final_screen=screen, files=files, command=opts.reproduce_command(),
             host={"platform": platform.platform(), "python": platform.python_version(), "warnings": tracer.warnings},
             mounts=info.get("mounts", ()),
+            prices=state.prices.to_record(), budgets=state.guard.budget.to_record() if state.guard else {},
+            budget_exceeded=state.guard.exceeded if state.guard else None,
         )
 
 
@@ -515,3 +533,23 @@ class _CellState:
     runtime: Optional[Path] = None
     expected: Optional[tuple] = None
     verdict: Any = None
+    prices: Any = None  # the cell's PriceTable (cab_core.pricing)
+    guard: Any = None  # the cell's BudgetGuard, when a budget is set
+
+
+def deadline_env(timeout: float) -> dict[str, str]:
+    """What the agent is told of its time: ``CAB_TIME_LIMIT_S`` and ``CAB_DEADLINE`` (epoch seconds)."""
+    return {"CAB_TIME_LIMIT_S": f"{timeout:g}", "CAB_DEADLINE": f"{time.time() + timeout:.0f}"}
+
+
+def _cost_setup(opts: RunOptions):
+    """The cell's price table and budget guard (``None`` without budgets); bad values raise one line."""
+    from .endpoint.budget import Budget, BudgetGuard
+
+    # No endpoint and no cassette: the built-in scripted server answers, and it costs nothing.
+    table = PriceTable(overrides=parse_prices(opts.prices), scripted=opts.endpoint is None and opts.replay_cassette is None)
+    budget = Budget(max_tokens=opts.max_tokens, max_cost=opts.max_cost, max_model_calls=opts.max_model_calls)
+    if budget.max_cost is not None and table.price(opts.model) is None:
+        raise CabError(f"--max-cost needs a price for model {opts.model!r}: {database() or 'no price database'} has none; "
+                       f"add --price {opts.model}=INPUT,OUTPUT (dollars per million tokens)")
+    return table, (BudgetGuard(budget, table, opts.model) if budget.any else None)

@@ -1,0 +1,128 @@
+"""Per-cell budgets the recording proxy enforces: tokens, dollars, model calls.
+
+The proxy asks :meth:`BudgetGuard.admit` before it relays a call and tells
+:meth:`BudgetGuard.record` every call it stores.  A call is admitted while what was
+spent is under every budget (calls already admitted count against
+``max_model_calls`` at once, so parallel requests cannot slip past it; tokens and
+dollars are known only when a call ends, so the call that crosses those budgets
+completes and the next one is refused).  A refused call is answered in the wire
+protocol's own error shape (``{"error": {"message", "type": "budget_exceeded"}}``
+for chat completions) with HTTP **402**: a 429 would tell clients to retry (the
+OpenAI SDK and litellm retry 429 with backoff, burning the agent's time on a
+budget that never comes back), whereas 402 "payment required" is not retried and
+reaches the agent as a readable error at once.
+
+Running out of budget is the agent's outcome, never an environment error: refused
+calls are recorded with ``error_kind: "budget_exceeded"`` (not an infrastructure
+kind) and the cell records :attr:`BudgetGuard.exceeded`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any, Mapping, Optional
+
+import attrs
+
+from ..errors import CabError
+from ..pricing import PriceTable
+
+#: HTTP status of a refused call (see the module docstring for why not 429).
+BUDGET_STATUS = 402
+BUDGET_KIND = "budget_exceeded"
+
+
+def _positive(kind: type, flag: str):
+    def check(_inst, _attr, value) -> None:
+        if value is None:
+            return
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+        if not ok or (kind is int and int(value) != value):
+            what = "a positive whole number" if kind is int else "a positive number"
+            raise CabError(f"{flag} {value!r} must be {what}")
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class Budget:
+    """A cell's budgets (``None``: no limit)."""
+
+    max_tokens: Optional[int] = attrs.field(default=None, validator=_positive(int, "--max-tokens"))
+    max_cost: Optional[float] = attrs.field(default=None, validator=_positive(float, "--max-cost"))
+    max_model_calls: Optional[int] = attrs.field(default=None, validator=_positive(int, "--max-model-calls"))
+
+    @property
+    def any(self) -> bool:
+        """Whether any budget is set."""
+        return any(v is not None for v in (self.max_tokens, self.max_cost, self.max_model_calls))
+
+    def to_record(self) -> dict:
+        """The set budgets, for the cell record."""
+        return {k: v for k, v in attrs.asdict(self).items() if v is not None}
+
+
+class BudgetGuard:
+    """Counts one cell's spending as the proxy sees it and decides whether a call may go on."""
+
+    def __init__(self, budget: Budget, prices: PriceTable, cell_model: str = ""):
+        self.budget = budget
+        self.prices = prices
+        self.cell_model = cell_model
+        self._lock = threading.Lock()
+        self.admitted = 0
+        self.tokens = 0
+        self.cost: Optional[float] = 0.0
+        self.refused = 0
+        self._first: Optional[dict] = None
+
+    def spent(self) -> dict:
+        """What was spent so far: admitted model calls, tokens, dollars (``None``: a price unknown)."""
+        return {"model_calls": self.admitted, "tokens": self.tokens,
+                "cost_usd": None if self.cost is None else round(self.cost, 9)}
+
+    def _over(self) -> Optional[tuple[str, Any]]:
+        b = self.budget
+        if b.max_model_calls is not None and self.admitted >= b.max_model_calls:
+            return "max_model_calls", b.max_model_calls
+        if b.max_tokens is not None and self.tokens >= b.max_tokens:
+            return "max_tokens", b.max_tokens
+        if b.max_cost is not None and (self.cost is None or self.cost >= b.max_cost):
+            # A call whose price is unknown makes the dollars spent unknown: the budget cannot be kept.
+            return "max_cost", b.max_cost
+        return None
+
+    def admit(self) -> Optional[str]:
+        """``None`` when the call may go on (it is counted); else the message the agent gets."""
+        with self._lock:
+            over = self._over()
+            if over is None:
+                self.admitted += 1
+                return None
+            self.refused += 1
+            name, limit = over
+            spent = self.spent()
+            if self._first is None:
+                self._first = {"budget": name, "limit": limit, "spent": spent}
+            shown = {"max_model_calls": f"{spent['model_calls']} model calls", "max_tokens": f"{spent['tokens']} tokens",
+                     "max_cost": "an unknown amount (a model's price is unknown)" if spent["cost_usd"] is None
+                     else f"${spent['cost_usd']:.6g}"}[name]
+            return (f"cab: budget exceeded: this run's {name.replace('_', '-')} budget is {limit:g} and "
+                    f"{shown} were spent; no more model calls will be answered. Finish now with what you have.")
+
+    def record(self, call: Any) -> None:
+        """Count a stored call's tokens and cost (refused calls spend nothing)."""
+        if call.error_kind == BUDGET_KIND:
+            return
+        cost = self.prices.price_call(call, self.cell_model)[0]
+        with self._lock:
+            self.tokens += int(call.total_tokens or 0)
+            self.cost = None if cost is None or self.cost is None else self.cost + cost
+
+    @property
+    def exceeded(self) -> Optional[Mapping[str, Any]]:
+        """``{"budget", "limit", "spent", "refused_calls"}`` once a call was refused, else ``None``."""
+        with self._lock:
+            if self._first is None:
+                return None
+            return {**self._first, "spent": self.spent(), "refused_calls": self.refused}
