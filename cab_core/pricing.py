@@ -232,7 +232,8 @@ def is_free(model: str) -> bool:
 def describe_cost(result: Any) -> str:
     """A cell's cost for people: ``$0.0123``, ``free (scripted)``, or ``unknown`` (never 0 for unknown)."""
     calls = list(getattr(result, "model_calls", ()) or ())
-    if calls and all(getattr(c, "price_source", "") == FREE_SCRIPTED for c in calls):
+    scripted = bool((getattr(result, "prices", None) or {}).get("scripted"))
+    if scripted or (calls and all(getattr(c, "price_source", "") == FREE_SCRIPTED for c in calls)):
         return FREE_SCRIPTED
     cost = total_cost(calls)
     return "unknown" if cost is None else f"${cost:.4g}"
