@@ -5,8 +5,10 @@ as data inside its wheel: it works offline, matches dated and aliased model name
 such as ``gpt-4o-2024-08-06``, and carries tiered and cached-input prices).  It is
 never asked to update itself over the network.  ``--price MODEL=IN,OUT[,CACHED]``
 (dollars per million tokens) covers local and custom models and overrides the
-database.  ``scripted/*`` models are the built-in scripted server: free by
-definition, shown as "free (scripted)".
+database.  Calls the built-in scripted server answers (a cell with no endpoint, or
+whose model is ``scripted/*``) are free by definition, shown as "free (scripted)";
+a ``scripted/`` name an agent sends to a real endpoint is not (it is priced as the
+cell's model).
 
 A cell records its :class:`PriceTable` (every model it priced, each price, and
 where it came from, with the database's name and version), so its cost can be
@@ -159,7 +161,7 @@ class PriceTable:
         return self.models[model]
 
     def _find(self, model: str) -> Optional[Price]:
-        if self.scripted or model.startswith(SCRIPTED_PREFIX):
+        if self.scripted:
             return Price(input=0.0, output=0.0, cached_input=0.0, source=FREE_SCRIPTED)
         if model in self.overrides:
             return self.overrides[model]

@@ -37,7 +37,7 @@ from .models import (
     to_mounts,
     utcnow,
 )
-from .pricing import PriceTable, database, parse_prices, price_calls
+from .pricing import PriceTable, database, is_free, parse_prices, price_calls
 from .registry import Registry, call_plugin
 from .results import CellWriter, check_names
 from .sandbox import procs
@@ -546,8 +546,9 @@ def _cost_setup(opts: RunOptions):
     """The cell's price table and budget guard (``None`` without budgets); bad values raise one line."""
     from .endpoint.budget import Budget, BudgetGuard
 
-    # No endpoint and no cassette: the built-in scripted server answers, and it costs nothing.
-    table = PriceTable(overrides=parse_prices(opts.prices), scripted=opts.endpoint is None and opts.replay_cassette is None)
+    # The built-in scripted server answers (no endpoint and no cassette, or a scripted/* model): it costs nothing.
+    scripted = (opts.endpoint is None and opts.replay_cassette is None) or is_free(opts.model)
+    table = PriceTable(overrides=parse_prices(opts.prices), scripted=scripted)
     budget = Budget(max_tokens=opts.max_tokens, max_cost=opts.max_cost, max_model_calls=opts.max_model_calls)
     if budget.max_cost is not None and table.price(opts.model) is None:
         raise CabError(f"--max-cost needs a price for model {opts.model!r}: {database() or 'no price database'} has none; "

@@ -98,6 +98,27 @@ def test_parallel_calls_cannot_slip_past_max_model_calls():
     assert sorted(statuses) == [200] * 3 + [402] * 7
 
 
+def test_parallel_calls_cannot_slip_past_max_tokens():
+    # Each call in flight reserves its prompt's estimated tokens: a burst cannot all be admitted.
+    guard = BudgetGuard(Budget(max_tokens=3000), PriceTable(scripted=True))
+    big = [{"role": "user", "content": "word " * 2000}]  # ~10 kB: ~2500 tokens reserved per call
+    statuses = []
+    with ScriptedModelServer(chunk_delay_s=0.05) as server, RecordingProxy(server.base_url, budget=guard) as px:
+        def one():
+            try:
+                client(px.base_url, retries=0).chat.completions.create(model="scripted/noop", messages=big, stream=True)
+                statuses.append(200)
+            except openai.APIStatusError as exc:
+                statuses.append(exc.status_code)
+
+        threads = [threading.Thread(target=one) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert statuses.count(200) <= 2 and statuses.count(402) >= 6
+
+
 def test_max_cost_without_a_price_is_refused_before_the_cell(tmp_path, scripted_model_server):
     proc = run_cab("run", "-a", "mini", "-m", "acme/noop", "-t", "polyglot/python-slugify", "--endpoint",
                    scripted_model_server.base_url, "--max-cost", "1", "--results", str(tmp_path / "r"), cwd=tmp_path)

@@ -69,10 +69,16 @@ def test_unknown_price_is_unknown_never_zero():
     assert total_cost([call(cost=0.5), call(cost=None)]) is None
 
 
-def test_scripted_models_are_free_by_definition():
-    price = PriceTable().price("scripted/oracle")
+def test_scripted_server_calls_are_free_by_definition():
+    price = PriceTable(scripted=True).price("oracle")
     assert price.source == FREE_SCRIPTED and price.cost(10**6, 10**6) == 0
-    assert PriceTable(scripted=True).price("oracle").source == FREE_SCRIPTED
+
+
+def test_an_agent_cannot_price_its_calls_free_by_naming_a_scripted_model():
+    # Against a real endpoint, "scripted/x" is just a name: priced as the cell's model.
+    table = PriceTable(overrides=dict([parse_price("acme/big=10,20")]))
+    cost, name, source = table.price_call(call(model="scripted/oracle", prompt=1000, completion=0), "acme/big")
+    assert (name, source) == ("acme/big", "--price") and cost == pytest.approx(0.01)
 
 
 def test_cached_tokens_in_each_protocols_spelling():

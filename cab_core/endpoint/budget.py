@@ -3,9 +3,12 @@
 The proxy asks :meth:`BudgetGuard.admit` before it relays a call and tells
 :meth:`BudgetGuard.record` every call it stores.  A call is admitted while what was
 spent is under every budget (calls already admitted count against
-``max_model_calls`` at once, so parallel requests cannot slip past it; tokens and
-dollars are known only when a call ends, so the call that crosses those budgets
-completes and the next one is refused).  A refused call is answered in the wire
+``max_model_calls`` at once, so parallel requests cannot slip past it).  Tokens and
+dollars are known only when a call ends: the call that crosses those budgets
+completes and the next one is refused.  So that a burst of parallel calls cannot
+slip past them either, each call in flight holds a reservation of its prompt's
+estimated tokens (request bytes / 4) and their price, counted as spent until the
+call is recorded.  A refused call is answered in the wire
 protocol's own error shape (``{"error": {"message", "type": "budget_exceeded"}}``
 for chat completions) with HTTP **402**: a 429 would tell clients to retry (the
 OpenAI SDK and litellm retry 429 with backoff, burning the agent's time on a
@@ -75,6 +78,7 @@ class BudgetGuard:
         self.cost: Optional[float] = 0.0
         self.refused = 0
         self._first: Optional[dict] = None
+        self._reserved: dict[int, tuple[int, float]] = {}  # call index -> (tokens, dollars) while in flight
 
     def spent(self) -> dict:
         """What was spent so far: admitted model calls, tokens, dollars (``None``: a price unknown)."""
@@ -83,21 +87,26 @@ class BudgetGuard:
 
     def _over(self) -> Optional[tuple[str, Any]]:
         b = self.budget
+        held_tokens = sum(t for t, _ in self._reserved.values())
+        held_cost = sum(c for _, c in self._reserved.values())
         if b.max_model_calls is not None and self.admitted >= b.max_model_calls:
             return "max_model_calls", b.max_model_calls
-        if b.max_tokens is not None and self.tokens >= b.max_tokens:
+        if b.max_tokens is not None and self.tokens + held_tokens >= b.max_tokens:
             return "max_tokens", b.max_tokens
-        if b.max_cost is not None and (self.cost is None or self.cost >= b.max_cost):
+        if b.max_cost is not None and (self.cost is None or self.cost + held_cost >= b.max_cost):
             # A call whose price is unknown makes the dollars spent unknown: the budget cannot be kept.
             return "max_cost", b.max_cost
         return None
 
-    def admit(self) -> Optional[str]:
-        """``None`` when the call may go on (it is counted); else the message the agent gets."""
+    def admit(self, index: int = -1, request_bytes: int = 0) -> Optional[str]:
+        """``None`` when call ``index`` may go on (it is counted and reserved); else the message the agent gets."""
         with self._lock:
             over = self._over()
             if over is None:
                 self.admitted += 1
+                tokens = max(0, int(request_bytes or 0)) // 4
+                price = self.prices.price(self.cell_model) if self.cell_model else None
+                self._reserved[index] = (tokens, price.cost(tokens, 0) if price else 0.0)
                 return None
             self.refused += 1
             name, limit = over
@@ -116,6 +125,7 @@ class BudgetGuard:
             return
         cost = self.prices.price_call(call, self.cell_model)[0]
         with self._lock:
+            self._reserved.pop(call.index, None)
             self.tokens += int(call.total_tokens or 0)
             self.cost = None if cost is None or self.cost is None else self.cost + cost
 

@@ -340,7 +340,8 @@ class RecordingProxy(BackgroundServer):
             if self.replay is None:
                 ex.request = None
         try:
-            refusal = self.budget.admit() if self.budget is not None else None  # budget hook: admit or refuse
+            # budget hook: admit (and reserve) or refuse
+            refusal = self.budget.admit(ex.index, summary["bytes"]) if self.budget is not None else None
             if refusal is not None:
                 ex.status = BUDGET_STATUS
                 ex.fail(BUDGET_KIND, refusal)
