@@ -173,3 +173,16 @@ def test_time_limit_in_the_env_and_through_the_deadline_plugin(tmp_path):
     t0 = dt.datetime.fromisoformat(started).timestamp()
     assert t0 + 110 <= deadline <= t0 + 130
     assert cell["plugin_stack"] == ["deadline"]
+
+
+def test_scripted_loop_never_finishes_whatever_tools_it_has():
+    from cab_core.modelserver import loop_reply
+
+    read = {"type": "function", "function": {"name": "read", "parameters": {"properties": {"path": {}}}}}
+    bash = {"type": "function", "function": {"name": "bash", "parameters": {"properties": {"command": {}}}}}
+    write = {"type": "function", "function": {"name": "put", "parameters": {"properties": {"path": {}, "content": {}}}}}
+    answered = [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [{}]}, {"role": "tool", "content": "y"}]
+    for tools, name in (([bash, read], "read"), ([bash], "bash"), ([write], "put")):
+        reply = loop_reply({"messages": answered, "tools": tools})
+        assert reply.finish_reason == "tool_calls" and reply.tool_calls[0]["name"] == name
+    assert "Still working" in loop_reply({"messages": answered}).content
