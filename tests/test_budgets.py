@@ -7,8 +7,12 @@ OpenAI SDK as the agent's client, and the mini and pi agents in real cells.
 import json
 import threading
 
+import anthropic
 import openai
 import pytest
+from google import genai
+from google.genai import errors as gerrors
+from google.genai import types as gtypes
 
 from cab_core.endpoint import RecordingProxy
 from cab_core.endpoint.budget import BUDGET_KIND, BUDGET_STATUS, Budget, BudgetGuard
@@ -55,6 +59,76 @@ def test_proxy_refuses_past_max_model_calls_with_a_readable_402():
         hit = px.budget.exceeded
         assert hit["budget"] == "max_model_calls" and hit["limit"] == 2 and hit["refused_calls"] == 2
         assert hit["spent"]["model_calls"] == 2 and hit["spent"]["tokens"] == sum(c.total_tokens for c in calls[:2])
+
+
+def _chat(base, stream):
+    client(base, retries=2).chat.completions.create(model="scripted/noop", messages=MSG, stream=stream)
+
+
+def _responses(base, stream):
+    c = client(base, retries=2)
+    if stream:
+        with c.responses.stream(model="scripted/noop", input="hi") as s:
+            s.get_final_response()
+    else:
+        c.responses.create(model="scripted/noop", input="hi")
+
+
+def _messages(url, stream):
+    c = anthropic.Anthropic(base_url=url, api_key="dummy", max_retries=2)
+    kwargs = dict(model="scripted/noop", max_tokens=64, messages=MSG)
+    if stream:
+        with c.messages.stream(**kwargs) as s:
+            s.get_final_message()
+    else:
+        c.messages.create(**kwargs)
+
+
+def _gemini(url, stream):
+    c = genai.Client(api_key="dummy", http_options=gtypes.HttpOptions(base_url=url))
+    if stream:
+        list(c.models.generate_content_stream(model="noop", contents="hi"))
+    else:
+        c.models.generate_content(model="noop", contents="hi")
+
+
+def _status_and_body(exc):
+    if isinstance(exc, gerrors.APIError):
+        return exc.code, exc.details
+    return exc.status_code, exc.body if isinstance(exc, openai.APIStatusError) else exc.response.json()
+
+
+#: protocol -> (SDK call, its base URL from a proxy, the exception it raises, where the message is, the error's type)
+PROTOCOLS = {
+    "chat.completions": (_chat, lambda px: px.base_url, openai.APIStatusError,
+                         lambda b: (b["message"], b["type"])),
+    "responses": (_responses, lambda px: px.base_url, openai.APIStatusError, lambda b: (b["message"], b["type"])),
+    "anthropic.messages": (_messages, lambda px: px.url, anthropic.APIStatusError,
+                           lambda b: (b["error"]["message"], (b["type"], b["error"]["type"]))),
+    "gemini.generate_content": (_gemini, lambda px: px.url, gerrors.APIError,
+                                lambda b: (b["error"]["message"], (b["error"]["code"], b["error"]["status"]))),
+}
+KINDS = {"chat.completions": BUDGET_KIND, "responses": BUDGET_KIND, "anthropic.messages": ("error", "billing_error"),
+         "gemini.generate_content": (402, "FAILED_PRECONDITION")}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("name", list(PROTOCOLS))
+def test_every_protocol_is_refused_in_its_own_error_shape_and_not_retried(name, stream):
+    call, base, error, read = PROTOCOLS[name]
+    guard = BudgetGuard(Budget(max_model_calls=1), PriceTable(scripted=True))
+    with ScriptedModelServer() as server, RecordingProxy(server.base_url, budget=guard) as px:
+        call(base(px), stream)
+        with pytest.raises(error) as info:
+            call(base(px), stream)
+        status, body = _status_and_body(info.value)
+        message, kind = read(body)
+        assert status == 402 and kind == KINDS[name]
+        assert message.startswith("cab: budget exceeded: this run's max-model-calls budget is 1")
+        assert len(server.received) == 1  # the refused call never reached the upstream
+        assert [(c.protocol, c.status, c.error_kind) for c in px.calls] == [
+            (name, 200, None), (name, 402, BUDGET_KIND)]  # one refused request: the SDK did not retry it
+    assert guard.exceeded["budget"] == "max_model_calls" and guard.exceeded["refused_calls"] == 1
 
 
 def test_max_tokens_stops_after_the_call_that_crosses_it():
