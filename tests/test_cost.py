@@ -141,7 +141,11 @@ def test_cell_without_a_price_shows_unknown_and_summary_shows_dash(tmp_path, scr
     board = json.loads(summary.stdout)["leaderboard"]
     assert board[0]["usd_per_correct"] is None and board[0]["total_usd"] is None
     text = run_cab("summary", "s", "--results", str(results), cwd=tmp_path).stdout
-    assert "$/correct" in text
+    head, row = [line for line in text.splitlines() if "$/correct" in line or "acme/noop" in line][:2]
+    assert "$/correct" in head and " unknown " in row  # unknown, never $0
+    csv = run_cab("summary", "s", "--results", str(results), "--csv", cwd=tmp_path).stdout.splitlines()
+    columns = csv[0].split(",")
+    assert "usd_per_correct" in columns and csv[1].split(",")[columns.index("usd_per_correct")] == ""
 
 
 def test_scripted_cell_is_free_and_said_so(tmp_path):

@@ -57,5 +57,12 @@ def cab_scorers():
 
 
 def note(score: AxisScore) -> str:
-    """``1234 tokens in 3 calls``."""
-    return f"{score.breakdown.get('total_tokens', 0)} tokens in {score.breakdown.get('model_calls', 0)} calls"
+    """``1234 tokens in 3 calls · $0.0123 · $0.0123 per correct task`` (``cost unknown`` / ``free (scripted)``)."""
+    text = f"{score.breakdown.get('total_tokens', 0)} tokens in {score.breakdown.get('model_calls', 0)} calls"
+    cost = score.breakdown.get("cost") or {}
+    if not cost or cost.get("free"):
+        return text + (f" · {cost['shown']}" if cost.get("free") else "")
+    if cost.get("total_usd") is None:
+        return text + " · cost unknown"
+    per = cost.get("usd_per_correct_task")
+    return text + f" · {cost['shown']} · {'–' if per is None else f'${per:.4g}'} per correct task"
