@@ -32,7 +32,7 @@ from typing import Any, Optional
 
 from .. import compare as _compare
 from . import data
-from .site import href
+from .urls import href
 
 #: Cell pair pages written per group comparison (the rest of its rows link to the cell pages only).
 MAX_PAIR_PAGES = 500

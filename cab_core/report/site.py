@@ -31,7 +31,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
-from urllib.parse import quote
 
 import attrs
 import jinja2
@@ -41,6 +40,8 @@ from .. import badges, stats
 from ..models import Scorer
 from ..secrets import Redactor
 from . import axes, data, plots
+from .compare import ComparePages, annotate  # the compare pages (issue 18)
+from .urls import href  # noqa: F401  (re-exported: imported from here)
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
@@ -73,12 +74,6 @@ def json_script(value: Any, element_id: str) -> Markup:
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return Markup(f'<script type="application/json" id="{html.escape(element_id)}">{text}</script>')
-
-
-def href(parts: Iterable[str], file: str = "index.html") -> str:
-    """A relative URL from path components on disk (each percent-encoded)."""
-    segs = [quote(p, safe="") for p in parts]
-    return "/".join([*segs, file]) if file else "/".join(segs) + "/"
 
 
 class _Environment(jinja2.Environment):
@@ -309,8 +304,6 @@ class Site:
         for ref in refs:
             ref.href = href(ref.site_dir)
             ref.row["href"] = root + ref.href
-        from .compare import ComparePages, annotate  # compare pages (issue 18): see cab_core.report.compare
-
         annotate(board, comparisons, ComparePages(self, sweep, refs).write_all(comparisons, resamples), root)
         matrix = data.matrix_view(refs, board)
         samples = data.latency_samples(refs)
