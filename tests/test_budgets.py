@@ -219,6 +219,10 @@ def test_mini_looping_is_stopped_by_max_model_calls(tmp_path):
     assert [c["status"] for c in cell["model_calls"]] == [200, 200, 200, 402]
     assert "BUDGET EXCEEDED: max_model_calls 3" in proc.stdout
     assert "--max-model-calls 3" in cell["command"]
+    # the cell page says so too
+    run_cab("report", tmp_path / "r", "--out", tmp_path / "site", check=True, cwd=tmp_path)
+    html = next((tmp_path / "site" / "cells").rglob("index.html")).read_text()
+    assert 'data-testid="budget-exceeded"' in html and "past the max-model-calls budget of 3; spent 3 calls" in html
 
 
 @pytest.mark.slow
