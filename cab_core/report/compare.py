@@ -2,8 +2,8 @@
 
 Layout below the site root (each part made safe with :func:`~.data.safe_part`)::
 
-    compare/<sweep>/<A>--vs--<B>/index.html                          two groups
-    compare/<sweep>/<A>--vs--<B>/<task...>/trial-<n>/index.html      their two cells of one task
+    compare/<sweep>/<A>--vs--<B>-<hash>/index.html                        two groups
+    compare/<sweep>/<A>--vs--<B>-<hash>/<task...>/trial-<n>/index.html    their two cells of one task
 
 A group page has the paired test (McNemar's exact test on the discordant pairs, the
 paired bootstrap of the pass-rate difference), the totals of each side (passes, tokens,
@@ -26,6 +26,8 @@ Everything shown comes from the scrubbed rows of the first pass and from the cel
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
@@ -44,8 +46,10 @@ Group = tuple[str, str]
 
 def pair_parts(sweep: str, a: Group, b: Group) -> tuple[str, ...]:
     """The folder of the comparison of groups ``a`` and ``b`` below the site root."""
-    slug = f"{a[0]}-{a[1]}--vs--{b[0]}-{b[1]}".replace("/", "_")
-    return (FOLDER, data.safe_part(sweep), data.safe_part(slug))
+    # The short hash keeps two pairs apart whose names join alike ("a" + "b-c" and "a-b" + "c").
+    digest = hashlib.sha256(json.dumps([list(a), list(b)]).encode()).hexdigest()[:8]
+    slug = f"{a[0]}-{a[1]}--vs--{b[0]}-{b[1]}".replace("/", "_")[:100]
+    return (FOLDER, data.safe_part(sweep), data.safe_part(f"{slug}-{digest}"))
 
 
 #: Outcome classes (:func:`~.data.outcome_of`) -> the pill's tone.
