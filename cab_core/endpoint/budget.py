@@ -29,7 +29,7 @@ from typing import Any, Mapping, Optional
 import attrs
 
 from ..errors import CabError
-from ..pricing import PriceTable
+from ..pricing import PriceTable, database, is_free, parse_prices
 
 #: HTTP status of a refused call (see the module docstring for why not 429).
 BUDGET_STATUS = 402
@@ -136,3 +136,20 @@ class BudgetGuard:
             if self._first is None:
                 return None
             return {**self._first, "spent": self.spent(), "refused_calls": self.refused}
+
+
+def cost_setup(opts: Any) -> tuple[PriceTable, Optional[BudgetGuard]]:
+    """A cell's price table and budget guard (``None`` without budgets) from its
+    :class:`~cab_core.runoptions.RunOptions`; a bad price or budget raises one line.
+
+    The built-in scripted server answers a cell with no endpoint and no cassette, or a
+    ``scripted/*`` model: its calls cost nothing.  ``--max-cost`` needs the cell's model
+    to have a price (else no spending could be counted against it).
+    """
+    scripted = (opts.endpoint is None and opts.replay_cassette is None) or is_free(opts.model)
+    table = PriceTable(overrides=parse_prices(opts.prices), scripted=scripted)
+    budget = Budget(max_tokens=opts.max_tokens, max_cost=opts.max_cost, max_model_calls=opts.max_model_calls)
+    if budget.max_cost is not None and table.price(opts.model) is None:
+        raise CabError(f"--max-cost needs a price for model {opts.model!r}: {database() or 'no price database'} has none; "
+                       f"add --price {opts.model}=INPUT,OUTPUT (dollars per million tokens)")
+    return table, (BudgetGuard(budget, table, opts.model) if budget.any else None)
