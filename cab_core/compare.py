@@ -6,7 +6,8 @@ can render the same dicts.  Both work on the flat rows of :func:`cab_core.index.
 shape:
 
 - ``side(rows)`` → per side: ``label``, cells, scored, passes, pass rate, total tokens,
-  total cost (``None`` when any cell's price is unknown: never 0), median agent time;
+  total cost and dollars per correct task (``None`` when any cell's price is unknown:
+  never 0; per correct also when nothing passed), median agent time;
 - ``tasks``: one entry per (task, trial) either side ran, ``a``/``b`` the cell
   (``passed``, ``status``, ``composite``, ``total_tokens``, ``cost_usd``,
   ``wall_clock_ms``, ``cell_id``, ``path``) or ``None``, and ``outcome``: ``both``,
@@ -18,7 +19,8 @@ shape:
   the discordant pairs and the paired bootstrap over tasks.
 
 :func:`compare_cells` adds each cell's ``diff`` (its ``diff.patch``) and the files it
-changed, for the "both diffs" view.  Nothing here prints.
+changed, for the "both diffs" view; :func:`compare_cell_rows` does the same from rows
+the caller read (the report's compare pages).  Nothing here prints.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def side(rows: Sequence[Row], label: str) -> dict:
     scored = [r for r in rows if r.get("status") == "ok"]
     passes = sum(1 for r in scored if r.get("passed"))
     costs = [_cost(r) for r in scored]
+    total_cost = None if not costs or any(c is None for c in costs) else sum(costs)
     return {
         "label": label,
         "cells": len(rows),
@@ -58,7 +61,8 @@ def side(rows: Sequence[Row], label: str) -> dict:
         "passes": passes,
         "pass_rate": passes / len(scored) if scored else None,
         "total_tokens": sum(int(r.get("total_tokens") or 0) for r in scored),
-        "total_cost_usd": None if not costs or any(c is None for c in costs) else sum(costs),
+        "total_cost_usd": total_cost,
+        "usd_per_correct": total_cost / passes if total_cost is not None and passes else None,
         "median_wall_clock_ms": stats.quantile([r["wall_clock_ms"] for r in scored if r.get("wall_clock_ms") is not None], 0.5),
     }
 
@@ -125,8 +129,12 @@ def compare_rows(rows_a: Sequence[Row], rows_b: Sequence[Row], label_a: str, lab
             "delta": _deltas(pairs)}
 
 
-def compare_groups(rows: Sequence[Row], a: tuple[str, str], b: tuple[str, str], *, resamples: int = 2000) -> dict:
-    """Two adapter×model groups of one sweep's rows, with the paired test (McNemar, bootstrap)."""
+def compare_groups(rows: Sequence[Row], a: tuple[str, str], b: tuple[str, str], *, resamples: int = 2000,
+                   paired: Optional[dict] = None) -> dict:
+    """Two adapter×model groups of one sweep's rows, with the paired test (McNemar, bootstrap).
+
+    ``paired``: :func:`cab_core.stats.compare` of the two groups when the caller has it already.
+    """
     groups = {g: [r for r in rows if stats.group_key(r) == g] for g in (a, b)}
     known = sorted({stats.group_key(r) for r in rows})
     for g in (a, b):
@@ -137,7 +145,7 @@ def compare_groups(rows: Sequence[Row], a: tuple[str, str], b: tuple[str, str], 
         raise CabError(f"compare two different groups ({a[0]}:{a[1]} was given twice)")
     out = compare_rows(groups[a], groups[b], f"{a[0]}:{a[1]}", f"{b[0]}:{b[1]}")
     out["kind"] = "groups"
-    out["paired"] = stats.compare(rows, a, b, resamples=resamples)
+    out["paired"] = paired if paired is not None else stats.compare(rows, a, b, resamples=resamples)
     return out
 
 
@@ -161,17 +169,23 @@ def cell_row_of(folder: Path) -> dict:
         result = read_cell(folder)
     except Exception as exc:  # not a cell record: the user's file, one line
         raise CabError(f"cannot read cell {folder}: {one_line(exc, bare=True)}") from None
-    row = cell_row(result, str(folder))
     patch_file = Path(folder) / DIFF_FILE
-    row["diff"] = patch_file.read_text(encoding="utf-8", errors="replace") if patch_file.is_file() else ""
-    row["changed_files"] = changed_files(row["diff"])
-    row["model_calls"] = len(result.model_calls)
-    return row
+    patch = patch_file.read_text(encoding="utf-8", errors="replace") if patch_file.is_file() else ""
+    return with_diff(cell_row(result, str(folder)), patch, len(result.model_calls))
+
+
+def with_diff(row: Row, patch: str, model_calls: Optional[int] = None) -> dict:
+    """``row`` with its cell's ``diff``, the ``changed_files`` and the number of ``model_calls``."""
+    return {**row, "diff": patch, "changed_files": changed_files(patch), "model_calls": model_calls}
 
 
 def compare_cells(folder_a: Path, folder_b: Path) -> dict:
     """Two cells side by side (any two: other tasks, sweeps, agents), with both diffs."""
-    a, b = cell_row_of(folder_a), cell_row_of(folder_b)
+    return compare_cell_rows(cell_row_of(folder_a), cell_row_of(folder_b))
+
+
+def compare_cell_rows(a: Row, b: Row) -> dict:
+    """Two cells' rows (each :func:`with_diff`) side by side."""
     out = compare_rows([a], [b], a["cell_id"], b["cell_id"], by_task=False)
     out["kind"] = "cells"
     out["tasks"][0]["task"] = a["task"] if a["task"] == b["task"] else f"{a['task']} | {b['task']}"
@@ -182,4 +196,5 @@ def compare_cells(folder_a: Path, folder_b: Path) -> dict:
     return out
 
 
-__all__ = ["side", "compare_rows", "compare_groups", "compare_cells", "cell_row_of", "changed_files"]
+__all__ = ["side", "compare_rows", "compare_groups", "compare_cells", "compare_cell_rows", "cell_row_of",
+           "changed_files", "with_diff"]

@@ -29,12 +29,13 @@ from typing import Any, Iterable, Mapping, Optional
 
 from . import serialization
 from .models import CellResult
+from .pricing import total_cost
 from .results import CELL_FILE, iter_cell_dirs, read_cell
 
 INDEX_FILE = "index.sqlite"
 #: A sweep's manifest, beside its cell folders (written by :mod:`cab_core.sweep`, read here too).
 MANIFEST_FILE = "sweep.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: cells.cost_usd
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -74,7 +75,8 @@ CREATE TABLE IF NOT EXISTS cells (
     model_build_id TEXT,
     path TEXT NOT NULL,
     mtime_ns INTEGER,
-    size INTEGER
+    size INTEGER,
+    cost_usd REAL
 );
 CREATE INDEX IF NOT EXISTS cells_sweep ON cells (sweep, adapter, model);
 CREATE TABLE IF NOT EXISTS scores (
@@ -102,7 +104,7 @@ CELL_COLUMNS = (
     "cell_id", "sweep", "adapter", "model", "task", "trial", "status", "error", "passed", "composite",
     "cell_composite", "total_tokens", "tokens_per_correct", "wall_clock_ms", "blast_radius", "integrity",
     "expected_refusal", "refusal_produced", "refusal_correct", "duration_s", "started_at", "ended_at",
-    "exit_code", "timed_out", "sandbox", "isolation", "agent_version", "model_build_id", "path",
+    "exit_code", "timed_out", "sandbox", "isolation", "agent_version", "model_build_id", "path", "cost_usd",
 )
 
 
@@ -161,6 +163,9 @@ def cell_row(result: CellResult, path: str = "") -> dict:
         "agent_version": result.agent_version,
         "model_build_id": result.model_build_id,
         "path": path,
+        # Dollars from the cell's priced model calls (0 when the scripted server answered); null when a price is
+        # unknown, never 0.
+        "cost_usd": total_cost(result.model_calls),
         # Every axis's value, whoever scored it (the ``scores`` table holds them; not a cells column).
         "axes": {axis: score.value for axis, score in result.scores.items()},
     }

@@ -1,136 +1,55 @@
 """Running one cell end to end: setup, model endpoint, launch, verify, diff, score, write.
 
-Each step is a span.  Whatever fails, a cell record is written: a failure of the
+Each step is a span (:mod:`.tracing`).  Whatever fails, a cell record is written: a failure of the
 harness, a plugin or the model endpoint makes the cell an infrastructure error
 (``status: infra_error``), which is never counted as the agent failing the task.
+What a cell is asked to do is :class:`~cab_core.runoptions.RunOptions` (re-exported
+here); what it collects and the record written from it are in :mod:`.cellstate`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import platform
-import shlex
 import time
 import traceback
-import uuid
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Optional
 
 import attrs
 
 from . import serialization
+from .cellstate import CellState, record_cell
+from .endpoint.budget import cost_setup
+from .environment import STANDARD_PATH, TOOLCHAINS, agent_env  # noqa: F401  (re-exported)
 from .errors import CabError, InfraError
 from .models import (
     STATUS_INFRA_ERROR,
-    STATUS_OK,
     AxisScore,
     CellId,
     CellResult,
-    FileChanges,
     LaunchContext,
-    ProcessResult,
     ScoreContext,
-    Span,
     Task,
     to_mounts,
     utcnow,
 )
+from .pricing import price_calls
 from .registry import Registry, call_plugin
 from .results import CellWriter, check_names
+from .runoptions import (  # noqa: F401  (RunOptions: re-exported, imported from here)
+    RunOptions, deadline_env, load_replay, plain_options, plugin_options, proxy_limits,
+)
 from .sandbox import procs
 from .sandbox.limits import Limits
 from .scoring import score_all  # noqa: F401  (re-exported: tests and plugins import it from here)
 from .secrets import Redactor, secret_option_values
 from .tokens import token_warnings, tokens_agree
-from .environment import STANDARD_PATH, TOOLCHAINS, agent_env  # noqa: F401  (re-exported)
+from .tracing import Tracer, one_line  # noqa: F401  (Tracer: re-exported)
 from .verdict.expected import load_expected
 from .verdict.run import TEST_OUTPUT_CAP, run_tests  # noqa: F401  (TEST_OUTPUT_CAP: re-exported)
 from .verdict.runtime import preflight
 from .workspace import CellWorkspace
-
-SCRIPTED_PREFIX = "scripted/"
-
-
-@attrs.frozen(kw_only=True)
-class RunOptions:
-    """What ``cab run`` was asked to do (everything but secrets: those stay in the environment)."""
-
-    adapter: str
-    model: str
-    task: str
-    sweep_id: str = "default"
-    trial: int = 1
-    endpoint: Optional[str] = None
-    api_key_env: Optional[str] = None
-    sandbox: str = "local"
-    plugins: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    options: dict = attrs.field(factory=dict)
-    timeout: float = 600.0
-    results: Path = attrs.field(default=Path("results"), converter=Path)
-    record_cassette: Optional[Path] = None
-    replay_cassette: Optional[Path] = None
-    mode: str = "headless"
-    score_options: dict = attrs.field(factory=dict)
-
-    def reproduce_command(self) -> str:
-        """The ``cab run`` command line that reproduces this cell (never a key)."""
-        parts = ["cab", "run", "--adapter", self.adapter, "--model", self.model, "--task", self.task]
-        if self.endpoint:
-            parts += ["--endpoint", self.endpoint]
-        if self.api_key_env:
-            parts += ["--api-key-env", self.api_key_env]
-        if self.sandbox != "local":
-            parts += ["--sandbox", self.sandbox]
-        for name in self.plugins:
-            parts += ["--plugin", name]
-        for key, value in self.options.items():
-            parts += ["-o", f"{key}={value}"]
-        if self.timeout != 600.0:
-            parts += ["--timeout", f"{self.timeout:g}"]
-        if self.sweep_id != "default":
-            parts += ["--sweep-id", self.sweep_id]
-        weights = self.score_options.get("composite_weights") or {}
-        if weights:
-            parts += ["--weights", ",".join(f"{k}={v:g}" for k, v in weights.items())]
-        return shlex.join(parts)
-
-
-class Tracer:
-    """Collects a cell's spans and tells observers as each one finishes."""
-
-    def __init__(self, cell: CellId, registry: Registry, redact: Redactor):
-        self.cell, self.registry, self.redact = cell, registry, redact
-        self.spans: list[Span] = []
-        self.warnings: list[str] = []
-
-    @contextlib.contextmanager
-    def span(self, kind: str, name: str, parent: Optional[str] = None, **attributes) -> Iterator[dict]:
-        span_id = uuid.uuid4().hex
-        attributes["span_id"] = span_id
-        start = utcnow()
-        t0 = time.perf_counter()
-        error = None
-        try:
-            yield attributes
-        except BaseException as exc:
-            error = _one_line(exc)
-            raise
-        finally:
-            attributes.pop("span_id", None)
-            span = Span(span_id=span_id, parent_id=parent, kind=kind, name=name, start=start,
-                        duration_ms=(time.perf_counter() - t0) * 1000, attrs=attributes, error=error)
-            masked = serialization.structure(
-                serialization.converter.loads(self.redact(serialization.dumps(span, indent=None)), dict), Span
-            ) if self.redact.values else span
-            self.spans.append(masked)
-            self.warnings += self.registry.notify("cab_span_finished", cell=self.cell, span=masked)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if isinstance(exc, (CabError, InfraError)) and text else f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 class Runner:
@@ -169,11 +88,12 @@ class Runner:
         if adapter.is_installed is not None and not sandbox.provides_agent and not call_plugin(adapter, "is_installed"):
             raise CabError(f"{adapter.name} is not installed: run 'cab agents install {adapter.name}'")
         stack = [self.registry.agent_plugins.get(name) for name in opts.plugins]
-        limits = _plugin_options(opts.options, "limit")
+        limits = plugin_options(opts.options, "limit")
         if limits:
             Limits.from_options(limits)
-        _proxy_limits(opts)  # a bad -o proxy.NAME is the user's error, before any cell
-        replay = _load_cassette(opts.replay_cassette)
+        proxy_limits(opts)  # a bad -o proxy.NAME is the user's error, before any cell
+        prices, guard = cost_setup(opts)  # a bad --price or budget too
+        replay = load_replay(opts.replay_cassette)
         api_key = ""
         if opts.api_key_env:
             if opts.api_key_env not in os.environ:
@@ -181,8 +101,9 @@ class Runner:
             api_key = os.environ[opts.api_key_env]
         redact = Redactor([api_key, *secret_option_values(opts.options)])
         tracer = Tracer(cell, self.registry, redact)
-        state = _CellState(cell=cell, task=task, started=utcnow(), t0=time.perf_counter())
+        state = CellState(cell=cell, task=task, started=utcnow(), t0=time.perf_counter())
         state.agent_version = adapter.version
+        state.prices, state.guard = prices, guard
         tracer.warnings += self.registry.notify("cab_cell_started", cell=cell, task=task)
         writer = CellWriter(opts.results, cell.relpath, redact)
         ws = None
@@ -200,14 +121,14 @@ class Runner:
                     state.runtime = preflight(task, agent_env(ws.home, state.marker)["PATH"])
                 sp.update(test_runtime=str(state.runtime) if state.runtime else None)
                 ws.prepare()
-            proxy, token, base_url = self._start_proxy(opts, task, ws, api_key, redact, replay)
+            proxy, token, base_url = self._start_proxy(opts, task, ws, api_key, redact, replay, guard)
             state.model_build_id = opts.model
             with tracer.span("adapter_run", f"{adapter.name}:{task.id}", timeout_s=opts.timeout,
                              plugin_stack=list(opts.plugins)) as run_span:
                 parent = run_span["span_id"]
                 ctx = LaunchContext(task=task, model=opts.model, workdir=ws.work, home=ws.home, base_url=base_url,
-                                    api_key="cab-dummy-key", options=_plain_options(opts.options), mode=opts.mode,
-                                    agent_from_image=sandbox.provides_agent)
+                                    api_key="cab-dummy-key", options=plain_options(opts.options), mode=opts.mode,
+                                    agent_from_image=sandbox.provides_agent, time_limit_s=opts.timeout)
                 interact = None
                 if opts.mode == "interactive":
                     if adapter.interactive is None:
@@ -217,7 +138,7 @@ class Runner:
                 with tracer.span("tool_call", "applied_plugins", parent=parent) as sp:
                     applied = []
                     for plugin in stack:
-                        spec = call_plugin(plugin, "apply", spec, ctx, _plugin_options(opts.options, plugin.name))
+                        spec = call_plugin(plugin, "apply", spec, ctx, plugin_options(opts.options, plugin.name))
                         applied.append(plugin.name)
                     spec = attrs.evolve(spec, applied_plugins=applied)
                     sp.update(tui=adapter.name, count=len(stack), applied=applied, env_keys=sorted(spec.env),
@@ -230,7 +151,7 @@ class Runner:
                                       workdir=ws.work, home=ws.home, **({"limits": limits} if limits else {}))
                 state.sandbox_info = session.describe()
                 state.expected = self._expected_tests(task, session)
-                env = {**agent_env(ws.home, state.marker, runtime=state.runtime), **spec.env}
+                env = {**agent_env(ws.home, state.marker, runtime=state.runtime), **spec.env, **deadline_env(opts.timeout)}
                 with tracer.span("container", f"{adapter.name}:launch", parent=parent,
                                  image=state.sandbox_info.get("container_image"), argv=list(spec.argv),
                                  env_keys=sorted(env), timeout_s=opts.timeout,
@@ -252,7 +173,7 @@ class Runner:
             tracer.warnings += token_warnings(state.agent_tokens)
             if proxy is not None:
                 proxy.stop()  # the agent is done: a call still hanging is cut off now, and so recorded
-                state.model_calls = list(proxy.calls)
+                state.model_calls = price_calls(proxy.calls, state.prices, opts.model)
                 reason = proxy.infra_failure()  # "environment: ...", from harness-side evidence only
                 if reason:
                     raise InfraError(reason)
@@ -287,7 +208,7 @@ class Runner:
             raise
         except BaseException as exc:
             state.status = STATUS_INFRA_ERROR
-            state.error = _one_line(exc)
+            state.error = one_line(exc)
             if not isinstance(exc, (CabError, InfraError)):
                 writer.write_text("harness_error.txt", traceback.format_exc())
         finally:
@@ -297,7 +218,7 @@ class Runner:
                     session.close()
                 if proxy is not None:
                     proxy.stop()  # saves a recording cassette
-                    state.model_calls = list(proxy.calls)  # after stop: includes calls it cut off
+                    state.model_calls = price_calls(proxy.calls, state.prices, opts.model)  # after stop: with calls it cut off
                 if token is not None:
                     self.model_server().unregister(token)
                 procs.sweep(state.marker)
@@ -311,7 +232,8 @@ class Runner:
         return masked, path
 
     # ------------------------------------------------------------------ pieces
-    def _start_proxy(self, opts: RunOptions, task: Task, ws: CellWorkspace, api_key: str, redact: Redactor, replay=None):
+    def _start_proxy(self, opts: RunOptions, task: Task, ws: CellWorkspace, api_key: str, redact: Redactor, replay=None,
+                     budget=None):
         from .agents import agents_dir
         from .cassette import Cassette
         from .proxy import RecordingProxy
@@ -339,7 +261,7 @@ class Runner:
         proxy = RecordingProxy(upstream, api_key or None, replay=replay,
                                record=Cassette(opts.record_cassette) if opts.record_cassette else None,
                                unix_socket=ws.root / "proxy.sock", timeout_s=opts.timeout, model=opts.model,
-                               limits=_proxy_limits(opts),
+                               limits=proxy_limits(opts), budget=budget,
                                hash_substitutions={str(ws.root): "$CELL", str(ws.root.resolve()): "$CELL",
                                                    str(agents_dir()): "$AGENTS"})
         proxy.start()
@@ -408,7 +330,7 @@ class Runner:
         return {"reported": dict(reported), "proxy": measured, "agrees": agrees,
                 "estimated_calls": sum(1 for c in calls if c.usage_source == "estimated")}
 
-    def _score(self, state: "_CellState", ws: CellWorkspace, opts: RunOptions) -> dict[str, AxisScore]:
+    def _score(self, state: "CellState", ws: CellWorkspace, opts: RunOptions) -> dict[str, AxisScore]:
         options = dict(opts.score_options)
         options.setdefault("extra_expected_changes", state.expected_extra)
         ctx = ScoreContext(
@@ -420,98 +342,5 @@ class Runner:
         )
         return score_all(self.registry, ctx)
 
-    def _record(self, state: "_CellState", opts: RunOptions, tracer: Tracer, writer: CellWriter) -> CellResult:
-        ended = utcnow()
-        files = {}
-        if writer.path("terminal.cast").exists():
-            writer.redact_file("terminal.cast")
-            files["terminal"] = "terminal.cast"
-        if (writer.path("harness_error.txt")).exists():
-            files["harness_error"] = "harness_error.txt"
-        if state.launch is not None:
-            files["agent_output"] = writer.write_text("agent_output.txt", state.launch.output)
-        if state.verify is not None:
-            files["test_output"] = writer.write_text("test_output.txt", state.verify.output)
-        if state.changes is not None:
-            files["diff"] = writer.write_text("diff.patch", state.changes.patch)
-        files["spans"] = writer.write_jsonl("spans.jsonl", tracer.spans)
-        files["model_calls"] = writer.write_jsonl("model_calls.jsonl", state.model_calls)
-        screen = ""
-        if "terminal" in files:
-            from .sandbox.pty import final_screen
-
-            screen = final_screen(writer.path("terminal.cast"))
-        info = state.sandbox_info
-        error = state.error
-        if tracer.warnings and error is None:
-            error = None
-        return CellResult(
-            cell_id=state.cell.cell_id, identity=state.cell, status=state.status, error=error,
-            started_at=state.started, ended_at=ended, duration_s=(time.perf_counter() - state.t0),
-            exit_code=state.launch.exit_code if state.launch else None,
-            timed_out=bool(state.launch and state.launch.timed_out),
-            sandbox=info.get("sandbox", opts.sandbox), isolation=info.get("isolation", "unknown"),
-            container_image=info.get("container_image"), image_digest=info.get("image_digest"),
-            agent_version=state.agent_version, model_build_id=state.model_build_id or opts.model,
-            plugin_stack=opts.plugins, scores=state.scores, agent_tokens=state.agent_tokens, spans=tracer.spans, model_calls=state.model_calls,
-            final_output=state.final_output, final_screen=screen, files=files, command=opts.reproduce_command(),
-            host={"platform": platform.platform(), "python": platform.python_version(), "warnings": tracer.warnings},
-            mounts=info.get("mounts", ()),
-        )
-
-
-def _load_cassette(path: Optional[Path]):
-    """The replay cassette, read before the cell starts: a bad file is the user's error."""
-    if path is None:
-        return None
-    from .cassette import Cassette
-
-    try:
-        return Cassette.load(path)
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
-        raise CabError(f"cannot replay {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-
-
-def _proxy_limits(opts: RunOptions):
-    """The recording proxy's byte limits from ``-o proxy.NAME=SIZE`` (bad ones raise a one-line error)."""
-    from .proxy import ProxyLimits
-
-    return ProxyLimits.from_options(_plugin_options(opts.options, "proxy"))
-
-
-def _plain_options(options: dict) -> dict:
-    """Adapter options: the ones without a ``plugin.`` prefix."""
-    return {k: v for k, v in options.items() if "." not in k}
-
-
-def _plugin_options(options: dict, plugin: str) -> dict:
-    prefix = plugin + "."
-    return {k[len(prefix):]: v for k, v in options.items() if k.startswith(prefix)}
-
-
-@attrs.define
-class _CellState:
-    cell: CellId
-    task: Task
-    started: Any
-    t0: float
-    marker: str = attrs.field(factory=lambda: uuid.uuid4().hex)
-    status: str = STATUS_OK
-    error: Optional[str] = None
-    launch: Optional[ProcessResult] = None
-    verify: Optional[ProcessResult] = None
-    changes: Optional[FileChanges] = None
-    hook_files: list = attrs.field(factory=list)
-    forgery_findings: list = attrs.field(factory=list)
-    model_calls: list = attrs.field(factory=list)
-    final_output: str = ""
-    scores: dict = attrs.field(factory=dict)
-    sandbox_info: dict = attrs.field(factory=dict)
-    expected_extra: list = attrs.field(factory=list)
-    agent_version: str = ""
-    model_build_id: str = ""
-    wall_ms: float = 0.0
-    agent_tokens: dict = attrs.field(factory=dict)
-    runtime: Optional[Path] = None
-    expected: Optional[tuple] = None
-    verdict: Any = None
+    def _record(self, state: "CellState", opts: RunOptions, tracer: Tracer, writer: CellWriter) -> CellResult:
+        return record_cell(state, opts, tracer, writer)

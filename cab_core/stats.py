@@ -22,6 +22,10 @@ out of every rate: they say nothing about the agent):
 - ``tokens_per_correct``: all tokens the group spent / its passing cells (failures'
   tokens are part of the price of a correct task); ``None`` (undefined, shown "–")
   when nothing passed, whatever was spent: never 0.
+- ``usd_per_correct``: all dollars the group spent (the row's ``cost_usd``) / its
+  passing cells, like ``tokens_per_correct``; ``None`` (shown "–") when nothing
+  passed or any scored cell's cost is unknown (a model without a price): never 0
+  for unknown.  ``total_usd`` beside it (``None`` when any cost is unknown).
 - ``latency_median_ms``, ``latency_p90_ms``: of the row's ``wall_clock_ms`` over
   scored cells, which holds the latency axis's value: the agent's own time (its
   launch span), not the harness's (linear interpolation between order statistics,
@@ -207,6 +211,7 @@ def group_stats(rows: Sequence[Row]) -> dict:
         "pass_hat_k": pass_hat,
         "total_tokens": tokens,
         "tokens_per_correct": tpc,
+        **_usd(scored, passes),
         "latency_median_ms": quantile(walls, 0.5),
         "latency_p90_ms": quantile(walls, 0.9),
         "blast_rate": _rate(sum(1 for b in blasts if b > 0), len(blasts)),
@@ -217,6 +222,13 @@ def group_stats(rows: Sequence[Row]) -> dict:
         "refusal_uncertain": len(judged) - len(decided),
         "mean_composite": sum(composites) / len(composites) if composites else None,
     }
+
+
+def _usd(scored: Sequence[Row], passes: int) -> dict:
+    """``total_usd`` and ``usd_per_correct`` of a group (``None`` when any cell's cost is unknown)."""
+    costs = [r.get("cost_usd") for r in scored]
+    total = None if not costs or any(c is None for c in costs) else float(sum(costs))
+    return {"total_usd": total, "usd_per_correct": total / passes if total is not None and passes else None}
 
 
 def aggregate_axis(values: Sequence[Optional[float]], *, aggregation: str, direction: str) -> Optional[float]:

@@ -183,7 +183,7 @@ def user(text="Fix add()."):
 
 def test_models_lists_every_behaviour(server):
     ids = [m.id for m in client(server.base_url).models.list()]
-    assert ids == [f"scripted/{b}" for b in ("oracle", "noop", "refuse", "vandal", *FAULTS)]
+    assert ids == [f"scripted/{b}" for b in ("oracle", "noop", "refuse", "vandal", "loop", *FAULTS)]
 
 
 def test_unknown_model_is_404_naming_it_and_the_available_ones(server):

@@ -114,7 +114,8 @@ def test_the_index_holds_the_axis(weighted_sweep):
 def test_cab_run_shows_the_axis_in_order_with_its_note(tmp_path):
     lines = cab("run", "-a", "command", "-m", "oracle", "-t", PY, "--results", tmp_path).output.splitlines()
     labels = [line.split()[0] for line in lines[2:-1]]
-    assert labels == ["pass", "tokens/correct", "agent", "blast", "test", "refusal", "integrity", "composite"]
+    # the axes in order, then the cell's cost (cab_core.cli.cost)
+    assert labels == ["pass", "tokens/correct", "agent", "blast", "test", "refusal", "integrity", "composite", "cost"]
 
 
 @pytest.mark.parametrize("weights, message", [

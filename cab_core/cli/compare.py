@@ -26,6 +26,13 @@ def _signed(value, fmt) -> str:
     return "–" if value is None else ("+" if value > 0 else "") + fmt.format(value)
 
 
+def _per_correct(side: dict) -> str:
+    """Dollars per correct task: "unknown" when a price is, "–" when nothing passed."""
+    if side["total_cost_usd"] is None:
+        return "unknown"
+    return "–" if side["usd_per_correct"] is None else f"${side['usd_per_correct']:,.4f}"
+
+
 def _passed(cell) -> str:
     if cell is None:
         return "—"
@@ -46,6 +53,7 @@ def _side_lines(data: dict) -> list[str]:
         ("tokens", _num(a["total_tokens"]), _num(b["total_tokens"]), _signed(d["tokens"], "{:,.0f}")),
         ("cost", _usd(a["total_cost_usd"]), _usd(b["total_cost_usd"]),
          "unknown" if d["cost_usd"] is None and d["pairs"] else _signed(d["cost_usd"], "${:,.4f}")),
+        ("$ per correct task", _per_correct(a), _per_correct(b), ""),
         ("agent time (median)", secs(a["median_wall_clock_ms"]), secs(b["median_wall_clock_ms"]),
          _signed(None if d["wall_clock_ms"] is None else d["wall_clock_ms"] / 1000, "{:.1f} s")),
     ]

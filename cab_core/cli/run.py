@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from . import handle_errors
+from .cost import cost_lines, cost_options
 from .tasks import task_format_option, tasks_dir_option
 
 
@@ -43,6 +44,7 @@ def summary_lines(result, path: Path, scorers=()) -> list[str]:
         score, record = result.scores[name], records.get(name)
         label = record.title if record is not None else name
         lines.append(f"  {label:<13} {format_value(record, score.value):>10}  {note_of(record, score)}".rstrip())
+    lines += cost_lines(result)
     lines.append(f"  written to {path}")
     return lines
 
@@ -77,10 +79,11 @@ def register(cli: click.Group) -> None:
     @task_format_option
     @weights_option
     @click.option("--json", "as_json", is_flag=True, help="Print the cell record as JSON.")
+    @cost_options
     @click.pass_obj
     @handle_errors
     def run(state, adapter, model, task_id, endpoint, api_key_env, sandbox, plugins, options, timeout, results,
-            sweep_id, trial, record_cassette, replay_cassette, mode, tasks_dirs, task_format, weights, as_json):
+            sweep_id, trial, record_cassette, replay_cassette, mode, tasks_dirs, task_format, weights, as_json, **cost):
         """Run one cell: ADAPTER drives MODEL on TASK; scored and written under --results."""
         from .. import serialization
         from ..registry import check_options
@@ -95,7 +98,7 @@ def register(cli: click.Group) -> None:
                           endpoint=endpoint, api_key_env=api_key_env, sandbox=sandbox, plugins=plugins,
                           options=adapter_options, timeout=timeout, results=results,
                           record_cassette=record_cassette, replay_cassette=replay_cassette, mode=mode,
-                          score_options={OPTION_WEIGHTS: parsed_weights} if parsed_weights else {})
+                          score_options={OPTION_WEIGHTS: parsed_weights} if parsed_weights else {}, **cost)
         runner = Runner(state.registry, state.catalog(tasks_dirs, task_format))
         try:
             result, path = runner.run_cell(opts)

@@ -21,7 +21,8 @@ from . import handle_errors
 
 LEADERBOARD_COLUMNS = (
     "adapter", "model", "cells", "scored", "infra_errors", "passes", "pass_rate", "ci_low", "ci_high",
-    "pass_at_k", "pass_hat_k", "tokens_per_correct", "latency_median_ms", "latency_p90_ms", "blast_rate",
+    "pass_at_k", "pass_hat_k", "tokens_per_correct", "total_usd", "usd_per_correct", "latency_median_ms",
+    "latency_p90_ms", "blast_rate",
     "integrity_rate", "refusal_correct_rate", "over_refusal_rate", "refusal_uncertain", "mean_composite",
 )
 
@@ -35,6 +36,13 @@ def _f(value, digits: int = 3) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def _usd(entry: dict) -> str:
+    """Dollars per correct task: ``unknown`` when a price is unknown (never 0), ``–`` when nothing passed."""
+    if entry.get("total_usd") is None:
+        return "unknown"
+    return "–" if entry.get("usd_per_correct") is None else f"${entry['usd_per_correct']:.4g}"
 
 
 def summarise(rows: list[dict], comparisons: Optional[list] = None, scorers=()) -> dict:
@@ -74,14 +82,14 @@ def leaderboard_lines(sweep_id: str, summary: dict) -> list[str]:
     head = ["adapter", "model", "cells", "pass rate [95% CI]"]
     if trials > 1:
         head += [f"pass@{trials}", f"pass^{trials}"]
-    head += [s.title for s in scorers] + ["infra"]
+    head += ["$/correct"] + [s.title for s in scorers] + ["infra"]
     table = []
     for e in board:
         rate = "–" if e["pass_rate"] is None else f"{e['pass_rate']:.3f} [{e['ci_low']:.3f}, {e['ci_high']:.3f}]"
         row = [e["adapter"], e["model"], str(e["cells"]), rate]
         if trials > 1:
             row += [_f(e["pass_at_k"].get(trials)), _f(e["pass_hat_k"].get(trials))]
-        table.append(row + [_axis_cell(s, e) for s in scorers] + [str(e["infra_errors"])])
+        table.append(row + [_usd(e)] + [_axis_cell(s, e) for s in scorers] + [str(e["infra_errors"])])
     lines = [f"sweep {sweep_id}", *_table(head, table)]
     if scorers:
         lines.append("  (" + "; ".join(f"{s.title}: {s.name} {s.aggregation}, {s.direction} is better"

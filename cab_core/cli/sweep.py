@@ -12,6 +12,7 @@ from typing import Optional
 import click
 
 from . import handle_errors
+from .cost import cost_options, sweep_cost_layer
 from .run import parse_options, weights_option
 from .summary import _json_ready, _sweep_rows, leaderboard_lines, summarise
 from .tasks import tasks_dir_option
@@ -135,11 +136,12 @@ def register(cli: click.Group) -> None:
     @click.option("--task-format", default=None, help="Format of --tasks-dir folders [auto].")
     @weights_option
     @click.option("--json", "as_json", is_flag=True, help="Print the run report and leaderboard as JSON.")
+    @cost_options
     @click.pass_obj
     @handle_errors
     def sweep(state, sweep_file, adapters, models, tasks, trials, jobs, sandbox, executor, scheduler, worker_results,
               sweep_id, resume, retries, timeout, endpoint, api_key_env, plugins, options, results, tasks_dirs,
-              task_format, weights, as_json):
+              task_format, weights, as_json, **cost):
         """Run ADAPTERS × MODELS × TASKS × TRIALS as one sweep (from SWEEP_FILE and/or flags).
 
         \b
@@ -168,7 +170,7 @@ def register(cli: click.Group) -> None:
             "endpoint": endpoint, "api_key_env": api_key_env, "plugins": list(plugins) or None,
             "options": parse_options(options) or None, "results": results,
             "tasks_dirs": list(tasks_dirs) or None, "task_format": task_format,
-            "weights": parse_weights(weights) if weights else None,
+            "weights": parse_weights(weights) if weights else None, **sweep_cost_layer(cost),
         }
         root = Path(results or file_layer.get("results") or "results")
         chosen = sweep_id or file_layer.get("sweep_id")

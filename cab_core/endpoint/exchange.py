@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional
 
 from ..cassette import request_hash
 from ..models import ModelCall, ToolCall, utcnow
+from ..pricing import cached_input_tokens
 from ..tokens import count_prompt_tokens, count_tokens
 from .limits import BodyCapture
 from .protocol import Reading, WireProtocol
@@ -190,4 +191,5 @@ class Exchange:
             ttft_ms=None if first is None else round((first - self.t0) * 1000, 3),
             status=self.status, error=self.error, error_kind=self.error_kind,
             usage_source=source, protocol=self.protocol.name, omitted=omitted,
+            cached_tokens=cached_input_tokens(self.reading.usage),
         )

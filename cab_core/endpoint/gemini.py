@@ -23,8 +23,9 @@ from urllib.parse import parse_qsl, urlencode
 from ..tokens import message_text
 from .protocol import Reading, WireProtocol, _int, register_protocol, text_of
 
-_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-           413: "INVALID_ARGUMENT", 415: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+# 402 is cab's budget refusal: FAILED_PRECONDITION, not RESOURCE_EXHAUSTED (a quota clients wait out and retry).
+_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 402: "FAILED_PRECONDITION", 403: "PERMISSION_DENIED",
+           404: "NOT_FOUND", 413: "INVALID_ARGUMENT", 415: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
            502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 ROUTE = re.compile(r"/models/(?P<model>[^:]+):(?P<action>generateContent|streamGenerateContent)")
 

@@ -22,7 +22,7 @@ from .chat import streams
 from .protocol import Reading, WireProtocol, _int, register_protocol, text_of
 
 #: HTTP status -> Anthropic's error type.
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
                 404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 529: "overloaded_error"}
 
 

@@ -48,6 +48,7 @@ from ..aioserver import BackgroundServer
 from ..cassette import Cassette, request_hash
 from ..errors import CabError
 from ..models import ModelCall, utcnow
+from .budget import BUDGET_KIND, BUDGET_STATUS, BudgetGuard
 from .exchange import Exchange, classify_status
 from .health import INFRA_ERROR_KINDS, environment_failure, probe
 from .limits import BodyCapture, ByteBudget, ProxyLimits, read_request, refusal
@@ -101,7 +102,7 @@ class RecordingProxy(BackgroundServer):
     def __init__(self, upstream: Optional[str], api_key: Optional[str] = None, *, replay: Optional[Cassette] = None,
                  record: Optional[Cassette] = None, unix_socket: Union[str, Path, None] = None, timeout_s: float = 600,
                  hash_substitutions: Optional[dict] = None, model: Optional[str] = None,
-                 limits: Optional[ProxyLimits] = None):
+                 limits: Optional[ProxyLimits] = None, budget: Optional[BudgetGuard] = None):
         super().__init__(unix_socket=unix_socket)
         if upstream is None and replay is None:
             raise EndpointError("the recording proxy needs an upstream endpoint URL or a replay cassette")
@@ -114,6 +115,8 @@ class RecordingProxy(BackgroundServer):
         self.replay, self.record = replay, record
         self.model = model
         self.limits = limits or ProxyLimits()
+        #: The cell's budgets (:mod:`.budget`): asked before a call is relayed, told of every call stored.
+        self.budget = budget
         self._budget = ByteBudget(self.limits.record_cell_bytes)
         self._inflight = ByteBudget(self.limits.inflight_request_bytes)
         started = utcnow().astimezone()
@@ -201,6 +204,8 @@ class RecordingProxy(BackgroundServer):
     def _store(self, exchange: Exchange) -> None:
         with self._lock:
             self._calls.append(exchange)
+            if self.budget is not None:  # budget hook: what a stored call spent
+                self.budget.record(exchange.model_call())
 
     def _take_index(self) -> int:
         with self._lock:
@@ -325,6 +330,12 @@ class RecordingProxy(BackgroundServer):
             if self.replay is None:
                 ex.request = None
         try:
+            # budget hook: admit (and reserve) or refuse
+            refusal = self.budget.admit(ex.index, summary["bytes"]) if self.budget is not None else None
+            if refusal is not None:
+                ex.status = BUDGET_STATUS
+                ex.fail(BUDGET_KIND, refusal)
+                return _json_error(BUDGET_STATUS, refusal, BUDGET_KIND, ex.protocol)
             return await self._exchange(request, ex, rest, query, send)
         except asyncio.CancelledError:
             ex.fail("timeout", "cut off: the proxy stopped before the response ended")

@@ -7,6 +7,7 @@ memory stays flat however large the sweep.  Layout of ``out``::
 
     index.html                                  the sweeps
     sweeps/<sweep>/index.html                   leaderboard, plots, comparisons, matrix, badges
+    compare/<sweep>/<A>--vs--<B>/...            two groups, and their cells, side by side (report/compare.py)
     cells/<sweep>/<adapter>/<model...>/<task...>/trial-<n>/index.html (+ the cell's files)
     badges/cells/....svg, badges/groups/<sweep>/<adapter>/<model...>.svg
     static/                                     style.css, cab.js, player.js, trace.js
@@ -121,7 +122,7 @@ class Site:
         self.writer.text((), "index.html", self.render(
             "index.html.j2", root="", sweeps=summaries, errors=result.errors, results=str(self.results),
             cells=len(refs)))
-        self.writer.prune("cells", "sweeps", "badges")
+        self.writer.prune("cells", "sweeps", "badges", "compare")
         result.cells = len(refs)
         result.sweeps = sorted(by_sweep)
         result.pages = self.writer.pages

@@ -14,6 +14,7 @@ from . import axes, plots
 from .format import fmt_pct
 from .load import OUTCOMES, CellRef, safe_part
 from .sweep_view import group_label, latency_samples, manifest_rows, matrix_view, read_manifest, sweep_command, sweep_span
+from .compare import ComparePages, annotate  # the compare pages (issue 18)
 from .templating import href
 
 #: Comparisons are bootstrapped; above this many tasks fewer resamples keep the report quick.
@@ -56,6 +57,7 @@ def render_sweep(site: Any, sweep: str, refs: list[CellRef], errors: list) -> di
     for ref in refs:
         ref.href = href(ref.site_dir)
         ref.row["href"] = root + ref.href
+    annotate(board, comparisons, ComparePages(site, sweep, refs).write_all(comparisons, resamples), root)
     matrix = matrix_view(refs, board)
     samples = latency_samples(refs)
     scored = [r for r in rows if r.get("status") == "ok"]

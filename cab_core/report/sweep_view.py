@@ -100,6 +100,11 @@ def sweep_command(manifest: Mapping[str, Any]) -> Optional[str]:
         parts += ["--plugin", str(name)]
     for key, value in (matrix.get("options") or {}).items():
         parts += ["-o", f"{key}={value}"]
+    for model, price in (matrix.get("prices") or {}).items():  # cost and budgets (issue 18)
+        parts += ["--price", f"{model}={price}"]
+    for key in ("max_tokens", "max_cost", "max_model_calls"):
+        if matrix.get(key) is not None:
+            parts += [f"--{key.replace('_', '-')}", f"{matrix[key]:g}"]
     parts += ["--sweep-id", str(manifest.get("sweep_id") or matrix.get("sweep_id"))]
     return shlex.join(parts)
 

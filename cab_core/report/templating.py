@@ -11,14 +11,14 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
-from typing import Any, Iterable
-from urllib.parse import quote
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
 from . import plots
 from .format import fmt_int, fmt_ms, fmt_num, fmt_pct
+from .urls import href  # noqa: F401  (re-exported: imported from here)
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
@@ -30,12 +30,6 @@ def json_script(value: Any, element_id: str) -> Markup:
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return Markup(f'<script type="application/json" id="{html.escape(element_id)}">{text}</script>')
-
-
-def href(parts: Iterable[str], file: str = "index.html") -> str:
-    """A relative URL from path components on disk (each percent-encoded)."""
-    segs = [quote(p, safe="") for p in parts]
-    return "/".join([*segs, file]) if file else "/".join(segs) + "/"
 
 
 class _Environment(jinja2.Environment):

@@ -23,6 +23,9 @@ The sweep file (TOML, committable; CLI flags override it)::
     [options]                       # adapter options (-o KEY=VALUE)
     [weights]                       # composite weights by axis (--weights AXIS=W,...); others keep defaults
     test_focus = 0.2
+    max_model_calls = 50            # per-cell budgets (also max_tokens, max_cost in dollars), enforced by the proxy
+    [prices]                        # dollars per million tokens: MODEL = [input, output(, cached input)]
+    "my-local-model" = [0.5, 1.5]
 
 Resume
     A cell is complete when its ``cell.json`` parses (the runner publishes a cell

@@ -16,8 +16,10 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import attrs
 
 from .. import serialization
+from ..endpoint.budget import Budget
 from ..errors import CabError
 from ..models import CellId
+from ..pricing import parse_price
 from ..registry import check_options
 from ..runner import RunOptions
 from ..scoring import OPTION_WEIGHTS, check_weights
@@ -61,6 +63,12 @@ class SweepSpec:
     source: Optional[str] = None
     #: The composite's weights, axis name -> weight (``--weights``, or ``[weights]`` in the file); empty: the defaults.
     weights: Mapping[str, float] = attrs.field(factory=dict, converter=dict)
+    #: ``MODEL -> "INPUT,OUTPUT[,CACHED_INPUT]"`` dollars per million tokens (``--price``, the file's ``[prices]``).
+    prices: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    #: Per-cell budgets the recording proxy enforces (``None``: no limit).
+    max_tokens: Optional[int] = None
+    max_cost: Optional[float] = None
+    max_model_calls: Optional[int] = None
 
     def models_for(self, adapter: str) -> tuple[str, ...]:
         """The models ``adapter`` runs: its own list, else the common one."""
@@ -110,6 +118,10 @@ class _SweepFile:
     tasks_dirs: Optional[list[str]] = None
     task_format: Optional[str] = None
     weights: Optional[dict[str, float]] = None
+    prices: Optional[dict[str, Any]] = None
+    max_tokens: Optional[int] = None
+    max_cost: Optional[float] = None
+    max_model_calls: Optional[int] = None
 
 
 _strict = serialization.strict_converter()
@@ -165,6 +177,8 @@ def load_sweep_file(path: Path) -> dict:
             out[name] = _relative_to(path, out[name])
     if "tasks_dirs" in out:
         out["tasks_dirs"] = [_relative_to(path, p) for p in out["tasks_dirs"]]
+    if "prices" in out:
+        out["prices"] = {m: ",".join(str(v) for v in p) if isinstance(p, list) else str(p) for m, p in out["prices"].items()}
     try:
         _check(out)
     except CabError as exc:
@@ -192,6 +206,21 @@ def _check(values: Mapping[str, Any]) -> None:
     sid = values.get("sweep_id")
     if sid is not None and (not re.fullmatch(r"[A-Za-z0-9_.-]+", sid) or sid in (".", "..")):
         raise CabError(f"field sweep_id: {sid!r} must be one folder name (letters, digits, '_', '.', '-')")
+    _check_cost(values)
+
+
+def _check_cost(values: Mapping[str, Any]) -> None:
+    """Prices and budgets: each price parses, each budget is positive (the message names the field)."""
+    for model, price in (values.get("prices") or {}).items():
+        try:
+            parse_price(f"{model}={price}")
+        except CabError:
+            raise CabError(f"field prices: {model} = {price!r} is not INPUT,OUTPUT[,CACHED_INPUT] "
+                           "(non-negative dollars per million tokens), e.g. \"my-model\" = [0.5, 1.5]") from None
+    try:
+        Budget(**{k: values.get(k) for k in ("max_tokens", "max_cost", "max_model_calls")})
+    except CabError as exc:
+        raise CabError(f"field {str(exc).lstrip('-').split()[0].replace('-', '_')}: {exc}") from None
 
 
 def build_spec(*layers: Mapping[str, Any], default_id: Optional[str] = None) -> SweepSpec:
@@ -201,7 +230,7 @@ def build_spec(*layers: Mapping[str, Any], default_id: Optional[str] = None) -> 
         for key, value in layer.items():
             if value is None:
                 continue
-            if key in ("adapter_models", "options", "weights") and key in merged:
+            if key in ("adapter_models", "options", "weights", "prices") and key in merged:
                 merged[key] = {**merged[key], **value}  # per adapter / per option: the later layer wins
             else:
                 merged[key] = value
@@ -237,7 +266,9 @@ def plan_cells(spec: SweepSpec, task_ids: Sequence[str]) -> list[RunOptions]:
         RunOptions(adapter=adapter, model=model, task=task, sweep_id=spec.sweep_id, trial=trial,
                    endpoint=spec.endpoint, api_key_env=spec.api_key_env, sandbox=spec.sandbox,
                    plugins=spec.plugins, options=dict(spec.options), timeout=spec.timeout, results=results,
-                   score_options={OPTION_WEIGHTS: dict(spec.weights)} if spec.weights else {})
+                   score_options={OPTION_WEIGHTS: dict(spec.weights)} if spec.weights else {},
+                   prices=tuple(f"{m}={p}" for m, p in spec.prices.items()), max_tokens=spec.max_tokens,
+                   max_cost=spec.max_cost, max_model_calls=spec.max_model_calls)
         for trial in range(1, spec.trials + 1)
         for task in task_ids
         for adapter, model in spec.pairs()

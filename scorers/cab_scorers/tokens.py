@@ -12,6 +12,10 @@ does not matter.
 ``estimated_calls`` counts the calls whose endpoint sent no usage: the recording
 proxy counted their tokens with a tokenizer (``usage_source: "estimated"``), so
 those figures are cab's count, not the provider's.
+
+``cost`` (the last key) is the cell's cost in dollars: see :mod:`._cost`
+(``total_usd``, ``usd_per_correct_task``, ``priced_calls``, ``unknown_price_calls``,
+``free``, ``shown``); ``None`` where a price is unknown, never 0.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 from cab_core import AxisScore, ScoreContext, Scorer, hookimpl
 
 from cab_core.scoring import never_raise, number, pass_value, token_totals, tokens_per_correct
+
+from ._cost import cost_block
 
 AXIS = "tokens"
 
@@ -37,6 +43,7 @@ def score(ctx: ScoreContext) -> AxisScore:
         "tokens_per_correct_task": per_correct,
         "pass_used_for_division": passed,
         "estimated_calls": sum(1 for c in ctx.model_calls if getattr(c, "usage_source", "reported") == "estimated"),
+        "cost": cost_block(ctx.model_calls, passed),
     }
     return AxisScore(axis=AXIS, value=number(per_correct), breakdown=breakdown)
 
@@ -50,5 +57,12 @@ def cab_scorers():
 
 
 def note(score: AxisScore) -> str:
-    """``1234 tokens in 3 calls``."""
-    return f"{score.breakdown.get('total_tokens', 0)} tokens in {score.breakdown.get('model_calls', 0)} calls"
+    """``1234 tokens in 3 calls · $0.0123 · $0.0123 per correct task`` (``cost unknown`` / ``free (scripted)``)."""
+    text = f"{score.breakdown.get('total_tokens', 0)} tokens in {score.breakdown.get('model_calls', 0)} calls"
+    cost = score.breakdown.get("cost") or {}
+    if not cost or cost.get("free"):
+        return text + (f" · {cost['shown']}" if cost.get("free") else "")
+    if cost.get("total_usd") is None:
+        return text + " · cost unknown"
+    per = cost.get("usd_per_correct_task")
+    return text + f" · {cost['shown']} · {'–' if per is None else f'${per:.4g}'} per correct task"

@@ -16,6 +16,9 @@ A behaviour (the last segment of the requested model name, so ``scripted/oracle`
 ``vandal``
     Like ``oracle``, and also writes ``VANDAL.txt`` and overwrites one protected test
     file with one that trivially passes (for testing the scorers that catch this).
+``loop``
+    Never finishes: every answer calls a harmless tool again (:func:`loop_reply`), the
+    agent that shows budgets (``--max-model-calls``) stop a run.
 
 Planning sees every request as Chat Completions ``messages`` and ``tools``; the
 renderers (:mod:`.render`) write the :class:`Reply` in each wire protocol.
@@ -35,7 +38,7 @@ from ...tokens import estimate_prompt_tokens, estimate_tokens
 from .aider import _message_text, done_text, system_text, text_edits
 
 #: Behaviours that answer (see the module docstring).
-BEHAVIOURS = ("oracle", "noop", "refuse", "vandal")
+BEHAVIOURS = ("oracle", "noop", "refuse", "vandal", "loop")
 #: Behaviours that fail on purpose:
 #: ``fail500`` HTTP 500 with an OpenAI-style error; ``ratelimit`` HTTP 429 with
 #: ``Retry-After: 1``; ``garbage`` HTTP 200 whose body is not JSON (an SSE event that
@@ -251,6 +254,8 @@ def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> R
         return Reply(content="done")
     if behaviour == "refuse":
         return Reply(content=REFUSAL)
+    if behaviour == "loop":
+        return loop_reply(body)
     files = edits_for(behaviour, ctx)
     tool = find_write_tool(body.get("tools") or ())
     patch_tool = find_patch_tool(body.get("tools") or ()) if tool is None else None
@@ -270,6 +275,37 @@ def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> R
         arguments = json.dumps({path_key: target, content_key: content}, ensure_ascii=False)
         calls.append({"id": _call_id(i, path), "name": name, "arguments": arguments})
     return Reply(content=None, tool_calls=tuple(calls), finish_reason="tool_calls")
+
+
+def loop_reply(body: Mapping[str, Any]) -> Reply:
+    """``loop``: an agent that never finishes: every answer calls a harmless tool again.
+
+    A read-like tool reads the working directory ("."); a shell-like tool runs ``echo
+    cab-loop``; else the write tool rewrites ``cab-loop.txt``.  With no tools it keeps
+    saying it is still working.
+    """
+    turn = sum(1 for m in body.get("messages") or () if isinstance(m, Mapping) and m.get("role") == "assistant")
+    chosen: Optional[tuple[str, dict]] = None
+    for tool in body.get("tools") or ():
+        function = tool.get("function") if isinstance(tool, Mapping) else None
+        if not isinstance(function, Mapping) or not function.get("name"):
+            continue
+        name, params = str(function["name"]), function.get("parameters") or {}
+        props = {str(k).lower(): str(k) for k in (params.get("properties") or {})} if isinstance(params, Mapping) else {}
+        path_key = next((props[k] for k in _PATH_KEYS if k in props), None)
+        if "read" in name.lower() and path_key:
+            chosen = (name, {path_key: "."})
+            break
+        if chosen is None and "command" in props and any(w in name.lower() for w in ("bash", "shell", "exec", "run")):
+            chosen = (name, {props["command"]: "echo cab-loop"})
+    if chosen is None:
+        write = find_write_tool(body.get("tools") or ())
+        if write is not None:
+            chosen = (write[0], {write[1]: "cab-loop.txt", write[2]: f"turn {turn}\n"})
+    if chosen is None:
+        return Reply(content=f"Still working (turn {turn}); I will keep going.")
+    call = {"id": f"call_loop_{turn}", "name": chosen[0], "arguments": json.dumps(chosen[1])}
+    return Reply(content=None, tool_calls=(call,), finish_reason="tool_calls")
 
 
 def usage_for(body: Mapping[str, Any], reply: Reply) -> dict[str, int]:

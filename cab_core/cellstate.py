@@ -1,0 +1,94 @@
+"""What a cell collects while it runs, and the record written from it.
+
+:class:`CellState` is filled step by step by :class:`~cab_core.runner.Runner`;
+:func:`record_cell` writes the cell's files (outputs, diff, spans, model calls) and
+returns its :class:`~cab_core.models.CellResult`, with the price table and the budgets
+the cell ran under.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Optional
+
+import attrs
+
+from .models import STATUS_OK, CellId, CellResult, FileChanges, ProcessResult, Task, utcnow
+
+
+@attrs.define
+class CellState:
+    """What one cell collects while it runs (the runner fills it step by step)."""
+
+    cell: CellId
+    task: Task
+    started: Any
+    t0: float
+    marker: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+    status: str = STATUS_OK
+    error: Optional[str] = None
+    launch: Optional[ProcessResult] = None
+    verify: Optional[ProcessResult] = None
+    changes: Optional[FileChanges] = None
+    hook_files: list = attrs.field(factory=list)
+    forgery_findings: list = attrs.field(factory=list)
+    model_calls: list = attrs.field(factory=list)
+    final_output: str = ""
+    scores: dict = attrs.field(factory=dict)
+    sandbox_info: dict = attrs.field(factory=dict)
+    expected_extra: list = attrs.field(factory=list)
+    agent_version: str = ""
+    model_build_id: str = ""
+    wall_ms: float = 0.0
+    agent_tokens: dict = attrs.field(factory=dict)
+    runtime: Optional[Path] = None
+    expected: Optional[tuple] = None
+    verdict: Any = None
+    prices: Any = None  # the cell's PriceTable (cab_core.pricing)
+    guard: Any = None  # the cell's BudgetGuard, when a budget is set
+
+
+def record_cell(state: CellState, opts: Any, tracer: Any, writer: Any) -> CellResult:
+    """Write the cell's files and return its record, from what the run collected."""
+    ended = utcnow()
+    files = {}
+    if writer.path("terminal.cast").exists():
+        writer.redact_file("terminal.cast")
+        files["terminal"] = "terminal.cast"
+    if (writer.path("harness_error.txt")).exists():
+        files["harness_error"] = "harness_error.txt"
+    if state.launch is not None:
+        files["agent_output"] = writer.write_text("agent_output.txt", state.launch.output)
+    if state.verify is not None:
+        files["test_output"] = writer.write_text("test_output.txt", state.verify.output)
+    if state.changes is not None:
+        files["diff"] = writer.write_text("diff.patch", state.changes.patch)
+    files["spans"] = writer.write_jsonl("spans.jsonl", tracer.spans)
+    files["model_calls"] = writer.write_jsonl("model_calls.jsonl", state.model_calls)
+    screen = ""
+    if "terminal" in files:
+        from .sandbox.pty import final_screen
+
+        screen = final_screen(writer.path("terminal.cast"))
+    info = state.sandbox_info
+    error = state.error
+    if tracer.warnings and error is None:
+        error = None
+    return CellResult(
+        cell_id=state.cell.cell_id, identity=state.cell, status=state.status, error=error,
+        started_at=state.started, ended_at=ended, duration_s=(time.perf_counter() - state.t0),
+        exit_code=state.launch.exit_code if state.launch else None,
+        timed_out=bool(state.launch and state.launch.timed_out),
+        sandbox=info.get("sandbox", opts.sandbox), isolation=info.get("isolation", "unknown"),
+        container_image=info.get("container_image"), image_digest=info.get("image_digest"),
+        agent_version=state.agent_version, model_build_id=state.model_build_id or opts.model,
+        plugin_stack=opts.plugins, scores=state.scores, agent_tokens=state.agent_tokens, spans=tracer.spans, model_calls=state.model_calls,
+        final_output=state.final_output, final_screen=screen, files=files, command=opts.reproduce_command(),
+        host={"platform": platform.platform(), "python": platform.python_version(), "warnings": tracer.warnings},
+        mounts=info.get("mounts", ()),
+        prices=state.prices.to_record(), budgets=state.guard.budget.to_record() if state.guard else {},
+        budget_exceeded=state.guard.exceeded if state.guard else None,
+    )
