@@ -175,9 +175,8 @@ def _prompt(folder: Path, solutions: list[str], tests: list[str]) -> str:
     return "\n\n".join(p.strip() for p in parts if p.strip()) + "\n\n" + closing + "\n"
 
 
-def load_task(folder: Path) -> Task:
-    """Load the exercise in ``folder`` (raises TaskError: one line naming the file and field)."""
-    folder = Path(folder).resolve()
+def _read_config(folder: Path) -> tuple[Path, dict, list]:
+    """``(config path, the config's file lists by key, the reference solution files)`` of one exercise."""
     config_path = folder / ".meta" / "config.json"
     try:
         config = json.loads(_convert.read_text(config_path, "exercise configuration"))
@@ -202,6 +201,13 @@ def load_task(folder: Path) -> Task:
         examples = sorted(p.relative_to(folder).as_posix() for pattern in ("example.*", "proof.*") for p in meta.glob(pattern) if p.is_file())
     if not examples:
         raise TaskError(f"{config_path}: field files.example: no reference solution (.meta/example.* or .meta/proof.*)")
+    return config_path, lists, examples
+
+
+def load_task(folder: Path) -> Task:
+    """Load the exercise in ``folder`` (raises TaskError: one line naming the file and field)."""
+    folder = Path(folder).resolve()
+    config_path, lists, examples = _read_config(folder)
     track = _track(folder, lists["solution"], config_path)
     pairs = _pair(examples, lists["solution"], config_path)
     files = {p.name for p in folder.iterdir()}
