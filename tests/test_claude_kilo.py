@@ -39,7 +39,9 @@ def test_claude_talks_messages_to_the_proxy_root_with_every_model_the_cells(ctx)
     assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:9"  # the SDK adds /v1/messages itself
     assert env["ANTHROPIC_API_KEY"] == "dummy"
     assert {env[v] for v in claude.MODEL_VARS} == {"scripted/oracle"}, "a background job could pick another model"
-    assert env["CLAUDE_CONFIG_DIR"].startswith(str(ctx.home))
+    state = json.loads(spec.files["~/.claude.json"])  # the TUI's first-run questions, answered
+    assert state["hasCompletedOnboarding"] and state["customApiKeyResponses"]["approved"] == ["dummy"]
+    assert state["projects"][str(ctx.workdir)]["hasTrustDialogAccepted"]
     for switch in ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "DISABLE_TELEMETRY", "DISABLE_AUTOUPDATER", "IS_SANDBOX"):
         assert env[switch] == "1", switch
     argv = list(spec.argv[spec.argv.index("--") + 1:])
