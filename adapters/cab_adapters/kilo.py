@@ -17,6 +17,8 @@ Gotchas (7.7.7):
 * ``KILO_TELEMETRY_LEVEL`` other than ``all`` turns PostHog off; ``--auto`` approves every
   permission; ``--title`` saves a title request; ``</dev/null``-like stdin is required
   (with a pipe on stdin ``kilo run`` waits to read it).
+* A slow start: a minute or more of CPU (Bun loading its bundle) before the first model
+  call on a busy 2-core machine, where opencode and Claude Code take seconds.
 
 Options: ``-o provider=NAME``, ``-o context_window=N``, ``-o max_tokens=N``.
 """
