@@ -42,7 +42,8 @@ def test_claude_talks_messages_to_the_proxy_root_with_every_model_the_cells(ctx)
     state = json.loads(spec.files["~/.claude.json"])  # the TUI's first-run questions, answered
     assert state["hasCompletedOnboarding"] and state["customApiKeyResponses"]["approved"] == ["dummy"]
     assert state["projects"][str(ctx.workdir)]["hasTrustDialogAccepted"]
-    for switch in ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "DISABLE_TELEMETRY", "DISABLE_AUTOUPDATER", "IS_SANDBOX"):
+    for switch in ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "DISABLE_TELEMETRY", "DISABLE_AUTOUPDATER", "IS_SANDBOX",
+                   "CLAUDE_CODE_DISABLE_AUTO_MEMORY"):
         assert env[switch] == "1", switch
     argv = list(spec.argv[spec.argv.index("--") + 1:])
     assert argv[1:3] == ["-p", "fix it"] and "--dangerously-skip-permissions" in argv

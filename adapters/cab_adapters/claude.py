@@ -17,6 +17,8 @@ Gotchas:
 * An unknown model name is taken as a 1M-token context window (it prints
   ``[claude-code:unrecognized_model]`` on stderr, harmlessly); ``-o max_tokens=N`` sets
   ``CLAUDE_CODE_MAX_OUTPUT_TOKENS`` for real models with a smaller output limit.
+* Auto memory is off: its folder, named after the work dir with ``/`` as ``-``, put the
+  cell's temporary path into the system prompt, where replay's placeholders miss it.
 * State (``~/.claude.json``, ``~/.claude/``: sessions, backups) stays in the cell's HOME.
   The TUI needs ``~/.claude.json`` pre-seeded: onboarding done, the key's last 20
   characters approved, the work dir trusted, bypass mode accepted; else it asks.
@@ -35,7 +37,8 @@ from cab_core import LaunchContext, hookimpl
 from . import _agents, _base, _tui
 
 ENV = {v: "1" for v in ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "DISABLE_TELEMETRY", "DISABLE_AUTOUPDATER",
-                         "DISABLE_ERROR_REPORTING", "DISABLE_BUG_COMMAND", "CLAUDE_CODE_DISABLE_TERMINAL_TITLE", "IS_SANDBOX")}
+                         "DISABLE_ERROR_REPORTING", "DISABLE_BUG_COMMAND", "CLAUDE_CODE_DISABLE_TERMINAL_TITLE", "IS_SANDBOX",
+                         "CLAUDE_CODE_DISABLE_AUTO_MEMORY")}
 #: Variables naming a model Claude Code may pick by itself: all become the cell's model.
 MODEL_VARS = ("ANTHROPIC_MODEL", "ANTHROPIC_SMALL_FAST_MODEL", "ANTHROPIC_DEFAULT_HAIKU_MODEL",
               "ANTHROPIC_DEFAULT_SONNET_MODEL", "ANTHROPIC_DEFAULT_OPUS_MODEL", "CLAUDE_CODE_SUBAGENT_MODEL")
