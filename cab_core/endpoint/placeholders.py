@@ -133,7 +133,7 @@ class Placeholders:
             if obj is not None:
                 new = _walk(obj, fn)
                 if new != obj or position in changed:
-                    out.append(b"data: " + json.dumps(new, ensure_ascii=False).encode("utf-8") + b"\n\n")
+                    out.append(_with_data(raw, json.dumps(new, ensure_ascii=False).encode("utf-8")))
                     continue
             out.append(raw)
         return b"".join(out).decode("utf-8", "replace")
@@ -159,6 +159,12 @@ class Placeholders:
                 container[leaf] = ""
                 changed.add(position)
         return changed
+
+
+def _with_data(raw: bytes, data: bytes) -> bytes:
+    """SSE event ``raw`` with new data, its other fields kept (Anthropic's SDK types events by ``event:``)."""
+    kept = [line for line in raw.splitlines() if line.strip() and not line.startswith(b"data:")]
+    return b"\n".join([*kept, b"data: " + data]) + b"\n\n"
 
 
 def _rewrite_json(body: str, fn: Callable[[str], str]) -> str:
