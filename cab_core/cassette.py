@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 from collections import defaultdict, deque
@@ -33,6 +34,11 @@ from typing import Any, Iterator, Mapping, Optional, Union
 import attrs
 
 from .errors import CabError
+
+#: A time of day written next to a date the substitutions hid (``2026-11-30T03:55:18Z`` becomes
+#: ``$DATET03:55:18Z``): agents stamp each message with the time (Kilo's ``Message time:``), which
+#: differs between recording and replay as the date does.
+_TIME_AFTER_DATE = re.compile(r"(\$DATE[T ])\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s?(?:Z|UTC|GMT)?[+-]\d{2}:?\d{2}|Z)?")
 
 #: Body fields left out of the request hash: they identify the caller or carry
 #: bookkeeping that differs between otherwise identical runs, not what is asked.
@@ -51,7 +57,8 @@ def request_hash(body: Any, substitutions: Optional[Mapping[str, str]] = None) -
 
     ``body`` is the parsed JSON; raw bytes that are not JSON hash as they are.
     ``substitutions`` (e.g. this cell's work directory -> ``$WORK``) are applied to the
-    text first, longest first, so per-cell paths in prompts do not change the hash.
+    text first, longest first, so per-cell paths in prompts do not change the hash; a time
+    of day right after a hidden date (``$DATE``) becomes ``$TIME``.
     """
     if isinstance(body, (bytes, bytearray)):
         text = bytes(body).decode("utf-8", errors="surrogateescape")
@@ -60,6 +67,8 @@ def request_hash(body: Any, substitutions: Optional[Mapping[str, str]] = None) -
     for old in sorted(substitutions or {}, key=len, reverse=True):
         if old:
             text = text.replace(old, substitutions[old])
+    if "$DATE" in text:
+        text = _TIME_AFTER_DATE.sub(r"\1$TIME", text)
     data = text.encode("utf-8", errors="surrogateescape")
     return hashlib.sha256(data).hexdigest()[:16]
 

@@ -96,6 +96,21 @@ def test_todays_date_in_a_prompt_does_not_change_the_hash(tmp_path, monkeypatch)
     assert Cassette.load(path).entries[0].request["messages"][0]["content"].count("2026-11-29") == 1, "raw request kept"
 
 
+def test_a_time_of_day_stamped_beside_todays_date_does_not_change_the_hash():
+    """Kilo stamps each message ``Message time: 2026-11-30T03:55:18Z``: the time moves like the date."""
+    from cab_core.cassette import request_hash
+
+    def body(stamp):
+        return {"messages": [{"role": "user", "content": f"Message time: {stamp}\nfix it"}]}
+
+    on = lambda day: {day: "$DATE"}  # noqa: E731  (what the proxy's placeholders hide)
+    assert request_hash(body("2026-11-30T03:55:18Z"), on("2026-11-30")) == \
+        request_hash(body("2026-12-02T17:01:09.123+01:00"), on("2026-12-02"))
+    # A time beside any other date is content: it still changes the hash.
+    assert request_hash(body("2020-01-01T03:55:18Z"), on("2026-11-30")) != \
+        request_hash(body("2020-01-01T04:00:00Z"), on("2026-11-30"))
+
+
 def test_a_miss_names_the_request_and_the_fields_that_differ(tmp_path):
     path = tmp_path / "c.jsonl"
     with ScriptedModelServer(CTX) as server, RecordingProxy(server.base_url, record=Cassette(path)) as px:
