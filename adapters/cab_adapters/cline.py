@@ -21,12 +21,16 @@ Gotchas:
   token total (``aggregateUsage``), which is the agent's own count for the cross-check.
   Its ``inputTokens`` already include cached ones (the AI SDK's convention).
 * Tool auto-approval is the headless default; ``--auto-approve true`` is given anyway.
+* Every model call prints AI SDK deprecation warnings with stack traces on stderr (no
+  switch turns them off from outside); they stay in the recording, and
+  :func:`final_output` leaves them out.
 * No interactive mode: Cline's TUI (``cline -i``) is not driven.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -122,8 +126,14 @@ def render(event: dict, usage: _agents.Usage):
             yield f"{_agents.ERR_MARK}run ended: {event.get('finishReason')} {_agents.clip(str(event.get('error') or ''))}".rstrip()
 
 
+#: The AI SDK's warnings Cline prints to stderr on every call (a stack trace each).
+_SDK_WARNING = re.compile(r"^\w*Warning: AI SDK .*\n(?:[ \t]+at .*\n)*\n?", re.MULTILINE)
+
+
 def final_output(output: str) -> str:
-    return _agents.transcript_final(output) or _agents.strip_ansi(output)[-2000:].strip()
+    """Cline's last words: the transcript after its last tool call, without the AI SDK's warnings."""
+    output = _SDK_WARNING.sub("", _agents.strip_ansi(output))
+    return _agents.transcript_final(output) or output[-2000:].strip()
 
 
 def agent_tokens(output: str) -> Optional[dict]:
