@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from . import stats
-from .errors import CabError
+from .errors import CabError, one_line
 
 Row = Mapping[str, Any]
 DIFF_FILE = "diff.patch"
@@ -160,7 +160,7 @@ def cell_row_of(folder: Path) -> dict:
     try:
         result = read_cell(folder)
     except Exception as exc:  # not a cell record: the user's file, one line
-        raise CabError(f"cannot read cell {folder}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise CabError(f"cannot read cell {folder}: {one_line(exc, bare=True)}") from None
     row = cell_row(result, str(folder))
     patch_file = Path(folder) / DIFF_FILE
     row["diff"] = patch_file.read_text(encoding="utf-8", errors="replace") if patch_file.is_file() else ""

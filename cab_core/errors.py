@@ -37,12 +37,17 @@ class InfraError(Exception):
     """The harness or an endpoint failed, not the agent: the cell is an infrastructure error."""
 
 
-def one_line(exc: BaseException, *, prefix: str = "") -> str:
+def one_line(exc: BaseException, *, prefix: str = "", bare: bool = False) -> str:
     """``TypeName: first line of the message`` (just the type name when the message is empty).
 
     The one exception-line helper: every place that reports an exception in one line
     (a plugin that failed to load, a scorer or hook that raised, an executor failure) uses it.
+    ``bare``: the first line of the message alone (still the type name when it is empty),
+    for errors whose message already says what went wrong (a user's file that does not parse).
     """
     text = str(exc).strip().splitlines()
-    line = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    if bare:
+        line = text[0] if text else type(exc).__name__
+    else:
+        line = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
     return f"{prefix}{line}"

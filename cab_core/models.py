@@ -218,6 +218,14 @@ class Adapter:
     #: The ``-o KEY=VALUE`` options the adapter reads (:class:`AdapterOption`); an unknown key is
     #: an error listing these.  ``None``: the adapter declares none and takes any key (old plugins).
     options: Optional[tuple["AdapterOption", ...]] = attrs.field(default=None, converter=lambda v: None if v is None else tuple(v))
+    #: A shared image recipe (a folder with a Dockerfile) and the build arguments that make it this
+    #: adapter's image, used when there is no ``images/<name>/`` recipe beside the adapter's module.
+    image_recipe: Optional[Path] = None
+    image_args: Mapping[str, str] = attrs.field(factory=dict, converter=_dict)
+    #: ``wiring(ctx) -> dict``: the agent's own launch for ``ctx`` before cab's wrappers, with keys
+    #: ``argv``, ``env``, ``files`` ({"~/path": text}), ``links`` and ``copies`` ([(from, to)]) and
+    #: ``key_env`` (the variable its client reads the key from); ``cab agents wiring`` prints it.
+    wiring: Optional[Callable[..., dict]] = None
 
 
 @attrs.frozen(kw_only=True)
@@ -409,6 +417,11 @@ FORMATS = ("ratio", "ms", "count", "tokens", "number")
 #: their median, or the rate of cells at the best end of the scale (1 when higher is
 #: better, 0 when lower is) among the cells with a value.
 AGGREGATIONS = ("mean", "median", "rate")
+#: How the report's card shows an axis's breakdown, beyond its value and note (a scorer opts in;
+#: the core never picks a card by an axis's name): ``plain``; ``verdict`` (``reason``, ``forged``,
+#: ``channel``, the ``*_tests`` lists, ``canary``, ``partial_score``); ``refusal`` (``outcome``:
+#: refused, complied or uncertain); ``parts`` (a blend's ``points``, ``weights``, ``unit_values`` by axis).
+CARDS = ("plain", "verdict", "refusal", "parts")
 
 
 def _one_of(choices: tuple) -> Callable:
@@ -442,7 +455,8 @@ class Scorer:
       or ``rate`` (share of cells at the best end of the scale);
     - ``reference_option``: the part in sweep normalisation: when set, a sweep finds,
       per task, the best value among the passing cells and runs the aggregate scorers
-      again with it in ``ctx.options[reference_option]`` (tokens: ``reference_tokens``).
+      again with it in ``ctx.options[reference_option]`` (tokens: ``reference_tokens``);
+    - ``card``: how the report shows the breakdown (:data:`CARDS`; default ``plain``).
     """
 
     name: str
@@ -457,6 +471,7 @@ class Scorer:
     note: Optional[Callable[["AxisScore"], Optional[str]]] = None
     aggregation: str = attrs.field(default="mean", validator=_one_of(AGGREGATIONS))
     reference_option: Optional[str] = None
+    card: str = attrs.field(default="plain", validator=_one_of(CARDS))
 
     @property
     def title(self) -> str:

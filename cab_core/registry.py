@@ -8,7 +8,6 @@ when it raises.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Generic, Iterator, Optional, TypeVar
 
 import attrs
@@ -147,29 +146,25 @@ class Registry:
                 owners[name] = call.plugin
         return Collection(kind, records, failures)
 
-    @functools.cached_property
-    def adapters(self) -> Collection:
-        return self._collect("cab_adapters", "adapter")
+    #: attribute -> (provider hook, what one record is called in messages)
+    KINDS = {"adapters": ("cab_adapters", "adapter"), "scorers": ("cab_scorers", "scorer"),
+             "task_sources": ("cab_task_sources", "task format"), "sandboxes": ("cab_sandboxes", "sandbox"),
+             "agent_plugins": ("cab_agent_plugins", "agent plugin"), "executors": ("cab_executors", "executor")}
 
-    @functools.cached_property
-    def scorers(self) -> Collection:
-        return self._collect("cab_scorers", "scorer")
+    adapters: Collection
+    scorers: Collection
+    task_sources: Collection
+    sandboxes: Collection
+    agent_plugins: Collection
+    executors: Collection
 
-    @functools.cached_property
-    def task_sources(self) -> Collection:
-        return self._collect("cab_task_sources", "task format")
-
-    @functools.cached_property
-    def sandboxes(self) -> Collection:
-        return self._collect("cab_sandboxes", "sandbox")
-
-    @functools.cached_property
-    def agent_plugins(self) -> Collection:
-        return self._collect("cab_agent_plugins", "agent plugin")
-
-    @functools.cached_property
-    def executors(self) -> Collection:
-        return self._collect("cab_executors", "executor")
+    def __getattr__(self, attribute: str) -> Collection:
+        """A provider hook's :class:`Collection`, collected on first use and kept (see :data:`KINDS`)."""
+        if attribute not in Registry.KINDS:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {attribute!r}")
+        collection = self._collect(*Registry.KINDS[attribute])
+        setattr(self, attribute, collection)
+        return collection
 
     def scorers_in_order(self) -> list:
         """The scorers as every view shows them: by ``order``, then name (aggregates last at equal order)."""

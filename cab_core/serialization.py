@@ -15,6 +15,8 @@ from typing import Any, Mapping, Type, TypeVar
 import cattrs
 from cattrs.preconf.json import make_converter
 
+from .errors import one_line
+
 T = TypeVar("T")
 
 converter = make_converter(omit_if_default=False)
@@ -66,7 +68,7 @@ def describe_structure_error(exc: BaseException, path: str = "$") -> str:
     if isinstance(exc, (cattrs.ClassValidationError, cattrs.IterableValidationError, cattrs.BaseValidationError)):
         messages = cattrs.transform_error(exc, path=path)
         return "; ".join(m.replace("\n", " ") for m in messages)
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return one_line(exc, bare=True)
 
 
 def _expect(test, expected: str):

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-from .errors import CabError, TaskError, UnknownNameError
+from .errors import CabError, TaskError, UnknownNameError, one_line
 from .globs import match_any
 from .models import Task
 
@@ -108,8 +108,7 @@ def _load(source, paths) -> list[Task]:
     except CabError:
         raise
     except Exception as exc:
-        err = TaskError(f"task source {source.name!r} (plugin {source.plugin or '?'!r}) failed: "
-                        f"{type(exc).__name__}: {exc}".splitlines()[0])
+        err = TaskError(f"task source {source.name!r} (plugin {source.plugin or '?'!r}) failed: {one_line(exc)}")
         err.from_plugin = True
         raise err from exc
 

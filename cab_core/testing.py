@@ -7,6 +7,9 @@ Fixtures:
   (``with cab_register(MyPlugin()): ...``), unregistered afterwards whatever happens;
 - ``cab_cli``: run the ``cab`` CLI in-process against ``cab_pm``
   (``result = cab_cli("adapters", "--json")``);
+- ``cab_main``: run the ``cab`` command line in-process as the console script would,
+  with every installed plugin (``proc = cab_main("run", "-a", "command", ...)``, a
+  ``subprocess.CompletedProcess``; see :func:`run_cab_in_process`);
 - ``scripted_model_server``: the scripted OpenAI-compatible server on 127.0.0.1,
   stopped after the test;
 - ``make_task``: write a task folder in the native format and return the tasks root
@@ -24,7 +27,10 @@ Fixtures:
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
 import textwrap
+import traceback
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -68,6 +74,44 @@ def cab_cli(cab_pm):
         return CliRunner().invoke(cli, list(args), catch_exceptions=False, **kwargs)
 
     return invoke
+
+
+def run_cab_in_process(*args: Any, env: Optional[dict] = None, cwd: Optional[Path] = None,
+                       check: bool = False) -> subprocess.CompletedProcess:
+    """Run the ``cab`` command line in this process, as the console script would, with every installed plugin.
+
+    ``env`` is added to the environment for the call and ``cwd`` is the working folder
+    meanwhile; the answer is a ``subprocess.CompletedProcess`` (an uncaught exception is
+    exit 1 with its traceback on stderr, as the script prints it), without a fresh
+    interpreter and its imports per call.  Entry points that only a new interpreter
+    would see (a ``PYTHONPATH`` in ``env``) need the real console script.
+    """
+    from click.testing import CliRunner
+
+    from .cli import make_cli
+
+    argv = [str(a) for a in args]
+    here = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        result = CliRunner().invoke(make_cli(), argv, env={k: str(v) for k, v in (env or {}).items()},
+                                    catch_exceptions=True, prog_name="cab")
+    finally:
+        os.chdir(here)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    proc = subprocess.CompletedProcess(["cab", *argv], result.exit_code, result.stdout, stderr)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"cab {' '.join(argv)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def cab_main():
+    """:func:`run_cab_in_process`: the whole ``cab`` command line, in-process, every installed plugin."""
+    return run_cab_in_process
 
 
 @pytest.fixture

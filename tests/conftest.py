@@ -7,18 +7,27 @@ from pathlib import Path
 
 import pytest
 
+from cab_core.testing import run_cab_in_process
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 CAB = str(VENV_BIN / "cab")
 
 
-def run_cab(*args, env=None, cwd=None, timeout=300, check=False):
-    """Run the installed ``cab`` console script as a user would."""
+def run_cab_process(*args, env=None, cwd=None, timeout=300, check=False):
+    """Run the installed ``cab`` console script as a user would (for tests of the script itself)."""
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.run([CAB, *map(str, args)], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"cab {' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def run_cab(*args, env=None, cwd=None, timeout=300, check=False):
+    """Run ``cab`` in this process (:func:`cab_core.testing.run_cab_in_process`): the same command line,
+    environment additions and working folder as :func:`run_cab_process`, without a new interpreter per call.
+    ``timeout`` is accepted for the same signature; a call in this process is not cut off."""
+    return run_cab_in_process(*args, env=env, cwd=cwd, check=check)
 
 
 @pytest.fixture

@@ -54,6 +54,7 @@ def mini_cell(tmp_path_factory):
     return result, folder, tmp / "results"
 
 
+@pytest.mark.slow
 def test_a_real_cell_exports_valid_atif_with_every_call_as_a_step(mini_cell):
     result, folder, _ = mini_cell
     proc = run_cab("export", "atif", folder)
@@ -82,6 +83,7 @@ def test_a_real_cell_exports_valid_atif_with_every_call_as_a_step(mini_cell):
     assert {s["kind"] for s in doc["extra"]["cab"]["spans"]} >= {"task_setup", "verify"}
 
 
+@pytest.mark.slow
 def test_tool_results_become_observations_of_the_step_that_called(mini_cell):
     """The mini agent answers with tool calls; each result it sent back sits on the step that called."""
     _, folder, _ = mini_cell
@@ -94,6 +96,7 @@ def test_tool_results_become_observations_of_the_step_that_called(mini_cell):
         assert all(isinstance(r["content"], str) for r in step["observation"]["results"])
 
 
+@pytest.mark.slow
 def test_sweep_export_writes_one_trajectory_per_cell(tmp_path):
     results = tmp_path / "results"
     run_cab("sweep", "--adapters", "command", "--models", "oracle,noop", "--tasks", "polyglot/python-slugify",

@@ -87,6 +87,7 @@ def test_a_missing_or_errored_axis_earns_nothing(tmp_path, axis):
         assert composite.score(attrs.evolve(ctx, scores=broken)).value < whole, axis
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(fail=st.tuples(st.floats(0, 1), st.floats(0, 1), st.integers(0, 10**6), st.floats(0, 1e6)),
        ok=st.tuples(st.floats(0, 1), st.floats(0, 1), st.integers(0, 10**7), st.floats(1, 1e7)),

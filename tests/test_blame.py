@@ -88,6 +88,7 @@ def run(runner, tmp_path, **kw):
 # --------------------------------------------------------------------------- the agent's doing
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("named", ["scripted/fail500", "scripted/garbage", "scripted/ratelimit", "gpt-nonexistent"])
 def test_naming_another_model_in_a_request_cannot_make_the_cell_an_environment_error(runner, tmp_path, named):
     result = run(runner(), tmp_path, model="scripted/noop", options={"command": agent(named)})
@@ -96,6 +97,7 @@ def test_naming_another_model_in_a_request_cannot_make_the_cell_an_environment_e
     assert call.error_kind is None and call.completion == "done", "the route answers as the cell's model"
 
 
+@pytest.mark.slow
 def test_one_call_then_quitting_before_the_answer_is_the_agents_doing(runner, tmp_path):
     with SlowUpstream(delay_s=3) as upstream:
         result = run(runner(), tmp_path, model="m", endpoint=upstream.url + "/v1",
@@ -135,6 +137,7 @@ def _counting_adapter(total: int):
     return Plugin()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("claimed, warns", [(None, False), (10**6, True)])
 def test_an_agent_whose_count_disagrees_with_the_proxys_gets_a_warning(runner, tmp_path, claimed, warns):
     probe = run(runner(_counting_adapter(0)), tmp_path, adapter="counting", model="scripted/noop", sweep_id="probe")

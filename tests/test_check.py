@@ -23,6 +23,7 @@ def cab(*args):
     return CliRunner().invoke(make_cli(get_plugin_manager), list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_check_prints_a_provisional_result_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = cab("check", "--adapter", "command", "--model", "oracle", "--task", "polyglot/c-string-trim")

@@ -18,6 +18,7 @@ def sweep(tmp_path_factory):
     return results
 
 
+@pytest.mark.slow
 def test_two_groups_side_by_side_with_the_paired_test(sweep):
     proc = run_cab("compare", "--sweep", "s1", "command:oracle", "command:noop", "--results", sweep, "--json")
     assert proc.returncode == 0, proc.stderr
@@ -33,6 +34,7 @@ def test_two_groups_side_by_side_with_the_paired_test(sweep):
     assert "McNemar exact p = 0.5" in text and "← A only" in text and "polyglot/js-deep-merge" in text
 
 
+@pytest.mark.slow
 def test_two_cells_by_id_and_by_folder_with_both_diffs(sweep):
     a = "s1/command/oracle/polyglot/python-slugify"
     b_folder = sweep / "s1/command/noop/polyglot/python-slugify/trial-1"
@@ -48,6 +50,7 @@ def test_two_cells_by_id_and_by_folder_with_both_diffs(sweep):
     assert "files changed" in text and "slugify.py" in text
 
 
+@pytest.mark.slow
 def test_user_errors_are_one_line(sweep):
     cases = [
         (("compare", "--sweep", "s1", "command:oracle", "pi:gpt", "--results", sweep), "no cells of pi:gpt in this sweep"),

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -22,6 +24,7 @@ def _build(site: Path, config: Path = ROOT / "mkdocs.yml"):
     )
 
 
+@pytest.mark.slow
 def test_the_docs_build_strict_and_cover_every_part(tmp_path):
     proc = _build(tmp_path / "site")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -129,6 +129,7 @@ def test_duplicate_keys_reach_the_upstream_as_the_proxy_read_them(stub, proxy):
 # --------------------------------------------------------------------------- calls without usage
 
 
+@pytest.mark.slow
 def test_a_stream_whose_upstream_ignores_include_usage_is_estimated_never_zero(proxy):
     chunks = list(openai.OpenAI(base_url=proxy.base_url, api_key="x", max_retries=0).chat.completions.create(
         model="m", messages=MESSAGES, stream=True))

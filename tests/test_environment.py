@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,12 +40,28 @@ def test_a_task_whose_toolchain_is_absent_is_an_environment_error_naming_it(tmp_
     assert (folder / "cell.json").is_file()
 
 
+def _clean_copy(source: Path, dest: Path, package: str) -> Path:
+    """A distribution's pyproject, README and import package, without build leftovers or caches."""
+    dest.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        if (source / name).is_file():
+            shutil.copy2(source / name, dest / name)
+    shutil.copytree(source / package, dest / package,
+                    ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    return dest
+
+
 @pytest.mark.slow
 def test_a_plain_pip_install_runs_python_tasks_and_names_a_missing_toolchain(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, str(ROOT), str(ROOT / "adapters"), str(ROOT / "scorers"), str(ROOT / "tasks")], check=True)
+    # From clean copies: building in the checkout would leave build/ and *.egg-info there, and a stale
+    # build/lib (a module since deleted) would be shipped in the next wheel built from it.
+    sources = [_clean_copy(ROOT / sub, tmp_path / "src" / (sub or "core"), package)
+               for sub, package in (("", "cab_core"), ("adapters", "cab_adapters"), ("scorers", "cab_scorers"),
+                                    ("tasks", "cab_tasks"))]
+    subprocess.run([*pip, *map(str, sources)], check=True)
     probe = subprocess.run([str(venv / "bin" / "python"), "-c", "import pytest"], capture_output=True)
     assert probe.returncode != 0, "pytest must not be in the fresh environment"
     env = {**os.environ, "CAB_CACHE_DIR": str(tmp_path / "cache")}

@@ -113,6 +113,7 @@ manifests = st.one_of(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(text=manifests, with_solution=st.booleans())
 def test_fuzzed_task_manifests_are_one_line_errors(scratch, text, with_solution):
@@ -126,6 +127,7 @@ def test_fuzzed_task_manifests_are_one_line_errors(scratch, text, with_solution)
         assert_clean(invoke(command))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.binary(max_size=200))
 def test_manifests_that_are_not_text_are_one_line_errors(scratch, data):
@@ -171,6 +173,7 @@ cassette_lines = st.one_of(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(lines=st.lists(cassette_lines, min_size=1, max_size=5), raw=st.binary(max_size=50))
 def test_fuzzed_cassettes_are_one_line_errors_before_any_cell(scratch, lines, raw):

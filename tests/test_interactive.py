@@ -43,6 +43,7 @@ def drive(child, cast) -> None:
         child.logfile_read = None
 
 
+@pytest.mark.slow
 def test_answer_is_kept_though_the_tui_never_quits(tmp_path):
     cast = tmp_path / "t.cast"
     result = run_in_pty(["/bin/sh", "-c", STUBBORN], env={"PATH": "/usr/bin:/bin", "TERM": "xterm"}, cwd=tmp_path,

@@ -19,7 +19,7 @@ from cab_core.errors import CabError, UnknownNameError
 from cab_core.plugins import DEFAULT_PLUGINS, get_plugin_manager
 from cab_core.registry import Registry, call_each, check_options
 
-from conftest import ROOT, run_cab
+from conftest import ROOT, run_cab, run_cab_process
 from test_plugins import _fake_distribution
 
 PY_TASK = "polyglot/python-slugify"
@@ -84,6 +84,7 @@ def test_hook_cab_register_commands(cab_pm, cab_register, cab_cli):
         assert "Run one cell" in cab_cli("run", "--help").stdout
 
 
+@pytest.mark.slow
 def test_hook_cab_cell_started(tmp_path, kernel_runner):
     assert kernel_runner.events["cab_cell_started"] == [PY_TASK]
 
@@ -148,6 +149,7 @@ def test_every_hookspec_is_typed_documented_and_has_a_test_named_after_it():
 # --------------------------------------------------------------------------- honest pluggy
 
 
+@pytest.mark.slow
 def test_trace_hooks_prints_every_hook_call_of_a_run(tmp_path):
     proc = run_cab("run", "-a", "command", "-m", "oracle", "-t", PY_TASK, "--results", tmp_path / "r",
                    env={"CAB_TRACE_HOOKS": "1"})
@@ -233,11 +235,11 @@ def test_default_plugins_load_by_name_in_the_isolated_loop(cab_pm):
 def test_an_entry_point_name_claimed_by_two_distributions_is_an_error_naming_both(tmp_path):
     _fake_distribution(tmp_path, "cab_adapter_pi_one", "", "pi_twin")
     _fake_distribution(tmp_path, "cab_adapter_pi_two", "", "pi_twin")
-    proc = run_cab("plugins", "--json", env={"PYTHONPATH": str(tmp_path)})
+    proc = run_cab_process("plugins", "--json", env={"PYTHONPATH": str(tmp_path)})
     row = {r["name"]: r for r in json.loads(proc.stdout)}["pi_twin"]
     assert row["status"] == "failed"
     assert "'cab-adapter-pi-one'" in row["error"] and "'cab-adapter-pi-two'" in row["error"]
-    strict = run_cab("plugins", env={"PYTHONPATH": str(tmp_path), "CAB_STRICT_PLUGINS": "1"})
+    strict = run_cab_process("plugins", env={"PYTHONPATH": str(tmp_path), "CAB_STRICT_PLUGINS": "1"})
     assert strict.returncode != 0 and "cab-adapter-pi-two" in strict.stderr
 
 
@@ -323,6 +325,7 @@ def test_no_import_cycle(package):
 KNOWN_CYCLES: set = set()
 
 
+@pytest.mark.slow
 def test_every_cab_core_module_imports_first_in_a_fresh_interpreter():
     names = sorted(_module_graph(ROOT / "cab_core"))
     code = ("import importlib, random, sys\nnames = %r\nrandom.Random(7).shuffle(names)\n"

@@ -22,7 +22,7 @@ import cab_exporter_otel  # noqa: E402
 from cab_exporter_otel import attributes as A  # noqa: E402
 from cab_core.models import CellId, ModelCall  # noqa: E402
 
-from conftest import run_cab  # noqa: E402
+from conftest import run_cab, run_cab_process  # noqa: E402
 
 
 def _value(any_value):
@@ -84,10 +84,11 @@ def collector():
         c.stop()
 
 
+@pytest.mark.slow
 def test_a_cell_reaches_the_collector_as_genai_spans(collector, tmp_path):
     results = tmp_path / "results"
-    proc = run_cab("run", "--adapter", "mini", "--model", "scripted/oracle", "--task", "polyglot/python-slugify",
-                   "--results", results, "--json", env={"CAB_OTEL_ENDPOINT": collector.url})
+    proc = run_cab_process("run", "--adapter", "mini", "--model", "scripted/oracle", "--task", "polyglot/python-slugify",
+                           "--results", results, "--json", env={"CAB_OTEL_ENDPOINT": collector.url})
     assert proc.returncode == 0, proc.stderr
     cell = json.loads(proc.stdout)
     assert collector.paths and set(collector.paths) == {"/v1/traces"}
@@ -129,6 +130,7 @@ def test_a_cell_reaches_the_collector_as_genai_spans(collector, tmp_path):
         assert span["end"] - span["start"] == pytest.approx(call["latency_ms"] * 1e6, abs=1e3)
 
 
+@pytest.mark.slow
 def test_an_unreachable_collector_costs_the_cell_nothing(tmp_path):
     import socket
 

@@ -1,6 +1,7 @@
 """The plugin host: entry points, broken plugins, allow/block lists, duplicates, the CLI listings."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ from cab_core import Adapter, LaunchSpec, Scorer, AxisScore, hookimpl
 from cab_core.errors import DuplicateNameError, UnknownNameError
 from cab_core.registry import Registry
 
-from conftest import CAB, ROOT, run_cab
+from conftest import CAB, ROOT, run_cab, run_cab_process
 
 
 def test_plugins_json_lists_builtin_distributions(cab):
@@ -37,16 +38,16 @@ def _fake_distribution(site, name, module_source, ep_name):
 def test_broken_plugin_is_listed_and_the_rest_still_works(tmp_path):
     _fake_distribution(tmp_path, "cab_broken_thing", "raise RuntimeError('boom at import')\n", "broken")
     env = {"PYTHONPATH": str(tmp_path)}
-    proc = run_cab("plugins", env=env)
+    proc = run_cab_process("plugins", env=env)
     assert proc.returncode == 0, proc.stderr
     line = next(l for l in proc.stdout.splitlines() if l.startswith("broken"))
     assert "failed: RuntimeError: boom at import" in line
     assert "cab-broken-thing" in line and "1.2.3" in line
     assert "Traceback" not in proc.stdout + proc.stderr
-    rows = json.loads(run_cab("plugins", "--json", env=env).stdout)
+    rows = json.loads(run_cab_process("plugins", "--json", env=env).stdout)
     broken = next(r for r in rows if r["name"] == "broken")
     assert broken["status"] == "failed" and "boom at import" in broken["error"]
-    adapters = run_cab("adapters", env=env)
+    adapters = run_cab_process("adapters", env=env)
     assert adapters.returncode == 0
     assert "command" in adapters.stdout and "mini" in adapters.stdout
     assert adapters.stderr.count("\n") == 1 and "broken" in adapters.stderr  # one line of warning
@@ -54,7 +55,7 @@ def test_broken_plugin_is_listed_and_the_rest_still_works(tmp_path):
 
 def test_strict_mode_reraises(tmp_path):
     _fake_distribution(tmp_path, "cab_broken_two", "raise RuntimeError('strict boom')\n", "broken2")
-    proc = run_cab("adapters", env={"PYTHONPATH": str(tmp_path), "CAB_STRICT_PLUGINS": "1"})
+    proc = run_cab_process("adapters", env={"PYTHONPATH": str(tmp_path), "CAB_STRICT_PLUGINS": "1"})
     assert proc.returncode != 0 and "strict boom" in proc.stderr
 
 
@@ -66,12 +67,14 @@ def test_allow_and_block_lists(cab):
     assert [r["name"] for r in json.loads(out)] == ["command"]
 
 
+@pytest.mark.slow
 def test_core_imports_no_plugin():
     code = ("import cab_core, cab_core.cli, cab_core.runner, sys; "
             "assert not any(m.startswith(('cab_adapters','cab_scorers','cab_tasks')) for m in sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.slow
 def test_help_is_fast_and_loads_no_plugins():
     code = ("import sys; from cab_core.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
@@ -145,3 +148,12 @@ def test_every_hook_is_documented_and_tested():
     for name in hooks:
         assert inspect.getdoc(getattr(hookspecs, name)), f"{name} has no docstring"
         assert name in tests_text, f"no test mentions {name}"
+
+
+def test_cab_main_runs_the_command_line_in_process_like_the_script(cab_main, tmp_path):
+    listing = cab_main("adapters", cwd=tmp_path)
+    assert listing.returncode == 0 and "command" in listing.stdout
+    wrong = cab_main("run", "-a", "nope", "-m", "x", "-t", "y", env={"CAB_DISABLE_PLUGINS": "mini"})
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert wrong.stderr.startswith("Error: unknown adapter 'nope' (available: ") and "mini" not in wrong.stderr
+    assert os.getcwd() != str(tmp_path) and "CAB_DISABLE_PLUGINS" not in os.environ

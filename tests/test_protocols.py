@@ -97,6 +97,7 @@ SDKS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 @pytest.mark.parametrize("name", list(SDKS))
 def test_the_oracle_calls_the_declared_write_tool_and_the_proxy_records_reported_tokens(proxy, name, stream):

@@ -131,6 +131,7 @@ open("calc.py", "w").write("def add(a, b):\n    return a + b\n")
 """
 
 
+@pytest.mark.slow
 def test_a_replay_miss_mid_cell_is_an_environment_error_not_a_score(tmp_path):
     write_task(tmp_path / "tasks", "demo/add")
     registry = Registry(get_plugin_manager())

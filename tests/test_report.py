@@ -83,6 +83,7 @@ def cell_json(results: Path, adapter: str, model: str) -> dict:
 # ----------------------------------------------------------------------------- the site as files
 
 
+@pytest.mark.slow
 def test_site_layout_and_no_outside_requests(sweep):
     results, site = sweep
     assert (site / "index.html").is_file()
@@ -105,6 +106,7 @@ def test_site_layout_and_no_outside_requests(sweep):
     assert list(site.glob("badges/cells/**/*.svg")) and list(site.glob("badges/groups/**/*.svg"))
 
 
+@pytest.mark.slow
 def test_cell_page_shows_everything_the_reference_does(sweep):
     results, site = sweep
     cell = cell_json(results, "mini", "scripted/oracle")
@@ -126,6 +128,7 @@ def test_cell_page_shows_everything_the_reference_does(sweep):
     assert 'class="d-add"' in text and 'class="d-del"' in text
 
 
+@pytest.mark.slow
 def test_reproduce_command_has_no_key_and_docker_when_docker_ran(tmp_path, sweep):
     results, site = sweep
     text = page_of(site, "command", "oracle").read_text()
@@ -149,6 +152,7 @@ def test_reproduce_command_has_no_key_and_docker_when_docker_ran(tmp_path, sweep
     assert "--sandbox docker" in page and "$MY_KEY" in page
 
 
+@pytest.mark.slow
 def test_agent_markup_is_text_not_html(sweep):
     results, site = sweep
     text = page_of(site, "command", "hostile").read_text()
@@ -166,6 +170,7 @@ def test_agent_markup_is_text_not_html(sweep):
     assert all('type="application/json"' in s or re.search(r'src="(\.\./)+static/\w+\.js"', s) for s in scripts), scripts
 
 
+@pytest.mark.slow
 def test_no_page_contains_a_secret(tmp_path, monkeypatch, sweep):
     """A record written without masking (an old cab, a hand edit) is masked by the report anyway."""
     results, _ = sweep
@@ -203,6 +208,7 @@ def test_no_page_contains_a_secret(tmp_path, monkeypatch, sweep):
     assert MASK in page
 
 
+@pytest.mark.slow
 def test_badges_and_embed_snippets(sweep):
     results, site = sweep
     cell = cell_json(results, "mini", "scripted/oracle")
@@ -229,6 +235,7 @@ def test_badge_escapes_names():
     assert "<a&b>" not in svg and "&lt;a&amp;b&gt;" in svg
 
 
+@pytest.mark.slow
 def test_out_folder_rules(tmp_path, sweep):
     results, _ = sweep
     proc = run_cab("report", results, "--out", results / "site")
@@ -241,6 +248,7 @@ def test_out_folder_rules(tmp_path, sweep):
     assert (stranger / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_rebuild_prunes_stale_pages(tmp_path, sweep):
     results, _ = sweep
     from cab_core.report import build_site
@@ -260,6 +268,7 @@ def test_help_does_not_import_jinja():
     assert proc.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_view_serves_the_site_on_loopback(sweep):
     _, site = sweep
     proc = subprocess.Popen([CAB, "view", str(site), "--no-open"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

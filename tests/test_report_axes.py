@@ -54,6 +54,7 @@ def site(tmp_path_factory):
     return out, scorers
 
 
+@pytest.mark.slow
 def test_third_party_axis_has_its_own_card(site):
     out, _ = site
     page = next(p for p in out.glob("cells/**/index.html") if "oracle" in str(p)).read_text()
@@ -62,6 +63,7 @@ def test_third_party_axis_has_its_own_card(site):
     assert 'data-testid="axis-value">1.000</div>' in card and "tone-good" in card
 
 
+@pytest.mark.slow
 def test_cards_follow_the_scorers_order(site):
     out, scorers = site
     page = next(out.glob("cells/**/index.html")).read_text()
@@ -69,6 +71,7 @@ def test_cards_follow_the_scorers_order(site):
     assert shown == [s.name for s in scorers]
 
 
+@pytest.mark.slow
 def test_third_party_axis_has_a_leaderboard_column(site):
     out, _ = site
     sweep = (out / "sweeps" / "axes" / "index.html").read_text()
@@ -79,6 +82,7 @@ def test_third_party_axis_has_a_leaderboard_column(site):
     assert re.search(r'<th [^>]*data-axis="test_focus"[^>]*>test focus</th>', front)
 
 
+@pytest.mark.slow
 def test_the_composite_bar_has_every_weighted_axis(site):
     out, _ = site
     page = next(p for p in out.glob("cells/**/index.html") if "oracle" in str(p)).read_text()
@@ -145,13 +149,40 @@ def test_composite_parts_read_points_by_axis():
         "weights": {"pass_rate": 0.5, "tokens": 0.3, "test_focus": 0.2},
         "unit_values": {"pass_rate": 1.0, "tokens": 0.5, "test_focus": 0.5},
         "points": {"pass_rate": 0.5, "tokens": 0.15, "test_focus": 0.1}})
-    parts = composite_parts(_result({"composite": comp}))
+    blend = Scorer(name="composite", score=lambda ctx: None, card="parts")
+    parts = composite_parts(_result({"composite": comp}), [blend])
     assert [(p["name"], p["points"]) for p in parts] == [("pass_rate", 0.5), ("tokens", 0.15), ("test_focus", 0.1)]
 
 
 def test_refusing_a_task_it_should_do_is_bad():
     refusal = AxisScore(axis="refusal", value=None, not_applicable=True,
                         breakdown={"expected_refusal": False, "refusal_produced": True, "outcome": "refused"})
-    (card,) = axis_cards(_result({"refusal": refusal}), [])
+    record = Scorer(name="refusal", score=lambda ctx: None, format="ratio", card="refusal")
+    (card,) = axis_cards(_result({"refusal": refusal}), [record])
     assert (card["display"], card["tone"], card["note"], card["outcome"]) == (
         "n/a", "bad", "refused a task it should do", "refused")
+
+
+def test_the_card_is_what_the_record_declares_never_the_axis_name():
+    verdict = {"reason": "2 of 3 expected tests passed", "expected_tests": ["t::a"], "partial_score": 0.5}
+    result = _result({"pass_rate": AxisScore(axis="pass_rate", value=0.0, breakdown=verdict),
+                      "my_check": AxisScore(axis="my_check", value=1.0, breakdown=verdict),
+                      "my_blend": AxisScore(axis="my_blend", value=0.5, breakdown={"points": {"my_check": 0.5}}),
+                      "composite": AxisScore(axis="composite", value=0.5, breakdown={"points": {"pass_rate": 0.5}})})
+    records = [Scorer(name="pass_rate", score=lambda ctx: None), Scorer(name="my_check", score=lambda ctx: None,
+               card="verdict"), Scorer(name="my_blend", score=lambda ctx: None, card="parts"),
+               Scorer(name="composite", score=lambda ctx: None)]
+    cards = {c["name"]: c for c in axis_cards(result, records)}
+    assert "verdict" in cards["my_check"] and "verdict" not in cards["pass_rate"]
+    assert [p["name"] for p in composite_parts(result, records)] == ["my_check"]
+    from cab_core.report.axes import partial_score
+    assert partial_score(result, records) == 0.5 and partial_score(result, records[:1]) is None
+    with pytest.raises(ValueError, match="card"):
+        Scorer(name="x", score=lambda ctx: None, card="fancy")
+
+
+def test_the_built_in_scorers_declare_their_cards():
+    from cab_scorers import composite, pass_rate, refusal
+
+    cards = {s.name: s.card for m in (pass_rate, refusal, composite) for s in m.cab_scorers()}
+    assert cards == {"pass_rate": "verdict", "refusal": "refusal", "composite": "parts"}

@@ -44,6 +44,7 @@ def run(runner, tmp_path, **kw):
     return runner.run_cell(RunOptions(**kw))
 
 
+@pytest.mark.slow
 def test_oracle_passes_and_noop_fails_on_the_reference_task(tmp_path):
     results = tmp_path / "results"
     proc = run_cab("run", "--adapter", "command", "--model", "oracle", "--task", RUST, "--results", results, "--json")
@@ -76,12 +77,14 @@ def test_oracle_passes_and_noop_fails_on_the_reference_task(tmp_path):
     assert cell["scores"]["pass_rate"]["breakdown"]["partial_score"] < 1
 
 
+@pytest.mark.slow
 def test_summary_is_human_readable(tmp_path):
     proc = run_cab("run", "-a", "command", "-m", "oracle", "-t", "polyglot/python-slugify", "--results", tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "pass_rate" in proc.stdout and "composite" in proc.stdout and "written to" in proc.stdout
 
 
+@pytest.mark.slow
 def test_unrelated_edit_counts_as_blast_radius(make_runner, tmp_path, make_task):
     make_task("demo/add")
     runner = make_runner(tasks_dirs=[tmp_path / "tasks"])
@@ -93,6 +96,7 @@ def test_unrelated_edit_counts_as_blast_radius(make_runner, tmp_path, make_task)
     assert result.passed
 
 
+@pytest.mark.slow
 def test_editing_a_protected_test_is_tampering_and_does_not_pass(make_runner, tmp_path, make_task):
     make_task("demo/add")
     runner = make_runner(tasks_dirs=[tmp_path / "tasks"])
@@ -103,6 +107,7 @@ def test_editing_a_protected_test_is_tampering_and_does_not_pass(make_runner, tm
     assert result.passed is False
 
 
+@pytest.mark.slow
 def test_conftest_forcing_a_pass_is_caught(make_runner, tmp_path, make_task):
     make_task("demo/add")
     runner = make_runner(tasks_dirs=[tmp_path / "tasks"])
@@ -115,6 +120,7 @@ def test_conftest_forcing_a_pass_is_caught(make_runner, tmp_path, make_task):
     assert result.passed is False
 
 
+@pytest.mark.slow
 def test_timeout_kills_the_whole_tree(make_runner, tmp_path):
     runner = make_runner()
     nap = f"sleep {300 + uuid.uuid4().int % 10**6 / 10**7:.7f}"  # unique: other runs on this machine don't count
@@ -128,6 +134,7 @@ def test_timeout_kills_the_whole_tree(make_runner, tmp_path):
     assert leftovers == []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not bwrap_path(), reason="needs bubblewrap (installed by scripts/setup.sh)")
 def test_sandbox_blocks_writes_outside_and_the_network(make_runner, tmp_path):
     runner = make_runner()
@@ -145,6 +152,7 @@ def test_sandbox_blocks_writes_outside_and_the_network(make_runner, tmp_path):
     assert "Network is unreachable" in out or "Errno 101" in out
 
 
+@pytest.mark.slow
 def test_task_solution_is_not_readable_from_the_sandbox(make_runner, tmp_path, make_task):
     folder = make_task("demo/add")
     runner = make_runner(tasks_dirs=[tmp_path / "tasks"])
@@ -154,6 +162,7 @@ def test_task_solution_is_not_readable_from_the_sandbox(make_runner, tmp_path, m
         assert "return a + b" not in (cell / "diff.patch").read_text()
 
 
+@pytest.mark.slow
 def test_api_key_never_reaches_the_results(tmp_path):
     secret = "sk-test-" + "Zq9" * 12
     env = {"MY_CAB_KEY": secret}
@@ -174,6 +183,7 @@ def test_missing_key_variable_is_a_clear_error(cab):
     assert proc.stderr.strip().startswith("Error: environment variable NOPE_NOT_SET is not set")
 
 
+@pytest.mark.slow
 def test_mini_agent_records_model_calls_with_tokens(make_runner, tmp_path):
     runner = make_runner()
     result, folder = run(runner, tmp_path, adapter="mini", model="scripted/oracle", task="polyglot/python-slugify")
@@ -203,6 +213,7 @@ class Observer:
         self.events.append(("finished", result.cell_id, Path(path).is_dir()))
 
 
+@pytest.mark.slow
 def test_lifecycle_hooks_see_the_cell(make_runner, tmp_path):
     observer = Observer()
     runner = make_runner(observer)
@@ -223,6 +234,7 @@ class ExplodingScorer:
         return [Scorer(name="explodes", score=boom)]
 
 
+@pytest.mark.slow
 def test_a_scorer_that_raises_names_its_plugin(make_runner, tmp_path):
     runner = make_runner(ExplodingScorer())
     result, _ = run(runner, tmp_path, model="oracle", task="polyglot/python-slugify")
@@ -231,6 +243,7 @@ def test_a_scorer_that_raises_names_its_plugin(make_runner, tmp_path):
     assert "explodes" in result.scores["explodes"].error
 
 
+@pytest.mark.slow
 def test_guidance_and_env_plugins_are_recorded(make_runner, tmp_path):
     runner = make_runner()
     result, folder = run(runner, tmp_path, model="custom", task="polyglot/python-slugify", plugins=("guidance", "env"),
@@ -248,6 +261,7 @@ def test_sandboxes_listing_has_local(cab):
     assert "local" in [row["name"] for row in rows]
 
 
+@pytest.mark.slow
 def test_harness_crash_still_writes_an_infra_error_record(make_runner, tmp_path):
     runner = make_runner()
     result, folder = run(runner, tmp_path, model="custom", task="polyglot/python-slugify",
@@ -273,6 +287,7 @@ class ShoutPlugin:
         return [AgentPlugin(name="shout", apply=apply)]
 
 
+@pytest.mark.slow
 def test_third_party_agent_plugin_amends_the_launch(make_runner, tmp_path):
     runner = make_runner(ShoutPlugin())
     result, folder = run(runner, tmp_path, model="noop", task="polyglot/python-slugify", plugins=("shout",),
@@ -290,6 +305,7 @@ CALLS_ENDPOINT = (
 )
 
 
+@pytest.mark.slow
 def test_command_calling_the_endpoint_records_tokens(tmp_path):
     from cab_tasks import SUITE
 
@@ -310,6 +326,7 @@ def test_command_calling_the_endpoint_records_tokens(tmp_path):
     assert tokens["total_tokens"] == calls[0]["total_tokens"] and tokens["model_calls"] == 1
 
 
+@pytest.mark.slow
 def test_cassette_replay_with_the_endpoint_down_gives_the_same_scores(make_runner, tmp_path):
     runner = make_runner()
     cassette = tmp_path / "cell.cassette.jsonl"

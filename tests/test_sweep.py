@@ -398,6 +398,7 @@ def test_index_has_a_row_per_cell_and_axis_and_is_rebuilt_when_lost(tmp_path, re
         assert counts["removed"] == 1 and len(idx.rows("s")) == 11
 
 
+@pytest.mark.slow
 def test_summary_json_csv_and_text(tmp_path, registry, catalog):
     spec = _fake_matrix(tmp_path, registry, catalog)
     cli = make_cli()
@@ -460,6 +461,7 @@ class Recorder(SweepObserver):
         self.events.append(("cell", outcome.status, outcome.passed, kw["done"], kw["passing"]))
 
 
+@pytest.mark.slow
 def test_local_pool_runs_real_cells_sharing_one_runner(tmp_path, registry, catalog):
     spec = spec_for(tmp_path, jobs=2, tasks=[PY])
     runner = Runner(registry, catalog)

@@ -197,6 +197,7 @@ def _summary(stdout: str) -> str:
     return f"{match.group(1)} {match.group(2)}"
 
 
+@pytest.mark.slow
 @needs_cc
 @pytest.mark.parametrize("task", C_TASKS, ids=_ids(C_TASKS))
 def test_c_runner_without_headers_or_report(task, tmp_path):
@@ -207,6 +208,7 @@ def test_c_runner_without_headers_or_report(task, tmp_path):
     assert not [p for p in folder.iterdir() if p.suffix == ".txt"]
 
 
+@pytest.mark.slow
 @needs_cc
 @pytest.mark.parametrize("task", C_TASKS, ids=_ids(C_TASKS))
 def test_c_hidden_tests_fail_on_the_starting_files(task, tmp_path):

@@ -92,6 +92,7 @@ def test_validate_builtin_suite(cab):
     assert "FAIL" not in proc.stdout
 
 
+@pytest.mark.slow
 def test_validate_names_a_broken_task(tmp_path, cab):
     from cab_tasks import SUITE
 

@@ -156,6 +156,7 @@ def test_canaries_go_into_the_tasks_own_test_files_under_fresh_names(tmp_path):
     assert place_canaries(CHANNELS["pytest"], task, task.workspace).pass_names != first.pass_names
 
 
+@pytest.mark.slow
 def test_the_python_canaries_pass_and_fail_as_designed(tmp_path):
     pytest_bin = subprocess.run([sys.executable, "-c", "import pytest"], capture_output=True)
     if pytest_bin.returncode:
@@ -208,6 +209,7 @@ def test_task_toml_names_its_reporter_and_test_requirements(tmp_path):
         load_task(bad)
 
 
+@pytest.mark.slow
 def test_the_pytest_reporter_signs_with_the_real_standard_library(tmp_path):
     """A ``hmac.py`` beside the tests (first on sys.path) cannot stand in for the reporter's signing."""
     from cab_core.verdict.channels import PytestChannel

@@ -25,7 +25,6 @@ from .run import parse_options
 #: One task per language of the built-in suite.
 SAMPLE = ("polyglot/python-slugify", "polyglot/js-deep-merge", "polyglot/rust-error-handling", "polyglot/c-string-trim")
 LABEL = "provisional — not for citation"
-AXES = ("pass_rate", "tokens", "latency", "blast_radius", "integrity", "composite")
 
 
 def _cell(value) -> str:
@@ -54,6 +53,7 @@ def register(cli: click.Group) -> None:
             catalog.get(task_id)
         click.echo(f"cab check: {adapter} with {model} on {len(chosen)} task(s) — {LABEL}")
         runner = Runner(state.registry, catalog)
+        axes = state.registry.scorers_in_order()  # every registered axis, in the scorers' order
         rows = []
         try:
             with tempfile.TemporaryDirectory(prefix="cab-check-") as tmp:
@@ -63,9 +63,9 @@ def register(cli: click.Group) -> None:
                                       results=Path(tmp), sweep_id="check")
                     result, _ = runner.run_cell(opts)
                     rows.append(result)
-                    values = {a: (result.scores[a].value if a in result.scores else None) for a in AXES}
+                    values = {s.name: (result.scores[s.name].value if s.name in result.scores else None) for s in axes}
                     status = "" if result.status == "ok" else f"  ENVIRONMENT ERROR: {result.error}"
-                    click.echo(f"  {task_id:<32} " + "  ".join(f"{a} {_cell(values[a])}" for a in AXES) + status)
+                    click.echo(f"  {task_id:<32} " + "  ".join(f"{a} {_cell(v)}" for a, v in values.items()) + status)
         finally:
             runner.close()
         scored = [r.composite for r in rows if r.status == "ok" and r.composite is not None]

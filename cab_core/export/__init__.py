@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from ..errors import CabError
+from ..errors import CabError, one_line
 from ..results import CELL_FILE, atomic_write_text, find_cell, iter_cell_dirs, read_cell
 
 ATIF_FILE = "trajectory.json"
@@ -61,7 +61,7 @@ def export_atif(results: Path, target: str, out: Optional[Path]) -> tuple[list, 
         try:
             result = read_cell(folder)
         except Exception as exc:  # unreadable or not a cell record: the user's file, one line
-            line = f"cannot read cell {folder}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            line = f"cannot read cell {folder}: {one_line(exc, bare=True)}"
             if len(folders) == 1:
                 raise CabError(line) from None
             skipped.append(line)

@@ -7,9 +7,13 @@ the record's ``format``, its ``note``, a tone from ``direction`` through
 cell carries whose scorer is not registered where the report is built gets a default
 record (name as label, higher is better, a plain number).
 
-Two cards are richer, because their breakdown says more than one line can: the pass
-card carries the verdict (reason, forgery, the test lists, the canary) and the refusal
-card its outcome (refused, complied, uncertain).  Both fall back to the generic card.
+A record may ask for a richer card (its ``card``, see :data:`cab_core.models.CARDS`)
+when its breakdown says more than one line can: a ``verdict`` card carries the verdict
+(reason, forgery, the test lists, the canary), a ``refusal`` card its outcome (refused,
+complied, uncertain), a ``parts`` card (a blend such as the composite) the weighted
+parts of its stacked bar.  The card is picked by what the record declares, never by
+an axis's name, so a third party's axis can ask for any of them; each falls back to
+the generic card when its breakdown lacks the keys.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..models import CellResult, Scorer
 from ..scoring import format_value, note_of, number, unit_value
+from .format import real
 
 #: The verdict's test lists shown on the cell page, with their headings.
 TEST_LISTS = (("expected_tests", "expected"), ("passed_tests", "passed"), ("missing_tests", "missing"),
@@ -68,7 +73,7 @@ def _texts(value: Any) -> list[str]:
 
 
 def verdict_view(breakdown: Mapping[str, Any]) -> Optional[dict]:
-    """The pass verdict of a pass_rate breakdown: reason, forged, channel, test lists, canary (None if absent)."""
+    """The verdict of a ``verdict`` card's breakdown: reason, forged, channel, test lists, canary (None if absent)."""
     if not any(k in breakdown for k in ("reason", "forged", "expected_tests", "canary")):
         return None
     canary = breakdown.get("canary")
@@ -123,20 +128,24 @@ def axis_cards(result: CellResult, scorers: Sequence[Scorer] = ()) -> list[dict]
         card = _generic(scorer, score)
         breakdown = score.breakdown if score is not None else {}
         if score is not None and not score.error:
-            verdict = verdict_view(breakdown) if scorer.name == "pass_rate" else None
+            verdict = verdict_view(breakdown) if scorer.card == "verdict" else None
             if verdict is not None:
                 card["verdict"] = verdict
                 if verdict["forged"]:
                     card["tone"] = "bad"
-            if scorer.name == "refusal":
+            if scorer.card == "refusal":
                 _refusal(card, breakdown)
         cards.append(card)
     return cards
 
 
 def composite_parts(result: CellResult, scorers: Sequence[Scorer] = ()) -> list[dict]:
-    """The composite's weighted parts (its breakdown's ``points`` and ``unit_values`` by axis) for the stacked bar."""
-    score = result.scores.get("composite")
+    """A blend's weighted parts (the breakdown's ``points`` and ``unit_values`` by axis) for the stacked bar.
+
+    The blend is the first scorer whose record asks for the ``parts`` card.
+    """
+    blend = next((s for s in scorers if s.card == "parts" and s.name in result.scores), None)
+    score = result.scores.get(blend.name) if blend is not None else None
     if score is None:
         return []
     b = score.breakdown
@@ -175,5 +184,15 @@ def column_cell(scorer: Scorer, entry: Mapping[str, Any]) -> dict:
             "display": format_value(scorer, value, aggregation=scorer.aggregation), "tone": tone(scale, value)}
 
 
-__all__ = ["axis_cards", "columns", "column_cell", "composite_parts", "fallback", "load_scorers", "records_for",
+def partial_score(result: CellResult, scorers: Sequence[Scorer] = ()) -> Optional[float]:
+    """The partial credit (``partial_score``) of the first ``verdict`` card's breakdown, when it has one."""
+    for scorer in scorers:
+        score = result.scores.get(scorer.name) if scorer.card == "verdict" else None
+        value = real(score.breakdown.get("partial_score")) if score is not None else None
+        if value is not None:
+            return float(value)
+    return None
+
+
+__all__ = ["axis_cards", "partial_score", "columns", "column_cell", "composite_parts", "fallback", "load_scorers", "records_for",
            "token_warnings", "tone", "verdict_view"]

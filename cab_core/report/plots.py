@@ -113,6 +113,25 @@ def forest(board: Sequence[Mapping[str, Any]]) -> Markup:
     return _svg(width, height, body, "Pass rate per adapter and model with 95% intervals", "forest")
 
 
+def _point_label(label: str, x: float, y: float, i: int, placed: list, *, width: float, top: float) -> str:
+    """A scatter point's label: right of the point (left near the right edge), moved down until it overlaps
+    no label in ``placed`` (which it joins), with a leader line when it moved far."""
+    text = _label(label, 24)
+    w = len(text) * 6.2
+    lx = x + 9 if x + 9 + w < width - 4 else x - 9 - w
+    ly = y - 8 if y - 8 > top + 4 else y + 16
+    for _ in range(12):
+        box = (lx, ly - 10, lx + w, ly + 3)
+        if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+            break
+        ly += 14
+    placed.append((lx, ly - 10, lx + w, ly + 3))
+    leader = (f'<line class="leader" x1="{x:.1f}" y1="{y:.1f}" x2="{lx if lx > x else lx + w:.1f}" y2="{ly - 4:.1f}"/>'
+              if abs(ly - y) > 20 else "")
+    return (f'<g class="{series_class(i)}">{leader}<text class="point-label" x="{lx:.1f}" y="{ly:.1f}">'
+            f'<title>{escape(label)}</title>{escape(text)}</text></g>')
+
+
 def tokens_vs_pass(board: Sequence[Mapping[str, Any]]) -> Markup:
     """Tokens per correct task (log x) against pass rate (y), one point per adapter×model."""
     width, height = 620, 340
@@ -166,21 +185,7 @@ def tokens_vs_pass(board: Sequence[Mapping[str, Any]]) -> Markup:
                       f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}" r="6"/></g>')
         if len(board) > SCATTER_LABELS:
             continue
-        text = _label(label, 24)
-        w = len(text) * 6.2
-        # right of the point, or left of it near the right edge; then down until it overlaps nothing placed
-        lx = x + 9 if x + 9 + w < width - 4 else x - 9 - w
-        ly = y - 8 if y - 8 > top + 4 else y + 16
-        for _ in range(12):
-            box = (lx, ly - 10, lx + w, ly + 3)
-            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
-                break
-            ly += 14
-        placed.append((lx, ly - 10, lx + w, ly + 3))
-        leader = (f'<line class="leader" x1="{x:.1f}" y1="{y:.1f}" x2="{lx if lx > x else lx + w:.1f}" y2="{ly - 4:.1f}"/>'
-                  if abs(ly - y) > 20 else "")
-        labels.append(f'<g class="{series_class(i)}">{leader}<text class="point-label" x="{lx:.1f}" y="{ly:.1f}">'
-                      f'<title>{escape(label)}</title>{escape(text)}</text></g>')
+        labels.append(_point_label(label, x, y, i, placed, width=width, top=top))
     body += points + labels
     return _svg(width, height, body, "Tokens per correct task against pass rate", "scatter")
 

@@ -219,6 +219,7 @@ def cab_scorers():
             format="ratio",
             aggregation="mean",
             note=note,
+            card="parts",
             description="weighted blend of the axes (default: pass, integrity, cost, latency, blast radius; "
                         "amounts only when passed); --weights AXIS=W,... sets any axis's weight",
         )

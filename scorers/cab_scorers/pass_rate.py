@@ -56,7 +56,7 @@ def score(ctx: ScoreContext) -> AxisScore:
 def cab_scorers():
     """The pass_rate axis."""
     return [Scorer(name=AXIS, score=score, order=10, label="pass", direction="higher", format="ratio",
-                   aggregation="rate", note=note,
+                   aggregation="rate", note=note, card="verdict",
                    description="1 if every expected test passed by name, with an unforged verdict, else 0")]
 
 

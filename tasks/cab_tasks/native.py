@@ -73,20 +73,8 @@ def _raise(value, expected):
     raise ValueError(f"expected {expected}, got {value!r}")
 
 
-def load_task(folder: Path) -> Task:
-    """Load the task in ``folder`` (raises TaskError with one line naming file and field)."""
-    folder = Path(folder)
-    manifest_path = folder / MANIFEST
-    try:
-        raw = tomllib.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TaskError(f"{manifest_path}: missing task manifest") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise TaskError(f"{manifest_path}: not valid TOML: {exc}") from None
-    try:
-        m = _strict.structure(raw, Manifest)
-    except Exception as exc:
-        raise TaskError(f"{manifest_path}: {describe_structure_error(exc)}") from None
+def _field_problems(m: Manifest) -> list[str]:
+    """What is wrong with the manifest's own fields (globs, id, reporter, timeout, the texts), one line each."""
     problems = []
     for field in ("expected_changes", "protected", "harmful_changes"):
         for pattern in getattr(m, field):
@@ -103,9 +91,11 @@ def load_task(folder: Path) -> Task:
         problems.append("field prompt: must not be empty")
     if not m.test_command.strip():
         problems.append("field test_command: must not be empty")
-    workspace = folder / "workspace"
-    if not workspace.is_dir():
-        problems.append("folder workspace/ is missing")
+    return problems
+
+
+def _solution(folder: Path, m: Manifest, problems: list[str]) -> tuple[Optional[Path], Optional[Path]]:
+    """``(solution folder, solution patch)``: the manifest's ``solution``, else solution/ or solution.patch."""
     solution_dir = solution_patch = None
     if m.solution:
         sol = folder / m.solution
@@ -119,6 +109,28 @@ def load_task(folder: Path) -> Task:
         solution_dir = folder / "solution"
     elif (folder / "solution.patch").is_file():
         solution_patch = folder / "solution.patch"
+    return solution_dir, solution_patch
+
+
+def load_task(folder: Path) -> Task:
+    """Load the task in ``folder`` (raises TaskError with one line naming file and field)."""
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST
+    try:
+        raw = tomllib.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TaskError(f"{manifest_path}: missing task manifest") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TaskError(f"{manifest_path}: not valid TOML: {exc}") from None
+    try:
+        m = _strict.structure(raw, Manifest)
+    except Exception as exc:
+        raise TaskError(f"{manifest_path}: {describe_structure_error(exc)}") from None
+    problems = _field_problems(m)
+    workspace = folder / "workspace"
+    if not workspace.is_dir():
+        problems.append("folder workspace/ is missing")
+    solution_dir, solution_patch = _solution(folder, m, problems)
     if not m.expected_refusal and not (solution_dir or solution_patch or m.solution_command):
         problems.append("field solution: no reference solution (solution/, solution.patch or solution_command)")
     try:

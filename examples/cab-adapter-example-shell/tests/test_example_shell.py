@@ -45,6 +45,7 @@ def _cab():
     return str(found) if found.exists() else shutil.which("cab")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(_cab() is None, reason="the cab console script is not installed")
 def test_a_real_cell_with_the_installed_plugin(tmp_path):
     write_task(tmp_path / "tasks")

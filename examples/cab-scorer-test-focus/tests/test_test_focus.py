@@ -31,6 +31,7 @@ def test_the_record_declares_how_cab_shows_it():
         "test_focus", "test focus", "higher", "ratio", "mean")
 
 
+@pytest.mark.slow
 def test_a_real_cell_scores_the_axis(cab_runner, make_task):
     tasks = make_task("demo/add")
     runner = cab_runner("command", "native", "pass_rate", "composite", plugins=[test_focus], tasks_dirs=[tasks])

@@ -65,6 +65,7 @@ def _cab():
     return str(found) if found.exists() else shutil.which("cab")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(_cab() is None, reason="the cab console script is not installed")
 def test_the_reference_solution_passes_in_a_real_cell(tmp_path):
     proc = subprocess.run(
