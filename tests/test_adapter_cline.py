@@ -6,6 +6,7 @@ The real runs (oracle/noop on Python and Rust, loopback only) are in tests/test_
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from cab_adapters import cline
@@ -58,3 +59,16 @@ def test_config_keeps_the_url_and_key_cline_would_otherwise_drop(tmp_path):
     assert entry["updatedAt"]  # without it Cline drops the entry
     settings = json.loads(files["~/.cline/data/settings/global-settings.json"])
     assert settings == {"telemetryOptOut": True, "autoUpdateEnabled": False}
+    # A fresh, empty feature-flag cache: Cline then asks no flag service.
+    flags = json.loads(files["~/.cline/data/cache/feature-flags.json"])
+    assert flags["flagsPayload"] == {"featureFlags": {}, "featureFlagPayloads": {}}
+    assert abs(flags["updatedAt"] / 1000 - time.time()) < 60
+
+
+def test_argv_keeps_the_session_in_process(tmp_path):
+    task = Task(id="demo/x", prompt="fix it", workspace=tmp_path, language="python", test_command="pytest")
+    ctx = LaunchContext(task=task, model="m", workdir=tmp_path / "w", home=tmp_path / "h",
+                        base_url="http://127.0.0.1:9/v1", api_key="sk-cab")
+    args = cline.argv(ctx)
+    assert args[args.index("--data-dir") + 1] == str(tmp_path / "h/.cline/data")  # no detached hub daemon
+    assert args[-1] == "fix it" and "sk-cab" not in args

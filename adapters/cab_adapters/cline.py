@@ -9,10 +9,16 @@ the key is never on the command line.
 
 Gotchas:
 
-* Telemetry is on by default and is sent to an OpenTelemetry collector on cline.bot:
-  every start, even ``--version``, looks its name up.  ``global-settings.json`` with
-  ``telemetryOptOut`` (and ``autoUpdateEnabled: false``) turns that and the update check
-  off; with it a run connects only to the proxy (the strace test checks this).
+* Three things reach out by default, each turned off through Cline's own files: telemetry
+  to an OpenTelemetry collector on cline.bot (every start, even ``--version``, looks its
+  name up) and the auto-update check, off by ``telemetryOptOut`` and
+  ``autoUpdateEnabled: false`` in ``global-settings.json`` (and ``CLINE_NO_AUTO_UPDATE``);
+  PostHog feature flags (data.cline.bot), skipped while the flag cache
+  ``cache/feature-flags.json`` is under an hour old, so each cell gets a fresh empty one.
+  With these a run connects only to the proxy (the strace test checks this).
+* Without ``--data-dir`` every run spawns a detached "hub daemon" (``cline
+  --cline-hub-daemon``, listening on 127.0.0.1:25463) that outlives it; ``--data-dir``
+  ("sandbox mode") keeps the session in-process.
 * Its ``editor`` tool cannot overwrite an existing file without the exact old text, so
   the scripted oracle answers through its shell tool, ``run_commands`` (see
   :func:`cab_core.endpoint.scripted.planning.find_shell_tool`).
@@ -31,95 +37,56 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
-from typing import Optional
+import time
 
-from cab_core import Adapter, LaunchContext, LaunchSpec, hookimpl
-from cab_core.agents import npm_install
-from cab_core.errors import CabError
+from cab_core import LaunchContext, hookimpl
 
-from . import _agents
+from . import _agents, _base
 
-NAME = "cline"
-PACKAGE = "cline"
-PINNED = "3.0.65"
-BIN = Path("node_modules/.bin/cline")
 PROVIDER = "openai-compatible"
-SETTINGS = "~/.cline/data/settings"
+DATA = ".cline/data"
 #: ``providers.json`` entries need a time stamp: without one Cline drops the entry's URL and key.
 UPDATED_AT = "2026-01-01T00:00:00.000Z"
 #: Cline's global settings in a cell: no telemetry, no auto-update.
 GLOBAL_SETTINGS = {"telemetryOptOut": True, "autoUpdateEnabled": False}
 
 
-def run_version() -> str:
-    """The version cells run: the pin, or ``$CAB_CLINE_VERSION``."""
-    return _agents.version_from_env(NAME, PINNED)
-
-
-def install(version: Optional[str] = None, prefix: Optional[Path] = None, force: bool = False) -> Path:
-    """Install Cline ``version`` into the agent cache; returns its folder."""
-    version = version or run_version()
-
-    def steps(prefix: Path) -> dict:
-        npm_install(prefix, f"{PACKAGE}@{version}")
-        scratch = prefix / ".version-check"
-        settings = scratch / ".cline/data/settings"
-        settings.mkdir(parents=True)
-        (settings / "global-settings.json").write_text(json.dumps(GLOBAL_SETTINGS))
-        _agents.check_version(NAME, version, [str(prefix / BIN), "--version"], env={"HOME": str(scratch)})
-        import shutil
-
-        shutil.rmtree(scratch, ignore_errors=True)
-        return {"package": f"{PACKAGE}@{version}"}
-
-    return _agents.install_agent(NAME, version, prefix, force, steps)
-
-
-def is_installed() -> bool:
-    return _agents.installed(NAME, run_version(), BIN)
-
-
 def config(ctx: LaunchContext) -> dict:
-    """Cline's settings files for a cell: one openai-compatible provider at the proxy, telemetry off."""
-    if not ctx.base_url:
-        raise CabError("the cline adapter needs a model endpoint (the recording proxy's base URL)")
-    provider = {"provider": PROVIDER, "apiKey": ctx.api_key, "model": ctx.model, "baseUrl": ctx.base_url}
+    """Cline's files for a cell: one openai-compatible provider at the proxy; telemetry, updates and flags off."""
+    provider = {"provider": PROVIDER, "apiKey": ctx.api_key, "model": ctx.model, "baseUrl": AGENT.endpoint(ctx)}
     providers = {"version": 1, "lastUsedProvider": PROVIDER, "modes": {},
                  "providers": {PROVIDER: {"settings": provider, "updatedAt": UPDATED_AT, "tokenSource": "manual"}}}
-    return {f"{SETTINGS}/providers.json": json.dumps(providers, indent=2) + "\n",
-            f"{SETTINGS}/global-settings.json": json.dumps(GLOBAL_SETTINGS, indent=2) + "\n"}
+    flags = {"version": 2, "updatedAt": int(time.time() * 1000), "userId": None,
+             "flagsPayload": {"featureFlags": {}, "featureFlagPayloads": {}}}
+    return {f"~/{DATA}/settings/providers.json": json.dumps(providers, indent=2) + "\n",
+            f"~/{DATA}/settings/global-settings.json": json.dumps(GLOBAL_SETTINGS, indent=2) + "\n",
+            f"~/{DATA}/cache/feature-flags.json": json.dumps(flags) + "\n"}
 
 
-def build_launch(ctx: LaunchContext) -> LaunchSpec:
-    """``cline --json -P openai-compatible -m MODEL -c WORKDIR PROMPT`` under the relay."""
-    cline = _agents.require(NAME, run_version(), BIN, ctx)
-    files = config(ctx)
-    argv = [str(cline), "--json", "--auto-approve", "true", "-P", PROVIDER, "-m", ctx.model,
+def argv(ctx: LaunchContext) -> list:
+    """``--json --auto-approve true --data-dir D -P openai-compatible -m MODEL -c WORKDIR PROMPT``."""
+    return ["--json", "--auto-approve", "true", "--data-dir", str(ctx.home / DATA), "-P", PROVIDER, "-m", ctx.model,
             "-c", str(ctx.workdir), ctx.task.prompt]
-    env = {"CLINE_DIR": str(ctx.home / ".cline")}
-    return LaunchSpec(argv=_agents.relay_argv(__name__, argv), env=env, files=files)
 
 
 def render(event: dict, usage: _agents.Usage):
     """Transcript lines for one ``cline --json`` event (and the run's token total)."""
-    kind = event.get("type")
-    inner = event.get("event") or {}
-    if kind == "agent_event" and inner.get("contentType") == "text" and inner.get("type") == "content_end":
-        if (inner.get("text") or "").strip():
-            yield inner["text"].rstrip()
-    elif kind == "agent_event" and inner.get("contentType") == "tool" and inner.get("type") == "content_start":
+    inner = (event.get("event") or {}) if event.get("type") == "agent_event" else {}
+    kind, what = inner.get("type"), inner.get("contentType")
+    if what == "text" and kind == "content_end" and (inner.get("text") or "").strip():
+        yield inner["text"].rstrip()
+    elif what == "tool" and kind == "content_start":
         args = inner.get("input")
         if isinstance(args, dict) and isinstance(args.get("commands"), list) and args["commands"]:
             args = {"command": str(args["commands"][0])}
         yield _agents.tool_summary(inner.get("toolName", "?"), args)
-    elif kind == "agent_event" and inner.get("contentType") == "tool" and inner.get("type") == "content_end":
+    elif what == "tool" and kind == "content_end":
         results = inner.get("output") if isinstance(inner.get("output"), list) else [inner.get("output")]
         failed = inner.get("error") or any(isinstance(r, dict) and r.get("success") is False for r in results)
         text = inner.get("error") or "; ".join(str(r.get("result") or r.get("error") or "") if isinstance(r, dict)
                                                 else str(r or "") for r in results)
         yield f"{_agents.ERR_MARK if failed else _agents.OK_MARK}{_agents.clip(str(text)) or ('failed' if failed else 'done')}"
-    elif kind == "run_result":
+    elif event.get("type") == "run_result":
         total = event.get("aggregateUsage") or event.get("usage") or {}
         usage.add(total.get("inputTokens") or 0, total.get("outputTokens") or 0)
         if event.get("finishReason") not in (None, "completed"):
@@ -132,23 +99,22 @@ _SDK_WARNING = re.compile(r"^\w*Warning: AI SDK .*\n(?:[ \t]+at .*\n)*\n?", re.M
 
 def final_output(output: str) -> str:
     """Cline's last words: the transcript after its last tool call, without the AI SDK's warnings."""
-    output = _SDK_WARNING.sub("", _agents.strip_ansi(output))
-    return _agents.transcript_final(output) or output[-2000:].strip()
+    return _base.default_final(_SDK_WARNING.sub("", _agents.strip_ansi(output)))
 
 
-def agent_tokens(output: str) -> Optional[dict]:
-    return _agents.reported_usage(output)
+AGENT = _base.InstalledAgent(
+    name="cline", package="cline", pinned="3.0.65", installer="npm", binary="node_modules/.bin/cline",
+    protocol="chat", module=__name__, description="Cline CLI (cline) as 'cline --json', telemetry off",
+    env={"CLINE_NO_AUTO_UPDATE": "1"}, cell_env=lambda ctx: {"CLINE_DIR": str(ctx.home / ".cline")},
+    config=config, argv=argv, render=render, final=final_output,
+)
+run_version, agent_tokens = AGENT.run_version, AGENT.tokens
 
 
 @hookimpl
 def cab_adapters():
-    return [
-        Adapter(name=NAME, build_launch=build_launch, version=run_version(), image=f"cab/{NAME}:{run_version()}",
-                description=f"Cline CLI ({PACKAGE}) as 'cline --json', telemetry off", final_output=final_output,
-                agent_tokens=agent_tokens, install=install, is_installed=is_installed,
-                mounts=_agents.install_mounts(NAME, run_version))
-    ]
+    return [AGENT.adapter()]
 
 
 if __name__ == "__main__":
-    _agents.relay_entry(NAME, render)
+    AGENT.main()
