@@ -37,6 +37,13 @@ CLINE_TOOLS = [
           ["toAgentId", "subject", "body"]),
 ]
 BASH_TOOLS = [_tool("bash", {"command": {"type": "string"}, "timeout": {"type": "number"}}, ["command"])]
+#: Copilot CLI's: ``create`` refuses an existing path; ``bash`` also requires a description.
+COPILOT_TOOLS = [
+    _tool("bash", {"command": {"type": "string"}, "description": {"type": "string"}, "mode": {"type": "string"}},
+          ["command", "description"]),
+    _tool("create", {"path": {"type": "string"}, "file_text": {"type": "string"}}, ["path", "file_text"]),
+    _tool("edit", {"path": {"type": "string"}, "old_str": {"type": "string"}, "new_str": {"type": "string"}}, ["path"]),
+]
 
 
 def _run(commands: list[str], cwd) -> None:
@@ -51,11 +58,12 @@ def _written(root) -> dict:
 def test_shell_tools_are_found_by_their_schema():
     assert find_shell_tool(CLINE_TOOLS) == ("run_commands", "commands", True)
     assert find_shell_tool(BASH_TOOLS) == ("bash", "command", False)
+    assert find_shell_tool(COPILOT_TOOLS) == ("bash", "command", False)
     # A tool that needs more than a command is not a shell.
     assert find_shell_tool([_tool("schedule", {"command": {"type": "string"}, "at": {"type": "string"}}, ["command", "at"])]) is None
 
 
-@pytest.mark.parametrize("tools, key", [(CLINE_TOOLS, "commands"), (BASH_TOOLS, "command")])
+@pytest.mark.parametrize("tools, key", [(CLINE_TOOLS, "commands"), (BASH_TOOLS, "command"), (COPILOT_TOOLS, "command")])
 def test_oracle_writes_every_byte_through_the_shell_tool(tmp_path, tools, key):
     reply = plan_reply("oracle", CTX, {"messages": [{"role": "user", "content": "fix it"}], "tools": tools})
     assert reply.finish_reason == "tool_calls" and reply.tool_calls
@@ -97,3 +105,14 @@ def test_a_write_tool_still_wins_over_the_shell():
 def test_noop_never_uses_the_shell():
     reply = plan_reply("noop", CTX, {"messages": [{"role": "user", "content": "fix it"}], "tools": CLINE_TOOLS})
     assert reply.tool_calls == () and reply.content == "done"
+
+
+def test_a_create_tool_gives_way_to_the_shell_which_can_overwrite():
+    reply = plan_reply("oracle", CTX, {"messages": [{"role": "user", "content": "fix it"}], "tools": COPILOT_TOOLS})
+    assert [c["name"] for c in reply.tool_calls] == ["bash"]
+    assert json.loads(reply.tool_calls[0]["arguments"])["description"]
+
+
+def test_no_description_where_the_schema_does_not_ask_for_one():
+    reply = plan_reply("oracle", CTX, {"messages": [{"role": "user", "content": "fix it"}], "tools": CLINE_TOOLS})
+    assert set(json.loads(reply.tool_calls[0]["arguments"])) == {"commands"}
