@@ -72,3 +72,15 @@ def test_argv_keeps_the_session_in_process(tmp_path):
     args = cline.argv(ctx)
     assert args[args.index("--data-dir") + 1] == str(tmp_path / "h/.cline/data")  # no detached hub daemon
     assert args[-1] == "fix it" and "sk-cab" not in args
+
+
+def test_version_of_reads_the_version_line_not_a_hint_after_it(tmp_path):
+    """Copilot CLI prints an update hint after its version; the install check must see the version."""
+    from cab_core.agents import version_of
+
+    script = tmp_path / "agent"
+    script.write_text("#!/bin/sh\necho 'GitHub Copilot CLI 1.0.102.'\necho \"Run 'copilot update' to check for updates.\"\n")
+    script.chmod(0o755)
+    assert version_of([str(script)]) == "GitHub Copilot CLI 1.0.102."
+    script.write_text("#!/bin/sh\necho no version here\n")
+    assert version_of([str(script)]) == "no version here"
