@@ -115,7 +115,7 @@ def test_unknown_adapter_on_the_cli(cab):
     proc = cab("run", "--adapter", "pii", "--model", "x", "--task", "polyglot/rust-error-handling",
                env={"CAB_DISABLE_PLUGINS": "example-shell"})
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "Error: unknown adapter 'pii' (available: aider, command, mini, opencode, pi)"
+    assert proc.stderr.strip() == "Error: unknown adapter 'pii' (available: aider, cline, command, copilot, mini, opencode, pi)"
 
 
 class _RaisingProvider:
