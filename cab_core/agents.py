@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -126,14 +127,21 @@ def venv_install(prefix: Path, requirement: str, *more: str, python: Optional[st
 
 
 def version_of(argv: Sequence[str], *, env: Optional[dict] = None, timeout: float = 60) -> Optional[str]:
-    """The last line an agent prints for ``argv`` (e.g. ``[bin, '--version']``), or None if it fails."""
+    """The last line naming a version (``N.N``) an agent prints for ``argv`` (e.g. ``[bin, '--version']``).
+
+    Else its last line; None if it fails.  Some agents add a line after the version
+    (Copilot CLI: "Run 'copilot update' to check for updates.").
+    """
     try:
         proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
                               env={**os.environ, **(env or {})})
     except (OSError, subprocess.TimeoutExpired):
         return None
     text = (proc.stdout or proc.stderr).strip()
-    return text.splitlines()[-1].strip() if proc.returncode == 0 and text else None
+    if proc.returncode != 0 or not text:
+        return None
+    lines = [line.strip() for line in text.splitlines()]
+    return next((line for line in reversed(lines) if re.search(r"\d+\.\d+", line)), lines[-1])
 
 
 __all__ = [

@@ -33,6 +33,8 @@ def _real_adapters() -> list:
 AGENTS = tuple(a.name for a in _real_adapters())
 PY = "polyglot/python-slugify"
 RUST = "polyglot/rust-error-handling"
+#: Agents that print no token count of their own (nothing to cross-check).
+NO_OWN_COUNT = ("copilot",)
 #: Agents with a --mode interactive driver.
 INTERACTIVE = tuple(a.name for a in _real_adapters() if a.interactive is not None)
 
@@ -147,8 +149,11 @@ def test_oracle_edit_passes_through_the_real_agent(runner, tmp_path, agent, task
     assert all(c.prompt_tokens > 0 for c in calls) and sum(c.completion_tokens for c in calls) > 0
     assert result.scores["tokens"].breakdown["total_tokens"] == sum(c.total_tokens for c in calls) > 0
     # The agent's own count is read from its output and agrees with the proxy's.
-    assert result.agent_tokens["agrees"] is True, result.agent_tokens
-    assert result.agent_tokens["reported"]["total_tokens"] == sum(c.total_tokens for c in calls)
+    if agent not in NO_OWN_COUNT:
+        assert result.agent_tokens["agrees"] is True, result.agent_tokens
+        assert result.agent_tokens["reported"]["total_tokens"] == sum(c.total_tokens for c in calls)
+    else:
+        assert not (result.agent_tokens or {}).get("reported"), result.agent_tokens
     assert result.final_output.startswith(("Done", "Here are the changes")), result.final_output
     assert result.agent_version == runner.registry.adapters.get(agent).version
     read_cast(folder)
