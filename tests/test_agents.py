@@ -130,9 +130,10 @@ def inet_targets(calls):
 # --------------------------------------------------------------------------- the agents solve tasks
 
 
-@pytest.mark.parametrize("task", [PY, RUST])
+@pytest.mark.parametrize("task", [PY])
 @pytest.mark.parametrize("agent", AGENTS)
 def test_oracle_edit_passes_through_the_real_agent(runner, tmp_path, agent, task):
+    """One cell per agent, read closely (the e2e suite's sweep runs oracle and noop on Python and Rust)."""
     result, folder = run(runner, tmp_path, agent, task)
     assert result.isolation == ("bwrap" if bwrap_path() else "none")
     assert result.passed, (folder / "test_output.txt").read_text()[-2000:]
@@ -156,17 +157,6 @@ def test_oracle_edit_passes_through_the_real_agent(runner, tmp_path, agent, task
         assert not (result.agent_tokens or {}).get("reported"), result.agent_tokens
     assert result.final_output.startswith(("Done", "Here are the changes")), result.final_output
     assert result.agent_version == runner.registry.adapters.get(agent).version
-    read_cast(folder)
-
-
-@pytest.mark.parametrize("agent", AGENTS)
-def test_noop_model_fails_the_task(runner, tmp_path, agent):
-    result, folder = run(runner, tmp_path, agent, PY, model="scripted/noop")
-    assert result.passed is False
-    assert result.scores["pass_rate"].breakdown["pass"] == 0
-    assert (folder / "diff.patch").read_text().strip() == ""
-    assert result.model_calls and result.scores["tokens"].breakdown["total_tokens"] > 0
-    assert "done" in result.final_output
     read_cast(folder)
 
 
