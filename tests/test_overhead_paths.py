@@ -198,3 +198,23 @@ def test_a_daemon_left_in_bubblewrap_dies_with_the_command_without_a_proc_scan(t
     assert real(marker) == []
     assert subprocess.run(["pgrep", "-f", tag], capture_output=True).stdout == b""
     procs.forget(marker)
+
+
+# ------------------------------------------------------------------ the final screen
+def test_plain_output_renders_as_the_terminal_emulator_does(tmp_path):
+    import random
+
+    import pyte
+
+    from cab_core.sandbox.pty import _plain_screen
+
+    rng = random.Random(16)
+    for _ in range(300):
+        lines = ["".join(rng.choice("ab c-=") for _ in range(rng.choice([0, 1, 5, 119, 120, 121, 240, 300])))
+                 for _ in range(rng.randint(0, 60))]
+        text = "\r\n".join(lines) + rng.choice(["", "\r\n", "\r\n\r\n"])
+        screen = pyte.Screen(120, 40)
+        pyte.Stream(screen).feed(text)
+        assert _plain_screen(text, 120, 40) == [line.rstrip() for line in screen.display], text
+    for odd in ("a\nb", "a\rb\r\n", "\x1b[31mred\r\n", "tab\there\r\n", "é\r\n"):
+        assert _plain_screen(odd, 120, 40) is None
