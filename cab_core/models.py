@@ -539,6 +539,8 @@ class CellResult:
     host: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
     #: Every host path the sandbox showed the cell's commands (empty for a sandbox that does not say).
     mounts: tuple[Mount, ...] = attrs.field(default=(), converter=to_mounts)
+    #: Where the cell's image can be pulled by digest (``REGISTRY/REPO@sha256:...``), once ``cab images push`` put it there.
+    image_ref: Optional[str] = None
 
     @property
     def passed(self) -> Optional[bool]:

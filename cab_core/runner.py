@@ -456,7 +456,7 @@ class Runner:
             plugin_stack=opts.plugins, scores=state.scores, agent_tokens=state.agent_tokens, spans=tracer.spans, model_calls=state.model_calls,
             final_output=state.final_output, final_screen=screen, files=files, command=opts.reproduce_command(),
             host={"platform": platform.platform(), "python": platform.python_version(), "warnings": tracer.warnings},
-            mounts=info.get("mounts", ()),
+            mounts=info.get("mounts", ()), image_ref=info.get("image_ref"),
         )
 
 

@@ -121,6 +121,9 @@ class DockerSession:
         env = (image.attrs.get("Config") or {}).get("Env") or []
         path = next((e.split("=", 1)[1] for e in env if e.startswith("PATH=")),
                     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        from ..image_transfer import pushed_reference
+
+        self.image_ref = pushed_reference(image)  # where it can be pulled from, once pushed (cab images push)
         return images.image_digest(image), path
 
     def describe(self) -> dict:
@@ -130,6 +133,7 @@ class DockerSession:
             "isolation": "docker",
             "container_image": self.image,
             "image_digest": self.image_id,
+            "image_ref": self.image_ref,
             "network": "none",
             "limits": {"pids": self.pids, "disk": self.limits.disk, "memory": self.memory, "cpus": self.cpus},
         }
