@@ -118,6 +118,7 @@ def test_save_remove_load_reproduces_the_cells_image_id(dc, throwaway, tmp_path)
     assert again.image_digest == first.image_digest
 
 
+@pytest.mark.slow
 def test_a_file_whose_images_are_not_the_recorded_ones_is_refused(dc, throwaway, tmp_path):
     saved = tmp_path / "images.tar"
     save(saved, [throwaway])
