@@ -18,6 +18,7 @@ loop, amortised <= 60 ms; docker <= 400 ms per cell.
     python benchmarks/overhead.py                  # N=20, local sandbox
     python benchmarks/overhead.py --sandbox both   # local and docker, one shell loop for both
     python benchmarks/overhead.py --sandbox docker -n 10 --json
+    python benchmarks/overhead.py --before /path/to/main/.venv/bin/cab   # before/after, one invocation
 
 The docker cells run the same task in the default image (``cab/base:bookworm``, which
 has python3 and pytest); the command adapter brings no agent of its own.
@@ -102,13 +103,13 @@ def _shell_inner(out: str, n: int) -> list[float]:
     return [sum(times[2 * i:2 * i + 2]) for i in range(n)]
 
 
-def cab_sweep(root: Path, tasks: Path, n: int, sandbox: str) -> dict:
-    results = root / f"results-{sandbox}"
-    args = [CAB, "sweep", "--adapters", "command", "--models", "custom", "--tasks", "bench/calc", "--tasks-dir",
+def cab_sweep(root: Path, tasks: Path, n: int, sandbox: str, cab: str = CAB) -> dict:
+    results = root / f"results-{sandbox}-{abs(hash(cab))}"
+    args = [cab, "sweep", "--adapters", "command", "--models", "custom", "--tasks", "bench/calc", "--tasks-dir",
             str(tasks), "--trials", str(n), "--jobs", "1", "--sandbox", sandbox, "--results", str(results),
             "--sweep-id", "overhead", "-o", f"command={timed(AGENT)}", "--json"]
     # The task's expected identities are recorded on its first cell: do that before timing.
-    subprocess.run([CAB, "tasks", "validate", "bench/calc", "--tasks-dir", str(tasks)], capture_output=True)
+    subprocess.run([cab, "tasks", "validate", "bench/calc", "--tasks-dir", str(tasks)], capture_output=True)
     t0 = time.perf_counter()
     proc = subprocess.run(args, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -143,6 +144,8 @@ def main(argv=None) -> None:
     parser.add_argument("-n", type=int, default=20, help="runs per system [20]")
     parser.add_argument("--sandbox", default="local", choices=("local", "docker", "both"),
                         help="cab's sandbox: local, docker (the cab/base image) or both, each beside the same shell loop [local]")
+    parser.add_argument("--before", metavar="CAB", help="another cab executable (e.g. main's venv/bin/cab) run "
+                                                       "on the same cells in the same invocation, for a before/after")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     sandboxes = ("local", "docker") if args.sandbox == "both" else (args.sandbox,)
@@ -150,7 +153,11 @@ def main(argv=None) -> None:
         root = Path(tmp)
         tasks = write_task(root)
         shell = shell_loop(root, args.n)
-        cabs = {name: cab_sweep(root, tasks, args.n, name) for name in sandboxes}
+        cabs = {}
+        for name in sandboxes:
+            if args.before:
+                cabs[f"{name} (before)"] = cab_sweep(root, tasks, args.n, name, args.before)
+            cabs[name] = cab_sweep(root, tasks, args.n, name)
     report = {"n": args.n, "load": _load(), "shell": shell, "cab": cabs,
               "ratio_median": {k: v["median_ms"] / shell["median_ms"] for k, v in cabs.items() if shell["median_ms"]},
               "ratio_amortised": {k: v["amortised_ms"] / shell["amortised_ms"] for k, v in cabs.items()
