@@ -16,7 +16,12 @@ time, over N), and their ratios.  Targets (issue 16): cab local median <= 4x the
 loop, amortised <= 60 ms; docker <= 400 ms per cell.
 
     python benchmarks/overhead.py                  # N=20, local sandbox
+    python benchmarks/overhead.py --sandbox both   # local and docker, one shell loop for both
     python benchmarks/overhead.py --sandbox docker -n 10 --json
+    python benchmarks/overhead.py --before /path/to/main/.venv/bin/cab   # before/after, one invocation
+
+The docker cells run the same task in the default image (``cab/base:bookworm``, which
+has python3 and pytest); the command adapter brings no agent of its own.
 """
 
 from __future__ import annotations
@@ -98,13 +103,13 @@ def _shell_inner(out: str, n: int) -> list[float]:
     return [sum(times[2 * i:2 * i + 2]) for i in range(n)]
 
 
-def cab_sweep(root: Path, tasks: Path, n: int, sandbox: str) -> dict:
-    results = root / f"results-{sandbox}"
-    args = [CAB, "sweep", "--adapters", "command", "--models", "custom", "--tasks", "bench/calc", "--tasks-dir",
+def cab_sweep(root: Path, tasks: Path, n: int, sandbox: str, cab: str = CAB) -> dict:
+    results = root / f"results-{sandbox}-{abs(hash(cab))}"
+    args = [cab, "sweep", "--adapters", "command", "--models", "custom", "--tasks", "bench/calc", "--tasks-dir",
             str(tasks), "--trials", str(n), "--jobs", "1", "--sandbox", sandbox, "--results", str(results),
             "--sweep-id", "overhead", "-o", f"command={timed(AGENT)}", "--json"]
     # The task's expected identities are recorded on its first cell: do that before timing.
-    subprocess.run([CAB, "tasks", "validate", "--tasks-dir", str(tasks)], capture_output=True)
+    subprocess.run([cab, "tasks", "validate", "bench/calc", "--tasks-dir", str(tasks)], capture_output=True)
     t0 = time.perf_counter()
     proc = subprocess.run(args, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -137,25 +142,44 @@ def _read(path: Path) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="runs per system [20]")
-    parser.add_argument("--sandbox", default="local", help="cab's sandbox: local or docker [local]")
+    parser.add_argument("--sandbox", default="local", choices=("local", "docker", "both"),
+                        help="cab's sandbox: local, docker (the cab/base image) or both, each beside the same shell loop [local]")
+    parser.add_argument("--before", metavar="CAB", help="another cab executable (e.g. main's venv/bin/cab) run "
+                                                       "on the same cells in the same invocation, for a before/after")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    sandboxes = ("local", "docker") if args.sandbox == "both" else (args.sandbox,)
     with tempfile.TemporaryDirectory(prefix="cab-overhead-") as tmp:
         root = Path(tmp)
         tasks = write_task(root)
         shell = shell_loop(root, args.n)
-        cab = cab_sweep(root, tasks, args.n, args.sandbox)
-    report = {"n": args.n, "sandbox": args.sandbox, "shell": shell, "cab": cab,
-              "ratio_median": cab["median_ms"] / shell["median_ms"] if shell["median_ms"] else None,
-              "ratio_amortised": cab["amortised_ms"] / shell["amortised_ms"] if shell["amortised_ms"] else None}
+        cabs = {}
+        for name in sandboxes:
+            if args.before:
+                cabs[f"{name} (before)"] = cab_sweep(root, tasks, args.n, name, args.before)
+            cabs[name] = cab_sweep(root, tasks, args.n, name)
+    report = {"n": args.n, "load": _load(), "shell": shell, "cab": cabs,
+              "ratio_median": {k: v["median_ms"] / shell["median_ms"] for k, v in cabs.items() if shell["median_ms"]},
+              "ratio_amortised": {k: v["amortised_ms"] / shell["amortised_ms"] for k, v in cabs.items()
+                                  if shell["amortised_ms"]}}
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{'system':<22}{'median ms/run':>16}{'amortised ms/run':>20}{'passes':>9}")
+    print(f"load average at the start: {report['load']}")
+    print(f"{'system':<22}{'median ms/run':>16}{'amortised ms/run':>20}{'passes':>9}{'ratio (median, amortised)':>28}")
     print(f"{'bare shell loop':<22}{shell['median_ms']:>16.1f}{shell['amortised_ms']:>20.1f}{shell['passes']:>9}")
-    print(f"{'cab ' + args.sandbox:<22}{cab['median_ms']:>16.1f}{cab['amortised_ms']:>20.1f}{cab['passes']:>9}")
-    print(f"ratio cab/shell: median {report['ratio_median']:.1f}x, amortised {report['ratio_amortised']:.1f}x")
-    print("cab span medians (ms): " + ", ".join(f"{k} {v}" for k, v in cab["span_medians_ms"].items()))
+    for name, cab in cabs.items():
+        ratios = f"{report['ratio_median'][name]:.1f}x, {report['ratio_amortised'][name]:.1f}x"
+        print(f"{'cab ' + name:<22}{cab['median_ms']:>16.1f}{cab['amortised_ms']:>20.1f}{cab['passes']:>9}{ratios:>28}")
+    for name, cab in cabs.items():
+        print(f"cab {name} span medians (ms): " + ", ".join(f"{k} {v}" for k, v in cab["span_medians_ms"].items()))
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 if __name__ == "__main__":

@@ -90,5 +90,5 @@ def record_cell(state: CellState, opts: Any, tracer: Any, writer: Any) -> CellRe
         host={"platform": platform.platform(), "python": platform.python_version(), "warnings": tracer.warnings},
         mounts=info.get("mounts", ()),
         prices=state.prices.to_record(), budgets=state.guard.budget.to_record() if state.guard else {},
-        budget_exceeded=state.guard.exceeded if state.guard else None,
+        budget_exceeded=state.guard.exceeded if state.guard else None, image_ref=info.get("image_ref"),
     )

@@ -54,6 +54,9 @@ as_root_apt() {
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+# A registry server for `cab images push` (its tests start one on 127.0.0.1; the package's own
+# service is never started: policy-rc.d forbids it during the install).
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 if [ ${#need[@]} -gt 0 ]; then
   t=$(now)
   log "installing ${need[*]}"

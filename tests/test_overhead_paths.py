@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from cab_core.sandbox.local import LocalSession
 from cab_core.sandbox.piped import run_piped
@@ -174,3 +178,43 @@ def test_a_daemon_left_by_a_local_command_is_killed(tmp_path):
     assert procs.marked_pids(marker) == []
     assert procs.sweep(marker) == 0
     procs.forget(marker)
+
+
+@pytest.mark.skipif(not shutil.which("bwrap"), reason="needs bubblewrap")
+def test_a_daemon_left_in_bubblewrap_dies_with_the_command_without_a_proc_scan(tmp_path, monkeypatch):
+    from cab_core.sandbox import procs
+
+    scans = []
+    real = procs.marked_pids
+    monkeypatch.setattr(procs, "marked_pids", lambda m: scans.append(m) or real(m))
+    marker = "overhead-test-" + os.urandom(6).hex()
+    env = {**_env(), procs.MARKER_VAR: marker}
+    session = LocalSession(isolate=True)
+    tag = os.urandom(4).hex()
+    session.run(["/bin/sh", "-c", f"setsid sh -c 'sleep 600; : {tag}' >/dev/null 2>&1 </dev/null & sleep 0.1"],
+                cwd=tmp_path, env=env, timeout=10, marker=marker)
+    assert procs.sweep(marker) == 0
+    assert scans == []  # the PID namespace took everything with it: nothing to look for
+    assert real(marker) == []
+    assert subprocess.run(["pgrep", "-f", tag], capture_output=True).stdout == b""
+    procs.forget(marker)
+
+
+# ------------------------------------------------------------------ the final screen
+def test_plain_output_renders_as_the_terminal_emulator_does(tmp_path):
+    import random
+
+    import pyte
+
+    from cab_core.sandbox.pty import _plain_screen
+
+    rng = random.Random(16)
+    for _ in range(300):
+        lines = ["".join(rng.choice("ab c-=") for _ in range(rng.choice([0, 1, 5, 119, 120, 121, 240, 300])))
+                 for _ in range(rng.randint(0, 60))]
+        text = "\r\n".join(lines) + rng.choice(["", "\r\n", "\r\n\r\n"])
+        screen = pyte.Screen(120, 40)
+        pyte.Stream(screen).feed(text)
+        assert _plain_screen(text, 120, 40) == [line.rstrip() for line in screen.display], text
+    for odd in ("a\nb", "a\rb\r\n", "\x1b[31mred\r\n", "tab\there\r\n", "é\r\n"):
+        assert _plain_screen(odd, 120, 40) is None

@@ -1,18 +1,20 @@
-"""``cab images build|list``: the container images of the docker sandbox (see :mod:`cab_core.images`)."""
+"""``cab images build|list|save|load|push``: the container images of the docker sandbox (see :mod:`cab_core.images`)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
+from ..errors import CabError
 from . import handle_errors
 
 
 def register(cli: click.Group) -> None:
     @cli.group()
     def images():
-        """Build and list the images cells run in with --sandbox docker."""
+        """Build, list, save, load and push the images cells run in with --sandbox docker."""
 
     @images.command("build")
     @click.option("--adapter", "adapters", multiple=True, metavar="NAME",
@@ -64,3 +66,58 @@ def register(cli: click.Group) -> None:
         click.echo("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
         for row in rows:
             click.echo("  ".join(str(row.get(c) if row.get(c) is not None else "").ljust(widths[c]) for c in columns).rstrip())
+
+    _register_transfer(images)
+
+
+def _register_transfer(images: click.Group) -> None:
+    """``cab images save|load|push``: the images moved between machines (see :mod:`cab_core.image_transfer`)."""
+
+    @images.command("save")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--sweep", metavar="S", help="Every image the docker cells of this sweep used: a sweep id under "
+                                               "--results, or the sweep's results folder.")
+    @click.option("--results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
+                  show_default=True, help="Where sweeps are (with --sweep ID).")
+    @click.option("--image", "names", multiple=True, metavar="NAME", help="An image to save (repeatable).")
+    @handle_errors
+    def save(file, sweep, results, names):
+        """Write images (by name, with their IDs) into FILE, for cab images load on another machine."""
+        from .. import image_transfer as tr
+
+        wanted = list(names)
+        if sweep:
+            folder = Path(sweep) if Path(sweep).is_dir() else results / sweep
+            wanted += tr.sweep_images(folder)
+        if not wanted:
+            raise CabError("give --image NAME or --sweep S (what to save)")
+        for entry in tr.save(file, wanted):
+            click.echo(f"saved {entry['name']} {entry['id']}")
+        click.echo(f"wrote {file}")
+
+    @images.command("load")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @handle_errors
+    def load(file):
+        """Load the images of a cab images save FILE, checking each has the ID it was saved with."""
+        from .. import image_transfer as tr
+
+        for entry in tr.load(file):
+            click.echo(f"loaded {entry['name']} {entry['id']}")
+
+    @images.command("push")
+    @click.argument("registry")
+    @click.option("--image", "names", multiple=True, metavar="NAME",
+                  help="An image to push (repeatable). Default: every image built from a recipe.")
+    @click.pass_obj
+    @handle_errors
+    def push(state, registry, names):
+        """Tag images as REGISTRY/cab/RECIPE:VERSION and push them; later cells record the digest reference."""
+        from .. import image_transfer as tr
+        from .. import images as im
+
+        if not names:
+            names = [r["id"] for r in im.list_images(im.find_recipes(state.registry.adapters))
+                     if r["status"] == "built" and r.get("recipe")]
+        for entry in tr.push(registry, names):
+            click.echo(f"pushed {entry['name']} as {entry['reference']}")

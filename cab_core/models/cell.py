@@ -57,6 +57,8 @@ class CellResult:
     budgets: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
     #: Set when the proxy refused a call past a budget: ``{"budget", "limit", "spent", "refused_calls"}``.
     budget_exceeded: Optional[Mapping[str, Any]] = None
+    #: Where the cell's image can be pulled by digest (``REGISTRY/REPO@sha256:...``), once ``cab images push`` put it there.
+    image_ref: Optional[str] = None
 
     @property
     def passed(self) -> Optional[bool]:

@@ -294,8 +294,8 @@ def reproduce(result: CellResult) -> dict:
     if result.sandbox == "docker" or (result.container_image and result.image_digest):
         image = result.container_image or ""
         digest = result.image_digest or ""
-        ref = image.split("@", 1)[0] + (("@" + (digest if digest.startswith("sha256:") else f"sha256:{digest}"))
-                                        if digest else "")
+        ref = result.image_ref or image.split("@", 1)[0] + (
+            ("@" + (digest if digest.startswith("sha256:") else f"sha256:{digest}")) if digest else "")
         docker = {
             "image": image, "digest": digest, "ref": ref,
             "pull": f"docker pull {shlex.quote(ref)}",

@@ -213,15 +213,19 @@ class LocalSession:
         watch = Watch(DiskWatch(writable, self.limits.disk), cgroup)
         kwargs = {} if output_cap is None else {"output_cap": output_cap}
         argv_full = [*limit_prefix(self.limits, cgroup), *full]
+        # In bubblewrap the command is the first process of its own PID namespace: when it ends
+        # the kernel kills everything it started, so there is nothing to find by marker.
+        contained = bool(self.bwrap)
         if marker:
-            procs.note_launch(marker)  # before it starts: a later sweep may be skipped only if none started since
+            procs.note_launch(marker, contained=contained)  # before it starts: see procs.sweep
+        scan = None if contained else marker
         try:
             if cast_path is None and interact is None and stdin_devnull:  # no terminal wanted: pipes
-                result = run_piped(argv_full, env=env, cwd=Path(cwd), timeout=timeout, marker=marker, watch=watch,
+                result = run_piped(argv_full, env=env, cwd=Path(cwd), timeout=timeout, marker=scan, watch=watch,
                                    **kwargs)
             else:
                 result = run_in_pty(argv_full, env=env, cwd=Path(cwd), timeout=timeout, cast_path=cast_path,
-                                    stdin_devnull=stdin_devnull, marker=marker, interact=interact, watch=watch,
+                                    stdin_devnull=stdin_devnull, marker=scan, interact=interact, watch=watch,
                                     **kwargs)
         finally:
             leftovers = cgroup.close()

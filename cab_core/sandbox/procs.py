@@ -70,8 +70,18 @@ _LAUNCHED: dict[str, int] = {}
 _CLEAN_AT: dict[str, int] = {}
 
 
-def note_launch(marker: str) -> None:
-    """A command carrying ``marker`` is about to start (call before starting it)."""
+def note_launch(marker: str, *, contained: bool = False) -> None:
+    """A command carrying ``marker`` is about to start (call before starting it).
+
+    ``contained``: the command runs as the first process of a PID namespace of its own
+    (bubblewrap's ``--unshare-pid``), so the kernel kills every process it started when
+    it ends and no process can carry the marker past it; it needs no scan of /proc
+    (issue 16: each scan reads every process's environment).
+    """
+    if contained:
+        _LAUNCHED.setdefault(marker, 0)
+        _CLEAN_AT.setdefault(marker, 0)
+        return
     _LAUNCHED[marker] = _LAUNCHED.get(marker, 0) + 1
 
 

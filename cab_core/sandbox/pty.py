@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import collections
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -228,12 +229,33 @@ def final_screen(cast_path: Path, *, max_bytes: int = 128 * 1024) -> str:
     except (OSError, ValueError, IndexError, TypeError, AttributeError):
         return ""
     text = "".join(kept)[-max_bytes:]
-    screen = pyte.Screen(header.get("width", COLS), header.get("height", ROWS))
-    pyte.Stream(screen).feed(text)
-    lines = [line.rstrip() for line in screen.display]
+    width, height = header.get("width", COLS), header.get("height", ROWS)
+    lines = _plain_screen(text, width, height)
+    if lines is None:
+        screen = pyte.Screen(width, height)
+        pyte.Stream(screen).feed(text)
+        lines = [line.rstrip() for line in screen.display]
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines)
+
+
+_PLAIN = re.compile(r"[\x20-\x7e\r\n]*")
+
+
+def _plain_screen(text: str, width: int, height: int) -> Optional[list]:
+    """The screen pyte would show for plain output (printable ASCII, every line ended by CR LF), else ``None``.
+
+    Most commands print only that; rendering it by slicing is what pyte does for it,
+    without feeding every character through a terminal emulator (issue 16).
+    """
+    if not _PLAIN.fullmatch(text) or text.count("\r") != text.count("\r\n") or text.count("\n") != text.count("\r\n"):
+        return None
+    rows: list = []
+    for line in text.split("\r\n"):
+        rows += [line[i:i + width] for i in range(0, len(line), width)] or [""]
+    rows = [row.rstrip() for row in rows[-height:]]
+    return rows + [""] * (height - len(rows))
 
 
 __all__ = ["run_in_pty", "final_screen", "CastWriter", "ANSWER_MARKER", "signal"]

@@ -257,7 +257,9 @@ def commit(git_dir: Path, snap: Snapshot, ref: str) -> str:
         parts.append(b"M %s :%d %s\n" % (record.mode.encode(), mark, _quote(record.rel)))
     parts.append(b"\ndone\n")
     marks = git_dir / f"marks-{ref}"
-    git(["fast-import", "--quiet", "--done", "--force", f"--export-marks={marks}"], cwd=git_dir, git_dir=git_dir,
+    # Kept as one pack even when small: no ``unpack-objects`` process, and a folder per object
+    # is not written now nor removed with the cell (issue 16).
+    git(["-c", "fastimport.unpackLimit=1", "fast-import", "--quiet", "--done", "--force", f"--export-marks={marks}"], cwd=git_dir, git_dir=git_dir,
         input=b"".join(parts))
     wanted = b":%d " % (len(records) + 1)
     line = next(line for line in marks.read_bytes().splitlines() if line.startswith(wanted))

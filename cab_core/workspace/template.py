@@ -60,6 +60,8 @@ def _build(task, dest: Path) -> None:
     (dest / ".git" / "info" / "exclude").write_text("\n".join(IGNORED) + "\n")
     git(["add", "-A"], cwd=dest)
     git(["commit", "-q", "--allow-empty", "-m", f"cab baseline: {task.id}"], cwd=dest)
+    # One pack instead of a folder per object: every cell copies, and later removes, this .git.
+    git(["repack", "-a", "-d", "-q"], cwd=dest)
 
 
 def template(task) -> Path:
