@@ -33,6 +33,7 @@ import attrs
 
 from ...tokens import estimate_prompt_tokens, estimate_tokens
 from .aider import _message_text, done_text, system_text, text_edits
+from . import shell
 
 #: Behaviours that answer (see the module docstring).
 BEHAVIOURS = ("oracle", "noop", "refuse", "vandal")
@@ -254,7 +255,8 @@ def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> R
     files = edits_for(behaviour, ctx)
     tool = find_write_tool(body.get("tools") or ())
     patch_tool = find_patch_tool(body.get("tools") or ()) if tool is None else None
-    if tool is None and patch_tool is None:
+    shell_tool = shell.find_shell_tool(body.get("tools") or ()) if tool is None and patch_tool is None else None
+    if tool is None and patch_tool is None and shell_tool is None:
         if not files:
             return Reply(content=_done_text(()))
         return Reply(content=text_edits(files, ctx.test_files, messages))
@@ -262,6 +264,11 @@ def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> R
         return Reply(content=_done_text(files))
     if patch_tool is not None:
         return _patch_reply(files, patch_tool, working_directory(messages))
+    if shell_tool is not None:
+        name, key, argv = shell_tool
+        arguments = json.dumps(shell.tool_arguments(key, argv, shell.write_script(files)), ensure_ascii=False)
+        call = {"id": _call_id(0, "shell"), "name": name, "arguments": arguments}
+        return Reply(content=None, tool_calls=(call,), finish_reason="tool_calls")
     name, path_key, content_key = tool
     cwd = working_directory(messages)
     calls = []

@@ -1,0 +1,74 @@
+"""The oracle edits through a shell when that is all the agent has (Codex's exec_command, bash-only agents).
+
+The script it writes is run by a real ``sh`` here: what lands on disk must be the
+solution byte for byte, whatever the files hold (quotes, ``$``, backticks, the
+here-document's own delimiter, no final newline).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from cab_core.endpoint.scripted import shell
+from cab_core.modelserver import ScriptContext, plan_reply
+
+CALC_NEW = "def add(a, b):\n    return a + b\n"
+CTX = ScriptContext(task_id="calc", solution_files={"calc.py": CALC_NEW}, prompt="Fix add().")
+EXEC_COMMAND = {"type": "function", "function": {"name": "exec_command", "parameters": {
+    "type": "object", "properties": {"cmd": {"type": "string"}, "workdir": {"type": "string"}}, "required": ["cmd"]}}}
+ARGV_SHELL = {"type": "function", "function": {"name": "shell", "parameters": {
+    "type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}}, "required": ["command"]}}}
+#: How mini-swe-agent's text-based prompt asks for commands.
+ONE_BLOCK_SYSTEM = ("Your response must contain exactly ONE bash code block with ONE command. "
+                    "When you are done, issue: `echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT`")
+
+
+@pytest.mark.parametrize("content", [
+    CALC_NEW,
+    "no final newline",
+    "quotes ' \" and $HOME `id` \\n stay\n",
+    "a line that is the delimiter:\nCAB_EOF\nand after\n",
+    "",
+    "\n\n",
+])
+def test_the_script_writes_each_file_byte_for_byte(tmp_path, content):
+    files = {"calc.py": content, "deep/er/mod.rs": content + "x"}
+    subprocess.run(["sh", "-c", shell.write_script(files)], cwd=tmp_path, check=True)
+    for rel, want in files.items():
+        assert (tmp_path / rel).read_bytes() == want.encode()
+
+
+def test_a_codex_style_exec_command_gets_the_script_then_the_final_message():
+    body = {"messages": [{"role": "user", "content": "Fix add() in calc.py."}], "tools": [EXEC_COMMAND]}
+    (call,) = plan_reply("oracle", CTX, body).tool_calls
+    assert call["name"] == "exec_command"
+    assert json.loads(call["arguments"]) == {"cmd": shell.write_script({"calc.py": CALC_NEW})}
+    answered = body["messages"] + [
+        {"role": "assistant", "content": None, "tool_calls": [{"id": call["id"], "type": "function",
+                                                               "function": {"name": call["name"], "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": call["id"], "content": ""}]
+    reply = plan_reply("oracle", CTX, {**body, "messages": answered})
+    assert not reply.tool_calls and "calc.py" in reply.content
+
+
+def test_an_argv_shell_tool_gets_bash_lc():
+    body = {"messages": [{"role": "user", "content": "Fix it."}], "tools": [ARGV_SHELL]}
+    (call,) = plan_reply("oracle", CTX, body).tool_calls
+    assert json.loads(call["arguments"])["command"][:2] == ["bash", "-lc"]
+
+
+def test_a_write_tool_still_wins_over_a_shell_tool():
+    write = {"type": "function", "function": {"name": "write", "parameters": {
+        "type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}}}}}
+    body = {"messages": [{"role": "user", "content": "Fix it."}], "tools": [EXEC_COMMAND, write]}
+    assert plan_reply("oracle", CTX, body).tool_calls[0]["name"] == "write"
+
+
+def test_a_tool_that_is_not_a_shell_is_not_taken_for_one():
+    search = {"type": "function", "function": {"name": "search_code", "parameters": {
+        "type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}}
+    assert shell.find_shell_tool([search]) is None
+    assert shell.find_shell_tool([EXEC_COMMAND]) == ("exec_command", "cmd", False)
