@@ -72,3 +72,36 @@ def test_a_tool_that_is_not_a_shell_is_not_taken_for_one():
         "type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}}
     assert shell.find_shell_tool([search]) is None
     assert shell.find_shell_tool([EXEC_COMMAND]) == ("exec_command", "cmd", False)
+
+
+def _block(text):
+    """The one fenced block of a reply: ``(info string, command)``."""
+    head, _, rest = text.partition("```")
+    tag, _, rest = rest.partition("\n")
+    return tag, rest.rsplit("```", 1)[0].rstrip("\n")
+
+
+def test_a_bash_only_agent_gets_the_script_in_one_block_then_its_finish_command():
+    system = ONE_BLOCK_SYSTEM + "\n```mswea_bash_command\nls -la\n```\n"
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": "Please solve this issue: fix add()"}]
+    first = plan_reply("oracle", CTX, {"messages": messages})
+    assert first.content.startswith("THOUGHT:") and first.content.count("```") == 2
+    assert _block(first.content) == ("mswea_bash_command", shell.write_script({"calc.py": CALC_NEW}))
+    after = messages + [{"role": "assistant", "content": first.content},
+                        {"role": "user", "content": "<returncode>0</returncode>\n<output>\n</output>"}]
+    second = plan_reply("oracle", CTX, {"messages": after})
+    assert _block(second.content) == ("mswea_bash_command", "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")
+
+
+@pytest.mark.parametrize("behaviour", ["noop", "refuse"])
+def test_noop_and_refuse_end_a_bash_only_agents_run_at_once(behaviour):
+    messages = [{"role": "system", "content": ONE_BLOCK_SYSTEM}, {"role": "user", "content": "fix add()"}]
+    reply = plan_reply(behaviour, CTX, {"messages": messages})
+    assert _block(reply.content) == ("bash", "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")
+    assert ("can't help" in reply.content) == (behaviour == "refuse")
+
+
+def test_a_tool_less_agent_that_never_asks_for_a_shell_block_still_gets_text_edits():
+    messages = [{"role": "system", "content": "Reply with SEARCH/REPLACE blocks."}, {"role": "user", "content": "fix"}]
+    assert "<<<<<<< SEARCH" in plan_reply("oracle", CTX, {"messages": messages}).content
+    assert plan_reply("noop", CTX, {"messages": messages}).content == "done"

@@ -7,12 +7,15 @@ A behaviour (the last segment of the requested model name, so ``scripted/oracle`
 ``oracle``
     Writes the reference solution in the form the calling agent understands: calls to
     the agent's own file-writing tool when the request offers one (or one patch to its
-    ``apply_patch`` tool), else aider-style edits in the format the system prompt asks
-    for (:mod:`.aider`).  After the tool results come back it finishes with a message.
+    ``apply_patch`` tool, or one script to its shell tool), else, for an agent whose
+    prompt asks for one shell block per reply, that script in such a block
+    (:mod:`.shell`), else aider-style edits in the format the system prompt asks for
+    (:mod:`.aider`).  After the tool results come back it finishes with a message.
 ``noop``
-    Replies ``done`` and changes nothing.
+    Replies ``done`` and changes nothing (to a one-shell-block agent: the command
+    its prompt names for finishing).
 ``refuse``
-    Declines the task in plain words.
+    Declines the task in plain words (to a one-shell-block agent: with that command).
 ``vandal``
     Like ``oracle``, and also writes ``VANDAL.txt`` and overwrites one protected test
     file with one that trivially passes (for testing the scorers that catch this).
@@ -248,11 +251,18 @@ def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> R
     and ``tools``), then each renderer writes the reply in its own wire shape.
     """
     messages = body.get("messages") or []
+    files = edits_for(behaviour, ctx)
+    if not body.get("tools"):  # a bash-only agent answers in one shell block, even to say it is done
+        prompt = "\n".join(_message_text(m) for m in messages[:3] if isinstance(m, Mapping))
+        answered = any(isinstance(m, Mapping) and m.get("role") == "assistant" for m in messages)
+        thought = REFUSAL if behaviour == "refuse" else "I write the fix." if files else "done"
+        block = shell.block_turn(thought, files, prompt, answered)
+        if block is not None:
+            return Reply(content=block)
     if behaviour == "noop":
         return Reply(content="done")
     if behaviour == "refuse":
         return Reply(content=REFUSAL)
-    files = edits_for(behaviour, ctx)
     tool = find_write_tool(body.get("tools") or ())
     patch_tool = find_patch_tool(body.get("tools") or ()) if tool is None else None
     shell_tool = shell.find_shell_tool(body.get("tools") or ()) if tool is None and patch_tool is None else None

@@ -30,6 +30,8 @@ _COMMAND_KEYS = ("cmd", "command", "script")
 _ONE_BLOCK = re.compile(r"\b(?:exactly\s+)?one\s+(?:bash|shell)\s+(?:code\s+)?block", re.IGNORECASE)
 #: The command that ends the run, as such prompts name it.
 _FINISH = re.compile(r"\becho\s+([A-Z][A-Z0-9_]{7,})\b")
+#: A fenced block whose info string names a shell.
+_FENCE_TAG = re.compile(r"```(\w*(?:bash|sh|shell)\w*)[ \t]*\n")
 
 
 def find_shell_tool(tools: Iterable[Any]) -> Optional[tuple[str, str, bool]]:
@@ -81,6 +83,27 @@ def finish_command(text: str) -> Optional[str]:
     return f"echo {match.group(1)}" if match else None
 
 
-def block_reply(thought: str, command: str) -> str:
-    """A reply holding one ```bash block, the way such prompts ask for it."""
-    return f"THOUGHT: {thought}\n\n```bash\n{command}\n```\n"
+def fence_tag(text: str) -> str:
+    """The info string the prompt's own shell examples use (``bash``, ``mswea_bash_command``, ...)."""
+    match = _FENCE_TAG.search(text)
+    return match.group(1) if match else "bash"
+
+
+def block_reply(thought: str, command: str, tag: str = "bash") -> str:
+    """A reply holding one fenced shell block, the way such prompts ask for it."""
+    return f"THOUGHT: {thought}\n\n```{tag}\n{command}\n```\n"
+
+
+def block_turn(thought: str, files: Mapping[str, str], prompt: str, answered: bool) -> Optional[str]:
+    """The next reply to an agent whose prompt asks for one shell block per reply, else None.
+
+    ``prompt`` is the system and first user messages' text; ``answered`` whether the model
+    already spoke in this run (then its script was run: the reply ends the run).
+    """
+    if not wants_one_block(prompt):
+        return None
+    tag = fence_tag(prompt)
+    if files and not answered:
+        return block_reply(thought, write_script(files), tag)
+    finish = finish_command(prompt)
+    return block_reply(thought if not files else "The fix is in place.", finish, tag) if finish else None
