@@ -105,3 +105,26 @@ def test_a_tool_less_agent_that_never_asks_for_a_shell_block_still_gets_text_edi
     messages = [{"role": "system", "content": "Reply with SEARCH/REPLACE blocks."}, {"role": "user", "content": "fix"}]
     assert "<<<<<<< SEARCH" in plan_reply("oracle", CTX, {"messages": messages}).content
     assert plan_reply("noop", CTX, {"messages": messages}).content == "done"
+
+
+BASH_TOOL = {"type": "function", "function": {"name": "bash", "parameters": {
+    "type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}}
+
+
+@pytest.mark.parametrize("behaviour", ["oracle", "noop", "refuse"])
+def test_a_shell_tool_agent_whose_prompt_names_a_finish_command_ends_with_it(behaviour):
+    """mini-swe-agent 2.x: every reply must call ``bash``; the run ends on the finish command."""
+    messages = [{"role": "system", "content": "You can interact with a computer."},
+                {"role": "user", "content": "Fix add(). Finish by issuing `echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT`."}]
+    body = {"messages": messages, "tools": [BASH_TOOL]}
+    reply = plan_reply(behaviour, CTX, body)
+    if behaviour == "oracle":
+        assert json.loads(reply.tool_calls[0]["arguments"]) == {"command": shell.write_script({"calc.py": CALC_NEW})}
+        call = reply.tool_calls[0]
+        body["messages"] = messages + [
+            {"role": "assistant", "content": None, "tool_calls": [{"id": call["id"], "type": "function",
+                                                                   "function": {"name": "bash", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": call["id"], "content": '{"returncode": 0, "output": ""}'}]
+        reply = plan_reply(behaviour, CTX, body)
+    assert json.loads(reply.tool_calls[0]["arguments"]) == {"command": "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"}
+    assert ("can't help" in reply.content) == (behaviour == "refuse")

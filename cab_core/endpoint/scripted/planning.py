@@ -243,6 +243,34 @@ def _call_id(index: int, path: str) -> str:
     return f"call_{index}_{hashlib.sha256(path.encode()).hexdigest()[:12]}"
 
 
+def _shell_reply(behaviour: str, files: dict, messages: list, tools: list) -> Optional[Reply]:
+    """The reply to an agent that edits (and may have to finish) through a shell, else None (see :mod:`.shell`).
+
+    That is an agent without tools whose prompt asks for one shell block per reply, or one
+    whose only editing tool is a shell.  Where the prompt names a command that ends the run,
+    the last reply runs it (noop and refuse run it at once), as the agent requires.
+    """
+    prompt = "\n".join(_message_text(m) for m in messages[:3] if isinstance(m, Mapping))
+    thought = REFUSAL if behaviour == "refuse" else "I write the fix." if files else "done"
+    if not tools:
+        answered = any(isinstance(m, Mapping) and m.get("role") == "assistant" for m in messages)
+        block = shell.block_turn(thought, files, prompt, answered)
+        return None if block is None else Reply(content=block)
+    found = shell.find_shell_tool(tools) if not find_write_tool(tools) and not find_patch_tool(tools) else None
+    if found is None:
+        return None
+    name, key, argv = found
+    if files and not _tools_answered(messages):
+        command, content = shell.write_script(files), None
+    else:
+        command, content = shell.finish_command(prompt), thought if not files else _done_text(files)
+        if command is None:
+            return Reply(content=content)
+    arguments = json.dumps(shell.tool_arguments(key, argv, command), ensure_ascii=False)
+    call = {"id": _call_id(0, command), "name": name, "arguments": arguments}
+    return Reply(content=content, tool_calls=(call,), finish_reason="tool_calls")
+
+
 def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> Reply:
     """What ``behaviour`` answers to a chat-completions request ``body`` for the task ``ctx``.
 
@@ -252,21 +280,16 @@ def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> R
     """
     messages = body.get("messages") or []
     files = edits_for(behaviour, ctx)
-    if not body.get("tools"):  # a bash-only agent answers in one shell block, even to say it is done
-        prompt = "\n".join(_message_text(m) for m in messages[:3] if isinstance(m, Mapping))
-        answered = any(isinstance(m, Mapping) and m.get("role") == "assistant" for m in messages)
-        thought = REFUSAL if behaviour == "refuse" else "I write the fix." if files else "done"
-        block = shell.block_turn(thought, files, prompt, answered)
-        if block is not None:
-            return Reply(content=block)
+    shell_reply = _shell_reply(behaviour, files, messages, list(body.get("tools") or ()))
+    if shell_reply is not None:
+        return shell_reply
     if behaviour == "noop":
         return Reply(content="done")
     if behaviour == "refuse":
         return Reply(content=REFUSAL)
     tool = find_write_tool(body.get("tools") or ())
     patch_tool = find_patch_tool(body.get("tools") or ()) if tool is None else None
-    shell_tool = shell.find_shell_tool(body.get("tools") or ()) if tool is None and patch_tool is None else None
-    if tool is None and patch_tool is None and shell_tool is None:
+    if tool is None and patch_tool is None:
         if not files:
             return Reply(content=_done_text(()))
         return Reply(content=text_edits(files, ctx.test_files, messages))
@@ -274,11 +297,6 @@ def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> R
         return Reply(content=_done_text(files))
     if patch_tool is not None:
         return _patch_reply(files, patch_tool, working_directory(messages))
-    if shell_tool is not None:
-        name, key, argv = shell_tool
-        arguments = json.dumps(shell.tool_arguments(key, argv, shell.write_script(files)), ensure_ascii=False)
-        call = {"id": _call_id(0, "shell"), "name": name, "arguments": arguments}
-        return Reply(content=None, tool_calls=(call,), finish_reason="tool_calls")
     name, path_key, content_key = tool
     cwd = working_directory(messages)
     calls = []
