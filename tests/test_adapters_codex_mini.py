@@ -99,4 +99,7 @@ def test_mini_swe_agent_final_answer_is_its_last_steps_text():
               "mini-swe-agent (step 2, $0.00):\nDone: updated a.\n\n```\necho COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT\n```\n\n"
               "Tool:\n<returncode>\n-1\n\nExit:\n\nSaved trajectory to '/h/t.json'\n")
     assert mini_swe_agent.final_output(output) == "Done: updated a."
+    spinner = "\u280b Waiting for the LM to respond...\r\x1b[2K"
+    assert mini_swe_agent.final_output(output.replace("):\n", "):\n" + spinner)) == "Done: updated a."
+    assert mini_swe_agent.final_output(output.replace("):\n", "):\n" + spinner.replace("\r", "\n"))) == "Done: updated a."
     assert mini_swe_agent.final_output("no steps at all") == "no steps at all"

@@ -38,6 +38,7 @@ from . import _agents, _base
 
 STATE = ".cab-mini-swe-agent"
 TRAJECTORY = f"{STATE}/trajectory.json"
+_ERASED = re.compile(r"[^\r\n]*(?:\r\n?|\n)\x1b\[2K")
 _STEP = re.compile(r"^mini-swe-agent \(step \d+, \$[\d.]+\):$", re.MULTILINE)
 
 
@@ -80,7 +81,8 @@ def read_trajectory(text: str) -> _agents.Usage:
 
 def final(output: str) -> str:
     """The text of the agent's last step, without its command."""
-    text = _agents.strip_ansi(output or "")
+    # Its "Waiting for the LM" spinner is erased in place (CR, or LF once read as text, then erase-line).
+    text = _agents.strip_ansi(_ERASED.sub("", output or ""))
     steps = list(_STEP.finditer(text))
     if not steps:
         return text[-2000:].strip()
