@@ -103,3 +103,21 @@ def test_mini_swe_agent_final_answer_is_its_last_steps_text():
     assert mini_swe_agent.final_output(output.replace("):\n", "):\n" + spinner)) == "Done: updated a."
     assert mini_swe_agent.final_output(output.replace("):\n", "):\n" + spinner.replace("\r", "\n"))) == "Done: updated a."
     assert mini_swe_agent.final_output("no steps at all") == "no steps at all"
+
+
+def codex_request(session: str, text: str = "fix it") -> dict:
+    """The per-run parts of a Codex request: session ids, cache key, made-up ids of its own input items."""
+    return {"model": "scripted/oracle", "prompt_cache_key": session, "stream": True,
+            "client_metadata": {"session_id": session, "x-codex-turn-metadata": f'{{"turn_started_at_unix_ms":{len(session)}}}'},
+            "input": [{"type": "message", "id": f"msg_{session}", "role": "user", "content": [{"type": "input_text", "text": text}]},
+                      {"type": "function_call", "call_id": "call_0_abc", "name": "exec_command", "arguments": "{}"}]}
+
+
+def test_codex_requests_of_two_runs_hash_alike_so_a_cassette_replays_them():
+    from cab_core.cassette import Cassette, request_hash
+
+    assert request_hash(codex_request("01a22aaf-2f12")) == request_hash(codex_request("01a22ab0-9c41-77"))
+    assert request_hash(codex_request("s", "fix it")) != request_hash(codex_request("s", "break it"))
+    cassette = Cassette()
+    cassette.add(request_hash(codex_request("a")), codex_request("a"), 200, "text/event-stream", "")
+    assert cassette.nearest(codex_request("b", "break it"), 0) == (0, ["input[0].content[0].text"])
