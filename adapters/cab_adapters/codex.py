@@ -9,20 +9,21 @@ for the token cross-check.  Interactive mode is not offered.
 
 Gotchas:
 
-* The npm package is a launcher; the program is a static binary in the optional
-  dependency ``@openai/codex-linux-x64`` (~330 MB), which npm installs beside it.
+* The npm package is a launcher; the program is a static binary (~330 MB) in the
+  optional dependency ``@openai/codex-linux-x64``, which npm installs beside it.
 * Approvals and Codex's own bubblewrap sandbox are off (``approval_policy = "never"``,
   ``danger-full-access``): cab's sandbox is the boundary, and a nested one fails there.
-* Offline: the ``plugins``/``remote_plugin`` features sync a plugin list from GitHub on
-  start (seen as DNS lookups of github.com under strace), so both are off; so are the
-  update check, analytics, feedback and the hosted ``web_search`` tool.  Retries are
-  bounded (``unbounded_connection_retries`` off) so a dead endpoint ends the cell.
-* A model Codex does not know gets fallback metadata and an ``error`` item saying so
-  (shown as a ``✗`` line); ``-o context_window=N`` sets the window Codex assumes.
-* Codex has no file-writing tool for such models: it edits through ``exec_command``
-  (shell), which is how the scripted oracle answers it too.
-* With stdin not a terminal Codex appends stdin to the prompt (cab's sandboxes give it
-  ``/dev/null``); the prompt comes after ``--`` so a task starting with ``-`` is not an option.
+* Offline: the ``plugins``/``remote_plugin`` features fetch a plugin list from GitHub at
+  start (DNS lookups of github.com under strace), so both are off, as are the update
+  check, analytics, feedback and the hosted ``web_search``; retries are bounded.
+* An unknown model gets fallback metadata and an ``error`` item saying so (a ``✗`` line).
+  Such a model has no file-writing tool: Codex edits through ``exec_command`` (a shell),
+  and so does the scripted oracle.  It warns that it puts no helper binaries on PATH
+  with its home under ``/tmp`` (the cell's); untested with a real model's ``apply_patch``.
+* Stdin that is not a terminal is appended to the prompt (cab gives ``/dev/null``); the
+  prompt comes after ``--``.  Requests carry per-session ids (kept out of cassette
+  hashes) and tool outputs with a random ``Chunk ID`` and ``Wall time``, so a cassette
+  replay misses from the second call on.
 
 Options: ``-o context_window=N``, ``-o reasoning_effort=low|medium|high``.
 """
