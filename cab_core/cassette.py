@@ -41,15 +41,28 @@ from .errors import CabError
 _TIME_AFTER_DATE = re.compile(r"(\$DATE[T ])\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s?(?:Z|UTC|GMT)?[+-]\d{2}:?\d{2}|Z)?")
 
 #: Body fields left out of the request hash: they identify the caller or carry
-#: bookkeeping that differs between otherwise identical runs, not what is asked.
-VOLATILE_FIELDS = frozenset({"user", "metadata"})
+#: bookkeeping that differs between otherwise identical runs, not what is asked
+#: (Codex sends per-session ids in ``client_metadata`` and ``prompt_cache_key``).
+VOLATILE_FIELDS = frozenset({"user", "metadata", "client_metadata", "prompt_cache_key", "safety_identifier"})
+
+
+def stable_body(body: Any) -> Any:
+    """``body`` without its volatile fields, and without the ids a client gives its own Responses ``input`` items.
+
+    Codex names each message it sends ``msg_<random uuid>``; the item's content is what is asked.
+    """
+    if not isinstance(body, Mapping):
+        return body
+    body = {k: v for k, v in body.items() if k not in VOLATILE_FIELDS}
+    if isinstance(body.get("input"), list):
+        body["input"] = [{k: v for k, v in item.items() if k != "id"} if isinstance(item, Mapping) else item
+                         for item in body["input"]]
+    return body
 
 
 def canonical_json(body: Any) -> str:
-    """The JSON text a request is hashed on: keys sorted, no whitespace, volatile fields dropped."""
-    if isinstance(body, Mapping):
-        body = {k: v for k, v in body.items() if k not in VOLATILE_FIELDS}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The JSON text a request is hashed on: keys sorted, no whitespace, volatile fields and item ids dropped."""
+    return json.dumps(stable_body(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def request_hash(body: Any, substitutions: Optional[Mapping[str, str]] = None) -> str:
@@ -199,10 +212,10 @@ class Cassette:
         then nearest in order; each side is compared with its own substitutions applied,
         so cell folders do not count as differences.  ``None`` for an empty cassette.
         """
-        mine = _normalised(request, substitutions)
+        mine = _normalised(stable_body(request), substitutions)
         best: Optional[tuple[int, int, int, list[str]]] = None
         for number, entry in enumerate(self.entries):
-            fields = sorted(diff_fields(_normalised(entry.request, entry.substitutions), mine))
+            fields = sorted(diff_fields(_normalised(stable_body(entry.request), entry.substitutions), mine))
             key = (len(fields), abs(number - index))
             if best is None or key < best[:2]:
                 best = (*key, number, fields)

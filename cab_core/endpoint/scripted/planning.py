@@ -7,13 +7,17 @@ A behaviour (the last segment of the requested model name, so ``scripted/oracle`
 ``oracle``
     Writes the reference solution in the form the calling agent understands: calls to
     the agent's own file-writing tool when the request offers one (or one patch to its
-    ``apply_patch`` tool, or, for an agent whose editor cannot overwrite a file whole,
-    such as Cline's or Copilot CLI's ``create``, ``printf`` commands to its shell tool), else aider-style edits in
-    the format the system prompt asks for (:mod:`.aider`).  After the tool results come back it finishes with a message.
+    ``apply_patch`` tool, or one script to its shell tool when that is its only editing
+    tool, or ``printf`` commands to its shell tool for an agent whose editor cannot
+    overwrite a file whole, such as Cline's or Copilot CLI's ``create``), else, for an
+    agent whose prompt asks for one shell block per reply, that script in such a block
+    (:mod:`.shell`), else aider-style edits in the format the system prompt asks for
+    (:mod:`.aider`).  After the tool results come back it finishes with a message.
 ``noop``
-    Replies ``done`` and changes nothing.
+    Replies ``done`` and changes nothing (to a one-shell-block agent: the command
+    its prompt names for finishing).
 ``refuse``
-    Declines the task in plain words.
+    Declines the task in plain words (to a one-shell-block agent: with that command).
 ``vandal``
     Like ``oracle``, and also writes ``VANDAL.txt`` and overwrites one protected test
     file with one that trivially passes (for testing the scorers that catch this).
@@ -38,6 +42,7 @@ import attrs
 
 from ...tokens import estimate_prompt_tokens, estimate_tokens
 from .aider import _message_text, done_text, system_text, text_edits
+from . import shell
 
 #: Behaviours that answer (see the module docstring).
 BEHAVIOURS = ("oracle", "noop", "refuse", "vandal", "loop")
@@ -252,7 +257,7 @@ def shell_commands(files: Mapping[str, str], cwd: Optional[str] = None) -> list[
     return commands
 
 
-def _shell_reply(files: Mapping[str, str], tool: tuple[str, str, bool], cwd: Optional[str], tools: Iterable[Any]) -> Reply:
+def _shell_tool_reply(files: Mapping[str, str], tool: tuple[str, str, bool], cwd: Optional[str], tools: Iterable[Any]) -> Reply:
     name, key, takes_list = tool
     commands = shell_commands(files, cwd)
     value: Any = commands if takes_list else " && ".join(commands)
@@ -299,6 +304,34 @@ def _call_id(index: int, path: str) -> str:
     return f"call_{index}_{hashlib.sha256(path.encode()).hexdigest()[:12]}"
 
 
+def _shell_reply(behaviour: str, files: dict, messages: list, tools: list) -> Optional[Reply]:
+    """The reply to an agent that edits (and may have to finish) through a shell, else None (see :mod:`.shell`).
+
+    That is an agent without tools whose prompt asks for one shell block per reply, or one
+    whose only editing tool is a shell.  Where the prompt names a command that ends the run,
+    the last reply runs it (noop and refuse run it at once), as the agent requires.
+    """
+    prompt = "\n".join(_message_text(m) for m in messages[:3] if isinstance(m, Mapping))
+    thought = REFUSAL if behaviour == "refuse" else "I write the fix." if files else "done"
+    if not tools:
+        answered = any(isinstance(m, Mapping) and m.get("role") == "assistant" for m in messages)
+        block = shell.block_turn(thought, files, prompt, answered)
+        return None if block is None else Reply(content=block)
+    found = shell.find_shell_tool(tools) if not find_write_tool(tools) and not find_patch_tool(tools) else None
+    if found is None:
+        return None
+    name, key, argv = found
+    if files and not _tools_answered(messages):
+        command, content = shell.write_script(files), None
+    else:
+        command, content = shell.finish_command(prompt), thought if not files else _done_text(files)
+        if command is None:
+            return Reply(content=content)
+    arguments = json.dumps(shell.tool_arguments(key, argv, command), ensure_ascii=False)
+    call = {"id": _call_id(0, command), "name": name, "arguments": arguments}
+    return Reply(content=content, tool_calls=(call,), finish_reason="tool_calls")
+
+
 def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> Reply:
     """What ``behaviour`` answers to a chat-completions request ``body`` for the task ``ctx``.
 
@@ -307,13 +340,16 @@ def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> R
     and ``tools``), then each renderer writes the reply in its own wire shape.
     """
     messages = body.get("messages") or []
+    files = edits_for(behaviour, ctx)
+    shell_reply = _shell_reply(behaviour, files, messages, list(body.get("tools") or ()))
+    if shell_reply is not None:
+        return shell_reply
     if behaviour == "noop":
         return Reply(content="done")
     if behaviour == "refuse":
         return Reply(content=REFUSAL)
     if behaviour == "loop":
         return loop_reply(body)
-    files = edits_for(behaviour, ctx)
     tool = find_write_tool(body.get("tools") or ())
     patch_tool = find_patch_tool(body.get("tools") or ()) if tool is None else None
     shell_tool = find_shell_tool(body.get("tools") or ()) if patch_tool is None else None
@@ -330,7 +366,7 @@ def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> R
     if patch_tool is not None:
         return _patch_reply(files, patch_tool, working_directory(messages))
     if shell_tool is not None:
-        return _shell_reply(files, shell_tool, working_directory(messages), body.get("tools") or ())
+        return _shell_tool_reply(files, shell_tool, working_directory(messages), body.get("tools") or ())
     name, path_key, content_key = tool
     cwd = working_directory(messages)
     calls = []
