@@ -1,0 +1,121 @@
+"""The ``qwen`` adapter: Qwen Code (npm ``@qwen-code/qwen-code``), a Gemini CLI fork, run one-shot.
+
+It speaks OpenAI Chat Completions with ``--auth-type openai``: ``OPENAI_BASE_URL`` is
+the proxy's ``/v1``, ``OPENAI_API_KEY`` the key and ``OPENAI_MODEL`` (and ``-m``) the
+cell's model.  Nothing else is asked for: no Qwen OAuth login (the default auth type,
+which would open a browser, is never selected).
+
+Gotchas:
+
+* ``~/.qwen/settings.json`` selects the ``openai`` auth and turns off auto-update,
+  usage statistics, telemetry and folder trust; ``QWEN_CODE_NO_RELAUNCH`` spares a
+  second node process; ``QWEN_CODE_SUPPRESS_YOLO_WARNING`` its banner about yolo
+  without its own sandbox (cab's sandbox is the sandbox).
+* Its ``write_file`` refuses to overwrite a file not read in the session; the
+  scripted oracle reads it and writes again (:mod:`cab_core.endpoint.scripted.read_first`).
+* The prompt is the positional argument (``-p`` is deprecated); one starting with ``-``
+  gets a leading space, or yargs would read it as options (and after ``--`` it is not
+  the prompt at all: "No input provided via stdin").
+* ``--output-format stream-json`` is Claude Code's event shape (``assistant`` and
+  ``user`` messages with ``tool_use``/``tool_result`` blocks, a final ``result`` with
+  ``usage``); the ``result`` usage is the agent's own count for the cross-check.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cab_core import Adapter, LaunchContext, LaunchSpec, hookimpl
+from cab_core.agents import npm_install
+from cab_core.errors import CabError
+
+from . import _agents
+
+NAME = "qwen"
+PACKAGE = "@qwen-code/qwen-code"
+PINNED = "0.24.4"
+BIN = Path("node_modules/.bin/qwen")
+ENV = {"QWEN_CODE_NO_RELAUNCH": "true", "QWEN_CODE_SUPPRESS_YOLO_WARNING": "1", "NO_BROWSER": "true"}
+
+
+def settings(ctx: LaunchContext) -> dict:
+    """``~/.qwen/settings.json``: the OpenAI-compatible auth, the cell's model, nothing phoning home."""
+    return {
+        "general": {"enableAutoUpdate": False},
+        "privacy": {"usageStatisticsEnabled": False},
+        "telemetry": {"enabled": False},
+        "security": {"auth": {"selectedType": "openai"}, "folderTrust": {"enabled": False}},
+        "model": {"name": ctx.model},
+    }
+
+
+def argv(ctx: LaunchContext) -> list:
+    prompt = ctx.task.prompt
+    # yargs reads a leading "-" as an option, and puts anything after "--" out of the prompt's reach.
+    return ["--auth-type", "openai", "-m", ctx.model, "--approval-mode", "yolo", "--output-format", "stream-json",
+            " " + prompt if prompt.startswith("-") else prompt]
+
+
+def render(event: dict, usage: _agents.Usage):
+    """Transcript lines for one ``stream-json`` event (and the agent's own total from ``result``)."""
+    kind = event.get("type")
+    blocks = (event.get("message") or {}).get("content") if kind in ("assistant", "user") else None
+    for block in blocks if isinstance(blocks, list) else ():
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text" and str(block.get("text") or "").strip():
+            yield str(block["text"]).strip()
+        elif block.get("type") == "tool_use":
+            yield _agents.tool_summary(str(block.get("name") or "?"), block.get("input"))
+        elif block.get("type") == "tool_result":
+            content = block.get("content")
+            text = content if isinstance(content, str) else json.dumps(content)
+            yield f"{_agents.ERR_MARK if block.get('is_error') else _agents.OK_MARK}{_agents.clip(text or 'done')}"
+    if kind == "result":
+        tokens = event.get("usage") or {}
+        prompt = int(tokens.get("input_tokens") or 0) + int(tokens.get("cache_read_input_tokens") or 0)
+        usage.add(prompt, int(tokens.get("output_tokens") or 0))
+        if event.get("is_error"):
+            yield f"{_agents.ERR_MARK}error: {_agents.clip(str(event.get('result') or event.get('subtype')))}"
+
+
+# ---------------------------------------------------------------- before the shared base: the skeleton
+
+
+def run_version() -> str:
+    return _agents.version_from_env(NAME, PINNED)
+
+
+def install(version=None, prefix=None, force=False) -> Path:
+    version = version or run_version()
+
+    def steps(prefix: Path) -> dict:
+        npm_install(prefix, f"{PACKAGE}@{version}")
+        _agents.check_version(NAME, version, [str(prefix / BIN), "--version"], env={"HOME": str(prefix / ".home"), **ENV})
+        return {"package": f"{PACKAGE}@{version}"}
+
+    return _agents.install_agent(NAME, version, prefix, force, steps)
+
+
+def build_launch(ctx: LaunchContext) -> LaunchSpec:
+    binary = _agents.require(NAME, run_version(), BIN, ctx)
+    if not ctx.base_url:
+        raise CabError("the qwen adapter needs a model endpoint (the recording proxy's base URL)")
+    env = {**ENV, "OPENAI_BASE_URL": ctx.base_url, "OPENAI_API_KEY": ctx.api_key, "OPENAI_MODEL": ctx.model}
+    files = {"~/.qwen/settings.json": json.dumps(settings(ctx), indent=2) + "\n"}
+    return LaunchSpec(argv=_agents.relay_argv(__name__, [str(binary), *argv(ctx)]), env=env, files=files)
+
+
+@hookimpl
+def cab_adapters():
+    return [Adapter(name=NAME, build_launch=build_launch, version=run_version(), image=f"cab/{NAME}:{run_version()}",
+                    description=f"Qwen Code ({PACKAGE}), OpenAI Chat Completions",
+                    final_output=lambda out: _agents.transcript_final(out) or _agents.strip_ansi(out)[-2000:].strip(),
+                    agent_tokens=_agents.reported_usage, install=install,
+                    is_installed=lambda: _agents.installed(NAME, run_version(), BIN),
+                    mounts=_agents.install_mounts(NAME, run_version))]
+
+
+if __name__ == "__main__":
+    _agents.relay_entry(NAME, render)
