@@ -11,6 +11,8 @@ Gotchas:
   usage statistics, telemetry and folder trust; ``QWEN_CODE_NO_RELAUNCH`` spares a
   second node process; ``QWEN_CODE_SUPPRESS_YOLO_WARNING`` its banner about yolo
   without its own sandbox (cab's sandbox is the sandbox).
+* Managed auto-memory is off: after every run it would spend one more model call
+  (~12k tokens) writing "memories" into the cell's HOME, which no later cell sees.
 * Its ``write_file`` refuses to overwrite a file not read in the session; the
   scripted oracle reads it and writes again (:mod:`cab_core.endpoint.scripted.read_first`).
 * The prompt is the positional argument (``-p`` is deprecated); one starting with ``-``
@@ -47,6 +49,10 @@ def settings(ctx: LaunchContext) -> dict:
         "telemetry": {"enabled": False},
         "security": {"auth": {"selectedType": "openai"}, "folderTrust": {"enabled": False}},
         "model": {"name": ctx.model},
+        # Background model calls that are not the task: memory extraction and its consolidation after
+        # each run (a second call of ~12k tokens into ~/.qwen/memories), tool-batch labels in the TUI.
+        "memory": {"enableManagedAutoMemory": False, "enableManagedAutoDream": False},
+        "experimental": {"emitToolUseSummaries": False},
     }
 
 
