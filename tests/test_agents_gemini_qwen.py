@@ -1,0 +1,160 @@
+"""Gemini CLI and Qwen Code: their configuration, their event transcripts, and real cells (slow).
+
+The fast tests read the adapters' own functions; the slow ones run the installed agents
+offline against the scripted model (they FAIL when the agent is not installed:
+``cab agents install gemini qwen``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from cab_core import LaunchContext
+from cab_core.models import Task
+from cab_core.plugins import get_plugin_manager
+from cab_core.registry import Registry
+from cab_core.runner import RunOptions, Runner
+from cab_core.sandbox.local import bwrap_path
+from cab_core.tasks import TaskCatalog
+
+from cab_adapters import _agents, gemini, qwen
+
+PY = "polyglot/python-slugify"
+RUST = "polyglot/rust-error-handling"
+
+
+def _ctx(tmp_path, prompt="Fix it.", model="scripted/oracle"):
+    task = Task(id="t/x", prompt=prompt, language="python", test_command="true", workspace=tmp_path)
+    return LaunchContext(task=task, model=model, workdir=tmp_path / "w", home=tmp_path / "h",
+                         base_url="http://127.0.0.1:9/v1", api_key="cab-key")
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_gemini_settings_select_the_key_turn_off_phoning_home_and_keep_every_call_on_the_cell_model(tmp_path):
+    s = gemini.settings(_ctx(tmp_path, model="m/x"))
+    assert s["security"]["auth"]["selectedType"] == "gemini-api-key"
+    assert s["general"] == {"enableAutoUpdate": False, "enableAutoUpdateNotification": False}
+    assert s["privacy"]["usageStatisticsEnabled"] is False and s["telemetry"]["enabled"] is False
+    overrides = s["modelConfigs"]["customOverrides"]
+    assert {o["match"]["model"] for o in overrides} >= {"base", "chat-compression-default"}
+    assert all(o["modelConfig"] == {"model": "m/x"} for o in overrides)
+    assert gemini.endpoint_root("http://127.0.0.1:9/v1") == gemini.endpoint_root("http://127.0.0.1:9/") == "http://127.0.0.1:9"
+
+
+def test_a_prompt_starting_with_a_dash_stays_the_prompt(tmp_path):
+    ctx = _ctx(tmp_path, prompt="-h is broken: fix it")
+    assert "--prompt=-h is broken: fix it" in gemini.argv(ctx)
+    assert qwen.argv(ctx)[-1] == " -h is broken: fix it" and "--" not in qwen.argv(ctx)
+    assert qwen.argv(_ctx(tmp_path))[-1] == "Fix it."
+
+
+def test_qwen_settings_use_the_openai_auth_and_no_background_calls(tmp_path):
+    s = qwen.settings(_ctx(tmp_path, model="m/x"))
+    assert s["security"]["auth"]["selectedType"] == "openai" and s["model"]["name"] == "m/x"
+    assert s["memory"] == {"enableManagedAutoMemory": False, "enableManagedAutoDream": False}
+    assert s["general"]["enableAutoUpdate"] is False and s["telemetry"]["enabled"] is False
+
+
+# --------------------------------------------------------------------------- transcripts and tokens
+
+
+def _transcript(render, events, agent):
+    usage = _agents.Usage()
+    lines = [line for event in events for line in render(event, usage)]
+    return "\n".join(lines + [usage.line(agent)]), lines
+
+
+def test_gemini_transcript_joins_deltas_and_reads_its_own_total():
+    events = [
+        {"type": "init", "model": "m"},
+        {"type": "message", "role": "user", "content": "fix"},
+        {"type": "tool_use", "tool_name": "write_file", "tool_id": "1", "parameters": {"file_path": "a.py", "content": "x"}},
+        {"type": "tool_result", "tool_id": "1", "status": "error", "error": {"message": "boom"}},
+        {"type": "message", "role": "assistant", "content": "Done: upd", "delta": True},
+        {"type": "message", "role": "assistant", "content": "ated a.py.", "delta": True},
+        {"type": "result", "status": "success", "stats": {"total_tokens": 130, "input_tokens": 100, "output_tokens": 20}},
+    ]
+    output, lines = _transcript(gemini.Render(), events, "gemini")
+    assert lines == ["→ write_file a.py", "  ✗ boom", "Done: updated a.py."]
+    assert _agents.transcript_final(output) == "Done: updated a.py."
+    # total_tokens counts thoughts too: the completion is what is left of it.
+    assert _agents.reported_usage(output) == {"prompt_tokens": 100, "completion_tokens": 30, "total_tokens": 130}
+
+
+def test_qwen_transcript_shows_tool_blocks_and_reads_its_own_total():
+    events = [
+        {"type": "system", "subtype": "init"},
+        {"type": "assistant", "message": {"content": [{"type": "tool_use", "name": "read_file", "input": {"file_path": "/w/a.py"}}]}},
+        {"type": "user", "message": {"content": [{"type": "tool_result", "is_error": False, "content": "A = 0"}]}},
+        {"type": "assistant", "message": {"content": [{"type": "text", "text": "Done."}]}},
+        {"type": "result", "is_error": False, "usage": {"input_tokens": 90, "cache_read_input_tokens": 10, "output_tokens": 5}},
+    ]
+    output, lines = _transcript(qwen.render, events, "qwen")
+    assert lines == ["→ read_file /w/a.py", "  ✓ A = 0", "Done."]
+    assert _agents.reported_usage(output) == {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105}
+
+
+# --------------------------------------------------------------------------- real cells
+
+
+@pytest.fixture(scope="module")
+def runner():
+    runner = Runner(registry := Registry(get_plugin_manager()), TaskCatalog(registry))
+    yield runner
+    runner.close()
+
+
+def _run(runner, tmp_path, agent, task, model="scripted/oracle"):
+    adapter = runner.registry.adapters.get(agent)
+    assert adapter.is_installed(), f"{agent} {adapter.version} is not installed: run 'cab agents install {agent}'"
+    result, folder = runner.run_cell(RunOptions(adapter=agent, model=model, task=task, results=tmp_path / "r", timeout=300))
+    assert result.status == "ok", f"{agent}: {result.error}\n{(folder / 'agent_output.txt').read_text()[-3000:]}"
+    return result, folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", [PY, RUST])
+@pytest.mark.parametrize("agent", ["gemini", "qwen"])
+def test_oracle_passes_and_both_counts_agree(runner, tmp_path, agent, task):
+    result, folder = _run(runner, tmp_path, agent, task)
+    assert result.passed, (folder / "test_output.txt").read_text()[-2000:]
+    calls = result.model_calls
+    assert calls and all(c.status == 200 and c.prompt_tokens > 0 for c in calls)
+    assert result.agent_tokens["agrees"] is True, result.agent_tokens
+    assert result.agent_tokens["reported"]["total_tokens"] == sum(c.total_tokens for c in calls) > 0
+    assert result.final_output.startswith("Done: updated "), result.final_output
+    assert result.scores["blast_radius"].value == 0, result.scores["blast_radius"].breakdown
+    if agent == "qwen":  # its write_file refused the unread file; the oracle read it and wrote again
+        output = (folder / "agent_output.txt").read_text()
+        assert "has not been read" in output and "→ read_file" in output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("agent", ["gemini", "qwen"])
+def test_noop_fails_with_one_model_call(runner, tmp_path, agent):
+    result, folder = _run(runner, tmp_path, agent, PY, model="scripted/noop")
+    assert result.passed is False and (folder / "diff.patch").read_text().strip() == ""
+    # Nothing but the task is asked of the model: no memory extraction, no helper models.
+    assert len(result.model_calls) == 1 and result.model_calls[0].model == "scripted/noop"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (bwrap_path() and shutil.which("strace")), reason="needs bubblewrap and strace")
+@pytest.mark.parametrize("agent", ["gemini", "qwen"])
+def test_connects_only_to_loopback(tmp_path, agent):
+    from test_agents import Strace, connects, inet_targets
+
+    runner = Runner(registry := Registry(get_plugin_manager(plugins=[Strace()])), TaskCatalog(registry))
+    try:
+        result, folder = runner.run_cell(RunOptions(adapter=agent, model="scripted/oracle", task=PY,
+                                                    results=tmp_path / "r", plugins=("strace",), timeout=300))
+    finally:
+        runner.close()
+    assert result.status == "ok" and result.passed, result.error
+    targets = inet_targets(connects(folder))
+    assert targets and {addr for addr, _ in targets} == {"127.0.0.1"}, json.dumps(sorted(targets))
