@@ -29,7 +29,7 @@ import tarfile
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Mapping, Optional
 
 import attrs
 
@@ -95,6 +95,8 @@ class Recipe:
     base: Optional[str] = None
     #: The adapter it is the image of (None for ``base``, or a recipe whose adapter is not loaded).
     adapter: Optional[str] = None
+    #: Build arguments beyond ``BASE`` and ``VERSION`` (a shared recipe's, from the adapter's ``image_args``).
+    args: Mapping[str, str] = attrs.field(factory=dict)
 
 
 def dockerfile_args(path: Path) -> dict[str, str]:
@@ -138,7 +140,7 @@ def find_recipes(adapters: Iterable) -> dict[str, Recipe]:
     for folder in recipe_dirs(adapters):
         for dockerfile in sorted(folder.glob("*/Dockerfile")):
             name = dockerfile.parent.name
-            if name in recipes:
+            if name in recipes or name.startswith("_"):  # ``_name``: a shared recipe, built only for an adapter
                 continue
             args = dockerfile_args(dockerfile)
             adapter = by_name.get(name)
@@ -150,6 +152,13 @@ def find_recipes(adapters: Iterable) -> dict[str, Recipe]:
                 tag = f"cab/{name}:{version}"
             recipes[name] = Recipe(name=name, path=dockerfile.parent, tag=tag, version=version,
                                    base=args.get("BASE"), adapter=adapter.name if adapter else None)
+    for adapter in adapters:
+        if adapter.name not in recipes and adapter.image_recipe and (Path(adapter.image_recipe) / "Dockerfile").is_file():
+            args = dockerfile_args(Path(adapter.image_recipe) / "Dockerfile")
+            version = adapter.version or "latest"
+            recipes[adapter.name] = Recipe(name=adapter.name, path=adapter.image_recipe, version=version,
+                                           tag=adapter_image(attrs.evolve(adapter, version=version)), base=args.get("BASE"),
+                                           adapter=adapter.name, args=dict(adapter.image_args))
     return dict(sorted(recipes.items(), key=lambda kv: (kv[0] != BASE_RECIPE, kv[0])))
 
 
@@ -225,7 +234,7 @@ def build(
         except Exception:
             raise ImageBuildError(f"base image {base!r} of recipe {recipe.name!r} is not there: make it with "
                                   f"scripts/docker-setup.sh (debootstrap + docker import), or pass --base IMAGE") from None
-    buildargs = {"VERSION": recipe.version}
+    buildargs = {**recipe.args, "VERSION": recipe.version}
     if base:
         buildargs["BASE"] = base
     t0 = time.monotonic()

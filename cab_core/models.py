@@ -218,6 +218,14 @@ class Adapter:
     #: The ``-o KEY=VALUE`` options the adapter reads (:class:`AdapterOption`); an unknown key is
     #: an error listing these.  ``None``: the adapter declares none and takes any key (old plugins).
     options: Optional[tuple["AdapterOption", ...]] = attrs.field(default=None, converter=lambda v: None if v is None else tuple(v))
+    #: A shared image recipe (a folder with a Dockerfile) and the build arguments that make it this
+    #: adapter's image, used when there is no ``images/<name>/`` recipe beside the adapter's module.
+    image_recipe: Optional[Path] = None
+    image_args: Mapping[str, str] = attrs.field(factory=dict, converter=_dict)
+    #: ``wiring(ctx) -> dict``: the agent's own launch for ``ctx`` before cab's wrappers, with keys
+    #: ``argv``, ``env``, ``files`` ({"~/path": text}), ``links`` and ``copies`` ([(from, to)]) and
+    #: ``key_env`` (the variable its client reads the key from); ``cab agents wiring`` prints it.
+    wiring: Optional[Callable[..., dict]] = None
 
 
 @attrs.frozen(kw_only=True)

@@ -24,4 +24,4 @@ if [ -f scripts/docker-stop.sh ]; then
 fi
 
 step "pytest ${*:-}"
-.venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q --durations=30 "$@"

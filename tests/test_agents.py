@@ -1,6 +1,7 @@
-"""The real agents (pi, aider, opencode) in real cells, offline against the scripted model.
+"""The real agents in real cells, offline against the scripted model.
 
-Every test here runs an installed agent, so all are slow.  An agent that is not
+The agents are every registered adapter with an ``install`` (as in the e2e suite): a new
+adapter is tested here by being registered.  Every test here runs an installed agent, so all are slow.  An agent that is not
 installed FAILS its tests, never skips them: CI installs the agents with
 ``scripts/install-agents.sh`` before the suite runs.
 """
@@ -24,11 +25,16 @@ from conftest import run_cab
 
 pytestmark = pytest.mark.slow
 
-AGENTS = ("pi", "aider", "opencode")
+
+def _real_adapters() -> list:
+    return sorted((a for a in Registry(get_plugin_manager()).adapters if a.install is not None), key=lambda a: a.name)
+
+
+AGENTS = tuple(a.name for a in _real_adapters())
 PY = "polyglot/python-slugify"
 RUST = "polyglot/rust-error-handling"
 #: Agents with a --mode interactive driver.
-INTERACTIVE = ("pi", "aider")
+INTERACTIVE = tuple(a.name for a in _real_adapters() if a.interactive is not None)
 
 
 class Strace:

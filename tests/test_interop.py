@@ -601,7 +601,7 @@ def test_harbor_local_or_docker_decision(tmp_path):
         task = harbor_answer(tmp_path / f"t{len(list(tmp_path.iterdir()))}")
         if dockerfile is not None:
             write(task, {"environment/Dockerfile": dockerfile, **(files or {})})
-        return harbor._environment(harbor._layout(task, task / "task.toml"), config or {}).needs_docker
+        return harbor.read_environment(harbor._layout(task, task / "task.toml"), config or {}).needs_docker
 
     assert decide(None) is None
     assert decide('FROM python:3.11\nWORKDIR /app\nCOPY src/ /app/src/\nCMD ["bash"]\n', files={"environment/src/a.py": ""}) is None

@@ -94,19 +94,26 @@ def check_version(name: str, version: str, argv: list, *, env: Optional[dict] = 
 
 
 def relay_argv(module: str, argv: Iterable[str], *, links: Iterable[tuple[Path, Path]] = (),
-               copies: Iterable[tuple[Path, Path]] = ()) -> list[str]:
+               copies: Iterable[tuple[Path, Path]] = (), usage_log: Optional[Path] = None,
+               passthrough: bool = False) -> list[str]:
     """The command that runs ``argv`` under the relay of adapter module ``module``.
 
     ``links`` are ``(target, link)`` symlinks and ``copies`` ``(source, copy)`` file copies made
     before the agent starts, inside the sandbox: the cell's HOME is written only there, spec
     files cannot be links, and the agent's own files (in the host's cache, or in the image
-    under docker) are only readable there.
+    under docker) are only readable there.  A copy's source may be a glob (the first match).
+    ``usage_log`` is a file the agent writes its token counts to, summed after it exits;
+    ``passthrough`` leaves the agent's terminal alone (its output is not JSON events).
     """
     head = [sys.executable, "-I", "-m", module, "relay"]
     for target, link in links:
         head += ["--link", f"{target}={link}"]
     for source, copy in copies:
         head += ["--copy", f"{source}={copy}"]
+    if usage_log is not None:
+        head += ["--usage-log", str(usage_log)]
+    if passthrough:
+        head += ["--passthrough", "yes"]
     return [*head, "--", *argv]
 
 
@@ -121,6 +128,11 @@ def prepare_home(links: Iterable[tuple[Path, Path]], copies: Iterable[tuple[Path
                 link.unlink()
             link.symlink_to(target)
         for source, copy in copies:
+            if any(c in str(source) for c in "*?["):
+                found = sorted(Path(source.anchor).glob(str(source.relative_to(source.anchor))))
+                if not found:
+                    return f"[cab] could not prepare the agent's home: nothing matches {source}"
+                source = found[0]
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, copy)
     except OSError as exc:
@@ -149,31 +161,65 @@ class Usage:
 Render = Callable[[dict, Usage], Iterable[str]]
 
 
-def relay_main(agent: str, render: Render, args: list[str]) -> int:
-    """``relay [--link TARGET=LINK]... [--copy SOURCE=COPY]... -- ARGV``: run ARGV, print a transcript of its JSON events.
+def usage_from_json_lines(text: str, pick: Callable[[dict], object]) -> Usage:
+    """``Usage`` summed over the JSON-object lines of ``text`` for which ``pick(event)`` gives ``(prompt, completion)``."""
+    usage = Usage()
+    for line in text.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        counts = pick(event) if isinstance(event, dict) else None
+        if isinstance(counts, tuple):
+            usage.add(*counts)
+    return usage
 
-    Lines that are not JSON objects pass through unchanged.  The exit status is the
-    agent's.
+
+def relay_main(agent: str, render: Optional[Render], args: list[str],
+               read_usage_log: Optional[Callable[[str], "Usage"]] = None) -> int:
+    """``relay [--link T=L]... [--copy S=C]... [--usage-log F] [--passthrough yes] -- ARGV``: run ARGV.
+
+    Headless, ARGV's JSON events are printed as a transcript (lines that are not JSON
+    objects pass through unchanged) and the usage they report ends it; with
+    ``--passthrough`` ARGV keeps the terminal (a TUI, or plain output).  With
+    ``--usage-log`` the counts come from that file after ARGV exits, and the line is
+    printed only when it had any.  The exit status is the agent's.
     """
-    found: dict[str, list] = {"--link": [], "--copy": []}
+    found: dict[str, list] = {"--link": [], "--copy": [], "--usage-log": [], "--passthrough": []}
     while len(args) > 1 and args[0] in found:
         first, _, second = args[1].partition("=")
-        found[args[0]].append((Path(first), Path(second)))
+        found[args[0]].append((Path(first), Path(second)) if second else args[1])
         args = args[2:]
-    if not args or args[0] != "--":
-        print("usage: relay [--link TARGET=LINK]... [--copy SOURCE=COPY]... -- ARGV", file=sys.stderr)
+    if not args or args[0] != "--" or len(args) < 2:
+        print("usage: relay [--link TARGET=LINK]... [--copy SOURCE=COPY]... [--usage-log FILE] -- ARGV", file=sys.stderr)
         return 2
     argv = args[1:]
     problem = prepare_home(found["--link"], found["--copy"])
     if problem:
         print(problem, flush=True)
     usage = Usage()
-    out = sys.stdout
     try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE)
+        if render is None or found["--passthrough"]:
+            code = subprocess.call(argv)
+        else:
+            code = _relay_events(argv, render, usage)
     except OSError as exc:
         print(f"cannot start {argv[0]}: {exc}", file=sys.stderr)
         return 127
+    if found["--usage-log"] and read_usage_log is not None:
+        try:
+            usage = read_usage_log(Path(found["--usage-log"][-1]).read_text(errors="replace"))
+        except OSError:
+            usage = Usage()
+    if usage.reports or (render is not None and not found["--passthrough"]):
+        print(usage.line(agent), flush=True)
+    return code if code >= 0 else 128 - code
+
+
+def _relay_events(argv: list[str], render: Render, usage: "Usage") -> int:
+    """Run ``argv``, printing its JSON events as transcript lines; its exit status."""
+    out = sys.stdout
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE)
     assert proc.stdout is not None
     for raw in proc.stdout:
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
@@ -190,19 +236,16 @@ def relay_main(agent: str, render: Render, args: list[str]) -> int:
             except Exception as exc:  # a new event shape must never stop the agent
                 out.write(f"[cab] could not render a {event.get('type')!r} event: {type(exc).__name__}: {exc}\n")
         out.flush()
-    code = proc.wait()
-    out.write(usage.line(agent) + "\n")
-    out.flush()
-    return code if code >= 0 else 128 - code
+    return proc.wait()
 
 
-def relay_entry(agent: str, render: Render) -> None:
+def relay_entry(agent: str, render: Optional[Render], read_usage_log: Optional[Callable[[str], "Usage"]] = None) -> None:
     """``python -m cab_adapters.<agent> relay ...``: the module's ``__main__``."""
     args = sys.argv[1:]
     if not args or args[0] != "relay":
         print(f"usage: python -m cab_adapters.{agent} relay [--link TARGET=LINK]... -- ARGV", file=sys.stderr)
         raise SystemExit(2)
-    raise SystemExit(relay_main(agent, render, args[1:]))
+    raise SystemExit(relay_main(agent, render, args[1:], read_usage_log))
 
 
 def clip(text: str, width: int = 160) -> str:

@@ -27,102 +27,50 @@ Options: ``-o provider=NAME``, ``-o context_window=N``, ``-o max_tokens=N``, ``-
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
-from typing import Optional
 
-from cab_core import Adapter, AdapterOption, LaunchContext, LaunchSpec, hookimpl
+from cab_core import AdapterOption, LaunchContext, hookimpl
 from cab_core.agents import npm_install
-from cab_core.errors import CabError
 
-from . import _agents
+from . import _agents, _base
 
-NAME = "opencode"
-PACKAGE = "opencode-ai"
-PINNED = "1.18.33"
-BIN = Path("node_modules/.bin/opencode")
 #: A config folder with @opencode-ai/plugin installed, copied into each cell.
 TEMPLATE = Path("config-template")
 PLUGIN_PACKAGE = "@opencode-ai/plugin"
 CONFIG_FILE = ".cab/opencode.json"
 #: What opencode reads from the environment in a cell (XDG folders are added per cell).
-ENV = {
-    "OPENCODE_DISABLE_MODELS_FETCH": "1",
-    "OPENCODE_DISABLE_AUTOUPDATE": "1",
-    "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
-    "OPENCODE_DISABLE_SHARE": "1",
-    "OPENCODE_DISABLE_CLAUDE_CODE": "1",
-}
+ENV = {f"OPENCODE_DISABLE_{what}": "1" for what in ("MODELS_FETCH", "AUTOUPDATE", "LSP_DOWNLOAD", "SHARE", "CLAUDE_CODE")}
+XDG = {"XDG_CONFIG_HOME": ".config", "XDG_DATA_HOME": ".local/share", "XDG_CACHE_HOME": ".cache",
+       "XDG_STATE_HOME": ".local/state"}
 
 
-def run_version() -> str:
-    """The version cells run: the pin, or ``$CAB_OPENCODE_VERSION``."""
-    return _agents.version_from_env(NAME, PINNED)
+def install_template(prefix: Path, version: str) -> dict:
+    """The plugin API package at opencode's own version: what opencode would install itself."""
+    npm_install(prefix / TEMPLATE, f"{PLUGIN_PACKAGE}@{version}")
+    return {"config_template": f"{PLUGIN_PACKAGE}@{version}"}
 
 
-def _scratch_env(root: Path) -> dict:
-    return {"HOME": str(root), "XDG_CONFIG_HOME": str(root / "config"), "XDG_DATA_HOME": str(root / "data"),
-            "XDG_CACHE_HOME": str(root / "cache"), "XDG_STATE_HOME": str(root / "state"), **ENV}
-
-
-def install(version: Optional[str] = None, prefix: Optional[Path] = None, force: bool = False) -> Path:
-    """Install opencode ``version`` and its config template into the agent cache; returns its folder."""
-    version = version or run_version()
-
-    def steps(prefix: Path) -> dict:
-        npm_install(prefix, f"{PACKAGE}@{version}")
-        # The plugin API package at opencode's own version: what opencode would install itself.
-        npm_install(prefix / TEMPLATE, f"{PLUGIN_PACKAGE}@{version}")
-        scratch = prefix / ".version-check"
-        _agents.check_version(NAME, version, [str(prefix / BIN), "--version"], env=_scratch_env(scratch))
-        shutil.rmtree(scratch, ignore_errors=True)
-        return {"package": f"{PACKAGE}@{version}", "config_template": f"{PLUGIN_PACKAGE}@{version}"}
-
-    return _agents.install_agent(NAME, version, prefix, force, steps)
-
-
-def is_installed() -> bool:
-    """Whether the version cells run is in the agent cache (with its config template)."""
-    version = run_version()
-    return _agents.installed(NAME, version, BIN) and _agents.installed(NAME, version, TEMPLATE / "node_modules")
-
-
-def config(ctx: LaunchContext, provider: str) -> dict:
+def config(ctx: LaunchContext) -> dict:
     """opencode's config for a cell: one provider, one model, nothing that reaches out."""
-    if not ctx.base_url:
-        raise CabError("the opencode adapter needs a model endpoint (the recording proxy's base URL)")
+    provider = ctx.options.get("provider", "cab")
     model = {"name": ctx.model, "limit": {"context": int(ctx.options.get("context_window", 128000)),
                                           "output": int(ctx.options.get("max_tokens", 16000))}}
-    return {
-        "$schema": "https://opencode.ai/config.json",
-        "provider": {provider: {"npm": "@ai-sdk/openai-compatible", "name": provider,
-                                "options": {"baseURL": ctx.base_url, "apiKey": ctx.api_key},
-                                "models": {ctx.model: model}}},
-        "model": f"{provider}/{ctx.model}",
-        "autoupdate": False,
-        "share": "disabled",
-    }
+    settings = {"$schema": "https://opencode.ai/config.json", "model": f"{provider}/{ctx.model}",
+                "provider": {provider: {"npm": "@ai-sdk/openai-compatible", "name": provider,
+                                        "options": {"baseURL": AGENT.endpoint(ctx), "apiKey": ctx.api_key},
+                                        "models": {ctx.model: model}}},
+                "autoupdate": False, "share": "disabled"}
+    return {f"~/{CONFIG_FILE}": json.dumps(settings, indent=2) + "\n"}
 
 
-def build_launch(ctx: LaunchContext) -> LaunchSpec:
-    """``opencode run --format json`` (under the relay) with a pre-seeded config folder in HOME."""
-    version = run_version()
-    opencode = _agents.require(NAME, version, BIN, ctx)
-    template = _agents.require(NAME, version, TEMPLATE / "node_modules", ctx).parent
-    provider = ctx.options.get("provider", "cab")
-    home = ctx.home
-    xdg = {"XDG_CONFIG_HOME": home / ".config", "XDG_DATA_HOME": home / ".local/share",
-           "XDG_CACHE_HOME": home / ".cache", "XDG_STATE_HOME": home / ".local/state"}
-    files = {f"~/{CONFIG_FILE}": json.dumps(config(ctx, provider), indent=2) + "\n"}
-    # The template's manifests are copied inside the sandbox: under docker they are in the image only.
-    copies = [(template / m, xdg["XDG_CONFIG_HOME"] / "opencode" / m) for m in ("package.json", "package-lock.json")]
-    env = {**ENV, **{k: str(v) for k, v in xdg.items()}, "OPENCODE_CONFIG": str(home / CONFIG_FILE)}
-    argv = [str(opencode), "run", "--format", "json", "--title", ctx.task.name, "-m", f"{provider}/{ctx.model}"]
-    if ctx.options.get("agent"):
-        argv += ["--agent", ctx.options["agent"]]
-    argv.append(ctx.task.prompt)
-    links = [(template / "node_modules", xdg["XDG_CONFIG_HOME"] / "opencode" / "node_modules")]
-    return LaunchSpec(argv=_agents.relay_argv(__name__, argv, links=links, copies=copies), env=env, files=files)
+def argv(ctx: LaunchContext) -> list:
+    """``opencode run --format json --title NAME -m PROVIDER/MODEL [--agent A] PROMPT`` (under the relay)."""
+    args = ["run", "--format", "json", "--title", ctx.task.name, "-m", f"{ctx.options.get('provider', 'cab')}/{ctx.model}"]
+    return args + (["--agent", ctx.options["agent"]] if ctx.options.get("agent") else []) + [ctx.task.prompt]
+
+
+def config_dir(ctx: LaunchContext) -> Path:
+    return ctx.home / XDG["XDG_CONFIG_HOME"] / "opencode"
 
 
 def render(event: dict, usage: _agents.Usage):
@@ -149,35 +97,24 @@ def render(event: dict, usage: _agents.Usage):
         yield f"{_agents.ERR_MARK}error: {_agents.clip(str(message or error))}"
 
 
-def final_output(output: str) -> str:
-    """opencode's final answer: the transcript's text after its last tool call."""
-    return _agents.transcript_final(output) or _agents.strip_ansi(output)[-2000:].strip()
 
-
-def agent_tokens(output: str) -> Optional[dict]:
-    """opencode's own token count (summed over its steps), from the relay's last line."""
-    return _agents.reported_usage(output)
+AGENT = _base.InstalledAgent(
+    name="opencode", package="opencode-ai", pinned="1.18.33", installer="npm", binary="node_modules/.bin/opencode",
+    protocol="chat", module=__name__, description="opencode (opencode-ai) as 'opencode run', fully offline", env=ENV,
+    cell_env=lambda ctx: {**{k: str(ctx.home / v) for k, v in XDG.items()}, "OPENCODE_CONFIG": str(ctx.home / CONFIG_FILE)},
+    config=config, argv=argv, render=render, more_install=install_template, needs=[TEMPLATE / "node_modules"],
+    # The template's manifests are copied inside the sandbox: under docker they are in the image only.
+    links=lambda ctx, prefix: [(prefix / TEMPLATE / "node_modules", config_dir(ctx) / "node_modules")],
+    copies=lambda ctx, prefix: [(prefix / TEMPLATE / m, config_dir(ctx) / m) for m in ("package.json", "package-lock.json")],
+    options=[_base.CONTEXT_WINDOW, _base.MAX_TOKENS, _base.PROVIDER, AdapterOption(name="agent", help="opencode's --agent")],
+)
+run_version, final_output, agent_tokens = AGENT.run_version, AGENT.final, AGENT.tokens
 
 
 @hookimpl
 def cab_adapters():
-    return [
-        Adapter(
-            name=NAME,
-            build_launch=build_launch,
-            version=run_version(),
-            image=f"cab/{NAME}:{run_version()}",  # built by 'cab images build --adapter opencode'
-            description=f"opencode ({PACKAGE}) as 'opencode run', fully offline",
-            final_output=final_output,
-            agent_tokens=agent_tokens,
-            install=install,
-            is_installed=is_installed,
-            mounts=_agents.install_mounts(NAME, run_version),
-            options=[AdapterOption(name="context_window", type="int", default=128000, help="the model's context window in tokens"), AdapterOption(name="max_tokens", type="int", default=16000, help="the most tokens one reply may have"), AdapterOption(name="provider", default="cab", help="the provider name the agent's config uses (e.g. nim)"),
-                     AdapterOption(name="agent", help="opencode's --agent")],
-        )
-    ]
+    return [AGENT.adapter()]
 
 
 if __name__ == "__main__":
-    _agents.relay_entry(NAME, render)
+    AGENT.main()

@@ -1,4 +1,8 @@
-"""``cab agents list|install``: the agents adapters can install into the agent cache."""
+"""``cab agents list|install|wiring``: the agents adapters can install into the agent cache, and their wiring.
+
+``wiring`` prints how to run one agent by itself against your own endpoint (see
+:mod:`cab_core.wiring`).
+"""
 
 from __future__ import annotations
 
@@ -106,3 +110,23 @@ def register(cli: click.Group) -> None:
             click.echo(f"{label}: installed{f' at {where}' if where else ''} ({time.monotonic() - t0:.1f} s)")
         if failed:
             raise click.exceptions.Exit(1)
+
+    @agents.command("wiring")
+    @click.argument("name")
+    @click.option("-m", "--model", help="The model the agent asks for (default: the script reads $MODEL).")
+    @click.option("--endpoint", metavar="URL",
+                  help="Your endpoint, with or without /v1 (default: the script reads $ENDPOINT, the root URL).")
+    @click.option("--api-key-env", metavar="VAR", help="The variable holding your key (default: the one the agent's client reads).")
+    @click.option("-t", "--task", "task_id", help="Wire the prompt and files of this task (default: the prompt is $PROMPT).")
+    @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE", help="An adapter option, as for cab run.")
+    @click.pass_obj
+    @handle_errors
+    def wiring(state, name, model, endpoint, api_key_env, task_id, options):
+        """Print a shell script that runs agent NAME by itself against your endpoint, wired as cab wires it."""
+        from .. import wiring as w
+        from .run import parse_options
+
+        adapter = state.registry.adapters.get(name)
+        task = state.catalog().get(task_id) if task_id else None
+        click.echo(w.script(adapter, model=model, endpoint=endpoint, api_key_env=api_key_env,
+                            task=task, options=parse_options(options)), nl=False)

@@ -158,3 +158,15 @@ async def read_request(content: StreamReader, declared: Optional[int], limits: P
     if counter.size > limits.max_request_bytes:
         refused = "too_large"  # the reason that holds whatever else was in flight
     return (b"".join(chunks) if chunks is not None else None), counter, held, refused
+
+
+def refusal(refused: str, size: int, limits: ProxyLimits) -> tuple[int, str, str]:
+    """``(status, error kind, message)`` for a request body the proxy did not hold (``refused`` says why)."""
+    if refused == "encoded":
+        return (415, "unsupported_content_encoding",
+                "cab proxy: send the request body uncompressed (Content-Encoding is not supported)")
+    if refused == "too_large":
+        return (413, "request_too_large", f"cab proxy: request body of {size} bytes is over the limit of "
+                f"{limits.max_request_bytes} bytes (-o proxy.max_request_bytes=N raises it)")
+    return (429, "too_many_request_bytes", f"cab proxy: too many request bytes in flight at once (limit "
+            f"{limits.inflight_request_bytes}, -o proxy.inflight_request_bytes=N raises it); retry")

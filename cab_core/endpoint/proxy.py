@@ -21,6 +21,8 @@ What the proxy does to traffic, and why:
   record caps are relayed but kept as sha256 and size.
 * The agent's key headers (``Authorization``, ``x-api-key``, ``x-goog-api-key``, a
   ``?key=``) never reach the upstream: the real key replaces them, or they are dropped.  Records and cassettes hold no headers.
+* Cassettes (:mod:`.replaying`): a replay answers from one, a miss says what differs,
+  a recording adds every upstream exchange, scrubbed and with placeholders.
 * Upstream failures become answers the agent understands (502 unreachable, 504
   timeout; 429 and 5xx pass through) and a classified ``error_kind``.
   :meth:`RecordingProxy.infra_failure` blames the endpoint only on the harness's own
@@ -48,9 +50,10 @@ from ..errors import CabError
 from ..models import ModelCall, utcnow
 from .exchange import Exchange, classify_status
 from .health import INFRA_ERROR_KINDS, environment_failure, probe
-from .limits import BodyCapture, ByteBudget, ProxyLimits, read_request
+from .limits import BodyCapture, ByteBudget, ProxyLimits, read_request, refusal
 from .placeholders import Placeholders, date_strings
 from .protocol import WireProtocol, protocol_for, protocol_named, protocols
+from .replaying import cassette_models, miss_reason, record_exchange
 from .relay import DROP_REQUEST_HEADERS, DROP_RESPONSE_HEADERS, AgentGone, relay, write
 from .sse import replay_chunks
 
@@ -240,10 +243,7 @@ class RecordingProxy(BackgroundServer):
         """Model listings: relayed as they are, recorded nowhere."""
         if self.upstream is None:
             if rest.rstrip("/") == "/models" and self.replay is not None:
-                models = sorted({str(e.request.get("model")) for e in self.replay if isinstance(e.request, dict)
-                                 and e.request.get("model")})
-                data = [{"id": m, "object": "model", "created": 0, "owned_by": "cassette"} for m in models]
-                return web.json_response({"object": "list", "data": data})
+                return web.json_response(cassette_models(self.replay))
             return _json_error(502, f"cab proxy replays model calls only; no upstream for {rest}", "no_upstream")
         assert self._session is not None
         response: Optional[web.StreamResponse] = None
@@ -272,17 +272,7 @@ class RecordingProxy(BackgroundServer):
         """Answer (and record) a request whose body was not held: too large, or too much at once."""
         info.update(kept=False, hash=info["sha256"][:16])
         ex = Exchange(self._take_index(), protocol, None, info, capture, self._store, self.hash_substitutions)
-        if refused == "encoded":
-            status, kind = 415, "unsupported_content_encoding"
-            message = "cab proxy: send the request body uncompressed (Content-Encoding is not supported)"
-        elif refused == "too_large":
-            status, kind = 413, "request_too_large"
-            message = (f"cab proxy: request body of {info['bytes']} bytes is over the limit of "
-                       f"{self.limits.max_request_bytes} bytes (-o proxy.max_request_bytes=N raises it)")
-        else:
-            status, kind = 429, "too_many_request_bytes"
-            message = (f"cab proxy: too many request bytes in flight at once (limit "
-                       f"{self.limits.inflight_request_bytes}, -o proxy.inflight_request_bytes=N raises it); retry")
+        status, kind, message = refusal(refused, info["bytes"], self.limits)
         ex.status = status
         ex.fail("client", message)
         ex.close()
@@ -344,19 +334,6 @@ class RecordingProxy(BackgroundServer):
                 ex.request = None  # too large to keep: the record holds its hash and size
             ex.close()
 
-    def _miss(self, ex: Exchange, entry: Any) -> str:
-        """Why the replay cassette cannot answer ``ex``: the nearest recorded request and what differs."""
-        assert self.replay is not None
-        head = f"cassette miss for request {ex.request_hash} (request #{ex.index}, model {ex.info.get('model')!r})"
-        if entry is not None:
-            return f"{head}: the cassette holds this request but not its response (over the record cap when recorded)"
-        near = self.replay.nearest(ex.request, ex.index, self.hash_substitutions) if ex.request is not None else None
-        if near is None:
-            return f"{head}: the cassette holds no request to compare with; record it first"
-        number, fields = near
-        shown = ", ".join(fields[:6]) + (f" and {len(fields) - 6} more" if len(fields) > 6 else "")
-        return f"{head}: nearest recorded request #{number} differs in {shown or 'nothing but volatile fields'}"
-
     async def _exchange(self, request: web.Request, ex: Exchange, rest: str, query: str, send: bytes) -> web.StreamResponse:
         if self.replay is not None:
             entry = self.replay.lookup(ex.request_hash)
@@ -364,7 +341,7 @@ class RecordingProxy(BackgroundServer):
                 body = self.placeholders.replay(entry.response, entry.content_type)
                 headers = CIMultiDict({"Content-Type": entry.content_type})
                 return await relay(request, ex, entry.status, headers, replay_chunks(body))
-            self._misses[ex.index] = miss = self._miss(ex, entry)
+            self._misses[ex.index] = miss = miss_reason(self.replay, ex, entry, self.hash_substitutions)
             if self.upstream is None:
                 ex.status = 500
                 ex.fail("cassette_miss", miss)
@@ -377,7 +354,7 @@ class RecordingProxy(BackgroundServer):
                 headers = CIMultiDict((k, v) for k, v in up.headers.items() if k.lower() not in DROP_RESPONSE_HEADERS)
                 response = await relay(request, ex, up.status, headers, up.content.iter_any())
                 if self.record is not None and ex.error_kind not in ("connection", "timeout", "client"):
-                    self._record_exchange(ex)
+                    record_exchange(self.record, ex, self._scrub, self.placeholders, self.hash_substitutions)
                 return response
         except AgentGone:
             ex.fail("client", "the agent closed the connection before the response ended")
@@ -387,23 +364,6 @@ class RecordingProxy(BackgroundServer):
         except (aiohttp.ClientError, OSError) as exc:
             message = f"cab proxy: upstream {self.upstream} failed: {type(exc).__name__}: {exc}"
             return self._upstream_failed(request, ex, 502, "connection", message)
-
-    def _record_exchange(self, ex: Exchange) -> None:
-        omitted: dict = {}
-        if not ex.info.get("kept", True) or ex.request is None:
-            request: Any = {"omitted": {"sha256": ex.info.get("sha256"), "bytes": ex.info.get("bytes")}}
-            omitted["request"] = request["omitted"]
-        else:
-            request = json.loads(self._scrub(json.dumps(ex.request, ensure_ascii=False)))
-        data = ex.capture.kept
-        if data is None:
-            omitted["response"] = ex.capture.summary()
-            text = ""
-        else:
-            text = self.placeholders.record(self._scrub(data.decode("utf-8", "replace")), ex.content_type)
-        assert self.record is not None
-        self.record.add(ex.request_hash, request, ex.status, ex.content_type, text, omitted=omitted,
-                        substitutions=self.hash_substitutions)
 
     def _upstream_failed(self, request: web.Request, ex: Exchange, status: int, kind: str, message: str) -> web.StreamResponse:
         ex.fail(kind, message)

@@ -25,9 +25,9 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-__all__ = ["parse_counts", "clean_output"]
+from ..ansi import strip_ansi
 
-_ANSI = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()*+][0-9A-Za-z]|\x1b[@-Z\\-_]")
+__all__ = ["parse_counts", "clean_output"]
 
 _PYTEST_SUMMARY = re.compile(r"^[=\s]*(?P<body>.*?)\s+in\s+\d+(?:\.\d+)?s\b")
 _PYTEST_ITEM = re.compile(r"(\d+)\s+(passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?|rerun)\b")
@@ -46,7 +46,7 @@ _PLAIN = re.compile(r"^\s*(?:\w+:\s*)?(\d+) passed, (\d+) failed(?:, \d+ skipped
 
 def clean_output(text: str) -> str:
     """``text`` without terminal escape sequences, with ``\\n`` line ends only."""
-    text = _ANSI.sub("", text or "")
+    text = strip_ansi(text)
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
