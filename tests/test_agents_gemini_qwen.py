@@ -43,7 +43,8 @@ def test_gemini_settings_select_the_key_turn_off_phoning_home_and_keep_every_cal
     overrides = s["modelConfigs"]["customOverrides"]
     assert {o["match"]["model"] for o in overrides} >= {"base", "chat-compression-default"}
     assert all(o["modelConfig"] == {"model": "m/x"} for o in overrides)
-    assert gemini.endpoint_root("http://127.0.0.1:9/v1") == gemini.endpoint_root("http://127.0.0.1:9/") == "http://127.0.0.1:9"
+    assert gemini.AGENT.endpoint(_ctx(tmp_path)) == "http://127.0.0.1:9"  # the SDK adds /v1beta itself
+    assert qwen.AGENT.endpoint(_ctx(tmp_path)) == "http://127.0.0.1:9/v1"
 
 
 def test_a_prompt_starting_with_a_dash_stays_the_prompt(tmp_path):

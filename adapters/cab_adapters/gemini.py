@@ -25,19 +25,11 @@ Gotchas:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from cab_core import Adapter, LaunchContext, LaunchSpec, hookimpl
-from cab_core.agents import npm_install
-from cab_core.errors import CabError
+from cab_core import LaunchContext, hookimpl
 
-from . import _agents
+from . import _agents, _base
 
-NAME = "gemini"
-PACKAGE = "@google/gemini-cli"
-PINNED = "0.61.0"
-BIN = Path("node_modules/.bin/gemini")
-ENV = {"GEMINI_CLI_NO_RELAUNCH": "true", "NO_BROWSER": "true"}
 #: Aliases that do not extend ``base`` (whose override covers all the others).
 _ROOT_ALIASES = ("chat-compression-default", "chat-compression-3-pro", "chat-compression-3-flash",
                  "chat-compression-3.1-flash-lite", "chat-compression-2.5-pro", "chat-compression-2.5-flash",
@@ -54,12 +46,6 @@ def settings(ctx: LaunchContext) -> dict:
         "security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": False}},
         "modelConfigs": {"customOverrides": [{"match": {"model": alias}, **model} for alias in ("base", *_ROOT_ALIASES)]},
     }
-
-
-def endpoint_root(url: str) -> str:
-    """The proxy's root: the SDK adds ``/v1beta`` itself."""
-    root = url.rstrip("/")
-    return root[: -len("/v1")] if root.endswith("/v1") else root
 
 
 def argv(ctx: LaunchContext) -> list:
@@ -98,42 +84,25 @@ class Render:
                 yield f"{_agents.ERR_MARK}error: {_agents.clip(str((event.get('error') or {}).get('message')))}"
 
 
-# ---------------------------------------------------------------- before the shared base: the skeleton
+def config(ctx: LaunchContext) -> dict:
+    return {"~/.gemini/settings.json": json.dumps(settings(ctx), indent=2) + "\n"}
 
 
-def run_version() -> str:
-    return _agents.version_from_env(NAME, PINNED)
-
-
-def install(version=None, prefix=None, force=False) -> Path:
-    version = version or run_version()
-
-    def steps(prefix: Path) -> dict:
-        npm_install(prefix, f"{PACKAGE}@{version}")
-        _agents.check_version(NAME, version, [str(prefix / BIN), "--version"], env={"HOME": str(prefix / ".home"), **ENV})
-        return {"package": f"{PACKAGE}@{version}"}
-
-    return _agents.install_agent(NAME, version, prefix, force, steps)
-
-
-def build_launch(ctx: LaunchContext) -> LaunchSpec:
-    binary = _agents.require(NAME, run_version(), BIN, ctx)
-    if not ctx.base_url:
-        raise CabError("the gemini adapter needs a model endpoint (the recording proxy's base URL)")
-    env = {**ENV, "GOOGLE_GEMINI_BASE_URL": endpoint_root(ctx.base_url), "GEMINI_API_KEY": ctx.api_key}
-    files = {"~/.gemini/settings.json": json.dumps(settings(ctx), indent=2) + "\n"}
-    return LaunchSpec(argv=_agents.relay_argv(__name__, [str(binary), *argv(ctx)]), env=env, files=files)
+AGENT = _base.InstalledAgent(
+    name="gemini", package="@google/gemini-cli", pinned="0.61.0", installer="npm",
+    binary="node_modules/.bin/gemini", protocol="gemini", module=__name__,
+    description="Gemini CLI (@google/gemini-cli), headless 'gemini --prompt' with stream-json events",
+    env={"GEMINI_CLI_NO_RELAUNCH": "true", "NO_BROWSER": "true"},
+    cell_env=lambda ctx: {"GOOGLE_GEMINI_BASE_URL": AGENT.endpoint(ctx), "GEMINI_API_KEY": ctx.api_key},
+    config=config, argv=argv, render=Render(),
+)
+run_version, final_output, agent_tokens = AGENT.run_version, AGENT.final, AGENT.tokens
 
 
 @hookimpl
 def cab_adapters():
-    return [Adapter(name=NAME, build_launch=build_launch, version=run_version(), image=f"cab/{NAME}:{run_version()}",
-                    description=f"Gemini CLI ({PACKAGE}) as 'gemini -p', Gemini protocol",
-                    final_output=lambda out: _agents.transcript_final(out) or _agents.strip_ansi(out)[-2000:].strip(),
-                    agent_tokens=_agents.reported_usage, install=install,
-                    is_installed=lambda: _agents.installed(NAME, run_version(), BIN),
-                    mounts=_agents.install_mounts(NAME, run_version))]
+    return [AGENT.adapter()]
 
 
 if __name__ == "__main__":
-    _agents.relay_entry(NAME, Render())
+    AGENT.main()

@@ -26,20 +26,10 @@ Gotchas:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from cab_core import Adapter, LaunchContext, LaunchSpec, hookimpl
-from cab_core.agents import npm_install
-from cab_core.errors import CabError
+from cab_core import LaunchContext, hookimpl
 
-from . import _agents
-
-NAME = "qwen"
-PACKAGE = "@qwen-code/qwen-code"
-PINNED = "0.24.4"
-BIN = Path("node_modules/.bin/qwen")
-ENV = {"QWEN_CODE_NO_RELAUNCH": "true", "QWEN_CODE_SUPPRESS_YOLO_WARNING": "1", "NO_BROWSER": "true"}
-
+from . import _agents, _base
 
 def settings(ctx: LaunchContext) -> dict:
     """``~/.qwen/settings.json``: the OpenAI-compatible auth, the cell's model, nothing phoning home."""
@@ -86,42 +76,25 @@ def render(event: dict, usage: _agents.Usage):
             yield f"{_agents.ERR_MARK}error: {_agents.clip(str(event.get('result') or event.get('subtype')))}"
 
 
-# ---------------------------------------------------------------- before the shared base: the skeleton
+def config(ctx: LaunchContext) -> dict:
+    return {"~/.qwen/settings.json": json.dumps(settings(ctx), indent=2) + "\n"}
 
 
-def run_version() -> str:
-    return _agents.version_from_env(NAME, PINNED)
-
-
-def install(version=None, prefix=None, force=False) -> Path:
-    version = version or run_version()
-
-    def steps(prefix: Path) -> dict:
-        npm_install(prefix, f"{PACKAGE}@{version}")
-        _agents.check_version(NAME, version, [str(prefix / BIN), "--version"], env={"HOME": str(prefix / ".home"), **ENV})
-        return {"package": f"{PACKAGE}@{version}"}
-
-    return _agents.install_agent(NAME, version, prefix, force, steps)
-
-
-def build_launch(ctx: LaunchContext) -> LaunchSpec:
-    binary = _agents.require(NAME, run_version(), BIN, ctx)
-    if not ctx.base_url:
-        raise CabError("the qwen adapter needs a model endpoint (the recording proxy's base URL)")
-    env = {**ENV, "OPENAI_BASE_URL": ctx.base_url, "OPENAI_API_KEY": ctx.api_key, "OPENAI_MODEL": ctx.model}
-    files = {"~/.qwen/settings.json": json.dumps(settings(ctx), indent=2) + "\n"}
-    return LaunchSpec(argv=_agents.relay_argv(__name__, [str(binary), *argv(ctx)]), env=env, files=files)
+AGENT = _base.InstalledAgent(
+    name="qwen", package="@qwen-code/qwen-code", pinned="0.24.4", installer="npm",
+    binary="node_modules/.bin/qwen", protocol="chat", module=__name__,
+    description="Qwen Code (@qwen-code/qwen-code), headless one-shot with stream-json events",
+    env={"QWEN_CODE_NO_RELAUNCH": "true", "QWEN_CODE_SUPPRESS_YOLO_WARNING": "1", "NO_BROWSER": "true"},
+    cell_env=lambda ctx: {"OPENAI_BASE_URL": AGENT.endpoint(ctx), "OPENAI_API_KEY": ctx.api_key, "OPENAI_MODEL": ctx.model},
+    config=config, argv=argv, render=render,
+)
+run_version, final_output, agent_tokens = AGENT.run_version, AGENT.final, AGENT.tokens
 
 
 @hookimpl
 def cab_adapters():
-    return [Adapter(name=NAME, build_launch=build_launch, version=run_version(), image=f"cab/{NAME}:{run_version()}",
-                    description=f"Qwen Code ({PACKAGE}), OpenAI Chat Completions",
-                    final_output=lambda out: _agents.transcript_final(out) or _agents.strip_ansi(out)[-2000:].strip(),
-                    agent_tokens=_agents.reported_usage, install=install,
-                    is_installed=lambda: _agents.installed(NAME, run_version(), BIN),
-                    mounts=_agents.install_mounts(NAME, run_version))]
+    return [AGENT.adapter()]
 
 
 if __name__ == "__main__":
-    _agents.relay_entry(NAME, render)
+    AGENT.main()
