@@ -20,6 +20,11 @@ Gotchas:
 * ``--output-format stream-json`` prints assistant text as deltas; the relay joins
   them.  Its ``result`` event carries its own token count (``input_tokens`` and
   ``total_tokens``, thoughts included), used for the cross-check.
+* Headless only for now.  Its TUI works against the scripted model (ready: "Type your
+  message"; busy: "esc to cancel"; the answer is the last "✦" block; ``/quit``), but it
+  sends private SGR sequences (``CSI > 4;2 m``) that make pyte's ``select_graphic_rendition``
+  raise inside :func:`cab_adapters._tui.drive_screen`, and its answer sits above one
+  rule, not between two.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ Gotchas:
 * ``--output-format stream-json`` is Claude Code's event shape (``assistant`` and
   ``user`` messages with ``tool_use``/``tool_result`` blocks, a final ``result`` with
   ``usage``); the ``result`` usage is the agent's own count for the cross-check.
+* Its package asks for Node >= 22 but runs on the host's Node 20; its image has 22.
+* Headless only: its TUI (Gemini CLI's) is not driven yet (see :mod:`cab_adapters.gemini`).
 """
 
 from __future__ import annotations
