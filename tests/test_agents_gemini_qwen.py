@@ -1,14 +1,12 @@
-"""Gemini CLI and Qwen Code: their configuration, their event transcripts, and real cells (slow).
+"""Gemini CLI and Qwen Code: their configuration, their event transcripts, and what is their own in real cells.
 
 The fast tests read the adapters' own functions; the slow ones run the installed agents
 offline against the scripted model (they FAIL when the agent is not installed:
-``cab agents install gemini qwen``).
+``cab agents install gemini qwen``).  Oracle and noop on Python and Rust, the token
+cross-check and the loopback-only check are tests/test_agents.py's, for every real agent.
 """
 
 from __future__ import annotations
-
-import json
-import shutil
 
 import pytest
 
@@ -17,13 +15,11 @@ from cab_core.models import Task
 from cab_core.plugins import get_plugin_manager
 from cab_core.registry import Registry
 from cab_core.runner import RunOptions, Runner
-from cab_core.sandbox.local import bwrap_path
 from cab_core.tasks import TaskCatalog
 
 from cab_adapters import _agents, gemini, qwen
 
 PY = "polyglot/python-slugify"
-RUST = "polyglot/rust-error-handling"
 
 
 def _ctx(tmp_path, prompt="Fix it.", model="scripted/oracle"):
@@ -119,20 +115,13 @@ def _run(runner, tmp_path, agent, task, model="scripted/oracle"):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", [PY, RUST])
-@pytest.mark.parametrize("agent", ["gemini", "qwen"])
-def test_oracle_passes_and_both_counts_agree(runner, tmp_path, agent, task):
-    result, folder = _run(runner, tmp_path, agent, task)
-    assert result.passed, (folder / "test_output.txt").read_text()[-2000:]
-    calls = result.model_calls
-    assert calls and all(c.status == 200 and c.prompt_tokens > 0 for c in calls)
-    assert result.agent_tokens["agrees"] is True, result.agent_tokens
-    assert result.agent_tokens["reported"]["total_tokens"] == sum(c.total_tokens for c in calls) > 0
-    assert result.final_output.startswith("Done: updated "), result.final_output
-    assert result.scores["blast_radius"].value == 0, result.scores["blast_radius"].breakdown
-    if agent == "qwen":  # its write_file refused the unread file; the oracle read it and wrote again
-        output = (folder / "agent_output.txt").read_text()
-        assert "has not been read" in output and "→ read_file" in output
+def test_qwen_oracle_reads_the_file_its_write_tool_refused_and_writes_it_again(runner, tmp_path):
+    """(tests/test_agents.py runs every real agent's oracle, noop and loopback checks; here what is Qwen's own.)"""
+    result, folder = _run(runner, tmp_path, "qwen", PY)
+    assert result.passed and result.agent_tokens["agrees"] is True, result.agent_tokens
+    output = (folder / "agent_output.txt").read_text()
+    assert output.index("has not been read") < output.index("→ read_file") < output.rindex("→ write_file")
+    assert len(result.model_calls) == 4  # write (refused), read, write, done
 
 
 @pytest.mark.slow
@@ -142,20 +131,3 @@ def test_noop_fails_with_one_model_call(runner, tmp_path, agent):
     assert result.passed is False and (folder / "diff.patch").read_text().strip() == ""
     # Nothing but the task is asked of the model: no memory extraction, no helper models.
     assert len(result.model_calls) == 1 and result.model_calls[0].model == "scripted/noop"
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not (bwrap_path() and shutil.which("strace")), reason="needs bubblewrap and strace")
-@pytest.mark.parametrize("agent", ["gemini", "qwen"])
-def test_connects_only_to_loopback(tmp_path, agent):
-    from test_agents import Strace, connects, inet_targets
-
-    runner = Runner(registry := Registry(get_plugin_manager(plugins=[Strace()])), TaskCatalog(registry))
-    try:
-        result, folder = runner.run_cell(RunOptions(adapter=agent, model="scripted/oracle", task=PY,
-                                                    results=tmp_path / "r", plugins=("strace",), timeout=300))
-    finally:
-        runner.close()
-    assert result.status == "ok" and result.passed, result.error
-    targets = inet_targets(connects(folder))
-    assert targets and {addr for addr, _ in targets} == {"127.0.0.1"}, json.dumps(sorted(targets))
