@@ -112,9 +112,9 @@ def test_unknown_name_lists_available(cab_pm, cab_register):
 
 
 def test_unknown_adapter_on_the_cli(cab):
-    # The example adapter (examples/, installed by setup) and the newer agents are left out to keep the list exact.
+    # The example adapter (examples/, installed by setup) is left out.
     proc = cab("run", "--adapter", "pii", "--model", "x", "--task", "polyglot/rust-error-handling",
-               env={"CAB_DISABLE_PLUGINS": "example-shell,codex,mini-swe-agent"})
+               env={"CAB_DISABLE_PLUGINS": "example-shell"})
     assert proc.returncode == 2
     line = proc.stderr.strip()
     assert line.startswith("Error: unknown adapter 'pii' (available: ") and "\n" not in line, line

@@ -41,8 +41,8 @@ from typing import Any, Iterable, Mapping, Optional
 import attrs
 
 from ...tokens import estimate_prompt_tokens, estimate_tokens
+from . import read_first, shell
 from .aider import _message_text, done_text, system_text, text_edits
-from . import shell
 
 #: Behaviours that answer (see the module docstring).
 BEHAVIOURS = ("oracle", "noop", "refuse", "vandal", "loop")
@@ -362,18 +362,23 @@ def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> R
             return Reply(content=_done_text(()))
         return Reply(content=text_edits(files, ctx.test_files, messages))
     if _tools_answered(messages) or not files:
+        if tool is not None and files:
+            return _read_then_write(messages, body.get("tools") or (), tool, files)
         return Reply(content=_done_text(files))
     if patch_tool is not None:
         return _patch_reply(files, patch_tool, working_directory(messages))
     if shell_tool is not None:
         return _shell_tool_reply(files, shell_tool, working_directory(messages), body.get("tools") or ())
+    return _write_reply(files, tool, working_directory(messages))
+
+
+def _write_reply(files: Mapping[str, str], tool: tuple[str, str, str], cwd: Optional[str], salt: str = "") -> Reply:
     name, path_key, content_key = tool
-    cwd = working_directory(messages)
     calls = []
     for i, (path, content) in enumerate(files.items()):
         target = posixpath.join(cwd, path) if cwd else path
         arguments = json.dumps({path_key: target, content_key: content}, ensure_ascii=False)
-        calls.append({"id": _call_id(i, path), "name": name, "arguments": arguments})
+        calls.append({"id": _call_id(i, salt + path), "name": name, "arguments": arguments})
     return Reply(content=None, tool_calls=tuple(calls), finish_reason="tool_calls")
 
 
@@ -406,6 +411,21 @@ def loop_reply(body: Mapping[str, Any]) -> Reply:
         return Reply(content=f"Still working (turn {turn}); I will keep going.")
     call = {"id": f"call_loop_{turn}", "name": chosen[0], "arguments": json.dumps(chosen[1])}
     return Reply(content=None, tool_calls=(call,), finish_reason="tool_calls")
+
+
+def _read_then_write(messages: list, tools: Iterable[Any], tool: tuple[str, str, str], files: Mapping[str, str]) -> Reply:
+    """After the writes: read what the write tool refused to overwrite unread, then write it again (:mod:`.read_first`)."""
+    read = read_first.find_read_tool(tools, _PATH_KEYS, _CONTENT_KEYS)
+    step, paths = read_first.retry_paths(messages, tool, read) if read else ("", [])
+    cwd = working_directory(messages)
+    if step == "read" and read:
+        calls = tuple({"id": _call_id(i, "read:" + p), "name": read[0], "arguments": json.dumps({read[1]: p}, ensure_ascii=False)}
+                      for i, p in enumerate(paths))
+        return Reply(content=None, tool_calls=calls, finish_reason="tool_calls")
+    again = {p: c for p, c in files.items() if (posixpath.join(cwd, p) if cwd else p) in paths}
+    if step == "write" and again:
+        return _write_reply(again, tool, cwd, salt="again:")
+    return Reply(content=_done_text(files))
 
 
 def usage_for(body: Mapping[str, Any], reply: Reply) -> dict[str, int]:
