@@ -21,6 +21,7 @@ and the fields where they differ.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -39,6 +40,11 @@ from .errors import CabError
 #: ``$DATET03:55:18Z``): agents stamp each message with the time (Kilo's ``Message time:``), which
 #: differs between recording and replay as the date does.
 _TIME_AFTER_DATE = re.compile(r"(\$DATE[T ])\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s?(?:Z|UTC|GMT)?[+-]\d{2}:?\d{2}|Z)?")
+
+#: A substitution key starting with this is a regular expression, not a literal: what an
+#: adapter declares volatile in its requests (:attr:`cab_core.models.Adapter.replay_volatile`).
+#: Literal keys are the cell's folders and dates, which never start with it.
+PATTERN_PREFIX = "re:"
 
 #: Body fields left out of the request hash: they identify the caller or carry
 #: bookkeeping that differs between otherwise identical runs, not what is asked
@@ -77,13 +83,26 @@ def request_hash(body: Any, substitutions: Optional[Mapping[str, str]] = None) -
         text = bytes(body).decode("utf-8", errors="surrogateescape")
     else:
         text = canonical_json(body)
-    for old in sorted(substitutions or {}, key=len, reverse=True):
-        if old:
-            text = text.replace(old, substitutions[old])
+    text = _substitute(text, substitutions)
     if "$DATE" in text:
         text = _TIME_AFTER_DATE.sub(r"\1$TIME", text)
     data = text.encode("utf-8", errors="surrogateescape")
     return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _substitute(text: str, substitutions: Optional[Mapping[str, str]]) -> str:
+    """``text`` with each literal key replaced (longest first), then each ``re:PATTERN`` key."""
+    subs = substitutions or {}
+    for old in sorted((k for k in subs if k and not k.startswith(PATTERN_PREFIX)), key=len, reverse=True):
+        text = text.replace(old, subs[old])
+    for key in (k for k in subs if k.startswith(PATTERN_PREFIX)):
+        text = _pattern(key[len(PATTERN_PREFIX):]).sub(subs[key], text)
+    return text
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(source: str) -> "re.Pattern[str]":
+    return re.compile(source)
 
 
 class CassetteError(CabError, ValueError):
@@ -241,14 +260,10 @@ def _normalised(value: Any, substitutions: Optional[Mapping[str, str]]) -> Any:
     """``value`` with ``substitutions`` applied to every string in it."""
     if not substitutions:
         return value
-    order = sorted((k for k in substitutions if k), key=len, reverse=True)
 
     def walk(item: Any) -> Any:
         if isinstance(item, str):
-            for old in order:
-                if old in item:
-                    item = item.replace(old, substitutions[old])
-            return item
+            return _substitute(item, substitutions)
         if isinstance(item, list):
             return [walk(v) for v in item]
         if isinstance(item, Mapping):

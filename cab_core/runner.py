@@ -263,7 +263,8 @@ class Runner:
                                unix_socket=ws.root / "proxy.sock", timeout_s=opts.timeout, model=opts.model,
                                limits=proxy_limits(opts), budget=budget,
                                hash_substitutions={str(ws.root): "$CELL", str(ws.root.resolve()): "$CELL",
-                                                   str(agents_dir()): "$AGENTS"})
+                                                   str(agents_dir()): "$AGENTS"},
+                               volatile=self.registry.adapters.get(opts.adapter).replay_volatile)
         proxy.start()
         return proxy, token, proxy.base_url
 

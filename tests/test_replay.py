@@ -111,6 +111,21 @@ def test_a_time_of_day_stamped_beside_todays_date_does_not_change_the_hash():
         request_hash(body("2020-01-01T04:00:00Z"), on("2026-11-30"))
 
 
+def test_what_an_adapter_declares_volatile_does_not_change_the_hash():
+    """Codex's tool outputs carry a random chunk id and the wall time: its ``replay_volatile``."""
+    from cab_core.cassette import PATTERN_PREFIX, request_hash
+
+    def body(chunk, wall):
+        return {"input": [{"type": "function_call_output", "output": f"Chunk ID: {chunk}\nWall time: {wall} seconds\nok"}]}
+
+    volatile = {PATTERN_PREFIX + r"Chunk ID: [0-9a-z]+": "$VOLATILE", PATTERN_PREFIX + r"Wall time: [0-9.]+ seconds": "$VOLATILE"}
+    assert request_hash(body("8303a7", "0.0000"), volatile) == request_hash(body("1f2e3d", "0.0123"), volatile)
+    assert request_hash(body("8303a7", "0.0000")) != request_hash(body("1f2e3d", "0.0123"))  # undeclared: it counts
+    # The rest of the output still counts.
+    assert request_hash(body("8303a7", "0.0000"), volatile) != request_hash(
+        {"input": [{"type": "function_call_output", "output": "Chunk ID: 1\nWall time: 1 seconds\nFAILED"}]}, volatile)
+
+
 def test_a_miss_names_the_request_and_the_fields_that_differ(tmp_path):
     path = tmp_path / "c.jsonl"
     with ScriptedModelServer(CTX) as server, RecordingProxy(server.base_url, record=Cassette(path)) as px:

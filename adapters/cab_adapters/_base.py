@@ -130,6 +130,9 @@ class InstalledAgent:
     image: Optional[str] = None
     #: ``image_args(version) -> {ARG: value}``: more build arguments for the shared recipe (e.g. ``EXTRA``).
     image_args: Optional[Callable[[str], dict]] = None
+    #: Regular expressions for what differs in the agent's requests between two runs of one cell
+    #: (random ids, wall times in tool outputs): kept out of the cassette's request hash.
+    replay_volatile: tuple = attrs.field(default=(), converter=tuple)
 
     # ------------------------------------------------------------------ versions and installing
 
@@ -229,4 +232,5 @@ class InstalledAgent:
                         **(self.image_args(version) if self.image_args else {})},
             wiring=lambda ctx: {**self.launch_parts(ctx), "key_env": KEY_ENV[self.protocol],
                                 "install": f"cab agents install {self.name}  (or: {by_hand})"},
+            replay_volatile=self.replay_volatile,
         )

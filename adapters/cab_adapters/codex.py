@@ -21,9 +21,9 @@ Gotchas:
   and so does the scripted oracle.  It warns that it puts no helper binaries on PATH
   with its home under ``/tmp`` (the cell's); untested with a real model's ``apply_patch``.
 * Stdin that is not a terminal is appended to the prompt (cab gives ``/dev/null``); the
-  prompt comes after ``--``.  Requests carry per-session ids (kept out of cassette
-  hashes) and tool outputs with a random ``Chunk ID`` and ``Wall time``, so a cassette
-  replay misses from the second call on.
+  prompt comes after ``--``.  Requests carry per-session ids and tool outputs with a
+  random ``Chunk ID`` and the ``Wall time``: all kept out of cassette hashes
+  (``replay_volatile``), or a replay would miss from the second call on.
 
 Options: ``-o context_window=N``, ``-o reasoning_effort=low|medium|high``.
 """
@@ -104,6 +104,8 @@ AGENT = _base.InstalledAgent(
     cell_env=lambda ctx: {"CODEX_HOME": str(ctx.home / CODEX_HOME), **AGENT.key_env(ctx)},
     config=config, argv=argv, render=render, needs=["node_modules/@openai/codex-linux-*/vendor/*/bin/codex"],
     options=[_base.CONTEXT_WINDOW, AdapterOption(name="reasoning_effort", help="Codex's model_reasoning_effort")],
+    # Its shell tool's output starts "Chunk ID: 8303a7\nWall time: 0.0000 seconds": random and clock.
+    replay_volatile=(r"Chunk ID: [0-9A-Za-z]+", r"Wall time: [0-9.]+ seconds"),
 )
 run_version = AGENT.run_version
 final_output, agent_tokens = AGENT.final, AGENT.tokens

@@ -36,7 +36,7 @@ import datetime as _dt
 import json
 import threading
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Iterable, Optional, Union
 from urllib.parse import unquote
 
 import aiohttp
@@ -45,7 +45,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from ..aioserver import BackgroundServer
-from ..cassette import Cassette, request_hash
+from ..cassette import PATTERN_PREFIX, Cassette, request_hash
 from ..errors import CabError
 from ..models import ModelCall, utcnow
 from .budget import BUDGET_KIND, BUDGET_STATUS, BudgetGuard
@@ -94,7 +94,9 @@ class RecordingProxy(BackgroundServer):
     that path.  ``timeout_s`` bounds connecting upstream and every wait for upstream
     bytes.  ``hash_substitutions`` (this cell's folders -> placeholders) keep per-cell
     paths out of request hashes and cassettes.  ``model`` is the cell's model, the one
-    a health probe asks for; ``limits`` bound what is held and recorded.
+    a health probe asks for; ``limits`` bound what is held and recorded.  ``volatile``:
+    regular expressions for what differs between two runs of the same cell in the agent's
+    requests (the adapter's ``replay_volatile``), hashed as ``$VOLATILE``.
     """
 
     _thread_name = "cab-proxy"
@@ -102,7 +104,8 @@ class RecordingProxy(BackgroundServer):
     def __init__(self, upstream: Optional[str], api_key: Optional[str] = None, *, replay: Optional[Cassette] = None,
                  record: Optional[Cassette] = None, unix_socket: Union[str, Path, None] = None, timeout_s: float = 600,
                  hash_substitutions: Optional[dict] = None, model: Optional[str] = None,
-                 limits: Optional[ProxyLimits] = None, budget: Optional[BudgetGuard] = None):
+                 limits: Optional[ProxyLimits] = None, budget: Optional[BudgetGuard] = None,
+                 volatile: Iterable[str] = ()):
         super().__init__(unix_socket=unix_socket)
         if upstream is None and replay is None:
             raise EndpointError("the recording proxy needs an upstream endpoint URL or a replay cassette")
@@ -123,7 +126,8 @@ class RecordingProxy(BackgroundServer):
         # Today's date and tomorrow's (a cell may run past midnight) hash as $DATE.
         self.placeholders = Placeholders(hash_substitutions, date_strings([started, started + _dt.timedelta(days=1)]))
         #: Every substitution the request hash applies (cell folders and today's date).
-        self.hash_substitutions = self.placeholders.for_hash
+        self.hash_substitutions = {**self.placeholders.for_hash,
+                                   **{PATTERN_PREFIX + p: "$VOLATILE" for p in volatile}}
         self.timeout_s = float(timeout_s)
         self._lock = threading.Lock()
         self._calls: list[Exchange] = []

@@ -67,6 +67,10 @@ class Adapter:
     #: ``argv``, ``env``, ``files`` ({"~/path": text}), ``links`` and ``copies`` ([(from, to)]) and
     #: ``key_env`` (the variable its client reads the key from); ``cab agents wiring`` prints it.
     wiring: Optional[Callable[..., dict]] = None
+    #: Regular expressions matching what differs in the agent's requests from one run of the
+    #: same cell to the next (Codex's tool outputs carry a random ``Chunk ID`` and the ``Wall
+    #: time``): replaced by ``$VOLATILE`` in the request hash, so a cassette replays.
+    replay_volatile: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
 
 @attrs.frozen(kw_only=True)
