@@ -35,7 +35,6 @@ import hashlib
 import json
 import posixpath
 import re
-import shlex
 from typing import Any, Iterable, Mapping, Optional
 
 import attrs
@@ -64,7 +63,6 @@ VANDAL_FILE = "VANDAL.txt"
 
 _PATH_KEYS = ("path", "file_path", "filepath", "filename", "file_name", "file")
 _CONTENT_KEYS = ("content", "contents", "file_text", "text")
-_SHELL_KEYS = ("command", "commands", "cmd")
 _CWD_PATTERNS = (
     re.compile(r"working directory(?: is)?\s*[:=]?\s*[`'\"]?(/[^\s`'\"<>]*)", re.IGNORECASE),
     re.compile(r"\bcwd\b\s*[:=]?\s*[`'\"]?(/[^\s`'\"<>]*)", re.IGNORECASE),
@@ -215,58 +213,15 @@ def _patch_reply(files: Mapping[str, str], tool: tuple[str, Optional[str]], cwd:
     return Reply(content=None, tool_calls=(call,), finish_reason="tool_calls")
 
 
-def _string_or_strings(schema: Any) -> Optional[bool]:
-    """``False`` for a string schema, ``True`` for an array of strings, else ``None``."""
-    if not isinstance(schema, Mapping):
-        return None
-    if schema.get("type") == "string":
-        return False
-    items = schema.get("items")
-    if schema.get("type") == "array" and isinstance(items, Mapping) and items.get("type") == "string":
-        return True
-    return None
-
-
-def find_shell_tool(tools: Iterable[Any]) -> Optional[tuple[str, str, bool]]:
-    """The agent's shell tool: ``(name, command_property, takes_a_list)`` or ``None``.
-
-    A tool qualifies when a command-like property (a string, or a list of strings) is
-    all it requires, besides perhaps a free-text ``description`` (Copilot CLI's ``bash``):
-    Cline's ``run_commands``, the usual ``bash {command}``.
-    """
-    for tool in tools or ():
-        function = tool.get("function") if isinstance(tool, Mapping) and tool.get("type", "function") == "function" else None
-        params = function.get("parameters") if isinstance(function, Mapping) else None
-        if not isinstance(params, Mapping) or not isinstance(params.get("properties"), Mapping) or not function.get("name"):
-            continue
-        for key, schema in params["properties"].items():
-            takes_list = _string_or_strings(schema)
-            if str(key).lower() in _SHELL_KEYS and takes_list is not None and set(params.get("required") or ()) <= {key, "description"}:
-                return str(function["name"]), str(key), takes_list
-    return None
-
-
-def shell_commands(files: Mapping[str, str], cwd: Optional[str] = None) -> list[str]:
-    """One ``sh`` command per file that writes it byte for byte (``printf '%s'``, parents made first)."""
-    commands = []
-    for path, content in files.items():
-        target = posixpath.join(cwd, path) if cwd else path
-        folder = posixpath.dirname(target)
-        make = f"mkdir -p {shlex.quote(folder)} && " if folder else ""
-        commands.append(f"{make}printf '%s' {shlex.quote(content)} > {shlex.quote(target)}")
-    return commands
-
-
 def _shell_tool_reply(files: Mapping[str, str], tool: tuple[str, str, bool], cwd: Optional[str], tools: Iterable[Any]) -> Reply:
-    name, key, takes_list = tool
-    commands = shell_commands(files, cwd)
-    value: Any = commands if takes_list else " && ".join(commands)
-    arguments = {key: value}
-    schema = next((t["function"].get("parameters") or {} for t in tools if (t.get("function") or {}).get("name") == name), {})
-    if "description" in (schema.get("required") or ()):  # only when asked for: Cline's schema allows no extras
-        arguments["description"] = "Write the changed files"
-    call = {"id": _call_id(0, "shell"), "name": name, "arguments": json.dumps(arguments, ensure_ascii=False)}
+    arguments = shell.command_tool_arguments(files, tool, cwd, tools)
+    call = {"id": _call_id(0, "shell"), "name": tool[0], "arguments": json.dumps(arguments, ensure_ascii=False)}
     return Reply(content=None, tool_calls=(call,), finish_reason="tool_calls")
+
+
+#: The agent's shell tool for printf commands (re-exported: :func:`.shell.find_command_tool`).
+find_shell_tool = shell.find_command_tool
+shell_commands = shell.printf_commands
 
 
 def working_directory(messages: list) -> Optional[str]:
@@ -352,7 +307,7 @@ def plan_reply(behaviour: str, ctx: ScriptContext, body: Mapping[str, Any]) -> R
         return loop_reply(body)
     tool = find_write_tool(body.get("tools") or ())
     patch_tool = find_patch_tool(body.get("tools") or ()) if tool is None else None
-    shell_tool = find_shell_tool(body.get("tools") or ()) if patch_tool is None else None
+    shell_tool = shell.find_command_tool(body.get("tools") or ()) if patch_tool is None else None
     if tool is not None and shell_tool is not None and "create" in tool[0].lower() and "write" not in tool[0].lower():
         tool = None  # a "create" tool may refuse to overwrite (Copilot CLI's does): the shell writes instead
     elif tool is not None:

@@ -26,6 +26,8 @@ from typing import Any, Iterable, Mapping, Optional
 
 _NAME_HINTS = ("shell", "bash", "exec", "command", "terminal", "run")
 _COMMAND_KEYS = ("cmd", "command", "script")
+#: The command property of a tool that takes commands to run one by one (Cline's ``run_commands``).
+_COMMAND_LIST_KEYS = ("command", "commands", "cmd")
 #: A prompt asking for one shell block per reply ("exactly ONE bash code block").
 _ONE_BLOCK = re.compile(r"\b(?:exactly\s+)?one\s+(?:bash|shell)\s+(?:code\s+)?block", re.IGNORECASE)
 #: The command that ends the run, as such prompts name it.
@@ -107,3 +109,60 @@ def block_turn(thought: str, files: Mapping[str, str], prompt: str, answered: bo
         return block_reply(thought, write_script(files), tag)
     finish = finish_command(prompt)
     return block_reply(thought if not files else "The fix is in place.", finish, tag) if finish else None
+
+
+def _string_or_strings(schema: Any) -> Optional[bool]:
+    """``False`` for a string schema, ``True`` for an array of strings, else ``None``."""
+    if not isinstance(schema, Mapping):
+        return None
+    if schema.get("type") == "string":
+        return False
+    items = schema.get("items")
+    if schema.get("type") == "array" and isinstance(items, Mapping) and items.get("type") == "string":
+        return True
+    return None
+
+
+def find_command_tool(tools: Iterable[Any]) -> Optional[tuple[str, str, bool]]:
+    """A shell tool to write files with ``printf`` commands: ``(name, command_property, takes_a_list)`` or ``None``.
+
+    Unlike :func:`find_shell_tool` (one script, or one argv), a list here is a list of
+    commands, each run on its own.
+
+    A tool qualifies when a command-like property (a string, or a list of strings) is
+    all it requires, besides perhaps a free-text ``description`` (Copilot CLI's ``bash``):
+    Cline's ``run_commands``, the usual ``bash {command}``.
+    """
+    for tool in tools or ():
+        function = tool.get("function") if isinstance(tool, Mapping) and tool.get("type", "function") == "function" else None
+        params = function.get("parameters") if isinstance(function, Mapping) else None
+        if not isinstance(params, Mapping) or not isinstance(params.get("properties"), Mapping) or not function.get("name"):
+            continue
+        for key, schema in params["properties"].items():
+            takes_list = _string_or_strings(schema)
+            if str(key).lower() in _COMMAND_LIST_KEYS and takes_list is not None and set(params.get("required") or ()) <= {key, "description"}:
+                return str(function["name"]), str(key), takes_list
+    return None
+
+
+def printf_commands(files: Mapping[str, str], cwd: Optional[str] = None) -> list[str]:
+    """One ``sh`` command per file that writes it byte for byte (``printf '%s'``, parents made first)."""
+    commands = []
+    for path, content in files.items():
+        target = posixpath.join(cwd, path) if cwd else path
+        folder = posixpath.dirname(target)
+        make = f"mkdir -p {shlex.quote(folder)} && " if folder else ""
+        commands.append(f"{make}printf '%s' {shlex.quote(content)} > {shlex.quote(target)}")
+    return commands
+
+
+def command_tool_arguments(files: Mapping[str, str], tool: tuple[str, str, bool], cwd: Optional[str],
+                           tools: Iterable[Any]) -> dict:
+    """The arguments of one call to ``tool`` (:func:`find_command_tool`) that writes ``files``."""
+    name, key, takes_list = tool
+    commands = printf_commands(files, cwd)
+    arguments: dict = {key: commands if takes_list else " && ".join(commands)}
+    schema = next((t["function"].get("parameters") or {} for t in tools if (t.get("function") or {}).get("name") == name), {})
+    if "description" in (schema.get("required") or ()):  # only when asked for: Cline's schema allows no extras
+        arguments["description"] = "Write the changed files"
+    return arguments
