@@ -18,13 +18,14 @@ relay: ``cab agents wiring`` prints it for a user's own endpoint.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
 import attrs
 
-from cab_core import Adapter, AdapterOption, LaunchContext, LaunchSpec
+from cab_core import Adapter, AdapterOption, LaunchContext, LaunchSpec, hookimpl
 from cab_core.agents import InstallError, npm_install, venv_install
 from cab_core.errors import CabError
 
@@ -75,6 +76,16 @@ def idle_seconds(default: float) -> AdapterOption:
 def default_final(output: str) -> str:
     """The transcript's text after the agent's last tool call, else the output's tail."""
     return _agents.transcript_final(output) or _agents.strip_ansi(output)[-2000:].strip()
+
+
+def json_text(value) -> str:
+    """A config file's text: ``value`` as indented JSON with a final newline."""
+    return json.dumps(value, indent=2) + "\n"
+
+
+def json_config(path: str, build: Callable[[LaunchContext], dict]) -> Callable[[LaunchContext], dict]:
+    """A config writer for one JSON file at ``path`` (``~/...``) built by ``build(ctx)``."""
+    return lambda ctx: {path: json_text(build(ctx))}
 
 
 @attrs.frozen(kw_only=True)
@@ -212,6 +223,14 @@ class InstalledAgent:
     def main(self) -> None:
         """The module's ``__main__``: ``python -m MODULE relay ...``."""
         _agents.relay_entry(self.name, self.render, self.read_usage_log)
+
+    def hook(self) -> Callable[[], list]:
+        """The module's ``cab_adapters`` hook implementation (``cab_adapters = AGENT.hook()``)."""
+
+        def cab_adapters() -> list:
+            return [self.adapter()]
+
+        return hookimpl(cab_adapters)
 
     def adapter(self) -> Adapter:
         """The :class:`cab_core.Adapter` record the module's ``cab_adapters`` hook returns."""

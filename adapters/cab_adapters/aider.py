@@ -27,7 +27,7 @@ import functools
 import json
 from pathlib import Path
 
-from cab_core import AdapterOption, LaunchContext, hookimpl
+from cab_core import AdapterOption, LaunchContext
 from cab_core.globs import match_any
 from cab_core.tasks import list_files
 
@@ -110,9 +110,7 @@ AGENT = _base.InstalledAgent(
 run_version, agent_tokens = AGENT.run_version, AGENT.tokens
 
 
-@hookimpl
-def cab_adapters():
-    return [AGENT.adapter()]
+cab_adapters = AGENT.hook()
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 
-from cab_core import LaunchContext, hookimpl
+from cab_core import LaunchContext
 
 from . import _agents, _base, _tui
 
@@ -110,9 +110,7 @@ AGENT = _base.InstalledAgent(
 run_version, final_output, agent_tokens = AGENT.run_version, AGENT.final, AGENT.tokens
 
 
-@hookimpl
-def cab_adapters():
-    return [AGENT.adapter()]
+cab_adapters = AGENT.hook()
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ import json
 import re
 import time
 
-from cab_core import LaunchContext, hookimpl
+from cab_core import LaunchContext
 
 from . import _agents, _base
 
@@ -111,9 +111,7 @@ AGENT = _base.InstalledAgent(
 run_version, agent_tokens = AGENT.run_version, AGENT.tokens
 
 
-@hookimpl
-def cab_adapters():
-    return [AGENT.adapter()]
+cab_adapters = AGENT.hook()
 
 
 if __name__ == "__main__":

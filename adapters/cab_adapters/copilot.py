@@ -28,7 +28,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from cab_core import LaunchContext, hookimpl
+from cab_core import LaunchContext
 from cab_core.agents import InstallError
 
 from . import _agents, _base
@@ -88,9 +88,7 @@ AGENT = _base.InstalledAgent(
 run_version, final_output = AGENT.run_version, AGENT.final
 
 
-@hookimpl
-def cab_adapters():
-    return [AGENT.adapter()]
+cab_adapters = AGENT.hook()
 
 
 if __name__ == "__main__":

@@ -29,9 +29,8 @@ Gotchas:
 
 from __future__ import annotations
 
-import json
 
-from cab_core import LaunchContext, hookimpl
+from cab_core import LaunchContext
 
 from . import _agents, _base
 
@@ -89,8 +88,7 @@ class Render:
                 yield f"{_agents.ERR_MARK}error: {_agents.clip(str((event.get('error') or {}).get('message')))}"
 
 
-def config(ctx: LaunchContext) -> dict:
-    return {"~/.gemini/settings.json": json.dumps(settings(ctx), indent=2) + "\n"}
+config = _base.json_config("~/.gemini/settings.json", settings)
 
 
 AGENT = _base.InstalledAgent(
@@ -104,9 +102,7 @@ AGENT = _base.InstalledAgent(
 run_version, final_output, agent_tokens = AGENT.run_version, AGENT.final, AGENT.tokens
 
 
-@hookimpl
-def cab_adapters():
-    return [AGENT.adapter()]
+cab_adapters = AGENT.hook()
 
 
 if __name__ == "__main__":

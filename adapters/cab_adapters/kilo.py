@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 
-from cab_core import LaunchContext, hookimpl
+from cab_core import LaunchContext
 
 from . import _base
 from .opencode import render  # the same event stream as opencode's
@@ -77,9 +77,7 @@ AGENT = _base.InstalledAgent(
 run_version, final_output, agent_tokens = AGENT.run_version, AGENT.final, AGENT.tokens
 
 
-@hookimpl
-def cab_adapters():
-    return [AGENT.adapter()]
+cab_adapters = AGENT.hook()
 
 
 if __name__ == "__main__":

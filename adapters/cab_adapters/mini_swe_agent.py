@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import re
 
-from cab_core import LaunchContext, hookimpl
+from cab_core import LaunchContext
 
 from . import _agents, _base
 
@@ -105,9 +105,7 @@ run_version = AGENT.run_version
 final_output, agent_tokens = AGENT.final, AGENT.tokens
 
 
-@hookimpl
-def cab_adapters():
-    return [AGENT.adapter()]
+cab_adapters = AGENT.hook()
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cab_core import AdapterOption, LaunchContext, hookimpl
+from cab_core import AdapterOption, LaunchContext
 from cab_core.agents import npm_install
 
 from . import _agents, _base
@@ -111,9 +111,7 @@ AGENT = _base.InstalledAgent(
 run_version, final_output, agent_tokens = AGENT.run_version, AGENT.final, AGENT.tokens
 
 
-@hookimpl
-def cab_adapters():
-    return [AGENT.adapter()]
+cab_adapters = AGENT.hook()
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 
-from cab_core import LaunchContext, hookimpl
+from cab_core import LaunchContext
 
 from . import _agents, _base
 
@@ -78,8 +78,7 @@ def render(event: dict, usage: _agents.Usage):
             yield f"{_agents.ERR_MARK}error: {_agents.clip(str(event.get('result') or event.get('subtype')))}"
 
 
-def config(ctx: LaunchContext) -> dict:
-    return {"~/.qwen/settings.json": json.dumps(settings(ctx), indent=2) + "\n"}
+config = _base.json_config("~/.qwen/settings.json", settings)
 
 
 AGENT = _base.InstalledAgent(
@@ -93,9 +92,7 @@ AGENT = _base.InstalledAgent(
 run_version, final_output, agent_tokens = AGENT.run_version, AGENT.final, AGENT.tokens
 
 
-@hookimpl
-def cab_adapters():
-    return [AGENT.adapter()]
+cab_adapters = AGENT.hook()
 
 
 if __name__ == "__main__":
