@@ -17,4 +17,12 @@ host paths the commands need beyond what the sandbox provides), ``proxy_socket``
   ``container_image`` and ``image_digest``; ``mounts`` (``[{path, writable, why}]``, every
   host path shown to the commands so far) goes into the cell record;
 - ``close()``: release whatever the session holds.
+
+:class:`SandboxSession` states that interface as a :class:`typing.Protocol`; a session's
+``open`` names every keyword above (none swallowed by ``**kwargs``), so a misspelt option is
+an error.
 """
+
+from .session import SandboxSession
+
+__all__ = ["SandboxSession"]

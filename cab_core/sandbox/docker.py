@@ -92,8 +92,15 @@ class DockerSession:
         cpus: Optional[float] = None,
         pids=None,
         docker_client=None,
-        **_ignored,
+        hide: Sequence[Path] = (),
+        mounts: Sequence = (),
+        workdir: Optional[Path] = None,
+        home: Optional[Path] = None,
     ):
+        # ``hide`` and ``mounts`` are the local sandbox's view of the host: a container sees
+        # only its image and the cell's folders, so both are moot here (``workdir`` and
+        # ``home`` are mounted per command).  Every keyword is named: a misspelt one is a
+        # TypeError, not silently ignored.
         self.limits = limits if isinstance(limits, Limits) else Limits.from_options(limits)
         self.memory = parse_size(memory, "memory") if memory is not None else (self.limits.memory or DEFAULT_MEMORY)
         self.pids = parse_count(pids, "pids") if pids is not None else self.limits.pids

@@ -66,8 +66,13 @@ class LocalSession:
         isolate: Optional[bool] = None,
         limits=None,
         full_root: bool = False,
-        **_ignored,
+        image: Optional[str] = None,
+        workdir: Optional[Path] = None,
+        home: Optional[Path] = None,
     ):
+        # ``image``, ``workdir`` and ``home`` are part of what every sandbox is opened with
+        # (see :mod:`cab_core.sandbox`); this one needs none of them.  Every keyword is named,
+        # so a misspelt one is a TypeError, not silently ignored.
         self.bwrap = bwrap_path() if isolate is not False else None
         if isolate and not self.bwrap:
             raise RuntimeError("bwrap is not installed (apt-get install bubblewrap)")
