@@ -131,3 +131,13 @@ def test_every_real_adapter_has_an_image_recipe():
         declared = re.findall(r"^ARG\s+(\w+)", (recipe.path / "Dockerfile").read_text(), re.M)
         assert set(recipe.args) <= set(declared), (adapter.name, recipe.args)
     assert recipes["opencode"].args["EXTRA"] == f"config-template=@opencode-ai/plugin@{recipes['opencode'].version}"
+
+
+def test_a_tuis_last_answer_block_stops_at_its_status_line():
+    """Claude Code draws ``● answer`` then ``✻ Baked for 0s`` and an effort footer: the answer is the block."""
+    from cab_adapters import _tui
+
+    screen = ("● Write(slugify.py)\n  ⎿  Wrote 10 lines\n\n● Done: updated slugify.py.\n  Second line.\n\n"
+              "✻ Baked for 0s · done 5:12 AM\n                 ● high · /effort")
+    assert _tui.last_block(screen, start="● ", stop="✻") == "Done: updated slugify.py.\n  Second line."
+    assert _tui.last_block("no markers at all", start="● ", stop="✻") == "no markers at all"

@@ -11,7 +11,7 @@ not guessed from the byte stream.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 from . import _agents
 
@@ -65,11 +65,13 @@ def answer_above_input(screen) -> str:
     return "\n".join(line[1:] if line.startswith(" ") else line for line in lines).strip()
 
 
-def drive_screen(child, cast, ctx, *, ready: Callable[[str], bool], busy: str, quit: str, idle: float = 3.0) -> None:
+def drive_screen(child, cast, ctx, *, ready: Callable[[str], bool], busy: str, quit: str, idle: float = 3.0,
+                 answer: Optional[Callable[[str], str]] = None) -> None:
     """Wait until ``ready(screen text)``, paste the task, Enter, wait while ``busy`` shows, keep the answer, ``quit``.
 
     ``-o idle_seconds`` (default ``idle``) is the quiet that means the turn ended;
     ``-o interactive_timeout`` bounds the whole turn (the runner's timeout is the backstop).
+    ``answer(text)`` picks the agent's own answer from the text above the input box.
     """
     tee = ScreenTee(child, cast)
     quiet = float(ctx.options.get("idle_seconds", idle))
@@ -85,7 +87,8 @@ def drive_screen(child, cast, ctx, *, ready: Callable[[str], bool], busy: str, q
         _agents.type_text(child, cast, "\r")
         _agents.wait_for(child, lambda: busy in tee.shown(), deadline=time.monotonic() + 10)
         if _agents.read_until_quiet(child, quiet=quiet, deadline=limit, until=lambda: busy not in tee.shown()):
-            _agents.give_answer(cast, answer_above_input(tee.screen))
+            above = answer_above_input(tee.screen)
+            _agents.give_answer(cast, answer(above) if answer else above)
         _agents.quit_tui(child, cast, quit)
     finally:
         child.logfile_read = None
@@ -113,3 +116,14 @@ def drive_prompt(child, cast, ctx, *, prompt: str, quit: str, answer: Callable[[
         _agents.quit_tui(child, cast, quit)
     finally:
         child.logfile_read = None
+
+
+def last_block(text: str, *, start: str, stop: str) -> str:
+    """The last block of ``text`` that begins with a line starting ``start``, cut at the first line
+    starting ``stop`` (a TUI's status line), without the ``start`` marker: Claude Code's ``●``
+    answer above its ``✻`` timing line."""
+    lines = text.splitlines()
+    end = next((i for i, line in enumerate(lines) if line.lstrip().startswith(stop)), len(lines))
+    starts = [i for i, line in enumerate(lines[:end]) if line.startswith(start)]
+    block = lines[starts[-1]:end] if starts else lines[:end]
+    return "\n".join(block).removeprefix(start).strip()

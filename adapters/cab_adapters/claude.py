@@ -71,7 +71,9 @@ def argv(ctx: LaunchContext) -> list:
 def interactive(child, cast, ctx: LaunchContext) -> None:
     """Drive the TUI: ready once the footer shows bypass mode, busy while it offers "esc to interrupt", ``/exit``."""
     _tui.drive_screen(child, cast, ctx, ready=lambda shown: "bypass permissions on" in shown, busy="esc to interrupt",
-                      quit="/exit", idle=3)
+                      quit="/exit", idle=3,
+                      answer=lambda text: _tui.last_block(text, start="● ", stop="✻"))
+
 
 
 def render(event: dict, usage: _agents.Usage):

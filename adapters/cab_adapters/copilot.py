@@ -84,6 +84,8 @@ AGENT = _base.InstalledAgent(
     env=ENV, cell_env=cell_env, argv=argv, render=render, tokens=lambda output: None,
     more_install=unpack, needs=[SEED / PKG],
     links=lambda ctx, prefix: [(prefix / SEED / PKG, ctx.home / PKG)],
+    # Its system prompt names a fresh session folder per run ("session-state/<uuid>"): not in replay hashes.
+    replay_volatile=(r"session-state/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",),
 )
 run_version, final_output = AGENT.run_version, AGENT.final
 
