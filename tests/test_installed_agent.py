@@ -141,3 +141,15 @@ def test_a_tuis_last_answer_block_stops_at_its_status_line():
               "✻ Baked for 0s · done 5:12 AM\n                 ● high · /effort")
     assert _tui.last_block(screen, start="● ", stop="✻") == "Done: updated slugify.py.\n  Second line."
     assert _tui.last_block("no markers at all", start="● ", stop="✻") == "no markers at all"
+
+
+def test_a_link_to_what_the_install_did_not_prepare_is_not_made(tmp_path):
+    """Copilot run from its image: no unpacked application to link, so no dangling link in HOME."""
+    from cab_adapters import _agents
+
+    there = tmp_path / "prepared"
+    there.mkdir()
+    home = tmp_path / "home"
+    assert _agents.prepare_home([(there, home / "a"), (tmp_path / "missing", home / ".cache" / "pkg")], []) is None
+    assert (home / "a").is_symlink() and (home / "a").resolve() == there
+    assert not (home / ".cache" / "pkg").is_symlink() and not (home / ".cache" / "pkg").exists()

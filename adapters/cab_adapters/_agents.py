@@ -118,11 +118,19 @@ def relay_argv(module: str, argv: Iterable[str], *, links: Iterable[tuple[Path, 
 
 
 def prepare_home(links: Iterable[tuple[Path, Path]], copies: Iterable[tuple[Path, Path]]) -> Optional[str]:
-    """Make the relay's links and copies; the first problem as one line, else None."""
+    """Make the relay's links and copies; the first problem as one line, else None.
+
+    A link to something that is not there is not made: a link is a shortcut to what the
+    install prepared (Copilot's unpacked application), and an agent run from its image,
+    whose install did not prepare it, then does the work itself instead of meeting a
+    dangling link.
+    """
     import shutil
 
     try:
         for target, link in links:
+            if not target.exists():
+                continue
             link.parent.mkdir(parents=True, exist_ok=True)
             if link.is_symlink() or link.exists():
                 link.unlink()
