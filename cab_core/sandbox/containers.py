@@ -20,6 +20,7 @@ from typing import Optional
 from .. import images
 from ..errors import InfraError
 from .limits import DiskWatch, _counter, human
+from .procs import is_harness_python as _is_harness_python  # noqa: F401  (re-exported to docker.py)
 from .procs import LIMIT_EXCEEDED
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -125,15 +126,6 @@ def _connect():
         return images.client()
     except images.DockerUnavailable as exc:
         raise InfraError(str(exc)) from None
-
-
-def _is_harness_python(path: str) -> bool:
-    if path == sys.executable:
-        return True
-    try:
-        return os.path.isabs(path) and Path(path).resolve() == Path(sys.executable).resolve()
-    except OSError:
-        return False
 
 
 def _one_line(exc: BaseException) -> str:

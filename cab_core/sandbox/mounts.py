@@ -44,6 +44,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 import attrs
 
 from ..models import Mount
+from .procs import is_harness_python as _is_harness_python
 
 #: Files of the harness user's home that hold credentials: never shown to an agent.
 CREDENTIAL_PATHS = (
@@ -207,15 +208,6 @@ def _toolchain_mounts(path_var: str, homes: tuple[tuple[str, str], ...]) -> tupl
             seen.add(key)
             out += [Mount(path=Path(p), why=f"the Python runtime of {python}") for p in python_runtime(python, path_var)]
     return tuple(out)
-
-
-def _is_harness_python(path: str) -> bool:
-    if path == sys.executable:
-        return True
-    try:
-        return os.path.isabs(path) and Path(path).resolve() == Path(sys.executable).resolve()
-    except OSError:
-        return False
 
 
 def base_python() -> str:

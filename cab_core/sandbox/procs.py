@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -122,3 +123,13 @@ def forget(marker: str) -> None:
     """Drop the marker's launch record (the cell is over)."""
     _LAUNCHED.pop(marker, None)
     _CLEAN_AT.pop(marker, None)
+
+
+def is_harness_python(path: str) -> bool:
+    """Whether ``path`` is the Python running cab (the sandboxes mount its closure for it)."""
+    if path == sys.executable:
+        return True
+    try:
+        return os.path.isabs(path) and Path(path).resolve() == Path(sys.executable).resolve()
+    except OSError:
+        return False
