@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from pathlib import Path
-from typing import Any, Mapping, Type, TypeVar
+from typing import Any, Callable, Mapping, Type, TypeVar
 
 import cattrs
 from cattrs.preconf.json import make_converter
@@ -96,3 +96,26 @@ def strict_converter() -> cattrs.Converter:
         float, _expect(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"))
     strict.register_structure_hook(Any, lambda v, _: v)
     return strict
+
+
+def load_toml_record(path: Path, cls: Type[T], converter: cattrs.Converter, *, error: Callable[[str], Exception],
+                     missing: str) -> T:
+    """The TOML file at ``path`` as a ``cls`` record through ``converter`` (a :func:`strict_converter`).
+
+    Every problem is ``error("<path>: <one line>")``: ``missing`` when there is no file, the
+    TOML parser's message, or the first field that does not fit (:func:`describe_structure_error`).
+    """
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: {missing}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return converter.structure(raw, cls)
+    except Exception as exc:
+        raise error(f"{path}: {describe_structure_error(exc)}") from None

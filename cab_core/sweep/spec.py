@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
@@ -23,11 +22,6 @@ from ..pricing import parse_price
 from ..registry import check_options
 from ..runner import RunOptions
 from ..scoring import OPTION_WEIGHTS, check_weights
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 WORKER_RESULTS = ("shared", "return")
 # --------------------------------------------------------------------------- the matrix
@@ -159,16 +153,7 @@ def load_sweep_file(path: Path) -> dict:
     Raises :class:`CabError` with one line naming the file and the field.
     """
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CabError(f"{path}: sweep file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CabError(f"{path}: not valid TOML: {exc}") from None
-    try:
-        parsed = _strict.structure(raw, _SweepFile)
-    except Exception as exc:
-        raise CabError(f"{path}: {serialization.describe_structure_error(exc)}") from None
+    parsed = serialization.load_toml_record(path, _SweepFile, _strict, error=CabError, missing="sweep file not found")
     out = {k: v for k, v in attrs.asdict(parsed).items() if v is not None}
     if "models" in out:
         out["models"], out["adapter_models"] = _models_field(out["models"], str(path))

@@ -26,7 +26,7 @@ from cab_core import Task, TaskSource, hookimpl
 from cab_core.models import to_mounts
 from cab_core.errors import TaskError
 from cab_core.globs import glob_problem
-from cab_core.serialization import describe_structure_error, strict_converter
+from cab_core.serialization import load_toml_record, strict_converter
 from cab_core.verdict.channels import CHANNELS
 
 from . import SUITE
@@ -116,16 +116,7 @@ def load_task(folder: Path) -> Task:
     """Load the task in ``folder`` (raises TaskError with one line naming file and field)."""
     folder = Path(folder)
     manifest_path = folder / MANIFEST
-    try:
-        raw = tomllib.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TaskError(f"{manifest_path}: missing task manifest") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise TaskError(f"{manifest_path}: not valid TOML: {exc}") from None
-    try:
-        m = _strict.structure(raw, Manifest)
-    except Exception as exc:
-        raise TaskError(f"{manifest_path}: {describe_structure_error(exc)}") from None
+    m = load_toml_record(manifest_path, Manifest, _strict, error=TaskError, missing="missing task manifest")
     problems = _field_problems(m)
     workspace = folder / "workspace"
     if not workspace.is_dir():
