@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-# No --adapter: every recipe (cab/base and each adapter's image: pi, aider, opencode, ...).
+# No --adapter: every recipe (cab/base and each real agent's image).
 
 log() { echo "docker-setup: $*"; }
 now() { date +%s.%N; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the agents cab drives (pi, aider, opencode) at their pinned versions into the
+# Install every agent cab drives (`cab agents list`) at its pinned version into the
 # agent cache ($CAB_AGENTS_DIR, default ~/.cache/cab/agents).  Idempotent: whatever is
 # installed already is skipped, so setup can call this every time.  This is the only
 # step that reaches the registries (npm, PyPI); cells run offline from the cache.

@@ -1,4 +1,4 @@
-"""What the adapters of installed agents (pi, aider, opencode) share.
+"""What the adapters of installed agents share (the relay, transcripts, install cache helpers).
 
 * Finding an agent in the install cache (:mod:`cab_core.agents`) and failing in one
   line when it is not there.
