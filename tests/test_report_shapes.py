@@ -127,6 +127,16 @@ FIELDS = {
     "command": long_text, "agent_tokens": agent_tokens, "host": st.dictionaries(_small_text, json_value, max_size=3),
     "mounts": st.lists(st.builds(Mount, path=st.from_regex(r"\A/[a-z0-9_./-]{0,40}\Z"), writable=st.booleans(),
                                  why=_small_text), max_size=3),
+    # Cost and budgets (issue 18), and the pushed image's reference.
+    "prices": st.one_of(st.just({}), st.fixed_dictionaries({
+        "database": name, "models": st.dictionaries(name, st.one_of(st.none(), st.dictionaries(_small_text, number,
+                                                                                               max_size=3)), max_size=3)}),
+                        st.dictionaries(_small_text, json_value, max_size=3)),
+    "budgets": st.dictionaries(st.sampled_from(["max_tokens", "max_cost", "max_model_calls", "x"]), number, max_size=3),
+    "budget_exceeded": st.one_of(st.none(), st.fixed_dictionaries({
+        "budget": name, "limit": number, "spent": number, "refused_calls": st.integers(0, 100)}),
+        st.dictionaries(_small_text, json_value, max_size=3)),
+    "image_ref": st.one_of(st.none(), name),
 }
 
 
