@@ -597,6 +597,17 @@ def _stop(procs):
             p.wait(timeout=10)
 
 
+def _scheduler_address(sched_file, deadline):
+    """The scheduler writes its file in more than one step: wait until it parses."""
+    while True:
+        try:
+            return json.loads(sched_file.read_text())["address"]
+        except (OSError, ValueError, KeyError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 @pytest.mark.slow
 def test_dask_scheduler_and_workers_give_the_same_pass_fail_as_the_local_pool(local_sweep, tmp_path):
     distributed = pytest.importorskip("distributed")
@@ -612,10 +623,7 @@ def test_dask_scheduler_and_workers_give_the_same_pass_fail_as_the_local_pool(lo
         for _ in range(2):
             procs.append(_start([dask, "worker", "--scheduler-file", sched_file, "--host", "127.0.0.1",
                                  "--nthreads", "1", "--no-dashboard", "--no-nanny"], log, tmp_path))
-        deadline = time.monotonic() + 60
-        while not sched_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = json.loads(sched_file.read_text())["address"]
+        address = _scheduler_address(sched_file, deadline=time.monotonic() + 60)
         assert address.startswith("tcp://127.0.0.1:")
         with distributed.Client(address, timeout="30s") as client:
             client.wait_for_workers(2, timeout=60)
