@@ -42,4 +42,9 @@ if [ ! -f "$stamp" ] || [ "$stale" = 1 ]; then
   .venv/bin/python -m pip install -q -e '.[test]' -e ./adapters -e ./scorers -e ./tasks -e ./exporters/otel "${examples[@]}"
   touch "$stamp"
 fi
+# Byte-compile cab's own sources (installed editable, so pip did not): with
+# PYTHONDONTWRITEBYTECODE set, as on many CI machines, every `cab` start would
+# otherwise compile them again (issue 16: a second of start-up on a loaded machine).
+.venv/bin/python -m compileall -q -j 0 -x "/suite/|/workspace/|/solution/" cab_core adapters/cab_adapters scorers/cab_scorers tasks/cab_tasks \
+  exporters/otel >/dev/null || true
 echo "setup: ok ($(.venv/bin/cab --version))"
