@@ -19,8 +19,9 @@ runs unisolated and the cell says ``isolation: none``.
 In both modes :mod:`cab_core.sandbox.limits` caps processes, disk (and optionally
 memory) per command, and everything a command started is killed through its cgroup
 when it ends.  A command that records no terminal cast and is not interactive (the
-verify run, validation) runs through pipes (:mod:`cab_core.sandbox.piped`), the others
-under a PTY (:mod:`cab_core.sandbox.pty`).  ``LocalSession(limits=...)`` takes ``limit.*`` options (the runner
+verify run, validation) runs through pipes (:mod:`cab_core.sandbox.piped`); a recorded
+one nobody types into (a headless agent) under a bare terminal from the same module; an
+interactive one under pexpect's PTY (:mod:`cab_core.sandbox.pty`).  ``LocalSession(limits=...)`` takes ``limit.*`` options (the runner
 passes ``-o limit.disk=2G`` and friends); see :class:`~cab_core.sandbox.limits.Limits`.
 """
 
@@ -225,9 +226,9 @@ class LocalSession:
             procs.note_launch(marker, contained=contained)  # before it starts: see procs.sweep
         scan = None if contained else marker
         try:
-            if cast_path is None and interact is None and stdin_devnull:  # no terminal wanted: pipes
+            if interact is None and stdin_devnull:  # nobody types: no pexpect (a bare terminal when recorded)
                 result = run_piped(argv_full, env=env, cwd=Path(cwd), timeout=timeout, marker=scan, watch=watch,
-                                   **kwargs)
+                                   terminal=cast_path is not None, cast_path=cast_path, **kwargs)
             else:
                 result = run_in_pty(argv_full, env=env, cwd=Path(cwd), timeout=timeout, cast_path=cast_path,
                                     stdin_devnull=stdin_devnull, marker=scan, interact=interact, watch=watch,

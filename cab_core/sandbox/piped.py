@@ -1,29 +1,43 @@
-"""Running one command without a terminal: pipes, timeout, output cap (issue 16).
+"""Running one command without pexpect: pipes or a bare pseudo-terminal, timeout, output cap (issue 16).
 
-A command that needs no terminal (the verification run, validation's reference run)
-does not pay for a pseudo-terminal, pexpect's spawn and an asciicast: its stdout and
-stderr share one pipe, stdin is ``/dev/null``, and it runs in a session of its own so
-its whole process group can be killed.  The guarantees are those of
+A command nobody types into (the agent's headless launch, the verification run,
+validation's reference run) does not pay for pexpect: the child is started with
+``subprocess`` (``vfork``/``exec``, where pexpect forks the whole harness process),
+stdin is ``/dev/null``, and it runs in a session of its own so its whole process
+group can be killed.  Its stdout and stderr share one pipe or, with ``terminal=True``,
+one pseudo-terminal (40x120, as :mod:`cab_core.sandbox.pty` gives): a small shell
+step makes that terminal the session's controlling terminal (``/dev/tty`` works, as
+under pexpect) and then execs the command.  With ``cast_path`` everything it prints is
+written to an asciicast v2 file as it arrives.  The guarantees are those of
 :func:`cab_core.sandbox.pty.run_in_pty`: the timeout, ``watch`` (resource limits)
 checked between reads and once at the end, the marker sweep, output past the cap read
 and dropped with only the last :data:`~cab_core.sandbox.pty.TAIL_BYTES` kept.
+``started(child)``, if given, is called right after the child starts (the local
+sandbox opens the model relay in the command's network namespace there).
 """
 
 from __future__ import annotations
 
+import codecs
+import errno
+import fcntl
 import os
 import selectors
+import struct
 import subprocess
+import termios
 import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from ..models import ProcessResult
 from . import procs
-from .pty import DEFAULT_OUTPUT_CAP, TAIL_BYTES, output_text
+from .pty import COLS, DEFAULT_OUTPUT_CAP, ROWS, TAIL_BYTES, CastWriter, output_text
 
 #: How often ``watch`` is consulted while the command prints nothing (seconds).
 WATCH_EVERY = 0.5
+#: Opens the terminal (``$0``) as the new session's controlling terminal, then runs the command.
+CTTY_SCRIPT = '{ command exec 3<>"$0"; } 2>/dev/null; exec 3>&-; exec "$@"'
 
 
 def run_piped(
@@ -35,20 +49,26 @@ def run_piped(
     output_cap: int = DEFAULT_OUTPUT_CAP,
     marker: Optional[str] = None,
     watch: Optional[Callable[..., Optional[str]]] = None,
+    terminal: bool = False,
+    cast_path: Optional[Path] = None,
+    started: Optional[Callable[[subprocess.Popen], None]] = None,
+    pass_fds: Sequence[int] = (),
 ) -> ProcessResult:
-    """Run ``argv`` with stdin from /dev/null and output through a pipe, like ``run_in_pty``."""
+    """Run ``argv`` with stdin from /dev/null and output through a pipe (or a terminal), like ``run_in_pty``."""
     start = time.monotonic()
     try:
-        child = subprocess.Popen(list(argv), env=env, cwd=str(cwd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        child, fd = _spawn(list(argv), env=env, cwd=cwd, terminal=terminal, pass_fds=pass_fds)
     except OSError as exc:  # e.g. the executable does not exist
         return ProcessResult(exit_code=127, output=f"cannot start {argv[0]}: {exc}", error=str(exc))
+    cast = CastWriter(cast_path, env={"TERM": env.get("TERM", "xterm"), "SHELL": "/bin/sh"}) if cast_path else None
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     tail, seen, truncated, timed_out, breach = bytearray(), 0, False, False, None
-    fd = child.stdout.fileno()
     os.set_blocking(fd, False)
     sel = selectors.DefaultSelector()
     sel.register(fd, selectors.EVENT_READ)
     try:
+        if started is not None:
+            started(child)
         while True:
             remaining = start + timeout - time.monotonic()
             if remaining <= 0:
@@ -64,27 +84,60 @@ def run_piped(
                 chunk = os.read(fd, 65536)
             except BlockingIOError:
                 continue
+            except OSError as exc:  # a terminal whose last writer closed reads EIO: the end
+                if exc.errno != errno.EIO:
+                    raise
+                chunk = b""
             if not chunk:
                 break
             seen += len(chunk)
-            truncated = truncated or seen > output_cap
+            if seen > output_cap:
+                truncated = True
+            elif cast is not None:
+                cast.output(decoder.decode(chunk))
             tail += chunk
             if len(tail) > 2 * TAIL_BYTES:
                 del tail[: len(tail) - TAIL_BYTES]
     finally:
         sel.close()
-        killed = _finish(child, kill=bool(timed_out or breach), marker=marker)
+        killed = _finish(child, fd, kill=bool(timed_out or breach), marker=marker)
+        if cast is not None:
+            cast.output(decoder.decode(b"", final=True))
+            cast.close()
     if watch is not None and not breach and not timed_out:
         breach = watch(force=True)
     duration_ms = (time.monotonic() - start) * 1000
     code = None if timed_out else child.returncode
     exit_code = code if code is None or code >= 0 else 128 - code
+    error = breach or (cast.error if cast is not None else None)
     return ProcessResult(exit_code=exit_code, timed_out=timed_out, output=output_text(tail, seen, truncated),
                          output_truncated=truncated, duration_ms=duration_ms, active_ms=duration_ms,
-                         killed_processes=killed, error=breach)
+                         killed_processes=killed, error=error)
 
 
-def _finish(child: subprocess.Popen, *, kill: bool, marker: Optional[str]) -> int:
+def _spawn(argv: list[str], *, env: dict, cwd: Path, terminal: bool, pass_fds: Sequence[int]):
+    """Start the child; return it and the descriptor its output is read from."""
+    if not terminal:
+        child = subprocess.Popen(argv, env=env, cwd=str(cwd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                                 pass_fds=tuple(pass_fds))
+        return child, child.stdout.fileno()
+    master, slave = os.openpty()
+    try:
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+        os.set_inheritable(master, False)
+        argv = ["/bin/sh", "-c", CTTY_SCRIPT, os.ttyname(slave), *argv]
+        child = subprocess.Popen(argv, env=env, cwd=str(cwd), stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                                 start_new_session=True, close_fds=True, pass_fds=tuple(pass_fds))
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    return child, master
+
+
+def _finish(child: subprocess.Popen, fd: int, *, kill: bool, marker: Optional[str]) -> int:
     """Reap the child (a clean exit briefly awaited after EOF), kill what is left; return how many kills."""
     killed = 0
     if not kill:
@@ -97,5 +150,8 @@ def _finish(child: subprocess.Popen, *, kill: bool, marker: Optional[str]) -> in
     child.wait()
     if marker:
         killed += procs.kill_marked(marker)
-    child.stdout.close()
+    if child.stdout is not None:
+        child.stdout.close()
+    else:
+        os.close(fd)
     return killed
