@@ -9,8 +9,10 @@ agent's own install and what the task and adapter declare, read-only; the work
 directory and private HOME writable; ``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``/run``
 size-capped private tmpfs; the root itself read-only.  Nothing else of the host
 exists inside: not the harness user's HOME, not the harness's checkout, not other
-tasks, the results or the task caches.  The model proxy is reachable only through a
-Unix socket that a forwarder inside exposes on the sandbox's own 127.0.0.1.  Every
+tasks, the results or the task caches.  The model proxy is reachable only on the
+sandbox's own 127.0.0.1: through a socket the harness opens in the sandbox's network
+namespace where it may (:mod:`cab_core.sandbox.netrelay`), else through the proxy's Unix
+socket and a forwarder inside (:mod:`cab_core.sandbox.forwarder`).  Every
 mount a cell's commands got is in ``describe()["mounts"]`` (and so in the cell record).
 ``LocalSession(full_root=True)`` builds the old view instead (the whole host read-only
 minus a deny-list), kept for the start-time benchmark.  Without bwrap the command
@@ -39,7 +41,7 @@ import attrs
 from ..errors import CabError
 from ..models import Mount, ProcessResult, Sandbox, to_mounts
 from ..plugins import hookimpl
-from . import forwarder, mounts as allow, procs
+from . import forwarder, mounts as allow, netrelay, procs
 from .mounts import CREDENTIAL_PATHS  # noqa: F401  (kept importable from here)
 from .limits import RUN_SIZE, SHM_SIZE, CellCgroup, DiskWatch, Limits, Watch, limit_prefix
 from .piped import run_piped
@@ -92,6 +94,8 @@ class LocalSession:
         self._shown: dict[tuple, Mount] = {}
         self._skipped: dict[str, str] = {}
         self._views: dict[tuple, allow.View] = {}
+        #: How the agent's model calls leave the sandbox (in ``describe()`` once a command was relayed).
+        self.relay_kind: Optional[str] = None
 
     @property
     def isolation(self) -> str:
@@ -103,6 +107,8 @@ class LocalSession:
         if self.bwrap and not self.full_root:
             info["mounts"] = allow.describe_mounts(self._shown.values())
             info["mounts_skipped"] = dict(self._skipped)
+        if self.relay_kind:
+            info["model_relay"] = self.relay_kind
         return info
 
     def endpoint_host(self) -> str:
@@ -113,13 +119,18 @@ class LocalSession:
         for mount in mounts:
             self._shown.setdefault((str(mount.path), mount.writable), mount)
 
-    def _wrap(self, argv: Sequence[str], cwd: Path, writable: Sequence[Path], env: dict, network: bool) -> list[str]:
+    def _proxied(self, network: bool) -> bool:
+        return bool(self.proxy_socket and self.proxy_port and not network and Path(self.proxy_socket).exists())
+
+    def _wrap(self, argv: Sequence[str], cwd: Path, writable: Sequence[Path], env: dict, network: bool,
+              relay_fds: Optional[tuple[int, int]] = None) -> list[str]:
+        """The bwrap command line; ``relay_fds`` (see :mod:`.netrelay`) instead of the in-sandbox forwarder."""
         if not self.bwrap:
             return list(argv)
         if self.full_root:
             return self._wrap_full_root(argv, cwd, writable, env, network)
         tmp = ["--size", str(self.limits.tmp_size)] if self.limits.disk else []
-        proxied = bool(self.proxy_socket and self.proxy_port and not network and Path(self.proxy_socket).exists())
+        proxied = self._proxied(network) and relay_fds is None  # the forwarder inside relays
         declared = list(self.declared)
         if proxied:
             declared.append(Mount(path=Path(sys.base_prefix), why="the harness's Python interpreter (the proxy forwarder)"))
@@ -154,6 +165,9 @@ class LocalSession:
             sock_inside, relay = "/run/cab/proxy.sock", "/run/cab/forwarder.py"
             cmd += ["--ro-bind", str(self.proxy_socket), sock_inside, "--ro-bind", forwarder.__file__, relay]
             inner = [allow.base_python(), "-I", "-S", relay, str(self.proxy_port), sock_inside, "--", *inner]
+            self.relay_kind = "forwarder (in the sandbox)"
+        if relay_fds is not None:  # the harness opens the relay in this sandbox's network namespace
+            cmd += ["--info-fd", str(relay_fds[0]), "--block-fd", str(relay_fds[1])]
         cmd += ["--remount-ro", "/", "--chdir", str(cwd), "--", *inner]
         return cmd
 
@@ -214,7 +228,22 @@ class LocalSession:
         stops it and is reported in ``ProcessResult.error`` (``limit exceeded: ...``).
         """
         writable = [Path(cwd), *(Path(p) for p in writable)]
-        full = self._wrap(argv, Path(cwd), writable, env, network)
+        piped = interact is None and stdin_devnull  # nobody types: no pexpect (a bare terminal when recorded)
+        relay = None
+        if piped and self.bwrap and not self.full_root and self._proxied(network) and netrelay.supported(self.bwrap):
+            relay = netrelay.NetnsRelay(self.proxy_socket, self.proxy_port)
+        self.relay_kind = "harness (in the sandbox's network namespace)" if relay else self.relay_kind
+        try:
+            full = self._wrap(argv, Path(cwd), writable, env, network, relay.child_fds if relay else None)
+            return self._run(full, argv, cwd=cwd, env=env, timeout=timeout, writable=writable, cast_path=cast_path,
+                             output_cap=output_cap, stdin_devnull=stdin_devnull, marker=marker, interact=interact,
+                             piped=piped, relay=relay)
+        finally:
+            if relay is not None:
+                relay.close()
+
+    def _run(self, full: list[str], argv: Sequence[str], *, cwd, env, timeout, writable, cast_path, output_cap,
+             stdin_devnull, marker, interact, piped: bool, relay) -> ProcessResult:
         cgroup = CellCgroup(self.limits)
         watch = Watch(DiskWatch(writable, self.limits.disk), cgroup)
         kwargs = {} if output_cap is None else {"output_cap": output_cap}
@@ -226,9 +255,10 @@ class LocalSession:
             procs.note_launch(marker, contained=contained)  # before it starts: see procs.sweep
         scan = None if contained else marker
         try:
-            if interact is None and stdin_devnull:  # nobody types: no pexpect (a bare terminal when recorded)
+            if piped:
+                relayed = {"started": relay.attach, "pass_fds": relay.child_fds} if relay else {}
                 result = run_piped(argv_full, env=env, cwd=Path(cwd), timeout=timeout, marker=scan, watch=watch,
-                                   terminal=cast_path is not None, cast_path=cast_path, **kwargs)
+                                   terminal=cast_path is not None, cast_path=cast_path, **relayed, **kwargs)
             else:
                 result = run_in_pty(argv_full, env=env, cwd=Path(cwd), timeout=timeout, cast_path=cast_path,
                                     stdin_devnull=stdin_devnull, marker=scan, interact=interact, watch=watch,

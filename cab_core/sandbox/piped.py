@@ -36,8 +36,9 @@ from .pty import COLS, DEFAULT_OUTPUT_CAP, ROWS, TAIL_BYTES, CastWriter, output_
 
 #: How often ``watch`` is consulted while the command prints nothing (seconds).
 WATCH_EVERY = 0.5
-#: Opens the terminal (``$0``) as the new session's controlling terminal, then runs the command.
-CTTY_SCRIPT = '{ command exec 3<>"$0"; } 2>/dev/null; exec 3>&-; exec "$@"'
+#: Opens the terminal (``$0``) as the new session's controlling terminal, then runs the command
+#: (``{fd}``: a descriptor number the command is not handed).
+CTTY_SCRIPT = '{{ command exec {fd}<>"$0"; }} 2>/dev/null; exec {fd}>&-; exec "$@"'
 
 
 def run_piped(
@@ -126,7 +127,8 @@ def _spawn(argv: list[str], *, env: dict, cwd: Path, terminal: bool, pass_fds: S
     try:
         fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
         os.set_inheritable(master, False)
-        argv = ["/bin/sh", "-c", CTTY_SCRIPT, os.ttyname(slave), *argv]
+        fd = next(n for n in range(3, 10) if n not in pass_fds)
+        argv = ["/bin/sh", "-c", CTTY_SCRIPT.format(fd=fd), os.ttyname(slave), *argv]
         child = subprocess.Popen(argv, env=env, cwd=str(cwd), stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
                                  start_new_session=True, close_fds=True, pass_fds=tuple(pass_fds))
     except BaseException:
