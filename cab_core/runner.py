@@ -49,7 +49,7 @@ from .tracing import Tracer, one_line  # noqa: F401  (Tracer: re-exported)
 from .verdict.expected import load_expected
 from .verdict.run import TEST_OUTPUT_CAP, run_tests  # noqa: F401  (TEST_OUTPUT_CAP: re-exported)
 from .verdict.runtime import preflight
-from .workspace import CellWorkspace
+from .workspace import CellWorkspace, trash
 
 
 class Runner:
@@ -62,6 +62,7 @@ class Runner:
         self._own_server = None
 
     def close(self) -> None:
+        trash.drain()  # every cell's scratch folder is gone before the runner is
         if self._own_server is not None:
             self._own_server.stop()
             self._own_server = None
@@ -269,17 +270,7 @@ class Runner:
         return proxy, token, proxy.base_url
 
     def _hidden_paths(self, task: Task, opts: RunOptions) -> list[Path]:
-        hidden = [Path(opts.results).resolve()]
-        if task.source_path:
-            hidden.append(task.source_path.resolve())
-        for path in (task.solution_dir, task.solution_patch, task.hidden_tests, *task.private_paths):
-            if path:
-                hidden.append(path.resolve())
-        every = getattr(self.catalog, "tasks", None)  # TaskCatalog.tasks: a dict (a property)
-        every = every() if callable(every) else every
-        for other in (every or {}).values():  # other tasks' answers, should a mount hold them
-            hidden += [p.resolve() for p in (other.source_path, other.solution_dir, other.solution_patch,
-                                             other.hidden_tests, *other.private_paths) if p]
+        hidden = [Path(opts.results).resolve(), *_answer_paths(task), *self._every_answer()]
         # Only the outermost of nested paths (hiding a folder hides what is inside it); sorted by
         # parts, a folder's contents follow it, so one pass does it for thousands of tasks.
         outermost: list[Path] = []
@@ -287,6 +278,15 @@ class Runner:
             if not (outermost and path.parts[:len(outermost[-1].parts)] == outermost[-1].parts):
                 outermost.append(path)
         return outermost
+
+    def _every_answer(self) -> list[Path]:
+        """Every catalogued task's answers, should a mount hold them (resolved once per catalog)."""
+        every = getattr(self.catalog, "tasks", None)  # TaskCatalog.tasks: a dict (a property)
+        every = every() if callable(every) else (every or {})
+        if getattr(self, "_answers_of", None) is not every or len(every) != self._answers_len:
+            self._answers = sorted({p for other in every.values() for p in _answer_paths(other)}, key=lambda p: p.parts)
+            self._answers_of, self._answers_len = every, len(every)
+        return self._answers
 
     def _mounts(self, adapter, task: Task, ctx: LaunchContext) -> list:
         """What the adapter (``Adapter.mounts(ctx)``) and the task (``Task.mounts``) ask the sandbox to show."""
@@ -345,3 +345,9 @@ class Runner:
 
     def _record(self, state: "CellState", opts: RunOptions, tracer: Tracer, writer: CellWriter) -> CellResult:
         return record_cell(state, opts, tracer, writer)
+
+
+def _answer_paths(task: Task) -> list[Path]:
+    """What of ``task`` an agent must not see: its source, solution, hidden tests and private paths."""
+    return [p.resolve() for p in (task.source_path, task.solution_dir, task.solution_patch, task.hidden_tests,
+                                  *task.private_paths) if p]

@@ -145,3 +145,15 @@ def test_the_forwarder_stays_available(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "CAB_FORWARDER": "1"}, capture_output=True,
                          text=True, timeout=60)
     assert out.stdout.strip() == "0 forwarder (in the sandbox)", out.stderr[-2000:]
+
+
+def test_a_relay_that_fails_is_the_environments_error_not_the_agents(box, monkeypatch):
+    from cab_core.errors import InfraError
+
+    def broken(self, sel):
+        raise RuntimeError("relay bug")
+
+    monkeypatch.setattr(netrelay._Pipe, "step", broken)
+    session, work, home, _ = box
+    with pytest.raises(InfraError, match="^environment: the model relay of the sandbox failed: RuntimeError: relay bug"):
+        session.run(_python(CLIENT), cwd=work, env={"PATH": os.environ["PATH"]}, timeout=30, writable=[home])

@@ -38,7 +38,7 @@ from typing import Optional, Sequence
 
 import attrs
 
-from ..errors import CabError
+from ..errors import CabError, InfraError
 from ..models import Mount, ProcessResult, Sandbox, to_mounts
 from ..plugins import hookimpl
 from . import forwarder, mounts as allow, netrelay, procs
@@ -235,12 +235,15 @@ class LocalSession:
         self.relay_kind = "harness (in the sandbox's network namespace)" if relay else self.relay_kind
         try:
             full = self._wrap(argv, Path(cwd), writable, env, network, relay.child_fds if relay else None)
-            return self._run(full, argv, cwd=cwd, env=env, timeout=timeout, writable=writable, cast_path=cast_path,
-                             output_cap=output_cap, stdin_devnull=stdin_devnull, marker=marker, interact=interact,
-                             piped=piped, relay=relay)
+            result = self._run(full, argv, cwd=cwd, env=env, timeout=timeout, writable=writable, cast_path=cast_path,
+                               output_cap=output_cap, stdin_devnull=stdin_devnull, marker=marker, interact=interact,
+                               piped=piped, relay=relay)
         finally:
             if relay is not None:
                 relay.close()
+        if relay is not None and relay.failure:  # the agent lost its endpoint through no fault of its own
+            raise InfraError(f"environment: the model relay of the sandbox failed: {relay.failure}")
+        return result
 
     def _run(self, full: list[str], argv: Sequence[str], *, cwd, env, timeout, writable, cast_path, output_cap,
              stdin_devnull, marker, interact, piped: bool, relay) -> ProcessResult:

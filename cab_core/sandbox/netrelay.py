@@ -34,6 +34,8 @@ import subprocess
 import threading
 from typing import Optional
 
+from ..errors import InfraError
+
 #: Connections relayed at once; one more is closed as soon as it is accepted.
 MAX_CONNECTIONS = 64
 #: Bytes buffered per direction of a connection before its reader is paused.
@@ -41,8 +43,8 @@ BUFFER = 256 * 1024
 CLONE_NEWNET = 0x40000000
 
 
-class RelayError(Exception):
-    """The relay could not be opened in the command's namespace (the harness's side)."""
+class RelayError(InfraError):
+    """The relay could not be opened in the command's namespace (the harness's side, never the agent's)."""
 
 
 class NetnsRelay:
@@ -58,6 +60,8 @@ class NetnsRelay:
         self._stopping = False
         self.connections = 0
         self.refused = 0
+        #: Why the relay stopped serving before the command ended (a harness failure), else None.
+        self.failure: Optional[str] = None
 
     @property
     def child_fds(self) -> tuple[int, int]:
@@ -117,12 +121,14 @@ class NetnsRelay:
                         return
                     if key.data == "accept":
                         self._accept(sel, pipes)
-                    else:
+                    elif key.data in pipes:  # (a pipe closed earlier in this round is skipped)
                         pipe = key.data
                         pipe.step(sel)
                         if pipe.done:
                             pipe.close(sel)
                             pipes.discard(pipe)
+        except Exception as exc:  # the harness's own failure: the session reports it as the environment's
+            self.failure = f"{type(exc).__name__}: {exc}"
         finally:
             for pipe in list(pipes):
                 pipe.close(sel)
@@ -235,7 +241,11 @@ class _Pipe:
     def close(self, sel) -> None:
         for sock in self.socks:
             if sock in self.registered:
-                sel.unregister(sock)
+                self.registered.discard(sock)
+                try:
+                    sel.unregister(sock)
+                except (KeyError, ValueError):
+                    pass
             sock.close()
 
 
@@ -251,7 +261,7 @@ def _read_child_pid(fd: int, timeout: float) -> Optional[int]:
             except (ValueError, KeyError, TypeError):
                 pass
             if not sel.select(timeout):
-                raise RelayError(f"bubblewrap did not report its sandbox within {timeout:g} s")
+                raise RelayError(f"environment: bubblewrap did not report its sandbox within {timeout:g} s")
             chunk = os.read(fd, 4096)
             if not chunk:
                 return None
@@ -284,7 +294,7 @@ def _listen_in(pid: int, port: int) -> socket.socket:
     thread.start()
     thread.join()
     if "error" in box:
-        raise RelayError(f"cannot open the model relay in the sandbox: {box['error']}")
+        raise RelayError(f"environment: cannot open the model relay in the sandbox: {box['error']}")
     return box["sock"]
 
 

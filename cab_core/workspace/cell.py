@@ -27,7 +27,7 @@ from typing import Optional
 from ..globs import match_any
 from ..models import FileChanges, Task
 from ..tasks import list_files
-from . import forgery, hooks, snapshot, template
+from . import forgery, hooks, snapshot, template, trash
 from .safefs import read_text
 
 
@@ -166,7 +166,8 @@ class CellWorkspace:
                 _place(task.hidden_tests / rel, self.verify_dir, rel)
 
     def close(self) -> None:
-        _rmtree(self.root)
+        """Remove the scratch folders: renamed away now, deleted in the background (:mod:`.trash`)."""
+        trash.discard(self.root, _rmtree)
 
 
 def _rmtree(root: Path) -> None:

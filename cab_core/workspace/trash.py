@@ -1,0 +1,61 @@
+"""Removing finished cells' scratch folders off the critical path (issue 16).
+
+A cell's scratch folder (work tree, its ``.git``, the verify copy, the harness's bare
+repository) is removed after its record is written.  On a busy disk that removal took
+as long as the rest of the cell's bookkeeping, and nothing waits for it: :func:`discard`
+renames the folder out of the way (one ``rename``: the name ``cab-cell-*`` is gone at
+once) and a background thread deletes it while the next cell runs.  :func:`drain`
+waits until everything handed over is gone; the runner calls it when it closes and
+the interpreter at exit, so no folder outlives the process that made it.  A folder
+that resists removal (the agent left it unwritable) is handled by the ``remove`` the
+caller gives (the workspace's own, which makes such folders writable first).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import threading
+from pathlib import Path
+from typing import Callable
+
+_queue: "queue.Queue[tuple[Path, Callable[[Path], None]]]" = queue.Queue()
+_lock = threading.Lock()
+_thread: "threading.Thread | None" = None
+
+
+def discard(root: Path, remove: Callable[[Path], None]) -> None:
+    """Rename ``root`` to a hidden sibling and have ``remove`` delete it in the background."""
+    root = Path(root)
+    target = root.with_name(f".cab-trash-{root.name}")
+    try:
+        os.rename(root, target)
+    except OSError:  # another file system or already gone: remove it here and now
+        remove(root)
+        return
+    global _thread
+    with _lock:
+        _queue.put((target, remove))
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_work, name="cab-trash", daemon=True)
+            _thread.start()
+
+
+def drain() -> None:
+    """Wait until every folder handed to :func:`discard` is removed."""
+    _queue.join()
+
+
+def _work() -> None:
+    while True:
+        path, remove = _queue.get()
+        try:
+            remove(path)
+        except Exception:  # pragma: no cover - remove() already swallows what it can
+            pass
+        finally:
+            _queue.task_done()
+
+
+atexit.register(drain)
