@@ -151,6 +151,7 @@ class Runner:
                                       proxy_port=proxy.port if proxy else None, image=spec.image or adapter.image,
                                       workdir=ws.work, home=ws.home, **({"limits": limits} if limits else {}))
                 state.sandbox_info = session.describe()
+                self._prewarm_verify(session, ws, task, opts, state.marker)
                 state.expected = self._expected_tests(task, session)
                 env = {**agent_env(ws.home, state.marker, runtime=state.runtime), **spec.env, **deadline_env(opts.timeout)}
                 with tracer.span("container", f"{adapter.name}:launch", parent=parent,
@@ -287,6 +288,15 @@ class Runner:
             self._answers = sorted({p for other in every.values() for p in _answer_paths(other)}, key=lambda p: p.parts)
             self._answers_of, self._answers_len = every, len(every)
         return self._answers
+
+    def _prewarm_verify(self, session, ws: CellWorkspace, task: Task, opts: RunOptions, marker: str) -> None:
+        """A container sandbox starts the verify step's (fresh) container while the agent runs."""
+        prewarm = getattr(session, "prewarm", None)
+        if prewarm is None:
+            return
+        ws.verify_dir.mkdir(exist_ok=True)  # filled in place after the agent (the container mounts this folder)
+        prewarm(cwd=ws.verify_dir, writable=[ws.verify_home], timeout=task.test_timeout,
+                wait_s=opts.timeout + 300, marker=marker)
 
     def _mounts(self, adapter, task: Task, ctx: LaunchContext) -> list:
         """What the adapter (``Adapter.mounts(ctx)``) and the task (``Task.mounts``) ask the sandbox to show."""

@@ -44,6 +44,7 @@ from __future__ import annotations
 import codecs
 import os
 import queue
+import shutil
 import threading
 import time
 import uuid
@@ -54,7 +55,7 @@ from .. import images
 from ..errors import CabError, InfraError
 from ..models import ProcessResult, Sandbox
 from ..plugins import hookimpl
-from . import forwarder
+from . import forwarder, standby
 from .limits import DiskWatch, Limits, human, parse_count, parse_size
 from .procs import LIMIT_EXCEEDED
 from .pty import COLS, DEFAULT_OUTPUT_CAP, ROWS, TAIL_BYTES, CastWriter, output_text
@@ -114,6 +115,7 @@ class DockerSession:
         self.session_id = uuid.uuid4().hex
         self.host_agents = _host_agents_dir()
         self._removers: list[threading.Thread] = []
+        self._standbys: list[dict] = []  # see prewarm()
 
     # ------------------------------------------------------------------ the image
     def _inspect_image(self, ref: str) -> tuple[str, str]:
@@ -187,8 +189,11 @@ class DockerSession:
         return out
 
     def container_spec(self, argv: Sequence[str], *, cwd: Path, env: dict, timeout: float,
-                       writable: Sequence[Path] = (), marker: Optional[str] = None) -> dict:
-        """The keyword arguments of ``containers.create`` for one command (no side effects but imports)."""
+                       writable: Sequence[Path] = (), marker: Optional[str] = None, proxied: bool = True) -> dict:
+        """The keyword arguments of ``containers.create`` for one command (no side effects but imports).
+
+        ``proxied=False`` leaves the model proxy out even while it runs (a standby verify container).
+        """
         from docker.types import Mount
 
         folders: list[str] = []
@@ -202,7 +207,7 @@ class DockerSession:
             argv = self._python(argv, mounts)
         command = argv
         # The proxy is there for the agent; by the verify step it has stopped and its socket is gone.
-        if self.proxy_socket and self.proxy_port and self.proxy_socket.exists():
+        if proxied and self.proxy_socket and self.proxy_port and self.proxy_socket.exists():
             sock = f"{IN_CONTAINER}/proxy.sock"
             relay = f"{IN_CONTAINER}/forwarder.py"
             mounts += [Mount(sock, str(self.proxy_socket), type="bind", read_only=True),
@@ -256,15 +261,22 @@ class DockerSession:
         if network:
             raise CabError("the docker sandbox never gives a command a network")
         spec = self.container_spec(argv, cwd=cwd, env=env, timeout=timeout, writable=writable, marker=marker)
-        try:
-            container = self.client.containers.create(**spec)
-        except Exception as exc:
-            raise InfraError(f"docker could not create a container of {self.image}: {_one_line(exc)}") from None
+        waiting = self._take_standby(spec["mounts"])
+        if waiting is not None and waiting.go(spec["command"][4:], spec["environment"], spec["working_dir"]):
+            container, prestarted = waiting.container, (waiting.chunks, waiting.reader)  # past "timeout -s KILL N"
+        else:
+            if waiting is not None:  # it stopped waiting: a fresh container instead
+                _remove(waiting.container)
+            prestarted = None
+            try:
+                container = self.client.containers.create(**spec)
+            except Exception as exc:
+                raise InfraError(f"docker could not create a container of {self.image}: {_one_line(exc)}") from None
         folders = [m["Source"] for m in spec["mounts"] if not m["ReadOnly"]]
         ended = False
         try:
             result = self._attach_and_wait(container, timeout, cast_path, output_cap or DEFAULT_OUTPUT_CAP,
-                                           env.get("TERM", "xterm"), folders)
+                                           env.get("TERM", "xterm"), folders, prestarted=prestarted)
             ended = not (result.timed_out or result.error)
             return result
         finally:
@@ -276,22 +288,10 @@ class DockerSession:
                 _remove(container)
 
     def _attach_and_wait(self, container, timeout: float, cast_path: Optional[Path], output_cap: int,
-                         term: str, folders: Sequence[str] = ()) -> ProcessResult:
-        chunks: queue.Queue = queue.Queue()
+                         term: str, folders: Sequence[str] = (), prestarted=None) -> ProcessResult:
+        """Start ``container`` (unless ``prestarted``: a standby's output queue and reader) and follow it to its end."""
         # Attached before the start (and with the log replayed), so no output is lost.
-        stream = container.attach(stdout=True, stderr=True, stream=True, logs=True)
-
-        def pump():
-            try:
-                for chunk in stream:
-                    chunks.put(chunk)
-            except Exception:  # the stream breaks when the container is killed
-                pass
-            finally:
-                chunks.put(None)
-
-        reader = threading.Thread(target=pump, name="cab-docker-attach", daemon=True)
-        reader.start()
+        chunks, reader = prestarted or standby.attach(container)
         cast = CastWriter(cast_path, env={"TERM": term, "SHELL": "/bin/sh"}) if cast_path else None
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         tail, seen, truncated, timed_out, killed, error, breach = bytearray(), 0, False, False, 0, None, None
@@ -299,14 +299,8 @@ class DockerSession:
         start = time.monotonic()
         deadline = start + timeout
         try:
-            try:
-                container.start()
-            except Exception as exc:
-                raise InfraError(f"docker could not start a container of {self.image}: {_one_line(exc)}") from None
-            try:
-                container.resize(height=ROWS, width=COLS)
-            except Exception:  # the command may already be gone
-                pass
+            if prestarted is None:
+                self._start(container)
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -346,7 +340,7 @@ class DockerSession:
         duration_ms = (time.monotonic() - start) * 1000
         reader.join(timeout=5)
         state = _state(container)
-        active_ms = _active_ms(state)
+        active_ms = None if prestarted else _active_ms(state)  # a standby's run began when it was handed the command
         if not timed_out:
             breach = breach or watch(force=True)
             if breach:
@@ -366,8 +360,64 @@ class DockerSession:
             error=error,
         )
 
+    def _start(self, container) -> None:
+        try:
+            container.start()
+        except Exception as exc:
+            raise InfraError(f"docker could not start a container of {self.image}: {_one_line(exc)}") from None
+        try:
+            container.resize(height=ROWS, width=COLS)
+        except Exception:  # the command may already be gone
+            pass
+
+    # ------------------------------------------------------------------ standby containers
+    def prewarm(self, *, cwd: Path, writable: Sequence[Path] = (), timeout: float, wait_s: float,
+                marker: Optional[str] = None) -> None:
+        """Start, in the background, a container for a later command in ``cwd`` (see :mod:`.standby`).
+
+        It never sees the model proxy; it waits at most ``wait_s`` seconds, then runs its
+        command under the usual ``timeout``.  A failure here only means no standby.
+        """
+        job: dict = {"standby": None}
+
+        def make() -> None:
+            spec = self.container_spec(["/bin/sh", "-c", standby.WAITER, standby.CTL_IN], cwd=cwd, env={},
+                                       timeout=wait_s + timeout, writable=writable, marker=marker, proxied=False)
+            job["key"] = standby.mount_key(spec["mounts"])
+            ctl = standby.control_folder()
+            from docker.types import Mount
+
+            mounts = list(spec["mounts"])
+            spec["mounts"] = [*mounts, Mount(standby.CTL_IN, str(ctl), type="bind", read_only=True)]
+            try:
+                container = self.client.containers.create(**spec)
+                chunks, reader = standby.attach(container)
+                self._start(container)
+            except Exception:
+                shutil.rmtree(ctl, ignore_errors=True)
+                return
+            job["standby"] = standby.Standby(container, ctl, mounts, chunks, reader)
+
+        job["thread"] = threading.Thread(target=make, name="cab-docker-standby", daemon=True)
+        job["thread"].start()
+        self._standbys.append(job)
+
+    def _take_standby(self, mounts: list) -> Optional["standby.Standby"]:
+        key = standby.mount_key(mounts)
+        for job in self._standbys:
+            job["thread"].join(timeout=120)  # still starting: sooner than a fresh one
+            waiting = job.get("standby")
+            if waiting is not None and not waiting.used and job.get("key") == key:
+                return waiting
+        return None
+
     def close(self) -> None:
         """Finish removing this session's containers (and any it left) and let go of the client."""
+        for job in self._standbys:
+            job["thread"].join(timeout=120)
+            if job.get("standby") is not None:
+                job["standby"].discard()
+        self._standbys = []
         for remover in self._removers:
             remover.join(timeout=60)
         self._removers = []

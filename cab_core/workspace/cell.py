@@ -84,8 +84,7 @@ class CellWorkspace:
     # ------------------------------------------------------------------ after the run
     def changes(self) -> FileChanges:
         """What the agent changed against the baseline; also builds the verify copy from the same read."""
-        if self.verify_dir.exists():
-            _rmtree(self.verify_dir)
+        _empty(self.verify_dir)  # emptied, not replaced: a container sandbox may have it mounted already
         self.after = snapshot.take(self.work, copy_to=self.verify_dir)
         self.skipped = self.after.skipped()
         added, removed, modified = snapshot.compare(self.before, self.after)
@@ -188,6 +187,16 @@ def _rmtree(root: Path) -> None:
         subprocess.run(["rm", "-rf", "--one-file-system", "--", str(root)], capture_output=True)
     if os.path.lexists(root):
         subprocess.run(["rm", "-rf", "--one-file-system", "--", str(root)], capture_output=True)
+
+
+def _empty(folder: Path) -> None:
+    """Remove everything in ``folder`` (if it exists), keeping the folder itself."""
+    if folder.is_symlink() or (os.path.lexists(folder) and not folder.is_dir()):
+        folder.unlink()
+    if not folder.is_dir():
+        return
+    for entry in os.scandir(folder):
+        _remove(Path(entry.path))
 
 
 def _remove(path: Path) -> None:
