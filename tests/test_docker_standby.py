@@ -67,6 +67,7 @@ def test_a_standby_never_sees_the_model_proxy(dc, tmp_path, folders):  # noqa: F
     s = _session(tmp_path, proxy_socket=sock_path, proxy_port=4321)
     try:
         s.prewarm(cwd=work, writable=[home], timeout=60, wait_s=60)
+        s._begin_standbys()
         s._standbys[0]["thread"].join(60)
         sock_path.unlink()  # the proxy stops before the verify step, as in a cell
         res = s.run(["/bin/sh", "-c", "ls /run/cab 2>&1; python3 -c \"import socket; socket.create_connection(('127.0.0.1', 4321), 2)\" 2>&1 | tail -1"],

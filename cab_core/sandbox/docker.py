@@ -301,6 +301,7 @@ class DockerSession:
         try:
             if prestarted is None:
                 self._start(container)
+            self._begin_standbys()  # the next command's container starts while this one runs
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -378,19 +379,18 @@ class DockerSession:
         It never sees the model proxy; it waits at most ``wait_s`` seconds, then runs its
         command under the usual ``timeout``.  A failure here only means no standby.
         """
-        job: dict = {"standby": None}
+        spec = self.container_spec(["/bin/sh", "-c", standby.WAITER, standby.CTL_IN], cwd=cwd, env={},
+                                   timeout=wait_s + timeout, writable=writable, marker=marker, proxied=False)
+        job: dict = {"standby": None, "key": standby.mount_key(spec["mounts"])}
 
         def make() -> None:
-            spec = self.container_spec(["/bin/sh", "-c", standby.WAITER, standby.CTL_IN], cwd=cwd, env={},
-                                       timeout=wait_s + timeout, writable=writable, marker=marker, proxied=False)
-            job["key"] = standby.mount_key(spec["mounts"])
-            ctl = standby.control_folder()
             from docker.types import Mount
 
+            ctl = standby.control_folder()
             mounts = list(spec["mounts"])
-            spec["mounts"] = [*mounts, Mount(standby.CTL_IN, str(ctl), type="bind", read_only=True)]
             try:
-                container = self.client.containers.create(**spec)
+                container = self.client.containers.create(
+                    **{**spec, "mounts": [*mounts, Mount(standby.CTL_IN, str(ctl), type="bind", read_only=True)]})
                 chunks, reader = standby.attach(container)
                 self._start(container)
             except Exception:
@@ -398,23 +398,34 @@ class DockerSession:
                 return
             job["standby"] = standby.Standby(container, ctl, mounts, chunks, reader)
 
+        # Started once the next command's own container has started (so the two do not queue at the
+        # daemon together), or when a command asks for it.
         job["thread"] = threading.Thread(target=make, name="cab-docker-standby", daemon=True)
-        job["thread"].start()
         self._standbys.append(job)
+
+    def _begin_standbys(self) -> None:
+        for job in self._standbys:
+            if job["thread"].ident is None:
+                job["thread"].start()
 
     def _take_standby(self, mounts: list) -> Optional["standby.Standby"]:
         key = standby.mount_key(mounts)
         for job in self._standbys:
+            if job["key"] != key:
+                continue
+            if job["thread"].ident is None:
+                job["thread"].start()
             job["thread"].join(timeout=120)  # still starting: sooner than a fresh one
-            waiting = job.get("standby")
-            if waiting is not None and not waiting.used and job.get("key") == key:
+            waiting = job["standby"]
+            if waiting is not None and not waiting.used:
                 return waiting
         return None
 
     def close(self) -> None:
         """Finish removing this session's containers (and any it left) and let go of the client."""
         for job in self._standbys:
-            job["thread"].join(timeout=120)
+            if job["thread"].ident is not None:
+                job["thread"].join(timeout=120)
             if job.get("standby") is not None:
                 job["standby"].discard()
         self._standbys = []
