@@ -87,6 +87,7 @@ def test_other_mounts_or_a_dead_standby_get_a_fresh_container(dc, tmp_path, fold
     try:
         s.prewarm(cwd=work, writable=[home], timeout=60, wait_s=60)
         res = s.run(["/bin/sh", "-c", "pwd"], cwd=other, env={}, timeout=60)  # other mounts: not the standby
+        s._standbys[0]["thread"].join(60)  # begun once that command's container started
         assert res.exit_code == 0 and str(other) in res.output and not s._standbys[0]["standby"].used
         s._standbys[0]["standby"].container.kill()  # it stops waiting
         time.sleep(0.5)
