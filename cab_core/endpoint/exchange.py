@@ -151,14 +151,27 @@ class Exchange:
             self._call = self._build()
         return self._call
 
-    def _tokens(self) -> tuple[int, int, int, str]:
+    def _tokens(self) -> tuple[int, int, int, str, Optional[str]]:
+        """``(prompt, completion, total, usage_source, usage_note)``.
+
+        The upstream's usage when it is believable; otherwise, for every call the
+        upstream took (a success status, even when the answer was cut, garbled or the
+        agent hung up), an estimate with the reason in ``usage_note``: an answered call
+        is never 0 tokens.  Only a call the upstream refused or never got counts nothing.
+        """
         reading = self.reading
+        note = "the upstream sent no usage"
         if reading.usage is not None:
-            return (*self.protocol.usage(reading.usage), "reported")
-        said = reading.kept_chars > 0 or bool(reading.tools) or (self.error_kind is None and self.capture.size > 0)
-        answered = classify_status(self.status) is None and said
-        if not answered:
-            return 0, 0, 0, "none"
+            try:
+                prompt, completion, total = self.protocol.usage(reading.usage)
+            except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+                note = f"the upstream's usage was not used: {exc}"
+            else:
+                note = self._implausible(prompt, completion)
+                if note is None:
+                    return prompt, completion, max(total, prompt + completion), "reported", None
+        if classify_status(self.status) is not None:
+            return 0, 0, 0, "none", None
         if isinstance(self.request, dict):
             texts, messages = self.protocol.prompt_texts(self.request)
             prompt = count_prompt_tokens(texts, messages)
@@ -167,11 +180,21 @@ class Exchange:
         completion = sum(count_tokens(t) for t in reading.output_texts()) + math.ceil(reading.dropped_chars / 4)
         if completion == 0 and reading.kept_chars == 0 and self.capture.kept is None:
             completion = math.ceil(self.capture.size / 4)  # too large to read: its size says something
-        return prompt, completion, prompt + completion, "estimated"
+        if self.error_kind is not None:
+            note += f" (the call ended {self.error_kind}: counted from what arrived)"
+        return prompt, completion, prompt + completion, "estimated", note
+
+    def _implausible(self, prompt: int, completion: int) -> Optional[str]:
+        """Why a well-formed usage cannot be true of this call (0 for a request or an answer that has text)."""
+        if prompt == 0 and int(self.info.get("bytes") or 0) > 0:
+            return "the upstream's usage says 0 prompt tokens for a non-empty request"
+        if completion == 0 and (self.reading.kept_chars > 0 or self.reading.dropped_chars > 0 or self.reading.tools):
+            return "the upstream's usage says 0 completion tokens for a non-empty answer"
+        return None
 
     def _build(self) -> ModelCall:
         request = self.request if isinstance(self.request, dict) else {}
-        prompt, completion, total, source = self._tokens()
+        prompt, completion, total, source, note = self._tokens()
         end = self.end if self.end is not None else time.perf_counter()
         omitted = {}
         if not self.info.get("kept", True):
@@ -191,5 +214,6 @@ class Exchange:
             ttft_ms=None if first is None else round((first - self.t0) * 1000, 3),
             status=self.status, error=self.error, error_kind=self.error_kind,
             usage_source=source, protocol=self.protocol.name, omitted=omitted,
-            cached_tokens=cached_input_tokens(self.reading.usage),
+            cached_tokens=cached_input_tokens(self.reading.usage) if source == "reported" else None,
+            usage_note=note,
         )

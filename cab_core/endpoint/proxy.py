@@ -37,7 +37,7 @@ import json
 import threading
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import aiohttp
 from aiohttp import web
@@ -48,7 +48,7 @@ from ..aioserver import BackgroundServer
 from ..cassette import PATTERN_PREFIX, Cassette, request_hash
 from ..errors import CabError
 from ..models import ModelCall, utcnow
-from .budget import BUDGET_KIND, BUDGET_STATUS, BudgetGuard
+from .budget import BUDGET_KIND, BUDGET_STATUS, WAIT, BudgetGuard, output_cap
 from .exchange import Exchange, classify_status
 from .health import INFRA_ERROR_KINDS, environment_failure, probe
 from .limits import BodyCapture, ByteBudget, ProxyLimits, read_request, refusal
@@ -60,6 +60,8 @@ from .sse import replay_chunks
 
 #: The longest a health probe may take.
 PROBE_TIMEOUT_S = 15.0
+#: How often a call waiting for budget room (see :mod:`.budget`) asks again.
+ADMIT_POLL_S = 0.02
 
 
 #: How a key goes upstream when no protocol says otherwise.
@@ -246,7 +248,8 @@ class RecordingProxy(BackgroundServer):
         protocol = protocol_for(request.method, clean) if clean is not None else None
         if protocol is None:
             return _json_error(403, f"cab proxy forwards model calls only, not {request.method} {path}", "forbidden")
-        return await self._call(request, protocol, rest, protocol.upstream_query(query))
+        # The upstream gets the path as the proxy read it (no escape can mean one route here, another there).
+        return await self._call(request, protocol, quote(clean, safe="/:@!$&'()*+,;=-._~"), protocol.upstream_query(query))
 
     async def _forward(self, request: web.Request, rest: str, query: str) -> web.StreamResponse:
         """Model listings: relayed as they are, recorded nowhere."""
@@ -314,6 +317,7 @@ class RecordingProxy(BackgroundServer):
         except ValueError:
             pass
         strip = False
+        cap = output_cap(parsed)
         if isinstance(parsed, dict):
             upstream_body = dict(parsed)
             strip = protocol.prepare(upstream_body)
@@ -335,7 +339,7 @@ class RecordingProxy(BackgroundServer):
                 ex.request = None
         try:
             # budget hook: admit (and reserve) or refuse
-            refusal = self.budget.admit(ex.index, summary["bytes"]) if self.budget is not None else None
+            refusal = await self._admit(ex.index, summary["bytes"], cap)
             if refusal is not None:
                 ex.status = BUDGET_STATUS
                 ex.fail(BUDGET_KIND, refusal)
@@ -348,6 +352,15 @@ class RecordingProxy(BackgroundServer):
             if not info["kept"]:
                 ex.request = None  # too large to keep: the record holds its hash and size
             ex.close()
+
+    async def _admit(self, index: int, request_bytes: int, cap: Optional[int]) -> Optional[str]:
+        """The budget's answer for a call (``None``: go on), once it need no longer wait for calls in flight."""
+        while self.budget is not None:
+            answer = self.budget.admit(index, request_bytes, cap)
+            if answer != WAIT:
+                return answer
+            await asyncio.sleep(ADMIT_POLL_S)
+        return None
 
     async def _exchange(self, request: web.Request, ex: Exchange, rest: str, query: str, send: bytes) -> web.StreamResponse:
         if self.replay is not None:
