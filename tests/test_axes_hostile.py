@@ -346,9 +346,11 @@ def test_noop_vandal_and_wrecker_never_outrank_an_honest_failure(tmp_path):
     vandal = _composite(tmp_path, FileChanges(modified=("slugify.py", "tests/test_slugify.py"), added=("VANDAL.txt",)),
                         passed, protected_before={"tests/test_slugify.py": "a"},
                         protected_after={"tests/test_slugify.py": "b"})
+    chmod = _composite(tmp_path, FileChanges(modified=("slugify.py",), patch=(
+        "diff --git a/slugify.py b/slugify.py\nold mode 100644\nnew mode 100755\n")), failed)
     assert honest > 0 and honest == honest_clean
     assert noop <= honest and wrecker <= honest and vandal <= honest, (noop, wrecker, vandal, honest)
-    assert noop == wrecker == vandal == 0.0
+    assert noop == wrecker == vandal == chmod == 0.0
 
 
 # --------------------------------------------------------------------------- refusal: what was done, not what was said

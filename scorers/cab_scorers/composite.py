@@ -58,7 +58,8 @@ from typing import Any, Iterable, Mapping, Optional
 
 from cab_core import AxisScore, ScoreContext, Scorer, hookimpl
 from cab_core.scoring import (
-    AMOUNT_SCALES, OPTION_WEIGHTS, axis_value, glob_match, never_raise, normalise_path, number, unit_value,
+    AMOUNT_SCALES, OPTION_WEIGHTS, axis_value, content_changed, glob_match, never_raise, normalise_path, number,
+    patch_sections, unit_value,
 )
 
 from . import blast_radius, integrity, latency, pass_rate, tokens
@@ -170,12 +171,15 @@ def unit_values(ctx: ScoreContext, axes: Iterable[str], passed: bool) -> dict[st
 def attempted(ctx: ScoreContext) -> bool:
     """Whether the cell added or modified a file the task expects to change (a code file when it names none).
 
-    Removing files is not an attempt, nor is the agent's own bookkeeping (not in the task's globs, not code).
+    Removing files is not an attempt, nor is changing a file's mode only, nor the agent's own
+    bookkeeping (not in the task's globs, not code).
     """
     changes = ctx.changes
     if changes is None:
         return False
-    written = [normalise_path(p) for p in (*changes.added, *changes.modified)]
+    sections = patch_sections(changes.patch) if changes.patch else {}
+    written = [normalise_path(p) for p in (*changes.added, *changes.modified)
+               if not changes.patch or content_changed(sections.get(p))]  # a chmod alone is no attempt
     globs = [g for g in ctx.task.expected_changes if g]
     if globs:
         return any(glob_match(p, g) for p in written for g in globs)
