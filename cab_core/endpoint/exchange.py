@@ -23,6 +23,10 @@ from .protocol import Reading, WireProtocol
 from .sse import is_sse
 
 ERROR_TEXT_LIMIT = 500
+#: Reported completion tokens this many times fewer than the tokenizer counts in the answer (less
+#: the margin) are not believed: tokenizers differ, but not by that much.
+IMPLAUSIBLE_RATIO = 4
+IMPLAUSIBLE_MARGIN = 16
 #: Stream events held unparsed before the exchange parses them (bounded memory).
 PENDING_EVENT_BYTES = 256 * 1024
 
@@ -154,24 +158,40 @@ class Exchange:
     def _tokens(self) -> tuple[int, int, int, str, Optional[str]]:
         """``(prompt, completion, total, usage_source, usage_note)``.
 
-        The upstream's usage when it is believable; otherwise, for every call the
-        upstream took (a success status, even when the answer was cut, garbled or the
-        agent hung up), an estimate with the reason in ``usage_note``: an answered call
-        is never 0 tokens.  Only a call the upstream refused or never got counts nothing.
+        The upstream's usage when it is believable and final; otherwise, for every call
+        the upstream took (a success status, even when the answer was cut, garbled or the
+        agent hung up), an estimate with the reason in ``usage_note``: an answered call is
+        never 0 tokens.  A call cut off after part of its usage arrived (Anthropic's
+        ``message_start``, Gemini's running counts) takes the larger of each count.  Only
+        a call the upstream refused or never got counts nothing.
         """
         reading = self.reading
         note = "the upstream sent no usage"
+        reported: Optional[tuple[int, int, int]] = None
         if reading.usage is not None:
             try:
-                prompt, completion, total = self.protocol.usage(reading.usage)
+                reported = self.protocol.usage(reading.usage)
             except (ValueError, TypeError, AttributeError, OverflowError) as exc:
                 note = f"the upstream's usage was not used: {exc}"
             else:
-                note = self._implausible(prompt, completion)
-                if note is None:
-                    return prompt, completion, max(total, prompt + completion), "reported", None
-        if classify_status(self.status) is not None:
+                note = self._implausible(*reported[:2]) or ""
+        answered = classify_status(self.status) is None
+        if reported is not None and not note and (self.error_kind is None or not answered):
+            prompt, completion, total = reported
+            return prompt, completion, max(total, prompt + completion), "reported", None
+        if not answered:
             return 0, 0, 0, "none", None
+        prompt, completion = self._estimate()
+        if reported is not None:  # usage that is too low, or cut off: never less than it said
+            prompt, completion = max(prompt, reported[0]), max(completion, reported[1])
+            note = note or "the answer was cut off before its final usage"
+        if self.error_kind is not None:
+            note += f" (the call ended {self.error_kind}: counted from what arrived)"
+        return prompt, completion, prompt + completion, "estimated", note
+
+    def _estimate(self) -> tuple[int, int]:
+        """Prompt and completion tokens counted with the tokenizer from what was sent and what arrived."""
+        reading = self.reading
         if isinstance(self.request, dict):
             texts, messages = self.protocol.prompt_texts(self.request)
             prompt = count_prompt_tokens(texts, messages)
@@ -180,16 +200,19 @@ class Exchange:
         completion = sum(count_tokens(t) for t in reading.output_texts()) + math.ceil(reading.dropped_chars / 4)
         if completion == 0 and reading.kept_chars == 0 and self.capture.kept is None:
             completion = math.ceil(self.capture.size / 4)  # too large to read: its size says something
-        if self.error_kind is not None:
-            note += f" (the call ended {self.error_kind}: counted from what arrived)"
-        return prompt, completion, prompt + completion, "estimated", note
+        return prompt, completion
 
     def _implausible(self, prompt: int, completion: int) -> Optional[str]:
-        """Why a well-formed usage cannot be true of this call (0 for a request or an answer that has text)."""
+        """Why a well-formed usage cannot be true of this call: 0 prompt tokens for a request with
+        a body, or far fewer completion tokens than the text that arrived (a quarter of the
+        tokenizer's count, less a margin: no tokenizer differs by that much)."""
         if prompt == 0 and int(self.info.get("bytes") or 0) > 0:
             return "the upstream's usage says 0 prompt tokens for a non-empty request"
-        if completion == 0 and (self.reading.kept_chars > 0 or self.reading.dropped_chars > 0 or self.reading.tools):
-            return "the upstream's usage says 0 completion tokens for a non-empty answer"
+        reading = self.reading
+        if reading.kept_chars or reading.dropped_chars or reading.tools:
+            seen = sum(count_tokens(t) for t in reading.output_texts()) + math.ceil(reading.dropped_chars / 4)
+            if completion * IMPLAUSIBLE_RATIO + IMPLAUSIBLE_MARGIN < seen:
+                return f"the upstream's usage says {completion} completion tokens for an answer of about {seen}"
         return None
 
     def _build(self) -> ModelCall:
