@@ -532,3 +532,32 @@ def test_an_upstream_that_under_reports_its_answer_is_not_believed(upstream):
         call = one_call(px)
     assert call.usage_source == "estimated" and call.completion_tokens > 300 and call.prompt_tokens >= 21
     assert "completion tokens for an answer of about" in call.usage_note
+
+
+def test_every_choice_of_an_n_choice_answer_is_counted(upstream):
+    choices = [{"index": i, "message": {"role": "assistant", "content": ANSWER * 10}, "finish_reason": "stop"}
+               for i in range(3)]
+    upstream.reply = whole(json.dumps({"choices": choices}).encode())
+    with RecordingProxy(upstream.url + "/v1") as px:
+        post(px.base_url + "/chat/completions", {"model": "m", "messages": MESSAGES, "n": 3})
+        post(px.base_url + "/chat/completions", {"model": "m", "messages": MESSAGES})
+        first, _ = px.calls
+    upstream.reply = whole(json.dumps({"choices": choices[:1]}).encode())
+    with RecordingProxy(upstream.url + "/v1") as px:
+        post(px.base_url + "/chat/completions", {"model": "m", "messages": MESSAGES})
+        (one,) = px.calls
+    assert first.usage_source == "estimated" and first.completion_tokens >= 2.5 * one.completion_tokens
+
+
+def test_a_chunked_request_body_is_recorded(upstream):
+    upstream.reply = whole(chat_body('{"prompt_tokens": 21, "completion_tokens": 13, "total_tokens": 34}'))
+    with RecordingProxy(upstream.url + "/v1") as px:
+        parts = urlsplit(px.base_url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        data = json.dumps({"model": "m", "messages": MESSAGES}).encode()
+        conn.request("POST", "/v1/chat/completions", body=iter([data[:10], data[10:]]), encode_chunked=True,
+                     headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+        status = conn.getresponse().status
+        conn.close()
+        (call,) = px.calls
+    assert status == 200 and call.total_tokens == 34 and call.messages[0]["content"] == MESSAGES[0]["content"]
