@@ -194,3 +194,21 @@ def test_a_harness_step_that_breaks_on_what_the_agent_left_is_the_agents_failure
     result = run(runner(), tmp_path, options={"command": "printf 'def add(a, b):\\n    return a + b\\n' > calc.py"})
     scored_as_the_agents(result)
     assert any("the agent's failure" in w for w in result.host["warnings"])
+
+
+@pytest.mark.parametrize("log", [
+    '{"messages": [{"extra": {"response": {"usage": {"prompt_tokens": "x", "completion_tokens": 1e999}}}}]}',
+    "[" * 100000,
+    '{"messages": 5}',
+    '{"event": "message_send", "properties": {"prompt_tokens": [1], "completion_tokens": -4}}\n' * 3,
+])
+def test_a_usage_log_the_agent_corrupted_gives_no_count_and_no_crash(tmp_path, log):
+    from cab_adapters import _agents
+    from cab_adapters.aider import usage_from_analytics
+    from cab_adapters.mini_swe_agent import read_trajectory
+
+    path = tmp_path / "usage.log"
+    path.write_text(log)
+    for reader in (read_trajectory, usage_from_analytics):
+        code = _agents.relay_main("x", None, ["--usage-log", str(path), "--", "/bin/true"], reader)
+        assert code == 0
