@@ -561,3 +561,23 @@ def test_a_chunked_request_body_is_recorded(upstream):
         conn.close()
         (call,) = px.calls
     assert status == 200 and call.total_tokens == 34 and call.messages[0]["content"] == MESSAGES[0]["content"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/json", "application/octet-stream"])
+def test_a_stream_sent_under_another_content_type_is_read_as_a_stream(upstream, content_type):
+    upstream.reply = whole(_sse(b"\n"), content_type)
+    with RecordingProxy(upstream.url + "/v1") as px:
+        post(px.base_url + "/chat/completions", {"model": "m", "messages": MESSAGES, "stream": True})
+        call = one_call(px)
+    assert (call.prompt_tokens, call.completion_tokens, call.usage_source) == (21, 13, "reported")
+    assert call.completion == ANSWER and call.error is None
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_answer_nested_too_deep_to_parse_is_estimated_not_a_crash(upstream, stream):
+    deep = b"[" * 200_000 + b"]" * 200_000
+    upstream.reply = streamed(b"data: " + deep + b"\n\n" * 1) if stream else whole(deep)
+    with RecordingProxy(upstream.url + "/v1") as px:
+        status, _ = post(px.base_url + "/chat/completions", {"model": "m", "messages": MESSAGES, "stream": stream})
+        call = one_call(px)
+    assert status == 200 and call.error_kind == "bad_response" and call.usage_source == "estimated"

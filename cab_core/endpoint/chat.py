@@ -69,7 +69,7 @@ class ChatCompletions(WireProtocol):
             return False
         try:
             obj = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return False
         return isinstance(obj, dict) and not obj.get("choices") and isinstance(obj.get("usage"), dict)
 

@@ -20,7 +20,7 @@ from ..pricing import cached_input_tokens
 from ..tokens import count_prompt_tokens, count_tokens
 from .limits import BodyCapture
 from .protocol import Reading, WireProtocol
-from .sse import is_sse
+from .sse import SSESplitter, event_data, is_sse
 
 ERROR_TEXT_LIMIT = 500
 #: Reported completion tokens this many times fewer than the tokenizer counts in the answer (less
@@ -113,7 +113,7 @@ class Exchange:
         for arrived, data in self._pending:
             try:
                 obj = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):
                 self.reading.fail("bad_response", "invalid JSON in stream event: " + data[:200].decode("utf-8", "replace"))
                 continue
             self.protocol.read_event(self.reading, obj, arrived)
@@ -140,10 +140,12 @@ class Exchange:
             self._parse_pending()
             if not is_sse(self.content_type) and self.error_kind is None and classify_status(self.status) is None:
                 body = self.capture.kept
-                if body is not None:
+                if body is not None and body.lstrip()[:6] in (b"data: ", b"data:{", b"event:"):
+                    self._read_stream_body(body)  # a stream sent under another content type: read as one
+                elif body is not None:
                     try:
                         obj = json.loads(body)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         self.reading.fail("bad_response", f"not a {self.protocol.name} response: "
                                           + body[:300].decode("utf-8", "replace"))
                     else:
@@ -154,6 +156,17 @@ class Exchange:
                 self._note("bad_response", "stream ended without a finish_reason or [DONE]")
             self._call = self._build()
         return self._call
+
+    def _read_stream_body(self, body: bytes) -> None:
+        splitter = SSESplitter()
+        for event in [*splitter.feed(body), splitter.flush()]:
+            data = event_data(event)
+            if data == b"[DONE]":
+                self.saw_done = True
+            elif data is not None:
+                self._pending.append((time.perf_counter(), data))
+        self._parse_pending()
+        self._stream_ended = True
 
     def _tokens(self) -> tuple[int, int, int, str, Optional[str]]:
         """``(prompt, completion, total, usage_source, usage_note)``.

@@ -314,7 +314,7 @@ class RecordingProxy(BackgroundServer):
         parsed: Any = None
         try:
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
         strip = False
         cap = output_cap(parsed)
