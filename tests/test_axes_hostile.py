@@ -192,13 +192,28 @@ def test_an_answer_the_proxy_cannot_read_still_counts_the_prompt(upstream):
     assert call.usage_source == "estimated" and call.total_tokens > 0
 
 
-@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
-def test_a_compressed_answer_is_read_with_its_usage(upstream, encoding):
+def _compress(encoding: str, body: bytes) -> bytes:
     import gzip
     import zlib
 
+    if encoding == "br":
+        import brotli
+
+        return brotli.compress(body)
+    if encoding == "zstd":
+        try:
+            from compression import zstd  # Python 3.14
+        except ImportError:
+            from backports import zstd
+        return zstd.compress(body)
+    return gzip.compress(body) if encoding == "gzip" else zlib.compress(body)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
+def test_a_compressed_answer_is_read_with_its_usage(upstream, encoding):
+    """The proxy asks for no compression; an upstream that compresses anyway is still read (and relayed plain)."""
     body = chat_body('{"prompt_tokens": 21, "completion_tokens": 13, "total_tokens": 34}')
-    packed = gzip.compress(body) if encoding == "gzip" else zlib.compress(body)
+    packed = _compress(encoding, body)
     upstream.reply = whole(packed, extra={"Content-Encoding": encoding})
     with RecordingProxy(upstream.url + "/v1") as px:
         status, data = post(px.base_url + "/chat/completions", {"model": "m", "messages": MESSAGES})
