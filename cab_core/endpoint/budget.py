@@ -132,9 +132,10 @@ class BudgetGuard:
         with self._lock:
             over = self._over()
             if over is None:
-                tokens = max(0, int(request_bytes or 0)) // 4 + (output_tokens or OUTPUT_RESERVE)
+                prompt, answer = max(0, int(request_bytes or 0)) // 4, output_tokens or OUTPUT_RESERVE
+                tokens = prompt + answer
                 price = self.prices.price(self.cell_model) if self.cell_model else None
-                dollars = price.cost(tokens, 0) if price else 0.0
+                dollars = price.cost(prompt, answer) if price else 0.0
                 if self._reserved and self._would_cross(tokens, dollars):
                     return WAIT
                 self.admitted += 1
