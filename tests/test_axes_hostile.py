@@ -596,3 +596,29 @@ def test_an_answer_nested_too_deep_to_parse_is_estimated_not_a_crash(upstream, s
         status, _ = post(px.base_url + "/chat/completions", {"model": "m", "messages": MESSAGES, "stream": stream})
         call = one_call(px)
     assert status == 200 and call.error_kind == "bad_response" and call.usage_source == "estimated"
+
+
+def test_parallel_calls_cannot_slip_past_max_cost_with_long_answers(upstream):
+    import asyncio
+    import time
+
+    from cab_core.pricing import parse_prices
+
+    async def long_answer(request, body):
+        await asyncio.sleep(0.3)
+        return web.Response(body=chat_body('{"prompt_tokens": 20, "completion_tokens": 2000, "total_tokens": 2020}'),
+                            content_type="application/json")
+
+    upstream.reply = long_answer
+    prices = PriceTable(overrides=parse_prices(["m=1000,1000"]))  # $0.001 a token: a call is about $2.02
+    guard = BudgetGuard(Budget(max_cost=3.0), prices, cell_model="m")
+    with RecordingProxy(upstream.url + "/v1", budget=guard) as px:
+        threads = [threading.Thread(target=post, args=(px.base_url + "/chat/completions",
+                                                       {"model": "m", "messages": MESSAGES})) for _ in range(8)]
+        for t in threads:
+            t.start()
+            time.sleep(0.01)
+        for t in threads:
+            t.join()
+        spent = guard.spent()["cost_usd"]
+    assert spent <= 3.0 + 2.03, spent
