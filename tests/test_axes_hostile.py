@@ -622,3 +622,21 @@ def test_parallel_calls_cannot_slip_past_max_cost_with_long_answers(upstream):
             t.join()
         spent = guard.spent()["cost_usd"]
     assert spent <= 3.0 + 2.03, spent
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}],}',  # a trailing comma
+    b'{"model": "m", "stream": true, "temperature": NaN, "messages": []}',
+    b'// a comment\n{"model": "m", "stream": true, "messages": []}',
+    b'[{"model": "m", "stream": true}]',
+    b"",
+])
+def test_a_body_a_lenient_server_might_read_but_the_proxy_cannot_is_never_relayed(upstream, raw):
+    """A stream the proxy could not ask usage for would be relayed past it: refused, in the protocol's shape."""
+    upstream.reply = whole(chat_body('{"prompt_tokens": 21, "completion_tokens": 13, "total_tokens": 34}'))
+    before = upstream.seen
+    with RecordingProxy(upstream.url + "/v1") as px:
+        status, data = post(px.base_url + "/chat/completions", raw)
+        call = one_call(px)
+    assert status == 400 and "one JSON object" in json.loads(data)["error"]["message"]
+    assert upstream.seen == before and call.error_kind == "client" and call.usage_source == "none"

@@ -45,7 +45,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from ..aioserver import BackgroundServer
-from ..cassette import PATTERN_PREFIX, Cassette, request_hash
+from ..cassette import PATTERN_PREFIX, Cassette
 from ..errors import CabError
 from ..models import ModelCall, utcnow
 from .budget import BUDGET_KIND, BUDGET_STATUS, WAIT, BudgetGuard, output_cap
@@ -75,6 +75,10 @@ class EndpointError(CabError, ValueError):
 def _json_error(status: int, message: str, kind: str, protocol: Optional[WireProtocol] = None) -> web.Response:
     body = protocol.error_body(status, message, kind) if protocol else {"error": {"message": message, "type": kind, "code": status}}
     return web.json_response(body, status=status)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _clean_path(rest: str) -> Optional[str]:
@@ -313,23 +317,18 @@ class RecordingProxy(BackgroundServer):
             return self._refuse(protocol, info, capture, refused)
         parsed: Any = None
         try:
-            parsed = json.loads(body)
+            parsed = json.loads(body, parse_constant=_no_constant)
         except (ValueError, RecursionError):
             pass
-        strip = False
+        if not isinstance(parsed, dict):  # what the proxy cannot read as the upstream would, it does not relay
+            return self._refuse(protocol, info, capture, "not_json")
         cap = output_cap(parsed)
-        if isinstance(parsed, dict):
-            upstream_body = dict(parsed)
-            strip = protocol.prepare(upstream_body)
-            info.update(model=protocol.model(upstream_body), stream=protocol.is_stream(upstream_body))
-            send = json.dumps(upstream_body, ensure_ascii=False).encode("utf-8")
-            del upstream_body
-            parsed = protocol.annotate(parsed, _clean_path(rest) or "", query)  # what the route says (Gemini's model)
-            info.update(model=protocol.model(parsed), stream=protocol.is_stream(parsed))
-        else:
-            parsed, send = None, body
-            info["hash"] = request_hash(body, self.hash_substitutions)
-        del body
+        upstream_body = dict(parsed)
+        strip = protocol.prepare(upstream_body)
+        send = json.dumps(upstream_body, ensure_ascii=False).encode("utf-8")
+        del upstream_body, body
+        parsed = protocol.annotate(parsed, _clean_path(rest) or "", query)  # what the route says (Gemini's model)
+        info.update(model=protocol.model(parsed), stream=protocol.is_stream(parsed))
         ex = Exchange(self._take_index(), protocol, parsed, info, capture, self._store, self.hash_substitutions, strip)
         del parsed
         if not (summary["bytes"] <= self.limits.record_call_bytes and self._budget.take(summary["bytes"])):
