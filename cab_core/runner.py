@@ -2,7 +2,11 @@
 
 Each step is a span (:mod:`.tracing`).  Whatever fails, a cell record is written: a failure of the
 harness, a plugin or the model endpoint makes the cell an infrastructure error
-(``status: infra_error``), which is never counted as the agent failing the task.
+(``status: infra_error``), which is never counted as the agent failing the task.  Once the
+agent has run, only harness-side evidence does (an :class:`~.errors.InfraError`: the endpoint's
+probe, a replay miss, a sandbox that could not start); any other exception in a later step
+was raised on what the agent left, and the cell is scored as the agent's failure
+(:meth:`Runner._agents_failure`).
 What a cell is asked to do is :class:`~cab_core.runoptions.RunOptions` (re-exported
 here); what it collects and the record written from it are in :mod:`.cellstate`.
 """
