@@ -26,6 +26,7 @@ kind) and the cell records :attr:`BudgetGuard.exceeded`.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 from typing import Any, Mapping, Optional
@@ -182,6 +183,19 @@ class BudgetGuard:
             if self._first is None:
                 return None
             return {**self._first, "spent": self.spent(), "refused_calls": self.refused}
+
+
+#: How often a call waiting for budget room asks again.
+ADMIT_POLL_S = 0.02
+
+
+async def admit(guard: BudgetGuard, index: int, request_bytes: int, cap: Optional[int]) -> Optional[str]:
+    """``guard``'s answer for a call (``None``: go on, else the refusal), once it need no longer :data:`WAIT`."""
+    while True:
+        answer = guard.admit(index, request_bytes, cap)
+        if answer != WAIT:
+            return answer
+        await asyncio.sleep(ADMIT_POLL_S)
 
 
 def cost_setup(opts: Any) -> tuple[PriceTable, Optional[BudgetGuard]]:

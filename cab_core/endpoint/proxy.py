@@ -48,7 +48,7 @@ from ..aioserver import BackgroundServer
 from ..cassette import PATTERN_PREFIX, Cassette
 from ..errors import CabError
 from ..models import ModelCall, utcnow
-from .budget import BUDGET_KIND, BUDGET_STATUS, WAIT, BudgetGuard, output_cap
+from .budget import BUDGET_KIND, BUDGET_STATUS, BudgetGuard, admit, output_cap
 from .exchange import Exchange, classify_status
 from .health import INFRA_ERROR_KINDS, environment_failure, probe
 from .limits import BodyCapture, ByteBudget, ProxyLimits, read_request, refusal
@@ -60,8 +60,6 @@ from .sse import replay_chunks
 
 #: The longest a health probe may take.
 PROBE_TIMEOUT_S = 15.0
-#: How often a call waiting for budget room (see :mod:`.budget`) asks again.
-ADMIT_POLL_S = 0.02
 
 
 #: How a key goes upstream when no protocol says otherwise.
@@ -338,7 +336,7 @@ class RecordingProxy(BackgroundServer):
                 ex.request = None
         try:
             # budget hook: admit (and reserve) or refuse
-            refusal = await self._admit(ex.index, summary["bytes"], cap)
+            refusal = await admit(self.budget, ex.index, summary["bytes"], cap) if self.budget is not None else None
             if refusal is not None:
                 ex.status = BUDGET_STATUS
                 ex.fail(BUDGET_KIND, refusal)
@@ -351,15 +349,6 @@ class RecordingProxy(BackgroundServer):
             if not info["kept"]:
                 ex.request = None  # too large to keep: the record holds its hash and size
             ex.close()
-
-    async def _admit(self, index: int, request_bytes: int, cap: Optional[int]) -> Optional[str]:
-        """The budget's answer for a call (``None``: go on), once it need no longer wait for calls in flight."""
-        while self.budget is not None:
-            answer = self.budget.admit(index, request_bytes, cap)
-            if answer != WAIT:
-                return answer
-            await asyncio.sleep(ADMIT_POLL_S)
-        return None
 
     async def _exchange(self, request: web.Request, ex: Exchange, rest: str, query: str, send: bytes) -> web.StreamResponse:
         if self.replay is not None:
