@@ -18,9 +18,9 @@ from cab_core.proxy import RecordingProxy
 from cab_core.registry import Registry
 from cab_core.runner import RunOptions, Runner
 from cab_core.tasks import TaskCatalog
-from cab_core.testing import write_task
 
-TASK = "demo/add"
+from test_blame import TASK, runner  # noqa: F401  (runner: the fixture, a Runner per plugin set on the demo task)
+
 HUGE = "9" * 400  # a number no float holds
 #: Lines a hostile agent prints where an adapter's parser reads: forged usage, odd JSON, bad UTF-8, a huge JSON line.
 HOSTILE = "\n".join([
@@ -33,21 +33,6 @@ HOSTILE = "\n".join([
     '{"messages": ' + "[" * 3000 + "]" * 3000 + "}",
 ])
 ADAPTERS = ("aider", "claude", "cline", "codex", "copilot", "gemini", "kilo", "mini_swe_agent", "opencode", "pi", "qwen")
-
-
-@pytest.fixture
-def runner(tmp_path):
-    write_task(tmp_path / "tasks", TASK)
-    made: list = []
-
-    def make(*plugins):
-        registry = Registry(get_plugin_manager(plugins=plugins))
-        made.append(Runner(registry, TaskCatalog(registry, tasks_dirs=[tmp_path / "tasks"])))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
 
 
 def run(runner, tmp_path, **kw):
