@@ -2,7 +2,11 @@
 
 Each step is a span (:mod:`.tracing`).  Whatever fails, a cell record is written: a failure of the
 harness, a plugin or the model endpoint makes the cell an infrastructure error
-(``status: infra_error``), which is never counted as the agent failing the task.
+(``status: infra_error``), which is never counted as the agent failing the task.  Once the
+agent has run, only harness-side evidence does (an :class:`~.errors.InfraError`: the endpoint's
+probe, a replay miss, a sandbox that could not start); any other exception in a later step
+was raised on what the agent left, and the cell is scored as the agent's failure
+(:meth:`Runner._agents_failure`).
 What a cell is asked to do is :class:`~cab_core.runoptions.RunOptions` (re-exported
 here); what it collects and the record written from it are in :mod:`.cellstate`.
 """
@@ -44,7 +48,7 @@ from .sandbox import procs
 from .sandbox.limits import Limits
 from .scoring import score_all  # noqa: F401  (re-exported: tests and plugins import it from here)
 from .secrets import Redactor, secret_option_values
-from .tokens import token_warnings, tokens_agree
+from .tokens import agent_count, token_warnings, tokens_agree
 from .tracing import Tracer, one_line  # noqa: F401  (Tracer: re-exported)
 from .verdict.expected import load_expected
 from .verdict.run import TEST_OUTPUT_CAP, run_tests  # noqa: F401  (TEST_OUTPUT_CAP: re-exported)
@@ -209,10 +213,13 @@ class Runner:
             writer.discard()
             raise
         except BaseException as exc:
-            state.status = STATUS_INFRA_ERROR
-            state.error = one_line(exc)
-            if not isinstance(exc, (CabError, InfraError)):
-                writer.write_text("harness_error.txt", traceback.format_exc())
+            if state.launch is not None and isinstance(exc, Exception) and not isinstance(exc, InfraError):
+                self._agents_failure(state, ws, opts, tracer, writer, exc)  # blame: the agent's, scored
+            else:
+                state.status = STATUS_INFRA_ERROR
+                state.error = one_line(exc)
+                if not isinstance(exc, (CabError, InfraError)):
+                    writer.write_text("harness_error.txt", traceback.format_exc())
         finally:
             with tracer.span("cleanup", f"cleanup:{adapter.name}"):
                 if session is not None:
@@ -318,7 +325,9 @@ class Runner:
     def _final_output(self, adapter, output: str) -> str:
         if adapter.final_output is not None:
             try:
-                return adapter.final_output(output) or ""
+                text = adapter.final_output(output) or ""
+                if isinstance(text, str):
+                    return text
             except Exception:
                 pass
         return output[-4000:]
@@ -331,6 +340,7 @@ class Runner:
             reported = adapter.agent_tokens(output)
         except Exception:
             reported = None
+        reported = agent_count(reported)  # what a parser made of the agent's output, as plain data
         if not reported:
             return {}
         calls = proxy.calls
@@ -338,8 +348,32 @@ class Runner:
                     "completion_tokens": sum(c.completion_tokens for c in calls)}
         measured["total_tokens"] = measured["prompt_tokens"] + measured["completion_tokens"]
         agrees = all(tokens_agree(reported.get(k), v) for k, v in measured.items())
-        return {"reported": dict(reported), "proxy": measured, "agrees": agrees,
+        return {"reported": reported, "proxy": measured, "agrees": agrees,
                 "estimated_calls": sum(1 for c in calls if c.usage_source == "estimated")}
+
+    def _agents_failure(self, state: "CellState", ws, opts: RunOptions, tracer: Tracer, writer: CellWriter,
+                        exc: Exception) -> None:
+        """A harness step failed after the agent ran, on what the agent left (its files, output or calls),
+        with no harness-side evidence (an :class:`InfraError`) against the environment: the agent failed.
+
+        The cell stays ``ok`` and is scored with nothing verified (pass 0) and an integrity
+        finding (a check that could not run cannot vouch for the cell): breaking a harness step
+        earns nothing.  The warning and ``harness_error.txt`` say what failed.
+        """
+        writer.write_text("harness_error.txt", traceback.format_exc())
+        what = f"a harness step failed on what the agent left: {one_line(exc)}"
+        tracer.warnings.append(f"the agent's failure: {what}")
+        state.verify = state.verdict = None
+        state.forgery_findings = [*(state.forgery_findings or ()), what]
+        state.wall_ms = (time.perf_counter() - state.t0) * 1000
+        try:
+            state.scores = self._score(state, ws, opts)
+        except Exception:  # what the agent left breaks scoring too: score as if nothing was changed or checked
+            state.changes, state.hook_files = None, []
+            ctx = ScoreContext(task=state.task, cell=state.cell, launch=state.launch, verify=None, changes=None,
+                               final_output=str(state.final_output or ""), wall_clock_ms=state.wall_ms,
+                               options=dict(opts.score_options), forgery_findings=(what,))
+            state.scores = score_all(self.registry, ctx)
 
     def _score(self, state: "CellState", ws: CellWorkspace, opts: RunOptions) -> dict[str, AxisScore]:
         options = dict(opts.score_options)

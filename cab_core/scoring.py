@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 import attrs
@@ -164,6 +165,31 @@ def changed_paths(changes: Optional[FileChanges]) -> list[str]:
     if changes is None:
         return []
     return sorted({normalise_path(p) for p in (*changes.added, *changes.removed, *changes.modified)})
+
+
+def patch_sections(patch: str) -> dict[str, str]:
+    """Each file's part of a git patch (``ctx.changes.patch``), by its path as the file system has it
+    (git's quoted paths, ``"b/\\303\\251.md"``, decoded)."""
+    out: dict[str, str] = {}
+    for part in re.split(r"(?m)^(?=diff --git )", patch or ""):
+        m = re.search(r'(?m)^\+\+\+ (?:b/(.*)|"b/(.*)")$', part) or re.match(r"diff --git a/\S+ b/(.*)$()", part, re.M)
+        if not m:
+            continue
+        path = m.group(1) if m.group(1) is not None else m.group(2)
+        if m.group(2):
+            try:
+                path = m.group(2).encode("latin-1").decode("unicode_escape").encode("latin-1").decode("utf-8")
+            except (UnicodeError, ValueError):
+                path = m.group(2)
+        out[path] = part
+    return out
+
+
+def content_changed(section: Optional[str]) -> bool:
+    """Whether a file's patch section changes its content (a hunk or a binary patch), not only its mode."""
+    if section is None:
+        return True  # not in the patch (over its caps): assume it did
+    return "\n@@ " in section or "GIT binary patch" in section or "\nBinary files " in section
 
 
 # --------------------------------------------------------------------------- reading other axes
@@ -318,5 +344,5 @@ def note_of(scorer: Optional[Scorer], score: AxisScore) -> str:
 __all__ = [
     "AMOUNT_SCALES", "OPTION_EXTRA_EXPECTED", "check_weights", "parse_weights", "OPTION_WEIGHTS", "TAIL_CHARS", "axis_value", "breakdown_of",
     "changed_paths", "expected_globs", "format_value", "glob_match", "keywords_found", "never_raise", "normalise_path",
-    "note_of", "number", "pass_value", "score_all", "tail", "token_totals", "tokens_per_correct", "unit_value", "verify_passed",
+    "note_of", "number", "pass_value", "patch_sections", "content_changed", "score_all", "tail", "token_totals", "tokens_per_correct", "unit_value", "verify_passed",
 ]

@@ -24,6 +24,7 @@ import functools
 import json
 import math
 import re
+from fractions import Fraction
 from typing import Any, Iterable, Mapping, Optional
 
 #: Tokens a chat message costs beyond its text (role, separators), as OpenAI documents.
@@ -127,16 +128,52 @@ def count_prompt_tokens(texts: Iterable[str], messages: int = 0) -> int:
 # --------------------------------------------------------------------------- the cross-check
 
 
-def tokens_agree(reported: Optional[int], measured: int) -> bool:
-    """Whether an agent's count and the proxy's agree (``None``: the agent did not say)."""
+#: The keys of a token count (the agent's and the proxy's).
+COUNT_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+def as_count(value: Any) -> Optional[int]:
+    """``value`` as a whole number of tokens (any size), or ``None`` when it is not one.
+
+    Ints, integral finite floats and digit strings (under 4,000 digits) are counts;
+    bools, negatives, fractions, NaN, infinity and anything else are not.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        value = int(value) if math.isfinite(value) and value.is_integer() else None
+    elif isinstance(value, str):
+        text = value.strip()
+        value = int(text) if text.isdigit() and len(text) < 4000 else None
+    return value if isinstance(value, int) and value >= 0 else None
+
+
+def agent_count(reported: Any) -> Optional[dict]:
+    """An adapter's parse of the agent's own count as plain data: the count keys only, each a count or,
+    when it is not one, its text cut to 40 characters (which then disagrees); ``None`` for no count."""
+    if not isinstance(reported, Mapping):
+        return None
+    out: dict[str, Any] = {}
+    for key in COUNT_KEYS:
+        if key in reported and reported[key] is not None:
+            count = as_count(reported[key])
+            out[key] = count if count is not None else str(reported[key])[:40]
+    return out or None
+
+
+def tokens_agree(reported: Any, measured: Any) -> bool:
+    """Whether an agent's count and the proxy's agree (``None``: the agent did not say).
+
+    Exact integer arithmetic: a count of any size compares without overflow; a value
+    that is not a count (text, infinity, a negative) disagrees.
+    """
     if reported is None:
         return True
-    try:
-        reported = int(reported)
-    except (TypeError, ValueError):
+    agent, proxy = as_count(reported), as_count(measured) or 0
+    if agent is None:
         return False
-    gap = abs(reported - measured)
-    return gap <= max(AGREEMENT_TOKENS, AGREEMENT_SHARE * max(reported, measured))
+    gap = abs(agent - proxy)
+    return gap <= AGREEMENT_TOKENS or gap <= Fraction(str(AGREEMENT_SHARE)) * max(agent, proxy)
 
 
 def agent_token_warning(agent_tokens: Mapping[str, Any]) -> Optional[str]:
@@ -148,9 +185,8 @@ def agent_token_warning(agent_tokens: Mapping[str, Any]) -> Optional[str]:
     measured = agent_tokens.get("proxy") if isinstance(agent_tokens, Mapping) else None
     if not isinstance(reported, Mapping) or not isinstance(measured, Mapping):
         return None
-    gaps = [f"{key} agent {reported.get(key)} vs proxy {measured.get(key, 0)}"
-            for key in ("prompt_tokens", "completion_tokens", "total_tokens")
-            if not tokens_agree(reported.get(key), int(measured.get(key) or 0))]
+    gaps = [f"{key} agent {str(reported.get(key))[:40]} vs proxy {measured.get(key, 0)}"
+            for key in COUNT_KEYS if not tokens_agree(reported.get(key), measured.get(key) or 0)]
     if not gaps:
         return None
     share = int(AGREEMENT_SHARE * 100)

@@ -55,7 +55,9 @@ def test_a_failed_cell_earns_no_cost_or_latency_even_when_fast_and_free(tmp_path
     c = all_scores(ctx)["composite"]
     assert c.breakdown["components"]["cost_efficiency"] == 0.0
     assert c.breakdown["components"]["latency_efficiency"] == 0.0
-    assert c.value == 0.3  # integrity 0.2 + clean blast 0.1, exactly (rounded, not 0.30000000000000004)
+    assert c.value == 0.0  # changed nothing: a noop earns nothing (it once scored 0.3, above honest failures)
+    tried = all_scores(attrs.evolve(ctx, changes=FileChanges(modified=("src/lib.rs", "notes.txt"))))["composite"]
+    assert tried.value == 0.2  # attempted: the integrity weight alone, whatever the blast radius
 
 
 def test_a_lone_passing_cell_pays_for_its_tokens(tmp_path):
@@ -103,7 +105,10 @@ def test_every_pass_outranks_every_failure(fail, ok, refs):
                        options={"reference_tokens": refs[0], "reference_wall_clock_ms": refs[1]})
         return composite.score(ctx).value
 
-    assert value(0, *fail) <= 0.3 < 0.4 <= value(1, *ok)
+    # A failure earns at most the integrity weight (when it attempted the task); a pass with integrity at least
+    # pass + integrity; a pass whose integrity is not 1 (a tampered cell) nothing at all.
+    assert value(0, *fail) <= 0.2 < 0.6 <= value(1, 1.0, *ok[1:])
+    assert value(1, *ok) == (value(1, 1.0, *ok[1:]) if ok[0] >= 1.0 else 0.0)
 
 
 # --------------------------------------------------------------------------- latency

@@ -45,10 +45,10 @@ def test_the_weighted_composite_is_as_computed_by_hand(weighted_sweep):
     cells = {m: json.loads(next((weighted_sweep / "w" / "command" / m).rglob("cell.json")).read_text())
              for m in ("oracle", "noop")}
     noop = cells["noop"]["scores"]
-    # noop fails and changes nothing: integrity 1 and a clean blast radius earn their weight; pass, tokens,
-    # latency earn nothing, and test_focus (nothing changed: no value) earns nothing.  Weights over 1.2:
+    # noop fails and changes nothing: a failure that did not attempt the task earns nothing (not even its clean
+    # integrity and blast radius, which once ranked it above honest failures).  Weights over 1.2:
     assert noop["test_focus"]["value"] is None
-    assert noop["composite"]["value"] == pytest.approx((0.2 + 0.1) / 1.2) == pytest.approx(0.25)
+    assert noop["composite"]["value"] == 0.0
     assert noop["composite"]["breakdown"]["weights"] == pytest.approx({**{k: v / 1.2 for k, v in DEFAULT.items()},
                                                                       "test_focus": 0.2 / 1.2})
     # The oracle passes, changes the expected file only, and is its task's fastest and cheapest cell: 1.
@@ -62,7 +62,7 @@ def test_the_weighted_composite_is_as_computed_by_hand(weighted_sweep):
 def test_without_weights_the_default_composite_is_unchanged(tmp_path):
     res = cab("run", "-a", "command", "-m", "noop", "-t", PY, "--results", tmp_path, "--json")
     cell = json.loads(res.stdout)
-    assert cell["scores"]["composite"]["value"] == pytest.approx(0.3)
+    assert cell["scores"]["composite"]["value"] == 0.0  # noop: nothing attempted, nothing earned
     assert cell["scores"]["composite"]["breakdown"]["weights"] == DEFAULT
 
 
@@ -138,7 +138,8 @@ def test_a_sweep_file_sets_weights_and_a_bad_one_names_the_file(tmp_path):
     res = cab("sweep", good, "--sweep-id", "f")
     assert res.exit_code == 0, res.output
     cell = json.loads(next((tmp_path / "r" / "f").rglob("cell.json")).read_text())
-    assert cell["scores"]["composite"]["value"] == pytest.approx(0.25)
+    assert cell["scores"]["composite"]["value"] == 0.0 and cell["scores"]["composite"]["breakdown"]["weights"][
+        "test_focus"] == pytest.approx(0.2 / 1.2)
     bad = tmp_path / "bad.toml"
     bad.write_text('adapters = ["command"]\n[weights]\nspeed = 1\n')
     res = cab("sweep", bad)

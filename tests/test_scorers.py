@@ -325,7 +325,8 @@ def test_reference_tokens(reference_scores):
     )
     assert_breakdown(reference_scores["tokens"], reference)
     # The reference page's keys, then how many calls' tokens cab counted itself (issue 21).
-    assert list(reference_scores["tokens"].breakdown) == list(json.loads(reference)) + ["estimated_calls", "cost"]
+    assert list(reference_scores["tokens"].breakdown) == list(json.loads(reference)) + ["estimated_calls", "estimated_reasons",
+                                                                                          "cost"]
     assert reference_scores["tokens"].breakdown["estimated_calls"] == 0
 
 

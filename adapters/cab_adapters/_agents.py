@@ -156,14 +156,21 @@ class Usage:
         self.completion_tokens = 0
         self.reports = 0
 
-    def add(self, prompt: int, completion: int) -> None:
-        self.prompt_tokens += int(prompt or 0)
-        self.completion_tokens += int(completion or 0)
+    def add(self, prompt: object, completion: object) -> None:
+        """Add one report; a value that is not a whole non-negative count (text, infinity, a list) counts 0."""
+        self.prompt_tokens += _count(prompt)
+        self.completion_tokens += _count(completion)
         self.reports += 1
 
     def line(self, agent: str) -> str:
         return USAGE_LINE.format(agent=agent, prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
                                  total_tokens=self.prompt_tokens + self.completion_tokens)
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    return int(value) if value == value and abs(value) != float("inf") and value >= 0 else 0
 
 
 Render = Callable[[dict, Usage], Iterable[str]]
@@ -177,9 +184,12 @@ def usage_from_json_lines(text: str, pick: Callable[[dict], object]) -> Usage:
             event = json.loads(line)
         except ValueError:
             continue
-        counts = pick(event) if isinstance(event, dict) else None
-        if isinstance(counts, tuple):
-            usage.add(*counts)
+        try:  # a hostile or new event shape (a count that is text, infinity, a list) is skipped, never fatal
+            counts = pick(event) if isinstance(event, dict) else None
+            if isinstance(counts, tuple):
+                usage.add(*counts)
+        except (TypeError, ValueError, OverflowError, AttributeError, KeyError, IndexError):
+            continue
     return usage
 
 
@@ -217,7 +227,7 @@ def relay_main(agent: str, render: Optional[Render], args: list[str],
     if found["--usage-log"] and read_usage_log is not None:
         try:
             usage = read_usage_log(Path(found["--usage-log"][-1]).read_text(errors="replace"))
-        except OSError:
+        except Exception:  # the agent's own log, in whatever state it left it: no count, never a crash
             usage = Usage()
     if usage.reports or (render is not None and not found["--passthrough"]):
         print(usage.line(agent), flush=True)

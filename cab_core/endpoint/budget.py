@@ -7,8 +7,12 @@ spent is under every budget (calls already admitted count against
 dollars are known only when a call ends: the call that crosses those budgets
 completes and the next one is refused.  So that a burst of parallel calls cannot
 slip past them either, each call in flight holds a reservation of its prompt's
-estimated tokens (request bytes / 4) and their price, counted as spent until the
-call is recorded.  A refused call is answered in the wire
+estimated tokens (request bytes / 4) plus the answer it may get (the request's own
+output cap, ``max_tokens`` and the like, else :data:`OUTPUT_RESERVE`), and their
+price, counted as spent until the call is recorded.  A call that does not fit beside
+the calls in flight is not refused (nothing was spent yet): it waits for them
+(:meth:`BudgetGuard.admit` says ``WAIT``), so a burst is admitted one reservation at a
+time and the overshoot is at most what the calls in flight write past their reservations.  A refused call is answered in the wire
 protocol's own error shape (``{"error": {"message", "type": "budget_exceeded"}}``
 for chat completions) with HTTP **402**: a 429 would tell clients to retry (the
 OpenAI SDK and litellm retry 429 with backoff, burning the agent's time on a
@@ -22,6 +26,7 @@ kind) and the cell records :attr:`BudgetGuard.exceeded`.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 from typing import Any, Mapping, Optional
@@ -34,6 +39,26 @@ from ..pricing import PriceTable, database, is_free, parse_prices
 #: HTTP status of a refused call (see the module docstring for why not 429).
 BUDGET_STATUS = 402
 BUDGET_KIND = "budget_exceeded"
+#: Tokens reserved for the answer of a call that declares no output cap.
+OUTPUT_RESERVE = 1024
+#: What :meth:`BudgetGuard.admit` answers when a call must wait for the calls in flight.
+WAIT = "wait"
+#: Request keys (any protocol) that cap a call's answer, and where Gemini keeps its cap.
+_OUTPUT_CAPS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "maxOutputTokens")
+
+
+def output_cap(body) -> Optional[int]:
+    """The most tokens the request lets its answer have (``None``: it declares no cap)."""
+    if not isinstance(body, dict):
+        return None
+    places = [body, body.get("generationConfig"), body.get("generation_config")]
+    for place in places:
+        if isinstance(place, dict):
+            for key in _OUTPUT_CAPS:
+                value = place.get(key)
+                if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                    return value
+    return None
 
 
 def _positive(kind: type, flag: str):
@@ -85,10 +110,11 @@ class BudgetGuard:
         return {"model_calls": self.admitted, "tokens": self.tokens,
                 "cost_usd": None if self.cost is None else round(self.cost, 9)}
 
-    def _over(self) -> Optional[tuple[str, Any]]:
+    def _over(self, held: bool = True) -> Optional[tuple[str, Any]]:
+        """The first budget spent (``held``: counting the reservations of calls in flight), else ``None``."""
         b = self.budget
-        held_tokens = sum(t for t, _ in self._reserved.values())
-        held_cost = sum(c for _, c in self._reserved.values())
+        held_tokens = sum(t for t, _ in self._reserved.values()) if held else 0
+        held_cost = sum(c for _, c in self._reserved.values()) if held else 0.0
         if b.max_model_calls is not None and self.admitted >= b.max_model_calls:
             return "max_model_calls", b.max_model_calls
         if b.max_tokens is not None and self.tokens + held_tokens >= b.max_tokens:
@@ -98,26 +124,47 @@ class BudgetGuard:
             return "max_cost", b.max_cost
         return None
 
-    def admit(self, index: int = -1, request_bytes: int = 0) -> Optional[str]:
-        """``None`` when call ``index`` may go on (it is counted and reserved); else the message the agent gets."""
+    def admit(self, index: int = -1, request_bytes: int = 0, output_tokens: Optional[int] = None) -> Optional[str]:
+        """``None`` when call ``index`` may go on (it is counted and reserved); :data:`WAIT` when it
+        fits the budget only once the calls in flight are recorded; else the message the agent gets.
+
+        ``output_tokens``: the request's own output cap (:func:`output_cap`), else :data:`OUTPUT_RESERVE`.
+        """
         with self._lock:
             over = self._over()
             if over is None:
-                self.admitted += 1
-                tokens = max(0, int(request_bytes or 0)) // 4
+                prompt, answer = max(0, int(request_bytes or 0)) // 4, output_tokens or OUTPUT_RESERVE
+                tokens = prompt + answer
                 price = self.prices.price(self.cell_model) if self.cell_model else None
-                self._reserved[index] = (tokens, price.cost(tokens, 0) if price else 0.0)
+                dollars = price.cost(prompt, answer) if price else 0.0
+                if self._reserved and self._would_cross(tokens, dollars):
+                    return WAIT
+                self.admitted += 1
+                self._reserved[index] = (tokens, dollars)
                 return None
-            self.refused += 1
-            name, limit = over
-            spent = self.spent()
-            if self._first is None:
-                self._first = {"budget": name, "limit": limit, "spent": spent}
-            shown = {"max_model_calls": f"{spent['model_calls']} model calls", "max_tokens": f"{spent['tokens']} tokens",
-                     "max_cost": "an unknown amount (a model's price is unknown)" if spent["cost_usd"] is None
-                     else f"${spent['cost_usd']:.6g}"}[name]
-            return (f"cab: budget exceeded: this run's {name.replace('_', '-')} budget is {limit:g} and "
-                    f"{shown} were spent; no more model calls will be answered. Finish now with what you have.")
+            if over[0] != "max_model_calls" and self._reserved and self._over(held=False) is None:
+                return WAIT  # only reservations are over: what is in flight may yet leave room
+            return self._refuse(over)
+
+    def _would_cross(self, tokens: int, dollars: float) -> bool:
+        b = self.budget
+        held_tokens = sum(t for t, _ in self._reserved.values())
+        held_cost = sum(c for _, c in self._reserved.values())
+        if b.max_tokens is not None and self.tokens + held_tokens + tokens > b.max_tokens:
+            return True
+        return b.max_cost is not None and self.cost is not None and self.cost + held_cost + dollars > b.max_cost
+
+    def _refuse(self, over: tuple[str, Any]) -> str:
+        self.refused += 1
+        name, limit = over
+        spent = self.spent()
+        if self._first is None:
+            self._first = {"budget": name, "limit": limit, "spent": spent}
+        shown = {"max_model_calls": f"{spent['model_calls']} model calls", "max_tokens": f"{spent['tokens']} tokens",
+                 "max_cost": "an unknown amount (a model's price is unknown)" if spent["cost_usd"] is None
+                 else f"${spent['cost_usd']:.6g}"}[name]
+        return (f"cab: budget exceeded: this run's {name.replace('_', '-')} budget is {limit:g} and "
+                f"{shown} were spent; no more model calls will be answered. Finish now with what you have.")
 
     def record(self, call: Any) -> None:
         """Count a stored call's tokens and cost (refused calls spend nothing)."""
@@ -136,6 +183,19 @@ class BudgetGuard:
             if self._first is None:
                 return None
             return {**self._first, "spent": self.spent(), "refused_calls": self.refused}
+
+
+#: How often a call waiting for budget room asks again.
+ADMIT_POLL_S = 0.02
+
+
+async def admit(guard: BudgetGuard, index: int, request_bytes: int, cap: Optional[int]) -> Optional[str]:
+    """``guard``'s answer for a call (``None``: go on, else the refusal), once it need no longer :data:`WAIT`."""
+    while True:
+        answer = guard.admit(index, request_bytes, cap)
+        if answer != WAIT:
+            return answer
+        await asyncio.sleep(ADMIT_POLL_S)
 
 
 def cost_setup(opts: Any) -> tuple[PriceTable, Optional[BudgetGuard]]:

@@ -69,7 +69,7 @@ class ChatCompletions(WireProtocol):
             return False
         try:
             obj = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return False
         return isinstance(obj, dict) and not obj.get("choices") and isinstance(obj.get("usage"), dict)
 
@@ -85,6 +85,8 @@ class ChatCompletions(WireProtocol):
         for choice in obj.get("choices") or ():
             if isinstance(choice, dict) and choice.get("index", 0) == 0:
                 self.read_choice(reading, choice, choice.get("delta"), arrived)
+            elif isinstance(choice, dict):
+                other_choice(reading, choice, choice.get("delta"))
 
     def read_body(self, reading: Reading, obj: Any) -> None:
         if not isinstance(obj, dict) or not isinstance(obj.get("choices"), list):
@@ -98,6 +100,8 @@ class ChatCompletions(WireProtocol):
         for choice in obj["choices"]:
             if isinstance(choice, dict) and choice.get("index", 0) == 0:
                 self.read_choice(reading, choice, choice.get(self.whole_key), None)
+            elif isinstance(choice, dict):
+                other_choice(reading, choice, choice.get(self.whole_key))
 
     def read_choice(self, reading: Reading, choice: dict, message: Any, arrived: Any) -> None:
         """One choice: its message (or streamed delta) and finish reason."""
@@ -115,6 +119,18 @@ class ChatCompletions(WireProtocol):
                              arguments if isinstance(arguments, str) else None, arrived)
         if choice.get("finish_reason"):
             reading.finish_reason = str(choice["finish_reason"])
+
+
+def other_choice(reading: Reading, choice: dict, message: Any) -> None:
+    """A choice beyond the first (``n`` > 1): not recorded, but its text is counted (an estimate must
+    not leave out what the upstream generated and billed)."""
+    parts = [choice.get("text"), *(message.get(k) for k in ("content", "reasoning_content") if isinstance(message, dict))]
+    if isinstance(message, dict):
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                parts += [function.get("name"), function.get("arguments")]
+    reading.dropped_chars += sum(len(p) if isinstance(p, str) else len(text_of(p)) for p in parts if p)
 
 
 register_protocol(ChatCompletions())

@@ -20,9 +20,13 @@ from ..pricing import cached_input_tokens
 from ..tokens import count_prompt_tokens, count_tokens
 from .limits import BodyCapture
 from .protocol import Reading, WireProtocol
-from .sse import is_sse
+from .sse import SSESplitter, event_data, is_sse
 
 ERROR_TEXT_LIMIT = 500
+#: Reported completion tokens this many times fewer than the tokenizer counts in the answer (less
+#: the margin) are not believed: tokenizers differ, but not by that much.
+IMPLAUSIBLE_RATIO = 4
+IMPLAUSIBLE_MARGIN = 16
 #: Stream events held unparsed before the exchange parses them (bounded memory).
 PENDING_EVENT_BYTES = 256 * 1024
 
@@ -109,7 +113,7 @@ class Exchange:
         for arrived, data in self._pending:
             try:
                 obj = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):
                 self.reading.fail("bad_response", "invalid JSON in stream event: " + data[:200].decode("utf-8", "replace"))
                 continue
             self.protocol.read_event(self.reading, obj, arrived)
@@ -136,10 +140,12 @@ class Exchange:
             self._parse_pending()
             if not is_sse(self.content_type) and self.error_kind is None and classify_status(self.status) is None:
                 body = self.capture.kept
-                if body is not None:
+                if body is not None and body.lstrip()[:6] in (b"data: ", b"data:{", b"event:"):
+                    self._read_stream_body(body)  # a stream sent under another content type: read as one
+                elif body is not None:
                     try:
                         obj = json.loads(body)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         self.reading.fail("bad_response", f"not a {self.protocol.name} response: "
                                           + body[:300].decode("utf-8", "replace"))
                     else:
@@ -151,14 +157,54 @@ class Exchange:
             self._call = self._build()
         return self._call
 
-    def _tokens(self) -> tuple[int, int, int, str]:
+    def _read_stream_body(self, body: bytes) -> None:
+        splitter = SSESplitter()
+        for event in [*splitter.feed(body), splitter.flush()]:
+            data = event_data(event)
+            if data == b"[DONE]":
+                self.saw_done = True
+            elif data is not None:
+                self._pending.append((time.perf_counter(), data))
+        self._parse_pending()
+        self._stream_ended = True
+
+    def _tokens(self) -> tuple[int, int, int, str, Optional[str]]:
+        """``(prompt, completion, total, usage_source, usage_note)``.
+
+        The upstream's usage when it is believable and final; otherwise, for every call
+        the upstream took (a success status, even when the answer was cut, garbled or the
+        agent hung up), an estimate with the reason in ``usage_note``: an answered call is
+        never 0 tokens.  A call cut off after part of its usage arrived (Anthropic's
+        ``message_start``, Gemini's running counts) takes the larger of each count.  Only
+        a call the upstream refused or never got counts nothing.
+        """
         reading = self.reading
+        note = "the upstream sent no usage"
+        reported: Optional[tuple[int, int, int]] = None
         if reading.usage is not None:
-            return (*self.protocol.usage(reading.usage), "reported")
-        said = reading.kept_chars > 0 or bool(reading.tools) or (self.error_kind is None and self.capture.size > 0)
-        answered = classify_status(self.status) is None and said
+            try:
+                reported = self.protocol.usage(reading.usage)
+            except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+                note = f"the upstream's usage was not used: {exc}"
+            else:
+                note = self._implausible(*reported[:2]) or ""
+        answered = classify_status(self.status) is None
+        if reported is not None and not note and (self.error_kind is None or not answered):
+            prompt, completion, total = reported
+            return prompt, completion, max(total, prompt + completion), "reported", None
         if not answered:
-            return 0, 0, 0, "none"
+            return 0, 0, 0, "none", None
+        prompt, completion = self._estimate()
+        if reported is not None:  # usage that is too low, or cut off: never less than it said
+            prompt, completion = max(prompt, reported[0]), max(completion, reported[1])
+            note = note or "the answer was cut off before its final usage"
+        if self.error_kind is not None:
+            note += f" (the call ended {self.error_kind}: counted from what arrived)"
+        return prompt, completion, prompt + completion, "estimated", note
+
+    def _estimate(self) -> tuple[int, int]:
+        """Prompt and completion tokens counted with the tokenizer from what was sent and what arrived."""
+        reading = self.reading
         if isinstance(self.request, dict):
             texts, messages = self.protocol.prompt_texts(self.request)
             prompt = count_prompt_tokens(texts, messages)
@@ -167,11 +213,24 @@ class Exchange:
         completion = sum(count_tokens(t) for t in reading.output_texts()) + math.ceil(reading.dropped_chars / 4)
         if completion == 0 and reading.kept_chars == 0 and self.capture.kept is None:
             completion = math.ceil(self.capture.size / 4)  # too large to read: its size says something
-        return prompt, completion, prompt + completion, "estimated"
+        return prompt, completion
+
+    def _implausible(self, prompt: int, completion: int) -> Optional[str]:
+        """Why a well-formed usage cannot be true of this call: 0 prompt tokens for a request with
+        a body, or far fewer completion tokens than the text that arrived (a quarter of the
+        tokenizer's count, less a margin: no tokenizer differs by that much)."""
+        if prompt == 0 and int(self.info.get("bytes") or 0) > 0:
+            return "the upstream's usage says 0 prompt tokens for a non-empty request"
+        reading = self.reading
+        if reading.kept_chars or reading.dropped_chars or reading.tools:
+            seen = sum(count_tokens(t) for t in reading.output_texts()) + math.ceil(reading.dropped_chars / 4)
+            if completion * IMPLAUSIBLE_RATIO + IMPLAUSIBLE_MARGIN < seen:
+                return f"the upstream's usage says {completion} completion tokens for an answer of about {seen}"
+        return None
 
     def _build(self) -> ModelCall:
         request = self.request if isinstance(self.request, dict) else {}
-        prompt, completion, total, source = self._tokens()
+        prompt, completion, total, source, note = self._tokens()
         end = self.end if self.end is not None else time.perf_counter()
         omitted = {}
         if not self.info.get("kept", True):
@@ -191,5 +250,6 @@ class Exchange:
             ttft_ms=None if first is None else round((first - self.t0) * 1000, 3),
             status=self.status, error=self.error, error_kind=self.error_kind,
             usage_source=source, protocol=self.protocol.name, omitted=omitted,
-            cached_tokens=cached_input_tokens(self.reading.usage),
+            cached_tokens=cached_input_tokens(self.reading.usage) if source == "reported" else None,
+            usage_note=note,
         )

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from ..tokens import message_text
-from .protocol import Reading, WireProtocol, _int, register_protocol, text_of
+from .protocol import Reading, WireProtocol, count, register_protocol, text_of
 
 # 402 is cab's budget refusal: FAILED_PRECONDITION, not RESOURCE_EXHAUSTED (a quota clients wait out and retry).
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 402: "FAILED_PRECONDITION", 403: "PERMISSION_DENIED",
@@ -153,9 +153,9 @@ class Gemini(WireProtocol):
         return reading.finish_reason is not None
 
     def usage(self, usage: dict) -> tuple[int, int, int]:
-        prompt = _int(usage.get("promptTokenCount"))
-        completion = _int(usage.get("candidatesTokenCount")) + _int(usage.get("thoughtsTokenCount"))
-        return prompt, completion, _int(usage.get("totalTokenCount")) or prompt + completion
+        prompt = count(usage, "promptTokenCount")
+        completion = count(usage, "candidatesTokenCount") + count(usage, "thoughtsTokenCount")
+        return prompt, completion, count(usage, "totalTokenCount") or prompt + completion
 
 
 def _lower_types(schema: Any) -> Any:

@@ -49,7 +49,7 @@ def _request(url: str, body: Optional[dict], api_key: Optional[str], timeout: fl
     except urllib.error.HTTPError as exc:
         try:
             retry = float(exc.headers.get("Retry-After") or 1)
-        except ValueError:
+        except (ValueError, RecursionError):
             retry = 1.0
         return exc.code, exc.read(1 << 16), retry
 
@@ -81,7 +81,7 @@ def probe(upstream: str, protocol: WireProtocol, model: Optional[str], api_key: 
         return f"probe of {base}: HTTP {status}: {_one_line(data.decode('utf-8', 'replace'))}"
     try:
         obj = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return f"probe of {base}: not JSON: {_one_line(data.decode('utf-8', 'replace'))}"
     if body is not None and not protocol.probe_ok(obj):
         return f"probe of {base}: not a {protocol.name} answer: {_one_line(data.decode('utf-8', 'replace'))}"

@@ -162,6 +162,9 @@ async def read_request(content: StreamReader, declared: Optional[int], limits: P
 
 def refusal(refused: str, size: int, limits: ProxyLimits) -> tuple[int, str, str]:
     """``(status, error kind, message)`` for a request body the proxy did not hold (``refused`` says why)."""
+    if refused == "not_json":
+        return (400, "invalid_request_error",
+                "cab proxy: the request body must be one JSON object (strict JSON: no comments, trailing commas or NaN)")
     if refused == "encoded":
         return (415, "unsupported_content_encoding",
                 "cab proxy: send the request body uncompressed (Content-Encoding is not supported)")

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..tokens import message_text
 from .chat import streams
-from .protocol import Reading, WireProtocol, _int, register_protocol, text_of
+from .protocol import Reading, WireProtocol, count, register_protocol, text_of
 
 #: HTTP status -> Anthropic's error type.
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
@@ -160,8 +160,8 @@ class Messages(WireProtocol):
         return reading.finish_reason is not None
 
     def usage(self, usage: dict) -> tuple[int, int, int]:
-        prompt = sum(_int(usage.get(k)) for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
-        completion = _int(usage.get("output_tokens"))
+        prompt = sum(count(usage, k) for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"))
+        completion = count(usage, "output_tokens")
         return prompt, completion, prompt + completion
 
 

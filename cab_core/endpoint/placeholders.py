@@ -125,7 +125,7 @@ class Placeholders:
             data = event_data(raw)
             try:
                 parsed.append(json.loads(data) if data and data != b"[DONE]" else None)
-            except ValueError:
+            except (ValueError, RecursionError):
                 parsed.append(None)
         changed = self._merge_split_literals(parsed) if merge else set()
         out = []
@@ -170,7 +170,7 @@ def _with_data(raw: bytes, data: bytes) -> bytes:
 def _rewrite_json(body: str, fn: Callable[[str], str]) -> str:
     try:
         obj = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return fn(body)
     new = _walk(obj, fn)
     return body if new == obj else json.dumps(new, ensure_ascii=False)

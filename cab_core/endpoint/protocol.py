@@ -16,10 +16,11 @@ Requests are always parsed JSON, never matched as bytes, so every spelling of a 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, Optional
 
-__all__ = ["Reading", "WireProtocol", "protocol_for", "protocol_named", "protocols", "register_protocol", "unregister_protocol"]
+__all__ = ["MAX_CALL_TOKENS", "Reading", "UsageError", "count", "WireProtocol", "protocol_for", "protocol_named", "protocols", "register_protocol", "unregister_protocol"]
 
 
 class Reading:
@@ -179,17 +180,36 @@ class WireProtocol:
         return saw_done or reading.finish_reason is not None
 
     def usage(self, usage: dict) -> tuple[int, int, int]:
-        """``(prompt, completion, total)`` from the protocol's usage block."""
-        prompt = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
-        completion = _int(usage.get("completion_tokens", usage.get("output_tokens")))
-        return prompt, completion, _int(usage.get("total_tokens")) or prompt + completion
+        """``(prompt, completion, total)`` from the protocol's usage block.
+
+        Read each field with :func:`count`: a value that is not a believable count raises
+        :class:`UsageError`, and the proxy then estimates the call instead (never a silent 0).
+        """
+        prompt = count(usage, "prompt_tokens" if "prompt_tokens" in usage else "input_tokens")
+        completion = count(usage, "completion_tokens" if "completion_tokens" in usage else "output_tokens")
+        return prompt, completion, count(usage, "total_tokens") or prompt + completion
 
 
-def _int(value: Any) -> int:
-    try:
-        return max(0, int(value or 0))
-    except (TypeError, ValueError):
+#: No single call reads or writes more tokens than this: a larger count is not believed.
+MAX_CALL_TOKENS = 100_000_000
+
+
+class UsageError(ValueError):
+    """A usage field that is not a believable token count (the message names the field and its value)."""
+
+
+def count(usage: Any, key: str) -> int:
+    """``usage[key]`` as a token count: absent or null is 0; anything but a whole number from 0 to
+    :data:`MAX_CALL_TOKENS` (a string, a bool, a negative, a fraction, NaN, infinity) raises :class:`UsageError`."""
+    value = usage.get(key) if isinstance(usage, dict) else None
+    if value is None:
         return 0
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok and isinstance(value, float):
+        ok = math.isfinite(value) and value.is_integer()
+    if not ok or value < 0 or value > MAX_CALL_TOKENS:
+        raise UsageError(f"usage field {key} is {str(value)[:40]!r}, not a token count from 0 to {MAX_CALL_TOKENS:,}")
+    return int(value)
 
 
 def text_of(value: Any) -> str:

@@ -37,7 +37,7 @@ import json
 import threading
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import aiohttp
 from aiohttp import web
@@ -45,10 +45,10 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from ..aioserver import BackgroundServer
-from ..cassette import PATTERN_PREFIX, Cassette, request_hash
+from ..cassette import PATTERN_PREFIX, Cassette
 from ..errors import CabError
 from ..models import ModelCall, utcnow
-from .budget import BUDGET_KIND, BUDGET_STATUS, BudgetGuard
+from .budget import BUDGET_KIND, BUDGET_STATUS, BudgetGuard, admit, output_cap
 from .exchange import Exchange, classify_status
 from .health import INFRA_ERROR_KINDS, environment_failure, probe
 from .limits import BodyCapture, ByteBudget, ProxyLimits, read_request, refusal
@@ -73,6 +73,10 @@ class EndpointError(CabError, ValueError):
 def _json_error(status: int, message: str, kind: str, protocol: Optional[WireProtocol] = None) -> web.Response:
     body = protocol.error_body(status, message, kind) if protocol else {"error": {"message": message, "type": kind, "code": status}}
     return web.json_response(body, status=status)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _clean_path(rest: str) -> Optional[str]:
@@ -246,7 +250,8 @@ class RecordingProxy(BackgroundServer):
         protocol = protocol_for(request.method, clean) if clean is not None else None
         if protocol is None:
             return _json_error(403, f"cab proxy forwards model calls only, not {request.method} {path}", "forbidden")
-        return await self._call(request, protocol, rest, protocol.upstream_query(query))
+        # The upstream gets the path as the proxy read it (no escape can mean one route here, another there).
+        return await self._call(request, protocol, quote(clean, safe="/:@!$&'()*+,;=-._~"), protocol.upstream_query(query))
 
     async def _forward(self, request: web.Request, rest: str, query: str) -> web.StreamResponse:
         """Model listings: relayed as they are, recorded nowhere."""
@@ -310,22 +315,18 @@ class RecordingProxy(BackgroundServer):
             return self._refuse(protocol, info, capture, refused)
         parsed: Any = None
         try:
-            parsed = json.loads(body)
-        except ValueError:
+            parsed = json.loads(body, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
             pass
-        strip = False
-        if isinstance(parsed, dict):
-            upstream_body = dict(parsed)
-            strip = protocol.prepare(upstream_body)
-            info.update(model=protocol.model(upstream_body), stream=protocol.is_stream(upstream_body))
-            send = json.dumps(upstream_body, ensure_ascii=False).encode("utf-8")
-            del upstream_body
-            parsed = protocol.annotate(parsed, _clean_path(rest) or "", query)  # what the route says (Gemini's model)
-            info.update(model=protocol.model(parsed), stream=protocol.is_stream(parsed))
-        else:
-            parsed, send = None, body
-            info["hash"] = request_hash(body, self.hash_substitutions)
-        del body
+        if not isinstance(parsed, dict):  # what the proxy cannot read as the upstream would, it does not relay
+            return self._refuse(protocol, info, capture, "not_json")
+        cap = output_cap(parsed)
+        upstream_body = dict(parsed)
+        strip = protocol.prepare(upstream_body)
+        send = json.dumps(upstream_body, ensure_ascii=False).encode("utf-8")
+        del upstream_body, body
+        parsed = protocol.annotate(parsed, _clean_path(rest) or "", query)  # what the route says (Gemini's model)
+        info.update(model=protocol.model(parsed), stream=protocol.is_stream(parsed))
         ex = Exchange(self._take_index(), protocol, parsed, info, capture, self._store, self.hash_substitutions, strip)
         del parsed
         if not (summary["bytes"] <= self.limits.record_call_bytes and self._budget.take(summary["bytes"])):
@@ -335,7 +336,7 @@ class RecordingProxy(BackgroundServer):
                 ex.request = None
         try:
             # budget hook: admit (and reserve) or refuse
-            refusal = self.budget.admit(ex.index, summary["bytes"]) if self.budget is not None else None
+            refusal = await admit(self.budget, ex.index, summary["bytes"], cap) if self.budget is not None else None
             if refusal is not None:
                 ex.status = BUDGET_STATUS
                 ex.fail(BUDGET_KIND, refusal)

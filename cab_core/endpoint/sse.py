@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import AsyncIterator, Optional
 
 __all__ = ["SSESplitter", "event_data", "is_sse", "replay_chunks"]
 
 
+#: A blank line: two line ends in a row, each CRLF, LF or a lone CR (the SSE spec allows all three).
+_BLANK_LINE = re.compile(rb"(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r(?!\n))")
+
+
 class SSESplitter:
-    """Cuts a byte stream into complete SSE events (terminator included), keeping the bytes as sent."""
+    """Cuts a byte stream into complete SSE events (terminator included), keeping the bytes as sent.
+
+    Any of the spec's line ends ends a line (``\\r\\n``, ``\\n``, a lone ``\\r``, mixed); a
+    ``\\r`` at the end of what has arrived waits for the next byte (it may begin a ``\\r\\n``).
+    """
 
     __slots__ = ("_buf",)
 
@@ -19,14 +28,13 @@ class SSESplitter:
         buf = self._buf + data if self._buf else data
         events = []
         start = 0
-        while True:
-            lf = buf.find(b"\n\n", start)
-            crlf = buf.find(b"\r\n\r\n", start)
-            if lf < 0 and crlf < 0:
-                break
-            end = crlf + 4 if crlf >= 0 and (lf < 0 or crlf < lf) else lf + 2
-            events.append(buf[start:end])
-            start = end
+        for match in _BLANK_LINE.finditer(buf):
+            if match.start() < start:
+                continue
+            if match.end() == len(buf) and buf.endswith(b"\r"):
+                break  # a lone CR so far: it may be the first half of a CRLF
+            events.append(buf[start:match.end()])
+            start = match.end()
         self._buf = buf[start:]
         return events
 
@@ -42,7 +50,7 @@ class SSESplitter:
 
 def event_data(raw: bytes) -> Optional[bytes]:
     """The data of one raw SSE event (lines joined), or ``None`` for comments and data-less events."""
-    if raw.startswith(b"data: ") and raw.count(b"\n") <= 2:
+    if raw.startswith(b"data: ") and raw.endswith(b"\n\n") and raw.count(b"\n") == 2 and b"\r" not in raw:
         return raw[6:].strip()  # the common one-line event
     lines = [line[5:] for line in raw.splitlines() if line.startswith(b"data:")]
     if not lines:

@@ -89,3 +89,6 @@ class ModelCall:
     priced_as: str = ""
     #: Where that price came from: the database and its version, ``--price``, or ``free (scripted)``.
     price_source: str = ""
+    #: Why the tokens are estimated (``usage_source: "estimated"``): no usage came back, or the
+    #: upstream's usage was not believable (a field not a count, zero for a non-empty answer).
+    usage_note: Optional[str] = None

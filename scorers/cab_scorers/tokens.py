@@ -9,9 +9,12 @@ The pass is the pass_rate axis's when it is already in ``ctx.scores``, otherwise
 is computed from ``ctx.verify`` with the same helper, so the order scorers run in
 does not matter.
 
-``estimated_calls`` counts the calls whose endpoint sent no usage: the recording
-proxy counted their tokens with a tokenizer (``usage_source: "estimated"``), so
-those figures are cab's count, not the provider's.
+``estimated_calls`` counts the calls whose endpoint sent no believable usage (none,
+a field that is not a count, zero or far below the answer's own size, or a stream
+cut before its final usage): the recording proxy counted their tokens with a
+tokenizer (``usage_source: "estimated"``), so those figures are cab's count, not the
+provider's.  ``estimated_reasons`` maps each reason (``ModelCall.usage_note``) to how
+many calls it explains.
 
 ``cost`` (the last key) is the cell's cost in dollars: see :mod:`._cost`
 (``total_usd``, ``usd_per_correct_task``, ``priced_calls``, ``unknown_price_calls``,
@@ -19,6 +22,8 @@ those figures are cab's count, not the provider's.
 """
 
 from __future__ import annotations
+
+import re
 
 from cab_core import AxisScore, ScoreContext, Scorer, hookimpl
 
@@ -43,9 +48,20 @@ def score(ctx: ScoreContext) -> AxisScore:
         "tokens_per_correct_task": per_correct,
         "pass_used_for_division": passed,
         "estimated_calls": sum(1 for c in ctx.model_calls if getattr(c, "usage_source", "reported") == "estimated"),
+        "estimated_reasons": _reasons(ctx.model_calls),
         "cost": cost_block(ctx.model_calls, passed),
     }
     return AxisScore(axis=AXIS, value=number(per_correct), breakdown=breakdown)
+
+
+def _reasons(calls) -> dict:
+    """Why calls were estimated: each distinct ``usage_note`` (numbers folded) -> how many calls."""
+    out: dict[str, int] = {}
+    for call in calls:
+        if getattr(call, "usage_source", "reported") == "estimated":
+            why = re.sub(r"\d+", "N", str(getattr(call, "usage_note", None) or "the upstream sent no usage"))
+            out[why] = out.get(why, 0) + 1
+    return out
 
 
 @hookimpl
@@ -59,6 +75,8 @@ def cab_scorers():
 def note(score: AxisScore) -> str:
     """``1234 tokens in 3 calls · $0.0123 · $0.0123 per correct task`` (``cost unknown`` / ``free (scripted)``)."""
     text = f"{score.breakdown.get('total_tokens', 0)} tokens in {score.breakdown.get('model_calls', 0)} calls"
+    if score.breakdown.get("estimated_calls"):
+        text += f" ({score.breakdown['estimated_calls']} estimated: no believable usage)"
     cost = score.breakdown.get("cost") or {}
     if not cost or cost.get("free"):
         return text + (f" · {cost['shown']}" if cost.get("free") else "")
