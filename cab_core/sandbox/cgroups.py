@@ -67,11 +67,13 @@ class CellCgroup:
     available here (then the limits that need them are simply not enforced).
     """
 
-    def __init__(self, limits: Any):  # a sandbox.limits.Limits (its pids and memory)
+    def __init__(self, limits: Any, *, parked: bool = False):  # a sandbox.limits.Limits (its pids and memory)
         self.limits = limits
         self.dirs: list[Path] = []
         self.kinds: dict[str, Path] = {}
-        self.name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.token = uuid.uuid4().hex[:12]
+        # A parked launcher's (see sandbox.parked) says so until it is handed its command: claim().
+        self.name = f"{os.getpid()}-parked-{self.token}" if parked else f"{os.getpid()}-{self.token}"
         if limits.pids is None and limits.memory is None:
             return
         own = _own_cgroups()
@@ -133,6 +135,21 @@ class CellCgroup:
     def join_script(self) -> str:
         """Shell lines that move the shell itself into every cgroup (before it execs the command)."""
         return "".join(f"echo $$ > {shlex.quote(str(d / 'cgroup.procs'))} || exit 125; " for d in self.dirs)
+
+    def claim(self) -> None:
+        """Rename a parked launcher's cgroups to a command's usual name (they now hold the command)."""
+        name = f"{os.getpid()}-{self.token}"
+        renamed = {}
+        for folder in self.dirs:
+            target = folder.with_name(name)
+            try:
+                os.rename(folder, target)
+            except OSError:
+                target = folder
+            renamed[folder] = target
+        self.dirs = [renamed[d] for d in self.dirs]
+        self.kinds = {k: renamed.get(v, v) for k, v in self.kinds.items()}
+        self.name = name
 
     def pids(self) -> set[int]:
         """Every process in the command's cgroups."""

@@ -41,7 +41,7 @@ import attrs
 from ..errors import CabError, InfraError
 from ..models import Mount, ProcessResult, Sandbox, to_mounts
 from ..plugins import hookimpl
-from . import forwarder, mounts as allow, netrelay, procs
+from . import forwarder, mounts as allow, netrelay, parked, procs
 from .mounts import CREDENTIAL_PATHS  # noqa: F401  (kept importable from here)
 from .limits import RUN_SIZE, SHM_SIZE, CellCgroup, DiskWatch, Limits, Watch, limit_prefix
 from .piped import run_piped
@@ -229,15 +229,19 @@ class LocalSession:
         """
         writable = [Path(cwd), *(Path(p) for p in writable)]
         piped = interact is None and stdin_devnull  # nobody types: no pexpect (a bare terminal when recorded)
-        relay = None
-        if piped and self.bwrap and not self.full_root and self._proxied(network) and netrelay.supported(self.bwrap):
-            relay = netrelay.NetnsRelay(self.proxy_socket, self.proxy_port)
+        wants_relay = bool(piped and self.bwrap and not self.full_root and self._proxied(network)
+                           and netrelay.supported(self.bwrap))
+        launcher = self._parked(cast_path is not None, wants_relay) if piped and self.bwrap else None
+        relay = launcher.relay if launcher else (netrelay.NetnsRelay(self.proxy_socket, self.proxy_port)
+                                                 if wants_relay else None)
+        if relay is not None:
+            relay.target, relay.port = str(self.proxy_socket), int(self.proxy_port)
         self.relay_kind = "harness (in the sandbox's network namespace)" if relay else self.relay_kind
         try:
             full = self._wrap(argv, Path(cwd), writable, env, network, relay.child_fds if relay else None)
             result = self._run(full, argv, cwd=cwd, env=env, timeout=timeout, writable=writable, cast_path=cast_path,
                                output_cap=output_cap, stdin_devnull=stdin_devnull, marker=marker, interact=interact,
-                               piped=piped, relay=relay)
+                               piped=piped, relay=relay, launcher=launcher)
         finally:
             if relay is not None:
                 relay.close()
@@ -245,9 +249,21 @@ class LocalSession:
             raise InfraError(f"environment: the model relay of the sandbox failed: {relay.failure}")
         return result
 
+    def _parked(self, terminal: bool, relay: bool) -> Optional[parked.Parked]:
+        """A launcher parked for this kind of command (see :mod:`.parked`), if one is ready and alive."""
+        def make() -> parked.Parked:
+            return parked.Parked(limits=self.limits, terminal=terminal,
+                                 relay=netrelay.NetnsRelay("", 0) if relay else None)
+
+        launcher = parked.POOL.take((repr(self.limits), terminal, relay), make)
+        if launcher is not None and launcher.child.poll() is not None:
+            launcher.discard()
+            return None
+        return launcher
+
     def _run(self, full: list[str], argv: Sequence[str], *, cwd, env, timeout, writable, cast_path, output_cap,
-             stdin_devnull, marker, interact, piped: bool, relay) -> ProcessResult:
-        cgroup = CellCgroup(self.limits)
+             stdin_devnull, marker, interact, piped: bool, relay, launcher=None) -> ProcessResult:
+        cgroup = launcher.cgroup if launcher else CellCgroup(self.limits)
         watch = Watch(DiskWatch(writable, self.limits.disk), cgroup)
         kwargs = {} if output_cap is None else {"output_cap": output_cap}
         argv_full = [*limit_prefix(self.limits, cgroup), *full]
@@ -258,7 +274,17 @@ class LocalSession:
             procs.note_launch(marker, contained=contained)  # before it starts: see procs.sweep
         scan = None if contained else marker
         try:
-            if piped:
+            if launcher is not None:  # already in its cgroup, output wired: hand it the command
+                def started(child) -> None:
+                    if not launcher.go(full, env=env, cwd=Path(cwd)):
+                        raise InfraError("environment: the sandbox's parked launcher stopped before its command")
+                    if relay is not None:
+                        relay.attach(child)
+
+                result = run_piped(full, env=env, cwd=Path(cwd), timeout=timeout, marker=scan, watch=watch,
+                                   terminal=cast_path is not None, cast_path=cast_path, started=started,
+                                   spawned=(launcher.child, launcher.fd), **kwargs)
+            elif piped:
                 relayed = {"started": relay.attach, "pass_fds": relay.child_fds} if relay else {}
                 result = run_piped(argv_full, env=env, cwd=Path(cwd), timeout=timeout, marker=scan, watch=watch,
                                    terminal=cast_path is not None, cast_path=cast_path, **relayed, **kwargs)

@@ -54,13 +54,21 @@ def run_piped(
     cast_path: Optional[Path] = None,
     started: Optional[Callable[[subprocess.Popen], None]] = None,
     pass_fds: Sequence[int] = (),
+    spawned: Optional[tuple[subprocess.Popen, int]] = None,
 ) -> ProcessResult:
-    """Run ``argv`` with stdin from /dev/null and output through a pipe (or a terminal), like ``run_in_pty``."""
+    """Run ``argv`` with stdin from /dev/null and output through a pipe (or a terminal), like ``run_in_pty``.
+
+    ``spawned``: the child already started (a parked launcher, :mod:`.parked`) and the
+    descriptor its output is read from; ``started`` hands it its command.
+    """
     start = time.monotonic()
-    try:
-        child, fd = _spawn(list(argv), env=env, cwd=cwd, terminal=terminal, pass_fds=pass_fds)
-    except OSError as exc:  # e.g. the executable does not exist
-        return ProcessResult(exit_code=127, output=f"cannot start {argv[0]}: {exc}", error=str(exc))
+    if spawned is not None:
+        child, fd = spawned
+    else:
+        try:
+            child, fd = _spawn(list(argv), env=env, cwd=cwd, terminal=terminal, pass_fds=pass_fds)
+        except OSError as exc:  # e.g. the executable does not exist
+            return ProcessResult(exit_code=127, output=f"cannot start {argv[0]}: {exc}", error=str(exc))
     cast = CastWriter(cast_path, env={"TERM": env.get("TERM", "xterm"), "SHELL": "/bin/sh"}) if cast_path else None
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     tail, seen, truncated, timed_out, breach = bytearray(), 0, False, False, None
@@ -123,10 +131,8 @@ def _spawn(argv: list[str], *, env: dict, cwd: Path, terminal: bool, pass_fds: S
                                  stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
                                  pass_fds=tuple(pass_fds))
         return child, child.stdout.fileno()
-    master, slave = os.openpty()
+    master, slave = open_terminal()
     try:
-        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
-        os.set_inheritable(master, False)
         fd = next(n for n in range(3, 10) if n not in pass_fds)
         argv = ["/bin/sh", "-c", CTTY_SCRIPT.format(fd=fd), os.ttyname(slave), *argv]
         child = subprocess.Popen(argv, env=env, cwd=str(cwd), stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
@@ -137,6 +143,14 @@ def _spawn(argv: list[str], *, env: dict, cwd: Path, terminal: bool, pass_fds: S
     finally:
         os.close(slave)
     return child, master
+
+
+def open_terminal() -> tuple[int, int]:
+    """A pseudo-terminal (master, slave) of the usual size; the master is not inherited."""
+    master, slave = os.openpty()
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    os.set_inheritable(master, False)
+    return master, slave
 
 
 def _finish(child: subprocess.Popen, fd: int, *, kill: bool, marker: Optional[str]) -> int:

@@ -1,0 +1,172 @@
+"""Launchers started ahead of their command, already inside its cgroup (issue 16).
+
+Every sandboxed command runs in a cgroup of its own (its process limit and its kill
+switch, :mod:`.cgroups`).  Moving a process into a cgroup v1 waits for an RCU grace
+period: 40 ms on a busy machine, paid before every command.  So the local sandbox keeps,
+per kind of command, one *parked* launcher ready: a shell started in a new session,
+moved into a fresh cgroup under the command's limits, its output already wired to a
+pipe (or a terminal it has made its controlling one), the model relay's descriptors
+inherited when the command will need them, waiting on a FIFO.  When a command comes,
+the harness writes the command's script (its folder, its exact environment, the
+``bwrap`` line) into the FIFO; the shell ``exec``\\ s it, so the command is that very
+process: same cgroup, same session, same pipe, nothing left of the launcher.  A new
+launcher is parked in the background for the next command.
+
+A parked launcher is a harness process waiting in a private folder (``0700``); nothing
+of a cell reaches it before it is handed that cell's command, and each is used once.
+Those still parked when the interpreter exits are killed with their cgroups.  If
+there is none ready, or it died, the command is started as before.
+"""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Optional
+
+from . import procs
+from .cgroups import CellCgroup
+from .limits import limit_prefix
+from .piped import CTTY_SCRIPT, open_terminal
+
+#: The waiting shell's last step: read the command's script from the FIFO, run it.
+WAIT = 'go=$(cat "$CAB_PARKED_FIFO") && unset CAB_PARKED_FIFO && eval "$go"'
+
+
+class Parked:
+    """One launcher waiting for its command (see the module docstring)."""
+
+    def __init__(self, *, limits, terminal: bool, relay):
+        self.limits, self.terminal, self.relay = limits, terminal, relay
+        self.cgroup = CellCgroup(limits, parked=True)
+        self.ctl = Path(tempfile.mkdtemp(prefix="cab-parked-"))
+        self.fifo = self.ctl / "go"
+        os.mkfifo(self.fifo, 0o600)
+        pass_fds = relay.child_fds if relay is not None else ()
+        prefix = limit_prefix(limits, self.cgroup)
+        script = (prefix[2][: -len('exec "$@"')] if prefix else "")
+        master = None
+        if terminal:
+            master, slave = open_terminal()
+            fd = next(n for n in range(3, 10) if n not in pass_fds)
+            script = CTTY_SCRIPT.format(fd=fd).replace('exec "$@"', "") + script
+            out = {"stdout": slave, "stderr": slave}
+        else:
+            out = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
+        try:
+            argv = ["/bin/sh", "-c", script + WAIT] + ([os.ttyname(slave)] if terminal else ["cab-parked"])
+            self.child = subprocess.Popen(argv, env={"PATH": "/usr/bin:/bin", "CAB_PARKED_FIFO": str(self.fifo)},
+                                          cwd=str(self.ctl), stdin=subprocess.DEVNULL, start_new_session=True,
+                                          close_fds=True, pass_fds=tuple(pass_fds), **out)
+        except BaseException:
+            if master is not None:
+                os.close(master)
+            self.discard()
+            raise
+        finally:
+            if terminal:
+                os.close(slave)
+        self.fd = master if terminal else self.child.stdout.fileno()
+
+    def go(self, argv: list[str], *, env: dict, cwd: Path) -> bool:
+        """Hand over the command; False when the launcher no longer waits (start the command afresh)."""
+        if self.child.poll() is not None:
+            return False
+        self.cgroup.claim()
+        script = "".join([f"cd {shlex.quote(str(cwd))} || exit 126\n", "exec env -i ",
+                          *(f"{shlex.quote(f'{k}={v}')} " for k, v in env.items()),
+                          *(f"{shlex.quote(str(a))} " for a in argv), "\n"]).encode()
+        try:
+            fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:
+                return False
+            raise
+        try:
+            os.set_blocking(fd, True)
+            view = memoryview(script)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+        shutil.rmtree(self.ctl, ignore_errors=True)
+        return True
+
+    def discard(self) -> None:
+        """Kill the launcher and remove its cgroup and folder (it was never used)."""
+        child = getattr(self, "child", None)
+        if child is not None and child.poll() is None:
+            procs.kill_group(child.pid)
+            child.wait()
+        if child is not None and child.stdout is not None:
+            child.stdout.close()
+        elif getattr(self, "fd", None) is not None:
+            os.close(self.fd)
+        self.cgroup.close()
+        if self.relay is not None:
+            self.relay.close()
+        shutil.rmtree(self.ctl, ignore_errors=True)
+
+
+class Pool:
+    """At most one parked launcher per kind of command, refilled in the background after each use."""
+
+    def __init__(self):
+        self._ready: dict = {}
+        self._filling: set = set()
+        self._lock = threading.Lock()
+
+    def take(self, key: tuple, make) -> Optional[Parked]:
+        """The parked launcher for ``key`` (None if none is ready); another is parked for next time."""
+        with self._lock:
+            parked = self._ready.pop(key, None)
+        self._refill(key, make)
+        return parked
+
+    def _refill(self, key: tuple, make) -> None:
+        with self._lock:
+            if key in self._filling or key in self._ready:
+                return
+            self._filling.add(key)
+
+        def fill() -> None:
+            try:
+                parked = make()
+            except Exception:
+                parked = None
+            with self._lock:
+                self._filling.discard(key)
+                if parked is not None:
+                    self._ready[key] = parked
+            if parked is not None and _closed:
+                self.close()
+
+        threading.Thread(target=fill, name="cab-park", daemon=True).start()
+
+    def close(self) -> None:
+        with self._lock:
+            ready, self._ready = list(self._ready.values()), {}
+        for parked in ready:
+            parked.discard()
+
+
+POOL = Pool()
+_closed = False
+
+
+def _at_exit() -> None:
+    global _closed
+    _closed = True
+    POOL.close()
+
+
+atexit.register(_at_exit)
