@@ -19,7 +19,9 @@ from . import handle_errors
 
 def _build(results: Path, out: Path, base_url, quiet: bool = False):
     from ..report import build_site
+    from . import checks
 
+    checks.writable_folder(Path(out).parent if str(Path(out).parent) else Path("."), "--out")
     site = build_site(results, out, base_url=base_url)
     if not quiet:
         click.echo(f"report: {site.cells} cells in {len(site.sweeps)} sweep{'s' if len(site.sweeps) != 1 else ''}, "

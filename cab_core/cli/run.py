@@ -90,8 +90,15 @@ def register(cli: click.Group) -> None:
         from ..runner import RunOptions, Runner
         from ..scoring import OPTION_WEIGHTS, check_weights, parse_weights
 
+        from . import checks
+
         parsed_weights = parse_weights(weights) if weights else {}
         check_weights(parsed_weights, state.registry)
+        checks.endpoint_url(endpoint)
+        checks.scripted_model(model, endpoint=endpoint, replay=replay_cassette)
+        checks.writable_folder(results, "--results")
+        if record_cassette is not None:
+            checks.writable_file(record_cassette, "--record-cassette")
         adapter_options = parse_options(options)
         check_options(state.registry.adapters.get(adapter), adapter_options)
         opts = RunOptions(adapter=adapter, model=model, task=task_id, sweep_id=sweep_id, trial=trial,

@@ -190,6 +190,7 @@ def register(cli: click.Group) -> None:
             default_id = f"{Path(sweep_file).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
         spec = build_spec(manifest_layer, file_layer, cli_layer, default_id=default_id)
 
+        _preflight(spec)
         catalog = state.catalog(spec.tasks_dirs, spec.task_format)
         progress = RichProgress() if sys.stderr.isatty() and not as_json else PlainProgress()
         try:
@@ -227,7 +228,9 @@ def register(cli: click.Group) -> None:
     def index_(state, results, rebuild):
         """Bring the SQLite index of --results up to date (query it with sqlite3 or datasette)."""
         from .. import index as _index
+        from . import checks
 
+        checks.writable_folder(results, "--results", create=False)
         if rebuild:
             counts = _index.rebuild(results)
         else:
@@ -235,6 +238,16 @@ def register(cli: click.Group) -> None:
                 counts = idx.sync()
         click.echo(f"{Path(results) / _index.INDEX_FILE}: {counts['cells']} cells ({counts['updated']} updated, "
                    f"{counts['removed']} removed, {counts['unreadable']} unreadable)")
+
+
+def _preflight(spec) -> None:
+    """What a sweep names that can be checked before any cell runs (see :mod:`.checks`)."""
+    from . import checks
+
+    checks.endpoint_url(spec.endpoint)
+    for adapter, model in spec.pairs():
+        checks.scripted_model(model, endpoint=spec.endpoint, replay=None)
+    checks.writable_folder(spec.results, "--results")
 
 
 def _check_file_names(registry, layer: dict, sweep_file) -> None:

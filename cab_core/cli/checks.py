@@ -1,0 +1,82 @@
+"""Checks of what a user named, made before any cell runs: each failure is one line naming it.
+
+Why before: a results folder that is a file, a cassette path that cannot be written or
+a model the built-in scripted server does not serve would otherwise be found only after
+the agent ran (minutes, with a real model and its cost), and the work would be lost or
+turned into an infrastructure error that is not the environment's fault.  Each check
+raises :class:`~cab_core.errors.CabError`, which the CLI prints as ``Error: ...`` with
+exit status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional
+from urllib.parse import urlsplit
+
+from ..errors import CabError, UnknownNameError
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def writable_folder(path: Path, option: str, *, create: bool = True) -> Path:
+    """``path`` as a folder cab can write into (created when missing and ``create``), or one line why not."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CabError(f"{option} {path}: is a file, not a folder")
+    if not path.exists():
+        if not create:
+            raise CabError(f"{option} {path}: no such folder")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CabError(f"{option} {path}: cannot create this folder ({_reason(exc)})") from None
+    _probe(path, option)
+    return path
+
+
+def writable_file(path: Path, option: str) -> Path:
+    """``path`` as a file cab can (re)write atomically: its folder exists or can be made, and takes a new file."""
+    path = Path(path)
+    if path.is_dir():
+        raise CabError(f"{option} {path}: is a folder, not a file")
+    writable_folder(path.parent if str(path.parent) else Path("."), option)
+    return path
+
+
+def _probe(folder: Path, option: str) -> None:
+    """Write and remove a scratch file: the one test of writability that root, ACLs and read-only mounts all answer."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".cab-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise CabError(f"{option} {folder}: cannot write here ({_reason(exc)})") from None
+
+
+def endpoint_url(url: Optional[str], option: str = "--endpoint") -> None:
+    """An endpoint must be an ``http(s)://host[:port]/...`` URL."""
+    if url is None:
+        return
+    try:
+        parts = urlsplit(url)
+        parts.port  # raises ValueError on a port that is not a number
+    except ValueError as exc:
+        raise CabError(f"{option} {url!r}: not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CabError(f"{option} {url!r}: expected an http:// or https:// URL, e.g. https://host/v1")
+
+
+def scripted_model(model: str, *, endpoint: Optional[str], replay: Optional[Path]) -> None:
+    """Without an endpoint, a ``scripted/...`` model must be one the built-in scripted server serves."""
+    if endpoint is not None or replay is not None or not model.startswith("scripted/"):
+        return
+    from ..endpoint.scripted.server import ScriptedModelServer
+
+    models = ScriptedModelServer.models()
+    if model not in models:
+        raise UnknownNameError("scripted model", model, models)
