@@ -172,8 +172,11 @@ def _sweep_rows(results: Path, sweep_id: str) -> tuple[list[dict], Optional[dict
         known = sorted(p.name for p in Path(results).iterdir() if p.is_dir()) if Path(results).is_dir() else []
         raise CabError(f"no sweep {sweep_id!r} under {results} (known: {', '.join(known) or 'none'})")
     with _index.ensure(results) as idx:
-        idx.sync(sweep_root)
+        counts = idx.sync(sweep_root)
         rows = idx.rows(sweep_id)
+    if counts.get("unreadable"):
+        click.echo(f"warning: {counts['unreadable']} cell file(s) under {sweep_root} could not be read and are left out "
+                   "('cab report' names each)", err=True)
     return rows, read_manifest(sweep_root)
 
 

@@ -180,6 +180,7 @@ def register(cli: click.Group) -> None:
                 raise CabError(f"nothing to resume under {root} (no sweep.json found); start one with cab sweep ...")
         manifest_layer = {}
         if chosen:
+            _check_manifest(root / chosen)
             manifest = read_manifest(root / chosen)
             if manifest:
                 manifest_layer = spec_from_manifest(manifest)
@@ -238,6 +239,25 @@ def register(cli: click.Group) -> None:
                 counts = idx.sync()
         click.echo(f"{Path(results) / _index.INDEX_FILE}: {counts['cells']} cells ({counts['updated']} updated, "
                    f"{counts['removed']} removed, {counts['unreadable']} unreadable)")
+
+
+def _check_manifest(sweep_root: Path) -> None:
+    """A sweep folder's ``sweep.json`` must be one this cab wrote: resuming over another would replace it."""
+    from ..errors import CabError
+    from ..sweep import MANIFEST_FILE, MANIFEST_VERSION
+
+    path = sweep_root / MANIFEST_FILE
+    if not path.exists():
+        return
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CabError(f"{path}: not a sweep manifest cab can read ({type(exc).__name__}: {exc}); "
+                       "choose another --sweep-id, or move the folder away") from None
+    version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+    if version != MANIFEST_VERSION:
+        raise CabError(f"{path}: written by another version of cab (manifest schema_version {version!r}; this cab "
+                       f"writes {MANIFEST_VERSION}); choose another --sweep-id or --results")
 
 
 def _preflight(spec) -> None:
