@@ -44,7 +44,10 @@ def writable_file(path: Path, option: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise CabError(f"{option} {path}: is a folder, not a file")
-    writable_folder(path.parent if str(path.parent) else Path("."), option)
+    try:
+        writable_folder(path.parent, option)
+    except CabError as exc:
+        raise CabError(f"{option} {path}: cannot write this file ({str(exc).split(': ', 1)[-1]})") from None
     return path
 
 
