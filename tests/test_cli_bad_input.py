@@ -333,3 +333,39 @@ def test_ctrl_c_in_a_sweep_then_resume_loses_nothing(tmp_path):
     assert f"{len(done)} already complete" in again.stderr
     assert all(identity(p) == data for p, data in done.items())  # the finished cells were kept, not rerun
     assert len(list((tmp_path / "r").rglob("cell.json"))) == 4
+
+
+# ------------------------------------------------------------------ more options
+
+
+@pytest.mark.parametrize("args, needles", [
+    (("sweep", "--adapters", "command", "--models", "oracle", "--tasks", ""), ["--tasks: an empty pattern"]),
+    (("sweep", "--adapters", "command", "--models", "oracle", "--tasks", TASK, "--executor", "dask", "--scheduler",
+      "notaurl"), ["--scheduler 'notaurl': expected a Dask scheduler address"]),
+    (("sweep", "--adapters", "command", "--models", "oracle", "--tasks", TASK, "--executor", "dsk"),
+     ["unknown executor 'dsk', did you mean 'dask'?"]),
+    (("summary", "s", "--json", "--csv"), ["give --json or --csv, not both"]),
+    (("replay", "x", "--speed", "0"), ["'--speed': 0.0 is not in the range x>0"]),
+    (("view", ".", "--port", "99999", "--no-open"), ["'--port': 99999 is not in the range 0<=x<=65535"]),
+    (("model", "serve", "--task", TASK, "--port", "-1"), ["'--port'"]),
+    (("tasks", "validate", "--jobs", "0"), ["'--jobs' / '-j': 0 is not in the range x>=1"]),
+    (("badge", ".", "--cell", "x", "--output", "/proc/cab-nope/b.svg"), ["no cell 'x'"]),
+])
+def test_more_bad_options(cab, tmp_path, args, needles):
+    if args[0] == "sweep":
+        args = (*args, "--results", tmp_path / "r")
+    one_line_error(cab(*args, cwd=tmp_path), *needles)
+    assert not list(tmp_path.rglob("cell.json"))
+
+
+def test_a_port_in_use_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-c", "import sys; from cab_core.cli import main; main(sys.argv[1:])",
+                               "model", "serve", "--task", TASK, "--port", str(port)],
+                              capture_output=True, text=True, timeout=60)
+    one_line_error(proc, "the port is in use on 127.0.0.1: choose another with --port")

@@ -60,11 +60,21 @@ def handle_errors(func):
         except CabError as exc:
             raise click.exceptions.Exit(_fail(str(exc), exc.exit_code))
         except OSError as exc:
-            if exc.filename is None:
+            line = _user_os_error(exc)
+            if line is None:
                 raise
-            raise click.exceptions.Exit(_fail(os_error_line(exc)))
+            raise click.exceptions.Exit(_fail(line))
 
     return wrapper
+
+
+def _user_os_error(exc: OSError) -> Optional[str]:
+    """The one line for an OS error the user can fix (a path they named, a port in use); None for others."""
+    if exc.errno == errno.EADDRINUSE:
+        return "the port is in use on 127.0.0.1: choose another with --port (0: any free port)"
+    if exc.filename is not None:
+        return os_error_line(exc)
+    return None
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -112,9 +122,10 @@ class CabGroup(click.Group):
         except OSError as exc:
             if exc.errno == errno.EPIPE:
                 sys.exit(1)
-            if exc.filename is None:
+            line = _user_os_error(exc)
+            if line is None:
                 raise
-            sys.exit(_fail(os_error_line(exc)))
+            sys.exit(_fail(line))
         sys.exit(rv if isinstance(rv, int) and not isinstance(rv, bool) else 0)
 
     def get_command(self, ctx: click.Context, name: str):

@@ -74,6 +74,21 @@ def endpoint_url(url: Optional[str], option: str = "--endpoint") -> None:
         raise CabError(f"{option} {url!r}: expected an http:// or https:// URL, e.g. https://host/v1")
 
 
+def scheduler_address(address: Optional[str]) -> None:
+    """A Dask scheduler address: ``tcp://HOST:PORT`` (or another Dask scheme, or ``HOST:PORT``)."""
+    if address is None:
+        return
+    text = address if "://" in address else f"tcp://{address}"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = None
+    if parts is None or not parts.hostname or port is None:
+        raise CabError(f"--scheduler {address!r}: expected a Dask scheduler address, e.g. tcp://127.0.0.1:8786")
+
+
 def scripted_model(model: str, *, endpoint: Optional[str], replay: Optional[Path]) -> None:
     """Without an endpoint, a ``scripted/...`` model must be one the built-in scripted server serves."""
     if endpoint is not None or replay is not None or not model.startswith("scripted/"):

@@ -125,7 +125,7 @@ def register(cli: click.Group) -> None:
 
     @model.command("serve")
     @click.option("--task", "-t", "task_id", required=True, help="Task whose reference solution the oracle serves.")
-    @click.option("--port", default=0, help="Port on 127.0.0.1 (0: any free port).")
+    @click.option("--port", default=0, type=click.IntRange(0, 65535), help="Port on 127.0.0.1 (0: any free port).")
     @tasks_dir_option
     @task_format_option
     @click.pass_obj
@@ -153,8 +153,8 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @click.argument("cell")
     @click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
-    @click.option("--speed", default=1.0, show_default=True, help="Playback speed factor.")
-    @click.option("--max-wait", default=2.0, show_default=True, help="Longest pause between frames, seconds.")
+    @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Playback speed factor.")
+    @click.option("--max-wait", default=2.0, show_default=True, type=click.FloatRange(min=0), help="Longest pause between frames, seconds.")
     @click.pass_obj
     @handle_errors
     def replay(state, cell, results, speed, max_wait):

@@ -193,6 +193,10 @@ def register(cli: click.Group) -> None:
     @handle_errors
     def summary(state, sweep_id, results, compare, as_json, as_csv, axis):
         """The leaderboard of SWEEP_ID: per adapter×model statistics, one column per axis, paired comparisons."""
+        if as_json and as_csv:
+            from ..errors import CabError
+
+            raise CabError("give --json or --csv, not both")
         rows, manifest = _sweep_rows(results, sweep_id)
         pairs = [(_parse_pair(a), _parse_pair(b)) for a, b in compare] or None
         data = summarise(rows, pairs, state.registry.scorers_in_order())

@@ -262,9 +262,14 @@ def _check_manifest(sweep_root: Path) -> None:
 
 def _preflight(spec) -> None:
     """What a sweep names that can be checked before any cell runs (see :mod:`.checks`)."""
+    from ..errors import CabError
     from . import checks
 
     checks.endpoint_url(spec.endpoint)
+    checks.scheduler_address(spec.scheduler)
+    for pattern in spec.tasks:
+        if not str(pattern).strip():
+            raise CabError("--tasks: an empty pattern (give a glob, a prefix or a comma list, e.g. 'polyglot/*')")
     for adapter, model in spec.pairs():
         checks.scripted_model(model, endpoint=spec.endpoint, replay=None)
     checks.writable_folder(spec.results, "--results")

@@ -84,7 +84,7 @@ def register(cli: click.Group) -> None:
     @click.argument("pattern", required=False)
     @tasks_dir_option
     @task_format_option
-    @click.option("--jobs", "-j", default=2, show_default=True, help="Tasks checked in parallel.")
+    @click.option("--jobs", "-j", default=2, show_default=True, type=click.IntRange(min=1), help="Tasks checked in parallel.")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     @handle_errors
