@@ -146,13 +146,14 @@ def a_file(tmp_path):
 def test_results_that_is_a_file_or_cannot_be_made(cab, tmp_path, a_file):
     run = ("run", "-a", "command", "-m", "oracle", "-t", TASK)
     one_line_error(cab(*run, "--results", a_file), f"--results {a_file}: is a file, not a folder")
-    one_line_error(cab(*run, "--results", a_file / "sub"), f"--results {a_file / 'sub'}: cannot create this folder")
+    one_line_error(cab(*run, "--results", a_file / "sub"), f"--results {a_file / 'sub'}: cannot create this folder ({a_file} is a file)")
     sweep = ("sweep", "--adapters", "command", "--models", "oracle", "--tasks", TASK)
     one_line_error(cab(*sweep, "--results", a_file), "is a file, not a folder")
     one_line_error(cab(*sweep, "--results", a_file / "sub"), "cannot create this folder")
     one_line_error(cab("index", "--results", a_file), "is a file, not a folder")
     one_line_error(cab("index", "--results", tmp_path / "none"), "no such folder")
     assert not (tmp_path / "none").exists() and a_file.read_text() == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # a refused call creates nothing
 
 
 def test_an_unwritable_results_folder(cab, tmp_path):
@@ -168,7 +169,7 @@ def test_cassette_paths(cab, tmp_path, a_file):
     run = ("run", "-a", "command", "-m", "oracle", "-t", TASK, "--results", tmp_path / "r")
     one_line_error(cab(*run, "--record-cassette", tmp_path), f"--record-cassette {tmp_path}: is a folder, not a file")
     one_line_error(cab(*run, "--record-cassette", a_file / "c.jsonl"),
-                   f"--record-cassette {a_file / 'c.jsonl'}: cannot write this file (is a file, not a folder)")
+                   f"--record-cassette {a_file / 'c.jsonl'}: cannot write this file ({a_file} is a file, not a folder)")
     one_line_error(cab(*run, "--replay-cassette", tmp_path / "none.jsonl"), "'--replay-cassette'", "does not exist")
     one_line_error(cab(*run, "--replay-cassette", tmp_path), "'--replay-cassette'", "is a directory")
     one_line_error(cab(*run, "--replay-cassette", a_file), f"cannot replay {a_file}", "not a valid entry")

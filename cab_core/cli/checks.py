@@ -24,18 +24,25 @@ def _reason(exc: OSError) -> str:
 
 
 def writable_folder(path: Path, option: str, *, create: bool = True) -> Path:
-    """``path`` as a folder cab can write into (created when missing and ``create``), or one line why not."""
+    """``path`` as a folder cab can write into, or one line why not; nothing is created here.
+
+    ``create``: a missing folder is fine when the nearest folder that exists above it
+    takes new files (cab makes the rest when it writes); otherwise it must exist.
+    """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise CabError(f"{option} {path}: is a file, not a folder")
-    if not path.exists():
-        if not create:
-            raise CabError(f"{option} {path}: no such folder")
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CabError(f"{option} {path}: cannot create this folder ({_reason(exc)})") from None
-    _probe(path, option)
+    if path.is_dir():
+        _probe(path, option, path)
+        return path
+    if not create:
+        raise CabError(f"{option} {path}: no such folder")
+    above = path.absolute().parent
+    while not above.exists():
+        above = above.parent
+    if not above.is_dir():
+        raise CabError(f"{option} {path}: cannot create this folder ({above} is a file)")
+    _probe(above, option, path)
     return path
 
 
@@ -44,21 +51,25 @@ def writable_file(path: Path, option: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise CabError(f"{option} {path}: is a folder, not a file")
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise CabError(f"{option} {path}: cannot write this file ({parent} is a file, not a folder)")
     try:
-        writable_folder(path.parent, option)
+        writable_folder(parent, option)
     except CabError as exc:
-        raise CabError(f"{option} {path}: cannot write this file ({str(exc).split(': ', 1)[-1]})") from None
+        raise CabError(str(exc).replace(f"{option} {parent}: ", f"{option} {path}: ", 1)) from None
     return path
 
 
-def _probe(folder: Path, option: str) -> None:
+def _probe(folder: Path, option: str, named: Path) -> None:
     """Write and remove a scratch file: the one test of writability that root, ACLs and read-only mounts all answer."""
     try:
         fd, name = tempfile.mkstemp(prefix=".cab-probe-", dir=folder)
         os.close(fd)
         os.unlink(name)
     except OSError as exc:
-        raise CabError(f"{option} {folder}: cannot write here ({_reason(exc)})") from None
+        where = "" if folder == named else f" in {folder}"
+        raise CabError(f"{option} {named}: cannot write{where} ({_reason(exc)})") from None
 
 
 def endpoint_url(url: Optional[str], option: str = "--endpoint") -> None:
