@@ -370,3 +370,12 @@ def test_a_port_in_use_is_one_line(tmp_path):
                                "model", "serve", "--task", TASK, "--port", str(port)],
                               capture_output=True, text=True, timeout=60)
     one_line_error(proc, "the port is in use on 127.0.0.1: choose another with --port")
+
+
+def test_sweep_ids_and_groups_that_are_not_there(cab, finished_sweep):
+    one_line_error(cab("summary", "s2", "--results", finished_sweep), "no sweep 's2' under", "(known: s1)")
+    one_line_error(cab("sweep", "--resume", "--sweep-id", "s2", "--results", finished_sweep),
+                   "--resume: no sweep 's2' under", "(known: s1)")
+    one_line_error(cab("summary", "s1", "--results", finished_sweep, "--compare", "command:orcle", "command:noop"),
+                   "no cells for command:orcle in this sweep, did you mean 'command:oracle'?")
+    one_line_error(cab("compare", "nope/x", "s1/command/noop/" + TASK, "--results", finished_sweep), "'nope/x'")

@@ -179,6 +179,10 @@ def register(cli: click.Group) -> None:
             if chosen is None:
                 raise CabError(f"nothing to resume under {root} (no sweep.json found); start one with cab sweep ...")
         manifest_layer = {}
+        if resume and chosen and not (root / chosen).is_dir():
+            from .summary import no_sweep
+
+            raise CabError(f"--resume: {no_sweep(chosen, root)}")
         if chosen:
             _check_manifest(root / chosen)
             manifest = read_manifest(root / chosen)
