@@ -274,3 +274,45 @@ def test_pip_installed_it_is_listed_runs_and_its_own_tests_pass(tmp_path):
     own = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project)],
                          capture_output=True, text=True, env=env, cwd=project)
     assert own.returncode == 0, own.stdout + own.stderr
+
+
+def _doc_blocks():
+    """Every Python block of the plugin docs that implements a hook: (page, code)."""
+    import re
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "plugins"
+    for page in sorted(docs.glob("*.md")):
+        for code in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S):
+            if "@hookimpl" in code:
+                yield page.name, code
+
+
+@pytest.mark.parametrize("page, code", list(_doc_blocks()), ids=[f"{p}-{i}" for i, (p, _) in enumerate(_doc_blocks())])
+def test_every_plugin_example_in_the_docs_registers_beside_the_installed_plugins(page, code, tmp_path):
+    """Copied as it stands, each example loads next to cab's own plugins: no name clashes, records accepted."""
+    import types
+
+    from cab_core.plugins import get_plugin_manager
+    from cab_core.registry import Registry
+
+    module = types.ModuleType(f"doc_example_{page.replace('.', '_').replace('-', '_')}")
+    exec(compile(code, f"docs/plugins/{page}", "exec"), module.__dict__)
+    registry = Registry(get_plugin_manager(plugins=[module]))
+    for kind in ("adapters", "scorers", "task_sources", "agent_plugins"):
+        collection = getattr(registry, kind)
+        list(collection)  # collecting raises on a duplicate name
+        assert not collection.failures, collection.failures
+
+
+def test_the_docs_agent_plugin_runs_in_a_cell(cab_runner, make_task):
+    import re
+    import types
+
+    code = re.findall(r"```python\n(.*?)```", (Path(__file__).resolve().parent.parent / "docs" / "plugins" /
+                                                "agent-plugin.md").read_text(), flags=re.S)[0]
+    module = types.ModuleType("doc_agent_plugin")
+    exec(compile(code, "docs/plugins/agent-plugin.md", "exec"), module.__dict__)
+    runner = cab_runner("command", "pass_rate", "native", plugins=[module], tasks_dirs=[make_task()])
+    result, folder = runner.run(task="demo/add", plugins=("notes",), options={"notes.file": "NOTES.md"})
+    assert result.status == "ok", result.error
+    assert "notes" in str(result.plugin_stack) and "NOTES.md" in (folder / "diff.patch").read_text()
