@@ -379,3 +379,27 @@ def test_sweep_ids_and_groups_that_are_not_there(cab, finished_sweep):
     one_line_error(cab("summary", "s1", "--results", finished_sweep, "--compare", "command:orcle", "command:noop"),
                    "no cells for command:orcle in this sweep, did you mean 'command:oracle'?")
     one_line_error(cab("compare", "nope/x", "s1/command/noop/" + TASK, "--results", finished_sweep), "'nope/x'")
+
+
+@pytest.mark.parametrize("option, plugins, needles", [
+    ("guidanc.file=x", (), ["-o guidanc.file: 'guidanc' is neither a stacked agent plugin nor one of limit., proxy."]),
+    ("guidance.file=x", (), ["(stack a plugin with --plugin guidance)"]),
+    ("limits.pids=64", (), ["did you mean 'limit.'?"]),
+    ("env.X=1", ("guidance",), ["-o env.X: 'env' is neither"]),
+])
+def test_dotted_options_must_reach_a_plugin_or_the_core(cab, tmp_path, option, plugins, needles):
+    stack = [a for p in plugins for a in ("--plugin", p)]
+    one_line_error(cab("run", "-a", "command", "-m", "oracle", "-t", TASK, "-o", option, *stack,
+                       "--results", tmp_path / "r"), *needles)
+    one_line_error(cab("sweep", "--adapters", "command", "--models", "oracle", "--tasks", TASK, "-o", option, *stack,
+                       "--results", tmp_path / "r"), *needles)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_plugin_list_naming_nothing_installed_is_a_warning_or_strict_error(cab):
+    listing = cab("adapters", env={"CAB_DISABLE_PLUGINS": "comand"})
+    assert listing.returncode == 0 and "command" in listing.stdout
+    assert listing.stderr.strip() == listing.stderr.strip().splitlines()[0]
+    assert listing.stderr.startswith("cab: warning: CAB_DISABLE_PLUGINS: unknown plugin 'comand', did you mean 'command'?")
+    strict = cab("adapters", env={"CAB_LOAD_PLUGINS": "command,nope", "CAB_STRICT_PLUGINS": "1"})
+    one_line_error(strict, "unknown plugin 'nope' (available: ")

@@ -100,6 +100,26 @@ def scheduler_address(address: Optional[str]) -> None:
         raise CabError(f"--scheduler {address!r}: expected a Dask scheduler address, e.g. tcp://127.0.0.1:8786")
 
 
+#: ``-o PREFIX.KEY`` prefixes the core reads itself (the runner's ``plugin_options(opts.options, ...)``).
+CORE_OPTION_PREFIXES = ("limit", "proxy")
+
+
+def option_prefixes(options: dict, plugins) -> None:
+    """Each ``-o PREFIX.KEY`` must address a stacked ``--plugin`` or the core (``limit.``, ``proxy.``): else it is lost."""
+    stacked = list(plugins or ())
+    for key in options:
+        prefix = key.partition(".")[0] if "." in key else None
+        if prefix is None or prefix in stacked or prefix in CORE_OPTION_PREFIXES:
+            continue
+        known = [*stacked, *CORE_OPTION_PREFIXES]
+        from ..errors import close_matches
+
+        near = close_matches(prefix, known)
+        hint = f"did you mean {' or '.join(repr(n + '.') for n in near)}? " if near else ""
+        raise CabError(f"-o {key}: {prefix!r} is neither a stacked agent plugin nor one of "
+                       f"{', '.join(p + '.' for p in CORE_OPTION_PREFIXES)} ({hint}stack a plugin with --plugin {prefix})")
+
+
 def scripted_model(model: str, *, endpoint: Optional[str], replay: Optional[Path]) -> None:
     """Without an endpoint, a ``scripted/...`` model must be one the built-in scripted server serves."""
     if endpoint is not None or replay is not None or not model.startswith("scripted/"):

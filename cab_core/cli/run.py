@@ -101,6 +101,7 @@ def register(cli: click.Group) -> None:
             checks.writable_file(record_cassette, "--record-cassette")
         adapter_options = parse_options(options)
         check_options(state.registry.adapters.get(adapter), adapter_options)
+        checks.option_prefixes(adapter_options, plugins)
         opts = RunOptions(adapter=adapter, model=model, task=task_id, sweep_id=sweep_id, trial=trial,
                           endpoint=endpoint, api_key_env=api_key_env, sandbox=sandbox, plugins=plugins,
                           options=adapter_options, timeout=timeout, results=results,

@@ -271,6 +271,7 @@ def _preflight(spec) -> None:
 
     checks.endpoint_url(spec.endpoint)
     checks.scheduler_address(spec.scheduler)
+    checks.option_prefixes(spec.options, spec.plugins)
     for pattern in spec.tasks:
         if not str(pattern).strip():
             raise CabError("--tasks: an empty pattern (give a glob, a prefix or a comma list, e.g. 'polyglot/*')")
