@@ -70,6 +70,7 @@ def test_a_long_list_of_names_is_cut():
     (("run", "-a", "command", "-m", "oracle", "-t", TASK, "--weights", "pass_rat=1"),
      ["unknown axis 'pass_rat', did you mean 'pass_rate'?"]),
     (("check", "--adapter", "opencod", "--model", "x"), ["unknown adapter 'opencod', did you mean 'opencode'?"]),
+    (("check", "--adapter", "command", "--model", "oracle", "-o", "comand=x"), ["'comand', did you mean 'command'?"]),
     (("agents", "install", "aidr"), ["unknown agent 'aidr', did you mean 'aider'?"]),
     (("tasks", "show", "polyglot/python-slugfy"), ["did you mean 'polyglot/python-slugify'?"]),
     (("model", "serve", "--task", "nope/x"), ["unknown task 'nope/x' (available: "]),

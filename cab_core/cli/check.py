@@ -51,6 +51,10 @@ def register(cli: click.Group) -> None:
         state.registry.adapters.get(adapter)  # a typo is one line, before anything runs
         checks.endpoint_url(endpoint)
         checks.scripted_model(model, endpoint=endpoint, replay=None)
+        from ..registry import check_options
+
+        check_options(state.registry.adapters.get(adapter), parse_options(options))
+        checks.option_prefixes(parse_options(options), ())
         catalog = state.catalog()
         chosen = tasks or SAMPLE
         for task_id in chosen:
