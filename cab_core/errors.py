@@ -14,11 +14,38 @@ class CabError(Exception):
 class UnknownNameError(CabError):
     """A name (adapter, scorer, task, sandbox, ...) that nothing registered."""
 
+    #: Past this many names the list is cut (``... and N more``): a task suite can be long.
+    MAX_SHOWN = 20
+
     def __init__(self, kind: str, name: str, available: Iterable[str]):
         names = sorted(available)
-        shown = ", ".join(names) if names else "none"
-        super().__init__(f"unknown {kind} {name!r} (available: {shown})")
         self.kind, self.name, self.available = kind, name, names
+        self.suggestions = close_matches(name, names)
+        hint = f", did you mean {' or '.join(repr(s) for s in self.suggestions)}?" if self.suggestions else ""
+        shown = ", ".join(names[: self.MAX_SHOWN]) if names else "none"
+        if len(names) > self.MAX_SHOWN:
+            shown += f", ... and {len(names) - self.MAX_SHOWN} more"
+        super().__init__(f"unknown {kind} {name!r}{hint} (available: {shown})")
+
+
+def close_matches(name: str, names: Iterable[str], n: int = 3) -> list[str]:
+    """The names most like ``name`` (a typo, a missing prefix), best first: what "did you mean" offers.
+
+    ``difflib`` ratios on the whole name and, for ids with a ``/`` (tasks, models), on
+    the last part, so ``rust-error-handlin`` finds ``polyglot/rust-error-handling``.
+    """
+    import difflib
+
+    def ratio(a: str, b: str) -> float:
+        return difflib.SequenceMatcher(None, a, b).ratio()
+
+    tail = name.rsplit("/", 1)[-1]
+    scored = sorted(((max(ratio(name, full), ratio(tail, full.rsplit("/", 1)[-1])), full) for full in names),
+                    key=lambda pair: (-pair[0], pair[1]))
+    if not scored or scored[0][0] < 0.75:
+        return []
+    best = scored[0][0]
+    return [full for score, full in scored[:n] if score >= 0.75 and score >= best - 0.05]
 
 
 class DuplicateNameError(CabError):
@@ -35,6 +62,15 @@ class PluginError(CabError):
 
 class InfraError(Exception):
     """The harness or an endpoint failed, not the agent: the cell is an infrastructure error."""
+
+
+def os_error_line(exc: OSError) -> str:
+    """``<path>: <reason>`` for an operating-system error on a path (``<path> -> <other>`` for a rename)."""
+    where = str(exc.filename)
+    if getattr(exc, "filename2", None) is not None:
+        where = f"{where} -> {exc.filename2}"
+    reason = exc.strerror or one_line(exc, bare=True)
+    return f"{where}: {reason}"
 
 
 def one_line(exc: BaseException, *, prefix: str = "", bare: bool = False) -> str:

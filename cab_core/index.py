@@ -257,6 +257,8 @@ class Index:
                     result = read_cell(folder)
                 except Exception:
                     unreadable += 1
+                    if old is not None:  # what the file said before is not what it says now: drop the stale row
+                        self.conn.execute("DELETE FROM cells WHERE cell_id = ?", (old[2],))
                     continue
                 if old is not None and old[2] != result.cell_id:
                     self.conn.execute("DELETE FROM cells WHERE cell_id = ?", (old[2],))

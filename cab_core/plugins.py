@@ -114,6 +114,17 @@ def _load_one(pm: PluginManager, info: PluginInfo, load, strict: bool) -> None:
         print(f"cab: warning: plugin {info.name!r} failed to load: {info.error}", file=sys.stderr)
 
 
+def _warn_unknown_names(found, lists: dict, strict: bool) -> None:
+    """A name in CAB_LOAD_PLUGINS / CAB_DISABLE_PLUGINS that no entry point has is a typo: one warning line each."""
+    names = [ep.name for ep, _ in found]
+    for variable, chosen in lists.items():
+        for name in sorted((chosen or set()) - set(names)):
+            error = UnknownNameError("plugin", name, names)
+            if strict:
+                raise error
+            print(f"cab: warning: {variable}: {error}", file=sys.stderr)
+
+
 def load_entry_points(pm: PluginManager, *, strict: Optional[bool] = None, only: Optional[set[str]] = None) -> None:
     """Load every ``cab`` entry point on its own, recording failures instead of dying.
 
@@ -126,6 +137,8 @@ def load_entry_points(pm: PluginManager, *, strict: Optional[bool] = None, only:
     missing = sorted((allow or set()) - {ep.name for ep, _ in found}) if only is not None else []
     if missing:
         raise UnknownNameError("plugin", missing[0], [ep.name for ep, _ in found])
+    if only is None:
+        _warn_unknown_names(found, {"CAB_LOAD_PLUGINS": allow, "CAB_DISABLE_PLUGINS": block}, strict)
     for ep, owners in found:
         dist = getattr(ep, "dist", None)
         info = PluginInfo(name=ep.name, distribution=_dist_name(ep), version=dist.version if dist else None,

@@ -284,8 +284,29 @@ def _fsync_dir(path: Path) -> None:
 
 
 def read_cell(folder: Path) -> CellResult:
-    """Load the cell record in ``folder``."""
-    return serialization.loads((Path(folder) / CELL_FILE).read_text(encoding="utf-8"), CellResult)
+    """Load the cell record in ``folder``; one written by a newer cab (a higher ``schema_version``) is a ``CabError``.
+
+    Reading a newer record as far as it goes would show numbers whose meaning may have
+    changed, so every reader (summary, report, index, compare) skips it with this line.
+    """
+    from .errors import CabError
+    from .models import SCHEMA_VERSION
+
+    path = Path(folder) / CELL_FILE
+    text = path.read_text(encoding="utf-8")
+    version = _schema_version(text)
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise CabError(f"{path}: written by a newer cab (schema_version {version}; this cab reads up to "
+                       f"{SCHEMA_VERSION}): upgrade cab to read it")
+    return serialization.loads(text, CellResult)
+
+
+def _schema_version(text: str):
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data.get("schema_version") if isinstance(data, dict) else None
 
 
 def iter_cell_dirs(root: Path) -> Iterator[Path]:

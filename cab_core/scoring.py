@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 import attrs
 
-from .errors import CabError, one_line
+from .errors import CabError, UnknownNameError, one_line
 from .globs import glob_match as _glob_match
 from .models import AxisScore, FileChanges, ModelCall, ProcessResult, ScoreContext, Scorer
 from .verdict.summary import clean_output, parse_counts
@@ -304,7 +304,7 @@ def check_weights(weights: Mapping[str, Any], registry) -> None:
     axes = sorted(s.name for s in registry.scorers if not s.aggregate)
     for name, value in (weights or {}).items():
         if name not in axes:
-            raise CabError(f"weights: unknown axis {name!r} (available: {', '.join(axes) or 'none'})")
+            raise CabError(f"weights: {UnknownNameError('axis', name, axes)}")
         weight = number(value)
         if weight is None or weight < 0:
             raise CabError(f"weights: axis {name!r} needs a weight of 0 or more, got {value!r}")

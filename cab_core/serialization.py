@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Mapping, Type, TypeVar
 
+import attrs
 import cattrs
+import cattrs.v
 from cattrs.preconf.json import make_converter
 
 from .errors import one_line
@@ -66,9 +68,52 @@ def loads(text: str, cls: Type[T]) -> T:
 def describe_structure_error(exc: BaseException, path: str = "$") -> str:
     """One line saying which field(s) of the input were wrong and why."""
     if isinstance(exc, (cattrs.ClassValidationError, cattrs.IterableValidationError, cattrs.BaseValidationError)):
-        messages = cattrs.transform_error(exc, path=path)
-        return "; ".join(m.replace("\n", " ") for m in messages)
+        messages = cattrs.transform_error(exc, path=path, format_exception=_format_field_error)
+        return "; ".join(_field_first(m.replace("\n", " "), path) for m in messages)
     return one_line(exc, bare=True)
+
+
+def _type_name(tp: Any) -> str:
+    """``str`` for ``Optional[str]``, ``list`` for ``list[str]``: the type a user's file should have given."""
+    import typing
+
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) is typing.Union and len(args) == 1:
+        tp = args[0]
+    origin = typing.get_origin(tp) or tp
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
+             tuple: "a list", dict: "a table"}
+    return names.get(origin, getattr(origin, "__name__", repr(origin)))
+
+
+def _format_field_error(exc: BaseException, tp: Any) -> str:
+    """cattrs' per-field message, in the words of a user's file: unknown fields named, the expected type plain."""
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        extra = sorted(exc.extra_fields)
+        known = sorted(f.name for f in attrs.fields(exc.cl)) if attrs.has(exc.cl) else []
+        from .errors import close_matches
+
+        hints = [m for name in extra for m in close_matches(name, known, n=1)]
+        return (f"unknown field{'s' if len(extra) > 1 else ''} {', '.join(repr(e) for e in extra)}"
+                + (f", did you mean {' or '.join(repr(h) for h in hints)}?" if hints else "")
+                + (f" (known: {', '.join(known)})" if known else ""))
+    if isinstance(exc, ValueError) and str(exc).startswith("expected "):
+        return str(exc)
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, (ValueError, TypeError)) and tp is not None:
+        return f"expected {_type_name(tp)}"
+    return cattrs.v.format_exception(exc, tp)
+
+
+def _field_first(message: str, root: str) -> str:
+    """``expected a string @ $.language`` -> ``field language: expected a string``; at the root, the message alone."""
+    text, sep, where = message.rpartition(" @ ")
+    if not sep:
+        return message
+    if where == root:
+        return text
+    return f"field {where[len(root):].lstrip('.')}: {text}"
 
 
 def _expect(test, expected: str):

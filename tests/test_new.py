@@ -53,6 +53,7 @@ def test_the_scaffolded_module_registers_in_process(tmp_path, monkeypatch, kind,
         (folder / "start").mkdir(parents=True)
         (folder / module.PROMPT).write_text("Say hi.")
         (folder / "start" / "check.sh").write_text("true\n")
+        (folder / "solution").mkdir()  # a task of the scaffolded format carries its reference solution
         args = ["tasks", "list", "--tasks-dir", str(tmp_path / "tasks"), "--json"]
         record = "demo/hello"
     with cab_register(module, name="my-thing"):

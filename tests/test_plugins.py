@@ -117,7 +117,7 @@ def test_unknown_adapter_on_the_cli(cab):
                env={"CAB_DISABLE_PLUGINS": "example-shell"})
     assert proc.returncode == 2
     line = proc.stderr.strip()
-    assert line.startswith("Error: unknown adapter 'pii' (available: ") and "\n" not in line, line
+    assert line.startswith("Error: unknown adapter 'pii', did you mean 'pi'? (available: ") and "\n" not in line, line
     names = line.split("(available: ", 1)[1].rstrip(")").split(", ")  # more adapters come with new agents
     assert names == sorted(names) and {"aider", "command", "mini", "opencode", "pi"} <= set(names), line
 

@@ -6,6 +6,7 @@ user can cause print one line, ``Error: ...``, and exit with status 2.
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from typing import Callable, Optional
@@ -13,7 +14,7 @@ from typing import Callable, Optional
 import click
 
 from .. import __version__
-from ..errors import CabError
+from ..errors import CabError, os_error_line
 
 
 class State:
@@ -45,7 +46,12 @@ class State:
 
 
 def handle_errors(func):
-    """Turn user errors into one line and exit 2; never a traceback for those."""
+    """Turn user errors into one line and exit 2; never a traceback for those.
+
+    A ``CabError`` is its own message; an ``OSError`` on a path the user named (a
+    results folder that is a file, an unwritable cassette) is ``<path>: <reason>``.
+    :meth:`CabGroup.main` does the same for errors raised outside a command body.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -53,12 +59,26 @@ def handle_errors(func):
             return func(*args, **kwargs)
         except CabError as exc:
             raise click.exceptions.Exit(_fail(str(exc), exc.exit_code))
+        except OSError as exc:
+            line = _user_os_error(exc)
+            if line is None:
+                raise
+            raise click.exceptions.Exit(_fail(line))
 
     return wrapper
 
 
+def _user_os_error(exc: OSError) -> Optional[str]:
+    """The one line for an OS error the user can fix (a path they named, a port in use); None for others."""
+    if exc.errno == errno.EADDRINUSE:
+        return "the port is in use on 127.0.0.1: choose another with --port (0: any free port)"
+    if exc.filename is not None:
+        return os_error_line(exc)
+    return None
+
+
 def _fail(message: str, code: int = 2) -> int:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {' '.join(str(message).split(chr(10)))}", err=True)
     return code
 
 
@@ -74,6 +94,39 @@ class CabGroup(click.Group):
     def __init__(self, *args, pm_factory: Callable[[], object], **kwargs):
         super().__init__(*args, **kwargs)
         self.pm_factory = pm_factory
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Run as click would, but every error the user can cause is one line (``Error: ...``).
+
+        click's own usage errors (a missing argument, a bad option value, an unknown
+        command) print the usage and a hint over four lines; here they are one line
+        naming what is wrong and the command whose ``--help`` explains it, exit 2.
+        """
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            sys.exit(_fail(exc.format_message().rstrip('.') + hint, exc.exit_code))
+        except click.ClickException as exc:
+            sys.exit(_fail(exc.format_message(), exc.exit_code))
+        except click.exceptions.Abort as exc:
+            click.echo("Aborted!", err=True)
+            sys.exit(130 if isinstance(exc.__cause__, KeyboardInterrupt) else 1)
+        except CabError as exc:
+            sys.exit(_fail(str(exc), exc.exit_code))
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                sys.exit(1)
+            line = _user_os_error(exc)
+            if line is None:
+                raise
+            sys.exit(_fail(line))
+        sys.exit(rv if isinstance(rv, int) and not isinstance(rv, bool) else 0)
 
     def get_command(self, ctx: click.Context, name: str):
         command = super().get_command(ctx, name)

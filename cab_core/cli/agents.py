@@ -127,7 +127,10 @@ def register(cli: click.Group) -> None:
         from .. import wiring as w
         from .run import parse_options
 
+        from . import checks
+
         adapter = state.registry.adapters.get(name)
+        checks.endpoint_url(endpoint)
         task = state.catalog().get(task_id) if task_id else None
         click.echo(w.script(adapter, model=model, endpoint=endpoint, api_key_env=api_key_env,
                             task=task, options=parse_options(options)), nl=False)

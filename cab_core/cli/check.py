@@ -46,7 +46,15 @@ def register(cli: click.Group) -> None:
         """Run ADAPTER with MODEL on a small sample of tasks: a provisional result, written nowhere."""
         from ..runner import RunOptions, Runner
 
+        from . import checks
+
         state.registry.adapters.get(adapter)  # a typo is one line, before anything runs
+        checks.endpoint_url(endpoint)
+        checks.scripted_model(model, endpoint=endpoint, replay=None)
+        from ..registry import check_options
+
+        check_options(state.registry.adapters.get(adapter), parse_options(options))
+        checks.option_prefixes(parse_options(options), ())
         catalog = state.catalog()
         chosen = tasks or SAMPLE
         for task_id in chosen:

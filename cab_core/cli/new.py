@@ -119,5 +119,5 @@ def register(cli: click.Group) -> None:
             raise CabError(f"plugin name {name!r} is taken by the installed {taken} (choose another name)")
         out = out or Path(context["distribution"])
         files = scaffold(kind, name, out)
-        click.echo(f"wrote {context['distribution']} ({KINDS[kind]}) in {out}: {len(files)} files")
+        click.echo(f"wrote {context['distribution']} in {out} ({len(files)} files): {KINDS[kind]}")
         click.echo(f"next: pip install -e {out} && python -m pytest {out} && cab plugins")

@@ -19,7 +19,9 @@ from . import handle_errors
 
 def _build(results: Path, out: Path, base_url, quiet: bool = False):
     from ..report import build_site
+    from . import checks
 
+    checks.writable_folder(Path(out).parent if str(Path(out).parent) else Path("."), "--out")
     site = build_site(results, out, base_url=base_url)
     if not quiet:
         click.echo(f"report: {site.cells} cells in {len(site.sweeps)} sweep{'s' if len(site.sweeps) != 1 else ''}, "
@@ -53,7 +55,7 @@ def register(cli: click.Group) -> None:
     @click.argument("path", type=click.Path(path_type=Path, exists=True, file_okay=False), default=Path("results"))
     @click.option("--out", "-o", type=click.Path(path_type=Path, file_okay=False),
                   help="Where to write the site when PATH is a results folder (default: a temporary folder).")
-    @click.option("--port", default=0, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
+    @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1 (0: any free port).")
     @click.option("--no-open", is_flag=True, help="Do not open a browser.")
     @handle_errors
     def view(path, out, port, no_open):
@@ -128,7 +130,9 @@ def register(cli: click.Group) -> None:
             svg = badges.group_badge(stats.leaderboard(rows)[0])
         svg = Scrubber().text(svg)
         if output:
-            output.parent.mkdir(parents=True, exist_ok=True)
+            from . import checks
+
+            checks.writable_file(output, "--output")
             output.write_text(svg, encoding="utf-8")
             click.echo(f"wrote {output}", err=True)
         else:

@@ -90,10 +90,18 @@ def register(cli: click.Group) -> None:
         from ..runner import RunOptions, Runner
         from ..scoring import OPTION_WEIGHTS, check_weights, parse_weights
 
+        from . import checks
+
         parsed_weights = parse_weights(weights) if weights else {}
         check_weights(parsed_weights, state.registry)
+        checks.endpoint_url(endpoint)
+        checks.scripted_model(model, endpoint=endpoint, replay=replay_cassette)
+        checks.writable_folder(results, "--results")
+        if record_cassette is not None:
+            checks.writable_file(record_cassette, "--record-cassette")
         adapter_options = parse_options(options)
         check_options(state.registry.adapters.get(adapter), adapter_options)
+        checks.option_prefixes(adapter_options, plugins)
         opts = RunOptions(adapter=adapter, model=model, task=task_id, sweep_id=sweep_id, trial=trial,
                           endpoint=endpoint, api_key_env=api_key_env, sandbox=sandbox, plugins=plugins,
                           options=adapter_options, timeout=timeout, results=results,
@@ -118,7 +126,7 @@ def register(cli: click.Group) -> None:
 
     @model.command("serve")
     @click.option("--task", "-t", "task_id", required=True, help="Task whose reference solution the oracle serves.")
-    @click.option("--port", default=0, help="Port on 127.0.0.1 (0: any free port).")
+    @click.option("--port", default=0, type=click.IntRange(0, 65535), help="Port on 127.0.0.1 (0: any free port).")
     @tasks_dir_option
     @task_format_option
     @click.pass_obj
@@ -146,8 +154,8 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @click.argument("cell")
     @click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
-    @click.option("--speed", default=1.0, show_default=True, help="Playback speed factor.")
-    @click.option("--max-wait", default=2.0, show_default=True, help="Longest pause between frames, seconds.")
+    @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Playback speed factor.")
+    @click.option("--max-wait", default=2.0, show_default=True, type=click.FloatRange(min=0), help="Longest pause between frames, seconds.")
     @click.pass_obj
     @handle_errors
     def replay(state, cell, results, speed, max_wait):

@@ -57,8 +57,12 @@ def summarise(rows: list[dict], comparisons: Optional[list] = None, scorers=()) 
     for a, b in pairs:
         for key in (a, b):
             if key not in keys:
-                known = ", ".join(f"{x}:{y}" for x, y in sorted(keys))
-                raise CabError(f"no cells for {key[0]}:{key[1]} in this sweep (known: {known})")
+                from ..errors import close_matches
+
+                names = [f"{x}:{y}" for x, y in sorted(keys)]
+                near = close_matches(f"{key[0]}:{key[1]}", names)
+                hint = f", did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+                raise CabError(f"no cells for {key[0]}:{key[1]} in this sweep{hint} (known: {', '.join(names)})")
     return {"leaderboard": board, "comparisons": [stats.compare(rows, a, b) for a, b in pairs], "scorers": scorers}
 
 
@@ -162,6 +166,17 @@ def _parse_pair(text: str) -> tuple[str, str]:
     return adapter, model
 
 
+def no_sweep(sweep_id: str, results: Path) -> str:
+    """``no sweep 'x' under R, did you mean 'y'? (known: ...)``: the one line for a sweep id that is not there."""
+    from ..errors import close_matches
+
+    root = Path(results)
+    known = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    near = close_matches(sweep_id, known)
+    hint = f", did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+    return f"no sweep {sweep_id!r} under {results}{hint} (known: {', '.join(known) or 'none'})"
+
+
 def _sweep_rows(results: Path, sweep_id: str) -> tuple[list[dict], Optional[dict]]:
     from .. import index as _index
     from ..errors import CabError
@@ -170,10 +185,13 @@ def _sweep_rows(results: Path, sweep_id: str) -> tuple[list[dict], Optional[dict
     sweep_root = Path(results) / sweep_id
     if not sweep_root.is_dir():
         known = sorted(p.name for p in Path(results).iterdir() if p.is_dir()) if Path(results).is_dir() else []
-        raise CabError(f"no sweep {sweep_id!r} under {results} (known: {', '.join(known) or 'none'})")
+        raise CabError(no_sweep(sweep_id, results))
     with _index.ensure(results) as idx:
-        idx.sync(sweep_root)
+        counts = idx.sync(sweep_root)
         rows = idx.rows(sweep_id)
+    if counts.get("unreadable"):
+        click.echo(f"warning: {counts['unreadable']} cell file(s) under {sweep_root} could not be read and are left out "
+                   "('cab report' names each)", err=True)
     return rows, read_manifest(sweep_root)
 
 
@@ -190,6 +208,10 @@ def register(cli: click.Group) -> None:
     @handle_errors
     def summary(state, sweep_id, results, compare, as_json, as_csv, axis):
         """The leaderboard of SWEEP_ID: per adapter×model statistics, one column per axis, paired comparisons."""
+        if as_json and as_csv:
+            from ..errors import CabError
+
+            raise CabError("give --json or --csv, not both")
         rows, manifest = _sweep_rows(results, sweep_id)
         pairs = [(_parse_pair(a), _parse_pair(b)) for a, b in compare] or None
         data = summarise(rows, pairs, state.registry.scorers_in_order())

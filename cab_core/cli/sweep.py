@@ -179,7 +179,12 @@ def register(cli: click.Group) -> None:
             if chosen is None:
                 raise CabError(f"nothing to resume under {root} (no sweep.json found); start one with cab sweep ...")
         manifest_layer = {}
+        if resume and chosen and not (root / chosen).is_dir():
+            from .summary import no_sweep
+
+            raise CabError(f"--resume: {no_sweep(chosen, root)}")
         if chosen:
+            _check_manifest(root / chosen)
             manifest = read_manifest(root / chosen)
             if manifest:
                 manifest_layer = spec_from_manifest(manifest)
@@ -190,6 +195,7 @@ def register(cli: click.Group) -> None:
             default_id = f"{Path(sweep_file).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
         spec = build_spec(manifest_layer, file_layer, cli_layer, default_id=default_id)
 
+        _preflight(spec)
         catalog = state.catalog(spec.tasks_dirs, spec.task_format)
         progress = RichProgress() if sys.stderr.isatty() and not as_json else PlainProgress()
         try:
@@ -227,7 +233,9 @@ def register(cli: click.Group) -> None:
     def index_(state, results, rebuild):
         """Bring the SQLite index of --results up to date (query it with sqlite3 or datasette)."""
         from .. import index as _index
+        from . import checks
 
+        checks.writable_folder(results, "--results", create=False)
         if rebuild:
             counts = _index.rebuild(results)
         else:
@@ -235,6 +243,41 @@ def register(cli: click.Group) -> None:
                 counts = idx.sync()
         click.echo(f"{Path(results) / _index.INDEX_FILE}: {counts['cells']} cells ({counts['updated']} updated, "
                    f"{counts['removed']} removed, {counts['unreadable']} unreadable)")
+
+
+def _check_manifest(sweep_root: Path) -> None:
+    """A sweep folder's ``sweep.json`` must be one this cab wrote: resuming over another would replace it."""
+    from ..errors import CabError
+    from ..sweep import MANIFEST_FILE, MANIFEST_VERSION
+
+    path = sweep_root / MANIFEST_FILE
+    if not path.exists():
+        return
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CabError(f"{path}: not a sweep manifest cab can read ({type(exc).__name__}: {exc}); "
+                       "choose another --sweep-id, or move the folder away") from None
+    version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+    if version != MANIFEST_VERSION:
+        raise CabError(f"{path}: written by another version of cab (manifest schema_version {version!r}; this cab "
+                       f"writes {MANIFEST_VERSION}); choose another --sweep-id or --results")
+
+
+def _preflight(spec) -> None:
+    """What a sweep names that can be checked before any cell runs (see :mod:`.checks`)."""
+    from ..errors import CabError
+    from . import checks
+
+    checks.endpoint_url(spec.endpoint)
+    checks.scheduler_address(spec.scheduler)
+    checks.option_prefixes(spec.options, spec.plugins)
+    for pattern in spec.tasks:
+        if not str(pattern).strip():
+            raise CabError("--tasks: an empty pattern (give a glob, a prefix or a comma list, e.g. 'polyglot/*')")
+    for adapter, model in spec.pairs():
+        checks.scripted_model(model, endpoint=spec.endpoint, replay=None)
+    checks.writable_folder(spec.results, "--results")
 
 
 def _check_file_names(registry, layer: dict, sweep_file) -> None:

@@ -12,7 +12,7 @@ import click
 from . import handle_errors
 
 tasks_dir_option = click.option(
-    "--tasks-dir", "tasks_dirs", multiple=True, type=click.Path(path_type=Path),
+    "--tasks-dir", "tasks_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
     help="Also load tasks from this folder (repeatable; also $CAB_TASKS_PATH).",
 )
 task_format_option = click.option("--task-format", default="auto", show_default=True,
@@ -84,7 +84,7 @@ def register(cli: click.Group) -> None:
     @click.argument("pattern", required=False)
     @tasks_dir_option
     @task_format_option
-    @click.option("--jobs", "-j", default=2, show_default=True, help="Tasks checked in parallel.")
+    @click.option("--jobs", "-j", default=2, show_default=True, type=click.IntRange(min=1), help="Tasks checked in parallel.")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     @handle_errors
@@ -132,8 +132,11 @@ def register(cli: click.Group) -> None:
         native = state.registry.task_sources.get("native")
         if native.write is None:
             raise CabError(f"task format 'native' (plugin {native.plugin!r}) cannot write tasks")
+        found = sorted(source.load((path,)), key=lambda t: t.id)
+        if not found:
+            raise CabError(f"{path}: no {source.name} tasks found there (see 'cab tasks list --tasks-dir {path}')")
         rows, failed = [], 0
-        for task in sorted(source.load((path,)), key=lambda t: t.id):
+        for task in found:
             dest = out.joinpath(*task.id.split("/"))
             try:
                 if dest.exists() and force:
