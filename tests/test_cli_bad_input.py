@@ -131,7 +131,7 @@ def test_bad_values_of_sweep_and_wiring(cab, tmp_path):
     one_line_error(cab(*base, "--endpoint", "ftp://x/"), "--endpoint 'ftp://x/'")
     one_line_error(cab(*base[:5], "--tasks", "zzz*"), "no task matches 'zzz*'")
     one_line_error(cab("agents", "wiring", "pi", "--endpoint", "notaurl"), "--endpoint 'notaurl'")
-    one_line_error(cab("badge"), "give either --cell ID, or both --adapter and --model")
+    one_line_error(cab("badge", str(tmp_path)), "give either --cell ID, or both --adapter and --model")
 
 
 # ------------------------------------------------------------------ paths
