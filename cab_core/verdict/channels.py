@@ -19,6 +19,12 @@ summary    none: the runner's summary lines and exit status (tasks in formats ca
            no reporter for; the verdict says ``channel: summary``)
 =========  ==========================================================================
 
+The runner's own per-test lines on stdout (pytest's ``FAILED id``, libtest's ``test
+path ... FAILED``, the C tests' ``FAIL name``) are read back too: output already written
+cannot be taken back, so a test the output lists as failed while the report says it
+passed is a report rewritten after the fact (:meth:`Channel.contradicted`), whatever
+rewrote it.
+
 A task may name its channel (``reporter`` in task.toml); otherwise it is chosen from
 the test command.
 """
@@ -34,7 +40,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .report import ERROR, FAILED, PASSED, SKIPPED, TestReport, read_capped, read_signed_lines
+from .report import ERROR, FAILED, FAILURES, PASSED, SKIPPED, TestReport, read_capped, read_signed_lines
+from .summary import clean_output
 
 HERE = Path(__file__).resolve().parent
 
@@ -65,6 +72,30 @@ class Channel:
     def read(self, report_dir: Path, key: bytes) -> Optional[TestReport]:
         return None
 
+    #: A line of the runner's own output naming a failed test (group 1: the name as the runner prints it).
+    failed_line: Optional[re.Pattern] = None
+
+    def listed_failed(self, lines: Sequence[str]) -> list[str]:
+        """The tests the runner's output lists as failed, as it names them."""
+        if self.failed_line is None:
+            return []
+        return [m.group(1) for m in map(self.failed_line.match, lines) if m]
+
+    def same_test(self, test_id: str, name: str) -> bool:
+        """Whether the report's ``test_id`` is the test the output calls ``name``."""
+        return test_id == name
+
+    def contradicted(self, report: TestReport, output: Optional[str]) -> list[str]:
+        """Tests the runner's output lists as failed while the report says they passed (and nowhere failed)."""
+        if self.failed_line is None or not output:
+            return []
+        found = set()
+        for name in self.listed_failed(clean_output(output).split("\n")):
+            kinds = [o for i, o in report.outcomes.items() if self.same_test(i, name)]
+            if PASSED in kinds and not any(k in FAILURES for k in kinds):
+                found.add(name)
+        return sorted(found)
+
 
 class PytestChannel(Channel):
     name = "pytest"
@@ -74,7 +105,8 @@ class PytestChannel(Channel):
     def prepare(self, command, report_dir, nonce_file, run_id):
         module = f"cab_verdict_{run_id}"
         shutil.copyfile(HERE / "_pytest_plugin.py", report_dir / f"{module}.py")
-        env = {"PYTHONPATH": str(report_dir), "PYTEST_ADDOPTS": f"-p {module}",
+        # -rfE: pytest lists every failed and erroring test by id at the end (the cross-check).
+        env = {"PYTHONPATH": str(report_dir), "PYTEST_ADDOPTS": f"-p {module} -rfE",
                "CAB_VERDICT_REPORT": str(report_dir / "pytest.jsonl"), "CAB_VERDICT_NONCE": str(nonce_file)}
         return command, env
 
@@ -103,6 +135,16 @@ class PytestChannel(Channel):
 
     def read(self, report_dir, key):
         return read_signed_lines(report_dir / "pytest.jsonl", key, self.name)
+
+    failed_line = re.compile(r"^(?:FAILED|ERROR) (\S.*?)\s*$")
+
+    def listed_failed(self, lines):
+        # "FAILED tests/t.py::test_x - AssertionError: ..." (the id itself may hold " - ").
+        out = []
+        for rest in super().listed_failed(lines):
+            parts = rest.split(" - ")
+            out += [" - ".join(parts[:n]) for n in range(1, len(parts) + 1)]
+        return out
 
 
 class NodeChannel(Channel):
@@ -204,6 +246,11 @@ class CargoChannel(Channel):
         return TestReport(channel=self.name, outcomes=outcomes, complete=complete,
                           problem=None if complete else "a test binary ended before its report")
 
+    failed_line = re.compile(r"^test (\S+) \.\.\. FAILED\s*$")
+
+    def same_test(self, test_id, name):
+        return test_id.split("::", 1)[-1] == name
+
 
 class LinesChannel(Channel):
     """``$CAB_TEST_REPORT`` lines: ``pass NAME`` / ``fail NAME`` ... ``end P F``."""
@@ -226,20 +273,31 @@ class LinesChannel(Channel):
         data = read_capped(report_dir / "lines.txt")
         if data is None:
             return TestReport(channel=self.name, problem="no report was written")
-        outcomes, complete, refused = {}, False, None
+        outcomes: dict[str, str] = {}
+        counts, end, refused, altered = [0, 0], None, None, None
         for line in data.decode("utf-8", "replace").splitlines():
             word, _, name = line.strip().partition(" ")
-            if word in ("pass", "fail") and name:
-                outcomes[name] = PASSED if word == "pass" else FAILED
+            if end is not None and line.strip():
+                altered = altered or "the report was altered (lines after its end)"
+            elif word in ("pass", "fail") and name:
+                kind = PASSED if word == "pass" else FAILED
+                # A test reported twice keeps its worse outcome: a later "pass" never undoes a "fail".
+                outcomes[name] = FAILED if FAILED in (kind, outcomes.get(name)) else kind
+                counts[word == "fail"] += 1
             elif word == "refused" and name:  # the task's build script refused the code under test
                 refused = refused or name[:300]
             elif word == "end":
-                complete = True
+                end = name.split()
         if refused:
             return TestReport(channel=self.name, outcomes=outcomes, complete=True,
                               problem=f"the task's test build refused the code under test: {refused}")
-        return TestReport(channel=self.name, outcomes=outcomes, complete=complete,
-                          problem=None if complete else "the report has no end line")
+        if end is None:
+            return TestReport(channel=self.name, outcomes=outcomes, problem="the report has no end line")
+        if altered is None and end != [str(counts[0]), str(counts[1])]:
+            altered = f"the report was altered (its end line counts {' '.join(end)}, its lines {counts[0]} {counts[1]})"
+        return TestReport(channel=self.name, outcomes=outcomes, complete=True, problem=altered)
+
+    failed_line = re.compile(r"^FAIL (\S+)\s*$")
 
 
 CHANNELS = {c.name: c for c in (PytestChannel(), NodeChannel(), CargoChannel(), LinesChannel(), Channel())}

@@ -12,6 +12,8 @@ code under test can cause:
 * the run exited 0 although its must-fail canary failed (an exit forced from inside);
 * the report was altered (its signature does not verify, lines after its end) or the
   run exited 0 without finishing its report;
+* the runner's own output lists a test as failed that the report says passed (a report
+  rewritten after the runner wrote it: its output cannot be taken back);
 * an expected test was skipped or xfailed at run time (it passed for the reference
   solution in the same environment), or expected tests did not run while nothing else
   failed (tests unlinked, deselected).
@@ -90,8 +92,13 @@ def _leaf(test_id: str) -> str:
 
 
 def judge(*, exit_code: Optional[int], timed_out: bool, output: str, report: Optional[TestReport],
-          expected: Optional[Sequence[str]], canaries: Optional[Canaries] = None, channel: str = "summary") -> Verdict:
-    """Judge one test run; never raises."""
+          expected: Optional[Sequence[str]], canaries: Optional[Canaries] = None, channel: str = "summary",
+          contradicted: Sequence[str] = ()) -> Verdict:
+    """Judge one test run; never raises.
+
+    ``contradicted`` names the tests the report says passed while the runner's own
+    output lists them as failed (:meth:`cab_core.verdict.channels.Channel.contradicted`).
+    """
     canaries = canaries or Canaries(why_not="no canaries")
     counts = parse_counts(output)
     base = dict(channel=channel, exit_code=exit_code, timed_out=timed_out, summary_counts=counts)
@@ -128,6 +135,9 @@ def judge(*, exit_code: Optional[int], timed_out: bool, output: str, report: Opt
         return Verdict(passed=False, reason="the test run timed out", **base)
     if report.problem and report.complete:
         return forged(report.problem)
+    if contradicted:
+        return forged(f"the runner's output lists {len(contradicted)} test(s) as failed that the report says passed: "
+                      f"{', '.join(sorted(contradicted)[:3])}")
     if not report.complete:
         if exit_code == 0:
             return forged(f"the test run exited 0 without finishing its report ({report.problem or 'incomplete'})")

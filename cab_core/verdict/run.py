@@ -108,6 +108,7 @@ def run_tests(session, task, root: Path, home: Path, env: dict, *, expected: Opt
                          timeout=timeout or task.test_timeout, writable=[home], output_cap=TEST_OUTPUT_CAP,
                          marker=marker)
     report = channel.read(report_dir, key.encode()) if channel.structured else None
+    contradicted = channel.contradicted(report, result.output) if report is not None else []
     verdict = judge(exit_code=result.exit_code, timed_out=result.timed_out, output=result.output, report=report,
-                    expected=expected, canaries=placed, channel=channel.name)
+                    expected=expected, canaries=placed, channel=channel.name, contradicted=contradicted)
     return result, verdict
