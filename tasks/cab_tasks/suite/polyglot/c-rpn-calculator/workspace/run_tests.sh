@@ -9,7 +9,8 @@
 # destructors or ifuncs; it may call only the C library's pure functions (strings,
 # characters, memory, numbers, math: the list below), so nothing that ends the
 # process, opens or writes files, reads the environment, starts programs or hooks
-# the exit, under any of the C library's names; and no system calls of its own.  Anything
+# the exit, under any of the C library's names; no system calls of its own and no
+# calls through a computed address (a function pointer).  Anything
 # else is refused before a test runs: exit status 3, a "cab: ..." line on stderr
 # and, when CAB_TEST_REPORT names a file, a "refused ..." line then "end 0 0" in
 # it (a complete report without a single test, canaries included, which the
@@ -28,7 +29,8 @@ refuse() {
 }
 cc -std=c11 -Wall -Wextra -c -o cab_main.o test_main.c
 rm -f cab_canary.h hidden_tests.h
-cc -std=c11 -Wall -Wextra -c -o cab_impl.o "$impl"
+# ISO C only: no computed gotos, no casts between data and function pointers.
+cc -std=c11 -Wall -Wextra -pedantic-errors -c -o cab_impl.o "$impl"
 
 calls=$(nm -u cab_main.o | awk '{print $NF}' | sed 's/@.*//')
 for name in $(nm -g --defined-only cab_impl.o | awk 'NF >= 3 {print $NF}'); do
@@ -51,6 +53,9 @@ done
 [ -z "$bad" ] || refuse "calls $bad(only the C library's pure functions are allowed)"
 if objdump -d cab_impl.o | awk -F '\t' 'NF >= 3 {print $3}' | grep -Eq '^(syscall|sysenter|svc|int +\$0x80)( |$)'; then
     refuse "makes system calls itself"
+fi
+if objdump -d cab_impl.o | awk -F '\t' 'NF >= 3 {print $3}' | grep -Eq '^(call|callq) +\*|^blr(aa[a-z]*)? '; then
+    refuse "calls through a computed address"
 fi
 
 cc -s -o t_run cab_main.o cab_impl.o
