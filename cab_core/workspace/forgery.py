@@ -96,6 +96,16 @@ _JS = (
           r"""(?:require\s*\(\s*|from\s+|import\s*\(\s*|import\s+)['"](?:node:)?(vm|v8|inspector|worker_threads|async_hooks)['"]""",
           "imports node's internals ({0})"),
     _rule(("/proc",), r"/proc/(?:self|\d|thread-self)", "reads its own process from /proc"),
+    # What the assertions themselves rely on: a patched Object.keys or Writable.prototype.write lies to them.
+    _rule(("Object", "Array", "Function", "Promise", "Error", "String", "Number", "Boolean", "Map", "Set", "Symbol",
+           "RegExp", "JSON", "Reflect", "Math", "Writable", "Readable", "Stream", "Socket", "EventEmitter", "Duplex",
+           "Transform", "Buffer", "console", "util"),
+          r"\b(Object|Array|Function|Promise|Error|String|Number|Boolean|Map|Set|Symbol|RegExp|JSON|Reflect|Math|Writable"
+          r"|Readable|Stream|Socket|EventEmitter|Duplex|Transform|Buffer|console|util)\s*+(?:\.\s*+prototype\b\s*+)?"
+          r"(?:\.\s*+[\w$]++\s*+|\[[^\]\n]{0,80}+\]\s*+)=(?![=>])"
+          r"|\b(?:Object|Reflect)\s*\.\s*(?:defineProperty|defineProperties|setPrototypeOf)\s*\(\s*"
+          r"(Object|Array|Function|Promise|Error|String|Number|Map|Set|JSON|Reflect|Math|console|util|\w+\s*\.\s*prototype)\b",
+          "patches the built-in {0}"),
 )
 _RUST = (
     _rule(("process",), r"\b(?:std\s*::\s*)?process\s*::\s*(exit|abort)\b", "process::{0}"),
@@ -221,12 +231,16 @@ def scan_file(path: str, before: Optional[str], after: str) -> list[str]:
         for rule in checks:
             m = _hit(rule, code)
             if m:
-                findings.append(f"forgery attempt: {rule[2].format(*m.groups())} in {path}:{number}")
+                groups = [g for g in m.groups() if g is not None] + ["", ""]
+                findings.append(f"forgery attempt: {rule[2].format(*groups)} in {path}:{number}")
                 break
     if python:
         added = {n for n, _ in _added_lines(before, after)}
-        for number, what in _lying_comparisons(after, added):
-            findings.append(f"forgery attempt: comparisons that lie to the tests' assertions ({what}) in {path}:{number}")
+        seen = {f.rsplit(":", 1)[-1] for f in findings}
+        for number, what in _python_findings(after, added - main_block):
+            if str(number) not in seen:  # one finding per line, the regexes' first
+                seen.add(str(number))
+                findings.append(f"forgery attempt: {what} in {path}:{number}")
     if suffix == ".rs":
         old = Counter(l.strip() for l in (before or "").splitlines() if _hit(_RUST_TEST_DECL, l))
         new = Counter(l.strip() for l in after.splitlines() if _hit(_RUST_TEST_DECL, l))
@@ -239,6 +253,7 @@ def scan_file(path: str, before: Optional[str], after: str) -> list[str]:
 
 
 #: Built-in types whose comparisons the tests rely on: a subclass redefining them lies to every ``==``.
+_LIE = "comparisons that lie to the tests' assertions ({})"
 _BUILTIN_TYPES = {"str", "int", "float", "complex", "bool", "bytes", "bytearray", "list", "tuple", "dict", "set",
                   "frozenset", "object"}
 _COMPARISONS = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__len__", "__contains__",
@@ -254,11 +269,27 @@ def _always(node) -> bool:
     return len(stmts) == 1 and isinstance(stmts[0], ast.Return) and isinstance(stmts[0].value, ast.Constant)
 
 
-def _lying_comparisons(after: str, added: set) -> list[tuple[int, str]]:
-    """Lines of ``after`` defining comparisons that lie to the tests' assertions (an always-equal result).
+#: Modules solution code has no business importing (however the import is spelled: ``import re, gc``).
+_PY_MODULES = {"pytest", "_pytest", "pluggy", "unittest", "nose", "nose2", "doctest", "builtins", "atexit", "gc",
+               "ctypes", "importlib", "faulthandler", "_thread", "_testcapi", "_testinternalcapi"}
 
-    A subclass of a built-in type redefining its comparisons (by ``class`` or ``type()``),
-    a comparison assigned onto a class, or any ``__eq__``-like method returning one constant.
+
+def _ignores_other(node) -> bool:
+    """A two-argument comparison that never reads its second argument (``def __eq__(self, o): return True``)."""
+    args = node.args.args
+    if len(args) < 2:
+        return False
+    other = args[1].arg
+    return not any(isinstance(n, ast.Name) and n.id == other for n in ast.walk(node))
+
+
+def _python_findings(after: str, added: set) -> list[tuple[int, str]]:
+    """``(line, what)`` for added lines of Python that import the test machinery or lie to its assertions.
+
+    Read from the syntax tree, so no spelling hides them: ``import re, gc``, ``x = 1; import
+    pytest``, an always-equal result (a subclass of a built-in type redefining its
+    comparisons by ``class`` or ``type()``, a comparison assigned onto a class, or one that
+    never looks at what it is compared with).
     """
     try:
         tree = ast.parse(after)
@@ -278,17 +309,23 @@ def _lying_comparisons(after: str, added: set) -> list[tuple[int, str]]:
                     value = item if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) else getattr(item, "value", None)
                     for name in names:
                         if name in _COMPARISONS and (base_names(node.bases) & _BUILTIN_TYPES - {"object"}
-                                                     or isinstance(value, (ast.FunctionDef, ast.Lambda)) and _always(value)):
-                            found.append((item.lineno, f"{node.name}.{name}"))
+                                                     or isinstance(value, (ast.FunctionDef, ast.Lambda))
+                                                     and (_always(value) or _ignores_other(value))):
+                            found.append((item.lineno, _LIE.format(f"{node.name}.{name}")))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                bad = sorted({n.split(".")[0] for n in names} & _PY_MODULES)
+                if bad and getattr(node, "level", 0) == 0:
+                    found.append((node.lineno, f"imports {', '.join(bad)}"))
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "type" \
                     and len(node.args) == 3 and isinstance(node.args[2], ast.Dict):
                 keys = {k.value for k in node.args[2].keys if isinstance(k, ast.Constant)}
                 if keys & _COMPARISONS:
-                    found.append((node.lineno, "type() with " + ", ".join(sorted(keys & _COMPARISONS))))
+                    found.append((node.lineno, _LIE.format("type() with " + ", ".join(sorted(keys & _COMPARISONS)))))
             elif isinstance(node, (ast.Assign, ast.AugAssign)):
                 for target in getattr(node, "targets", [getattr(node, "target", None)]):
                     if isinstance(target, ast.Attribute) and target.attr in _COMPARISONS:
-                        found.append((node.lineno, f"assigns {target.attr}"))
+                        found.append((node.lineno, _LIE.format(f"assigns {target.attr}")))
     except RecursionError:
         return []
     return [(n, what) for n, what in found if n in added]
