@@ -12,7 +12,8 @@ code under test can cause:
 * the run exited 0 although its must-fail canary failed (an exit forced from inside);
 * the report was altered (its signature does not verify, lines after its end) or the
   run exited 0 without finishing its report;
-* the runner's own output lists a test as failed that the report says passed (a report
+* the runner's own summary counts fewer passed tests than the report holds, or its
+  output lists a test as failed that the report says passed (a report
   rewritten after the runner wrote it: its output cannot be taken back);
 * an expected test was skipped or xfailed at run time (it passed for the reference
   solution in the same environment), or expected tests did not run while nothing else
@@ -84,6 +85,11 @@ class Verdict:
         }
 
 
+#: Channels whose runner prints a summary counting every test the report holds (canaries included):
+#: a report claiming more passes than the runner printed was written by someone else.
+COUNTED = ("pytest", "cargo", "lines")
+
+
 def _leaf(test_id: str) -> str:
     """The last name of a test id (``a.rs::tests::x`` -> ``x``; ``f.js::s > t`` -> ``t``)."""
     for sep in (" > ", "::"):
@@ -135,6 +141,8 @@ def judge(*, exit_code: Optional[int], timed_out: bool, output: str, report: Opt
         return Verdict(passed=False, reason="the test run timed out", **base)
     if report.problem and report.complete:
         return forged(report.problem)
+    if counts is not None and channel in COUNTED and counts[0] < passed_count:
+        return forged(f"the runner's summary counts {counts[0]} passed, the report {passed_count}")
     if contradicted:
         return forged(f"the runner's output lists {len(contradicted)} test(s) as failed that the report says passed: "
                       f"{', '.join(sorted(contradicted)[:3])}")

@@ -101,7 +101,9 @@ def run_tests(session, task, root: Path, home: Path, env: dict, *, expected: Opt
     if channel.signed:
         nonce_file.write_text(key)
     command, extra = channel.prepare(task.test_command, report_dir, nonce_file, run_id)
-    full_env = {**env, **extra}
+    # Python reads and writes bytecode only in a folder of this run's: a __pycache__ the agent
+    # left (an unchecked-hash .pyc runs whatever it holds, whatever the .py says) is never read.
+    full_env = {**env, "PYTHONPYCACHEPREFIX": str(report_dir / "pycache"), **extra}
     if "PYTHONPATH" in extra and env.get("PYTHONPATH"):
         full_env["PYTHONPATH"] = extra["PYTHONPATH"] + os.pathsep + env["PYTHONPATH"]
     result = session.run(["/bin/sh", "-c", command], cwd=root, env=full_env,
