@@ -12,7 +12,8 @@ code under test can cause:
 * the run exited 0 although its must-fail canary failed (an exit forced from inside);
 * the report was altered (its signature does not verify, lines after its end) or the
   run exited 0 without finishing its report;
-* the runner's own summary counts fewer passed tests than the report holds, or its
+* the runner's own summary counts fewer passed tests than the report holds (or is
+  missing where the runner always prints one), or its
   output lists a test as failed that the report says passed (a report
   rewritten after the runner wrote it: its output cannot be taken back);
 * an expected test was skipped or xfailed at run time (it passed for the reference
@@ -88,6 +89,8 @@ class Verdict:
 #: Channels whose runner prints a summary counting every test the report holds (canaries included):
 #: a report claiming more passes than the runner printed was written by someone else.
 COUNTED = ("pytest", "cargo", "lines")
+#: Channels whose runner always ends with a summary line (pytest's ``-qq`` prints none).
+SUMMARISED = ("cargo", "lines")
 
 
 def _leaf(test_id: str) -> str:
@@ -141,6 +144,8 @@ def judge(*, exit_code: Optional[int], timed_out: bool, output: str, report: Opt
         return Verdict(passed=False, reason="the test run timed out", **base)
     if report.problem and report.complete:
         return forged(report.problem)
+    if counts is None and channel in SUMMARISED and report.complete and passed_count:
+        return forged("the runner's summary is missing from its output (its output was taken away)")
     if counts is not None and channel in COUNTED and counts[0] < passed_count:
         return forged(f"the runner's summary counts {counts[0]} passed, the report {passed_count}")
     if contradicted:

@@ -54,7 +54,8 @@ _PY = (
           "ends its own process"),
     _rule(("sys.", "inspect.", "f_back"), r"\bsys\.(?:_getframe|settrace|setprofile|stdout\s*=|stderr\s*=|__stdout__)"
           r"|\binspect\.(?:stack|currentframe|getouterframes)\b|\.f_back\b", "reaches into the calling test's frames or output"),
-    _rule(("dup2",), r"\bos\.dup2\s*\(", "redirects the process's output"),
+    _rule(("dup", "close", "fdopen", "openpty"), r"\bos\s*\.\s*(dup2?|close|closerange|fdopen|openpty)\s*\(",
+          "os.{0}() juggles the process's file descriptors"),
     _rule(("ctypes",), r"^\s*(?:import|from)\s+ctypes\b|\bctypes\.", "reaches into the interpreter with ctypes"),
     _rule(("get_",), r"\bget_(?:objects|referrers|referents)\b",
           "reaches into the interpreter's objects (gc)"),
@@ -99,6 +100,11 @@ _JS = (
           r"""(?:require\s*\(\s*|from\s+|import\s*\(\s*|import\s+)['"](?:node:)?(vm|v8|inspector|worker_threads|async_hooks)['"]""",
           "imports node's internals ({0})"),
     _rule(("/proc",), r"/proc/(?:self|\d|thread-self)", "reads its own process from /proc"),
+    _rule(("_load", "_resolveFilename", "_cache", "_extensions", "_pathCache", "_compile", "_findPath", "_nodeModulePaths"),
+          r"\.\s*(_load|_resolveFilename|_cache|_extensions|_pathCache|_compile|_findPath|_nodeModulePaths)\b",
+          "patches module loading ({0})"),
+    _rule(("module", "require", "mainModule"), r"\bmodule\s*\.\s*(?:parent|children|constructor)\b|\brequire\s*\.\s*main\b"
+                                               r"|\bprocess\s*\.\s*mainModule\b", "reaches the modules that load it"),
     _rule(("process",), r"""(?:require\s*+\(\s*+|from\s++|import\s*+\(\s*+|import\s++)['"](?:node:)?process['"]"""
           r"""|\bprocess\s*+\[|(?:[=(,:]|\breturn)\s*+(?:globalThis\s*+\.\s*+|global\s*+\.\s*+)?process\s*+[;,)\]}]"""
           r"""|[}\]]\s*+=\s*+(?:globalThis\s*+\.\s*+)?process\b""", "reaches process by another name"),
