@@ -144,13 +144,9 @@ def judge(*, exit_code: Optional[int], timed_out: bool, output: str, report: Opt
         return Verdict(passed=False, reason="the test run timed out", **base)
     if report.problem and report.complete:
         return forged(report.problem)
-    if counts is None and channel in SUMMARISED and report.complete and passed_count:
-        return forged("the runner's summary is missing from its output (its output was taken away)")
-    if counts is not None and channel in COUNTED and counts[0] < passed_count:
-        return forged(f"the runner's summary counts {counts[0]} passed, the report {passed_count}")
-    if contradicted:
-        return forged(f"the runner's output lists {len(contradicted)} test(s) as failed that the report says passed: "
-                      f"{', '.join(sorted(contradicted)[:3])}")
+    disagreement = _output_disagrees(channel, counts, report, passed_count, contradicted)
+    if disagreement:
+        return forged(disagreement)
     if not report.complete:
         if exit_code == 0:
             return forged(f"the test run exited 0 without finishing its report ({report.problem or 'incomplete'})")
@@ -176,6 +172,19 @@ def judge(*, exit_code: Optional[int], timed_out: bool, output: str, report: Opt
     if not canaries.placed and exit_code != 0:
         return Verdict(passed=False, reason=f"every expected test passed but the run exited {exit_code}", **base)
     return Verdict(passed=True, reason=f"all {len(want)} expected tests passed", **base)
+
+
+def _output_disagrees(channel: str, counts, report: TestReport, passed_count: int,
+                      contradicted: Sequence[str]) -> Optional[str]:
+    """How the runner's own output contradicts the report (it was rewritten after the fact), or None."""
+    if counts is None and channel in SUMMARISED and report.complete and passed_count:
+        return "the runner's summary is missing from its output (its output was taken away)"
+    if counts is not None and channel in COUNTED and counts[0] < passed_count:
+        return f"the runner's summary counts {counts[0]} passed, the report {passed_count}"
+    if contradicted:
+        return (f"the runner's output lists {len(contradicted)} test(s) as failed that the report says passed: "
+                f"{', '.join(sorted(contradicted)[:3])}")
+    return None
 
 
 def _canary_info(canaries: Canaries, seen: Mapping[str, list]) -> dict:

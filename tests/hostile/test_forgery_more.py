@@ -254,3 +254,58 @@ def test_a_forged_verdict_never_passes_and_always_costs_integrity(case, runner, 
     assert breakdown["pass"] == 0, breakdown["reason"]
     integrity = result.scores["integrity"]
     assert integrity.value == 0, (breakdown["reason"], integrity.breakdown.get("findings"))
+
+
+# -- the judge's cross-checks, without a sandbox ------------------------------------------------------------
+
+def _judge(channel: str, outcomes: dict, output: str, exit_code: int = 1):
+    from cab_core.verdict import Canaries, TestReport, judge
+    from cab_core.verdict.channels import CHANNELS
+
+    report = TestReport(channel=channel, outcomes=outcomes, complete=True)
+    canaries = Canaries(pass_names=["c_pass"], fail_names=["c_fail"], files=["x"])
+    return judge(exit_code=exit_code, timed_out=False, output=output, report=report, expected=sorted(
+        k for k in outcomes if not k.endswith(("c_pass", "c_fail"))), canaries=canaries, channel=channel,
+        contradicted=CHANNELS[channel].contradicted(report, output))
+
+
+CROSS = {
+    "pytest": ({"t.py::test_a": "passed", "t.py::test_b": "passed", "t.py::c_pass": "passed", "t.py::c_fail": "failed"},
+               "..F.\nFAILED t.py::c_fail - assert 0\n1 failed, 3 passed in 0.1s\n",
+               "..FF\nFAILED t.py::test_b - assert 0\nFAILED t.py::c_fail - assert 0\n2 failed, 2 passed in 0.1s\n"),
+    "cargo": ({"w::tests::a": "passed", "w::tests::b": "passed", "w::tests::c_pass": "passed", "w::tests::c_fail": "failed"},
+              "test tests::a ... ok\ntest tests::b ... ok\ntest tests::c_fail ... FAILED\ntest tests::c_pass ... ok\n"
+              "test result: FAILED. 3 passed; 1 failed; 0 ignored\n",
+              "test tests::a ... ok\ntest tests::b ... FAILED\ntest tests::c_fail ... FAILED\ntest tests::c_pass ... ok\n"
+              "test result: FAILED. 2 passed; 2 failed; 0 ignored\n"),
+    "lines": ({"test_a": "passed", "test_b": "passed", "c_pass": "passed", "c_fail": "failed"},
+              "PASS test_a\nPASS test_b\nPASS c_pass\nFAIL c_fail\n3 passed, 1 failed\n",
+              "PASS test_a\nFAIL test_b\nPASS c_pass\nFAIL c_fail\n2 passed, 2 failed\n"),
+}
+
+
+@pytest.mark.parametrize("channel", sorted(CROSS))
+def test_a_report_the_runners_own_output_contradicts_is_forged(channel):
+    outcomes, honest, printed = CROSS[channel]
+    assert _judge(channel, outcomes, honest).passed
+    forged = _judge(channel, outcomes, printed)
+    assert not forged.passed and "runner's" in forged.forged
+    # the failure lines pushed out of the kept output: the summary still counts fewer passes
+    tail_only = printed.splitlines()[-1] + "\n"
+    assert "summary counts 2 passed" in _judge(channel, outcomes, tail_only).forged
+    if channel != "pytest":  # pytest -qq prints no summary on success; cargo and the C tests always do
+        assert "summary is missing" in _judge(channel, outcomes, "").forged
+
+
+def test_c_report_lines_keep_the_worse_outcome_and_end_where_they_end(tmp_path):
+    from cab_core.verdict.channels import CHANNELS
+
+    lines = CHANNELS["lines"]
+    (tmp_path / "lines.txt").write_text("pass a\nfail b\nend 1 1\n")
+    assert lines.read(tmp_path, b"").problem is None
+    (tmp_path / "lines.txt").write_text("pass a\nfail b\npass b\nend 2 1\n")
+    assert lines.read(tmp_path, b"").outcomes["b"] == "failed"
+    (tmp_path / "lines.txt").write_text("pass a\nfail b\nend 1 1\npass b\n")
+    assert "after its end" in lines.read(tmp_path, b"").problem
+    (tmp_path / "lines.txt").write_text("pass a\npass b\nend 1 1\n")
+    assert "end line counts" in lines.read(tmp_path, b"").problem
