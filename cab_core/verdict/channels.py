@@ -131,7 +131,7 @@ class PytestChannel(Channel):
                 f"    assert caught != 3\n")
 
     def test_names(self, text):
-        return re.findall(r"^def (test_\w+)\(", text, re.M)
+        return re.findall(r"^[ \t]*(?:async[ \t]+)?def (test_\w+)\(", text, re.M)
 
     def read(self, report_dir, key):
         return read_signed_lines(report_dir / "pytest.jsonl", key, self.name)
@@ -185,7 +185,7 @@ class NodeChannel(Channel):
                 f"  if (caught === tries.length) throw new Error('canary');\n}});\n")
 
     def test_names(self, text):
-        return [m for m in re.findall(r"^\s*(?:test|it)\(\s*'([a-z][a-z0-9 ]{2,60})'", text, re.M)]
+        return re.findall(r"""^\s*(?:test|it)(?:\.\w+)?\(\s*['"`]([a-z][a-z0-9 ]{2,60})['"`]""", text, re.M)
 
     def read(self, report_dir, key):
         return read_signed_lines(report_dir / "node.jsonl", key, self.name)
@@ -224,7 +224,7 @@ class CargoChannel(Channel):
                 f"#[test]\nfn {fail_name}() {{\n    let a: u64 = \"{a}\".parse().unwrap();\n    assert_eq!(a * {b}, {a * b + 1});\n}}\n")
 
     def test_names(self, text):
-        return re.findall(r"#\[test\]\s*fn\s+([a-z_][a-z0-9_]*)\s*\(", text)
+        return re.findall(r"#\[test\](?:\s*#\[[^\]]*\])*\s*(?:pub\s+)?(?:async\s+)?fn\s+([a-z_][a-z0-9_]*)\s*\(", text)
 
     def read(self, report_dir, key):
         outcomes: dict[str, str] = {}

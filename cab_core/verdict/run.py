@@ -46,6 +46,10 @@ def place_canaries(channel: Channel, task, root: Path, *, enabled: bool = True) 
     if not files:
         return Canaries(why_not="no test file of the task can take canaries")
     pass_names, fail_names, placed = [], [], []
+    taken: set[str] = set()  # every test name of the run: a canary must not share a leaf with any
+    for rel in files:
+        data = read_capped(root / rel, 4 << 20)
+        taken |= set(channel.test_names(data.decode("utf-8", "replace"))) if data else set()
     for rel in files:
         target = root / rel
         data = read_capped(target, 4 << 20) if target.exists() or target.is_symlink() else b""
@@ -53,7 +57,10 @@ def place_canaries(channel: Channel, task, root: Path, *, enabled: bool = True) 
             continue
         original = data.decode("utf-8", "replace")
         # Two names shaped like the file's own tests, nothing in them saying which one must fail.
-        pass_name, fail_name = _canary_name(channel, original), _canary_name(channel, original)
+        pass_name = _canary_name(channel, original, taken)
+        taken.add(pass_name)
+        fail_name = _canary_name(channel, original, taken)
+        taken.add(fail_name)
         text = channel.canary_source(rel, original, pass_name, fail_name)
         if text is None:
             continue
@@ -66,12 +73,25 @@ def place_canaries(channel: Channel, task, root: Path, *, enabled: bool = True) 
     return Canaries(pass_names=pass_names, fail_names=fail_names, files=placed)
 
 
-def _canary_name(channel: Channel, text: str) -> str:
-    """A fresh test name shaped like one of ``text``'s own (``test_basic`` -> ``test_basic_q7kz2m``)."""
-    token = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(6))
+def _canary_name(channel: Channel, text: str, taken: set) -> str:
+    """A fresh test name made of the words of ``text``'s own test names (``test_basic_counts`` and
+    ``test_ties_alphabetical`` -> ``test_basic_ties_counts``): not one real name with a suffix, so
+    code reading the names at run time cannot tell the canaries from the tests it has never seen.
+    """
     names = [n for n in channel.test_names(text) if n.replace("_", "").replace(" ", "").isalnum()]
-    base = secrets.choice(names) if names else "test"
+    token = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(6))
+    if not names:
+        return f"test_{token}"  # (a name this fresh cannot be taken)
+    base = secrets.choice(names)
     sep = " " if " " in base else "_"
+    words = sorted({w for n in names for w in n.split(sep) if w.isalnum()})
+    head = base.split(sep)
+    keep = head[: max(1, len(head) // 2)]
+    for _ in range(20):
+        extra = [secrets.choice(words) for _ in range(1 + secrets.randbelow(2))]
+        candidate = sep.join(keep + extra)
+        if candidate not in taken and candidate.replace(sep, "").isalnum() and extra[-1] != keep[-1]:
+            return candidate
     return f"{base}{sep}{token}"
 
 
