@@ -13,6 +13,8 @@ pytest     a reporter plugin loaded with ``-p`` under a module name fresh per ru
 node       a ``--test-reporter`` module in node's parent process (test files run in
            children), signed the same way
 cargo      every test binary run through a runner script with libtest's ``--logfile``
+go         every package's test binary run through a runner script (``go test -exec``)
+           that keeps its verbose output; a test's worst ``--- PASS/FAIL/SKIP`` line counts
 lines      the test program appends ``pass NAME`` / ``fail NAME`` lines and a final
            ``end P F`` to ``$CAB_TEST_REPORT`` (the built-in C tasks' ``test_main.c``)
 summary    none: the runner's summary lines and exit status (tasks in formats cab has
@@ -52,6 +54,8 @@ class Channel:
     name = "summary"
     structured = False
     signed = False
+    #: How a canary name starts when the file has no test names to borrow words from.
+    fresh_prefix = "test_"
 
     def prepare(self, command: str, report_dir: Path, nonce_file: Path, run_id: str) -> tuple[str, dict]:
         """The command to run and the environment to add, for a report into ``report_dir``."""
@@ -252,6 +256,61 @@ class CargoChannel(Channel):
         return test_id.split("::", 1)[-1] == name
 
 
+class GoChannel(Channel):
+    """``go test``: each package's test binary through :file:`_go_runner.sh` (Go 1.19 has no test2json framing)."""
+
+    name = "go"
+    structured = True
+    fresh_prefix = "Test_"
+    _RESULT = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \(")
+
+    def prepare(self, command, report_dir, nonce_file, run_id):
+        runner = report_dir / "cab-go-runner.sh"
+        shutil.copyfile(HERE / "_go_runner.sh", runner)
+        runner.chmod(0o755)
+        if "-exec" not in command:
+            command = re.sub(r"\bgo\s+test\b", f"go test -exec {shlex.quote(str(runner))}", command)
+        return command, {"CAB_VERDICT_DIR": str(report_dir)}
+
+    def test_files(self, root, candidates):
+        return [rel for rel in candidates if rel.endswith("_test.go")]
+
+    def canary_source(self, rel, text, pass_name, fail_name):
+        if not re.search(r'^\s*(?:import\s+)?"testing"\s*$', text, re.M):
+            return None  # testing imported under another name (or not at all): no canaries here
+        a, b = _numbers(pass_name)
+        return (text.rstrip("\n") + "\n\n"
+                f"func {pass_name}(t *testing.T) {{\n\ta := len(\"{'x' * (a % 50)}\") + {a - a % 50}\n"
+                f"\tif a+{b} != {a + b} {{\n\t\tt.Fatal(\"canary\")\n\t}}\n}}\n\n"
+                f"func {fail_name}(t *testing.T) {{\n\ta := len(\"{'x' * (a % 50)}\") + {a - a % 50}\n"
+                f"\tif a*{b} != {a * b + 1} {{\n\t\tt.Errorf(\"canary\")\n\t}}\n}}\n")
+
+    def test_names(self, text):
+        return re.findall(r"^func (Test[A-Z0-9_]\w*)\(\s*\w+\s+\*testing\.T\s*\)", text, re.M)
+
+    def read(self, report_dir, key):
+        outs = sorted(p for p in report_dir.glob("*.out") if p.is_file() and not p.is_symlink())
+        if not outs:
+            return TestReport(channel=self.name, problem="no test binary wrote a report")
+        rank = {PASSED: 0, SKIPPED: 1, FAILED: 3}
+        outcomes: dict[str, str] = {}
+        complete = True
+        for out in outs:
+            package = out.name.rsplit(".", 2)[0]
+            lines = (read_capped(out) or b"").decode("utf-8", "replace").splitlines()
+            if read_capped(out.with_suffix(".exit")) is None or not any(l in ("PASS", "FAIL") for l in lines):
+                complete = False  # the binary ended before its closing line
+            for line in lines:
+                m = self._RESULT.match(line)
+                if m:
+                    kind = {"PASS": PASSED, "FAIL": FAILED, "SKIP": SKIPPED}[m.group(1)]
+                    test_id = f"{package}::{m.group(2)}"
+                    if rank[kind] >= rank.get(outcomes.get(test_id), -1):
+                        outcomes[test_id] = kind
+        return TestReport(channel=self.name, outcomes=outcomes, complete=complete,
+                          problem=None if complete else "a test binary ended before its closing PASS or FAIL line")
+
+
 class LinesChannel(Channel):
     """``$CAB_TEST_REPORT`` lines: ``pass NAME`` / ``fail NAME`` ... ``end P F``."""
 
@@ -300,7 +359,7 @@ class LinesChannel(Channel):
     failed_line = re.compile(r"^FAIL (\S+)\s*$")
 
 
-CHANNELS = {c.name: c for c in (PytestChannel(), NodeChannel(), CargoChannel(), LinesChannel(), Channel())}
+CHANNELS = {c.name: c for c in (PytestChannel(), NodeChannel(), CargoChannel(), GoChannel(), LinesChannel(), Channel())}
 
 
 def channel_for(task, root: Optional[Path] = None) -> Channel:
@@ -318,6 +377,8 @@ def channel_for(task, root: Optional[Path] = None) -> Channel:
         return CHANNELS["node"]
     if re.search(r"\bcargo\s+test\b", text):
         return CHANNELS["cargo"]
+    if re.search(r"\bgo\s+test\b", text):
+        return CHANNELS["go"]
     if root is not None and any(_mentions(p, b"CAB_TEST_REPORT") for p in _top_sources(root)):
         return CHANNELS["lines"]
     return CHANNELS["summary"]

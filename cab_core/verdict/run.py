@@ -81,7 +81,7 @@ def _canary_name(channel: Channel, text: str, taken: set) -> str:
     names = [n for n in channel.test_names(text) if n.replace("_", "").replace(" ", "").isalnum()]
     token = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(6))
     if not names:
-        return f"test_{token}"  # (a name this fresh cannot be taken)
+        return f"{channel.fresh_prefix}{token}"  # (a name this fresh cannot be taken)
     base = secrets.choice(names)
     sep = " " if " " in base else "_"
     words = sorted({w for n in names for w in n.split(sep) if w.isalnum()})

@@ -173,6 +173,11 @@ _C = (
 _GO = (
     _rule(("Exit",), r"\bos\.Exit\s*\(|\bsyscall\.Exit\b", "os.Exit"),
     _rule(("testing",), r"""^\s*(?:import\s+)?(?:\w+\s+)?"testing(?:/\w+)?"\s*$""", "imports testing"),
+    _rule(("syscall", "unsafe", "linkname", '"C"', "x/sys"),
+          r"""^\s*(?:import\s+)?(?:\w+\s+)?"(syscall|unsafe|C|golang\.org/x/sys/unix)"\s*$|//\s*go:(linkname)\b""",
+          "reaches below the Go runtime ({0})"),
+    _rule(("os.Std", "Goexit", "\\x16", "\\026"), r"\bos\.(?:Stdout|Stderr|Stdin)\s*=[^=]|\bruntime\.Goexit\b|\\x16|\\026",
+          "takes over the test binary's output or goroutine"),
 )
 #: Bytes of changed code read in one file, and in all files together: more is a finding of its own.
 SCAN_FILE_CAP = 1 << 20
