@@ -106,7 +106,7 @@ def judge(*, exit_code: Optional[int], timed_out: bool, output: str, report: Opt
     """Judge one test run; never raises.
 
     ``contradicted`` names the tests the report says passed while the runner's own
-    output lists them as failed (:meth:`cab_core.verdict.channels.Channel.contradicted`).
+    output lists them as failed (:meth:`cab_core.verdict.channel.Channel.contradicted`).
     """
     canaries = canaries or Canaries(why_not="no canaries")
     counts = parse_counts(output)

@@ -74,25 +74,28 @@ def place_canaries(channel: Channel, task, root: Path, *, enabled: bool = True) 
 
 
 def _canary_name(channel: Channel, text: str, taken: set) -> str:
-    """A fresh test name made of the words of ``text``'s own test names (``test_basic_counts`` and
-    ``test_ties_alphabetical`` -> ``test_basic_ties_counts``): not one real name with a suffix, so
-    code reading the names at run time cannot tell the canaries from the tests it has never seen.
+    """A name fresh for this run, made like ``text``'s own test names: a real name's first words,
+    one of the file's words and a made-up word (``test_basic_counts`` -> ``test_basic_ties_rovuke``).
+
+    Not one real name plus a token, so code reading the names at run time cannot tell the
+    canaries from tests it has never seen by their shape.
     """
+    made_up = "".join(secrets.choice("bcdfghklmnprstvz" if i % 2 == 0 else "aeiou") for i in range(6))
     names = [n for n in channel.test_names(text) if n.replace("_", "").replace(" ", "").isalnum()]
-    token = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(6))
     if not names:
-        return f"{channel.fresh_prefix}{token}"  # (a name this fresh cannot be taken)
+        return f"{channel.fresh_prefix}{made_up}"
     base = secrets.choice(names)
     sep = " " if " " in base else "_"
     words = sorted({w for n in names for w in n.split(sep) if w.isalnum()})
     head = base.split(sep)
-    keep = head[: max(1, len(head) // 2)]
     for _ in range(20):
-        extra = [secrets.choice(words) for _ in range(1 + secrets.randbelow(2))]
-        candidate = sep.join(keep + extra)
-        if candidate not in taken and candidate.replace(sep, "").isalnum() and extra[-1] != keep[-1]:
+        tail = [secrets.choice(words), made_up]
+        if secrets.randbelow(2):
+            tail.reverse()
+        candidate = sep.join(head[: max(1, len(head) // 2)] + tail)
+        if candidate not in taken and candidate.replace(sep, "").isalnum():
             return candidate
-    return f"{base}{sep}{token}"
+    return f"{base}{sep}{made_up}"
 
 
 def _write_fresh(target: Path, text: str) -> None:

@@ -228,6 +228,8 @@ def _strip_comment(line: str, suffix: str) -> str:
     if suffix in (".py", ".pyw"):
         return line.split("#", 1)[0] if "#" in line and "'" not in line and '"' not in line else line
     stripped = line.lstrip()
+    if stripped.startswith(("//go:", "//export ")):  # compiler directives written as comments
+        return line
     if stripped.startswith(("//", "/*", "*")):
         return ""
     return line
