@@ -12,8 +12,9 @@
 # or report lines, and the harness judges by those); so nothing that ends the
 # process, opens or writes files, reads the environment, starts programs or hooks
 # the exit, under any of the C library's names; no system calls of its own and no
-# calls through a computed address (a function pointer).  Anything else is refused before a test runs: exit status 3, a "cab: ..." line on stderr
-# and, when CAB_TEST_REPORT names a file, a "refused ..." line then "end 0 0" in
+# calls through a computed address (a function pointer).  Anything else is refused
+# before a test runs: exit status 3, a "cab: ..." line on stderr and, when
+# CAB_TEST_REPORT names a file, a "refused ..." line then "end 0 0" in
 # it (a complete report without a single test, canaries included, which the
 # harness judges as forged).  Only the test program reports results.  Protected:
 # do not edit.
