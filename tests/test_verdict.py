@@ -131,7 +131,7 @@ def make(tmp_path, **kw):
 
 @pytest.mark.parametrize("command, channel", [
     ("python -m pytest -q -p no:cacheprovider", "pytest"), ("pytest", "pytest"), ("node --test", "node"),
-    ("cargo test --offline", "cargo"), ("go test ./...", "summary"),
+    ("cargo test --offline", "cargo"), ("go test ./...", "go"), ("ctest --output-on-failure", "summary"),
 ])
 def test_the_channel_follows_the_test_command(tmp_path, command, channel):
     assert channel_for(make(tmp_path, test_command=command)).name == channel

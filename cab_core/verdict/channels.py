@@ -13,11 +13,19 @@ pytest     a reporter plugin loaded with ``-p`` under a module name fresh per ru
 node       a ``--test-reporter`` module in node's parent process (test files run in
            children), signed the same way
 cargo      every test binary run through a runner script with libtest's ``--logfile``
+go         every package's test binary run through a runner script (``go test -exec``)
+           that keeps its verbose output; a test's worst ``--- PASS/FAIL/SKIP`` line counts
 lines      the test program appends ``pass NAME`` / ``fail NAME`` lines and a final
            ``end P F`` to ``$CAB_TEST_REPORT`` (the built-in C tasks' ``test_main.c``)
 summary    none: the runner's summary lines and exit status (tasks in formats cab has
            no reporter for; the verdict says ``channel: summary``)
 =========  ==========================================================================
+
+The runner's own per-test lines on stdout (pytest's ``FAILED id``, libtest's ``test
+path ... FAILED``, the C tests' ``FAIL name``) are read back too: output already written
+cannot be taken back, so a test the output lists as failed while the report says it
+passed is a report rewritten after the fact (:meth:`.channel.Channel.contradicted`), whatever
+rewrote it.
 
 A task may name its channel (``reporter`` in task.toml); otherwise it is chosen from
 the test command.
@@ -25,45 +33,15 @@ the test command.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
-import subprocess
-from functools import lru_cache
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
-from .report import ERROR, FAILED, PASSED, SKIPPED, TestReport, read_capped, read_signed_lines
-
-HERE = Path(__file__).resolve().parent
-
-
-class Channel:
-    """The base channel: no structured report (``summary``)."""
-
-    name = "summary"
-    structured = False
-    signed = False
-
-    def prepare(self, command: str, report_dir: Path, nonce_file: Path, run_id: str) -> tuple[str, dict]:
-        """The command to run and the environment to add, for a report into ``report_dir``."""
-        return command, {}
-
-    def test_files(self, root: Path, candidates: Sequence[str]) -> list[str]:
-        """Which of ``candidates`` (paths below ``root``) are test modules canaries can join."""
-        return []
-
-    def canary_source(self, rel: str, text: str, pass_name: str, fail_name: str) -> Optional[str]:
-        """``text`` with the two canary tests appended, or None when this file cannot take them."""
-        return None
-
-    def test_names(self, text: str) -> list[str]:
-        """The names of the tests ``text`` defines (canary names are made to look like them)."""
-        return []
-
-    def read(self, report_dir: Path, key: bytes) -> Optional[TestReport]:
-        return None
+from .channel import HERE, Channel, _mentions, _numbers
+from .compiled import CargoChannel, GoChannel, LinesChannel, host_triple
+from .report import read_signed_lines
 
 
 class PytestChannel(Channel):
@@ -74,7 +52,8 @@ class PytestChannel(Channel):
     def prepare(self, command, report_dir, nonce_file, run_id):
         module = f"cab_verdict_{run_id}"
         shutil.copyfile(HERE / "_pytest_plugin.py", report_dir / f"{module}.py")
-        env = {"PYTHONPATH": str(report_dir), "PYTEST_ADDOPTS": f"-p {module}",
+        # -rfE: pytest lists every failed and erroring test by id at the end (the cross-check).
+        env = {"PYTHONPATH": str(report_dir), "PYTEST_ADDOPTS": f"-p {module} -rfE",
                "CAB_VERDICT_REPORT": str(report_dir / "pytest.jsonl"), "CAB_VERDICT_NONCE": str(nonce_file)}
         return command, env
 
@@ -99,10 +78,20 @@ class PytestChannel(Channel):
                 f"    assert caught != 3\n")
 
     def test_names(self, text):
-        return re.findall(r"^def (test_\w+)\(", text, re.M)
+        return re.findall(r"^[ \t]*(?:async[ \t]+)?def (test_\w+)\(", text, re.M)
 
     def read(self, report_dir, key):
         return read_signed_lines(report_dir / "pytest.jsonl", key, self.name)
+
+    failed_line = re.compile(r"^(?:FAILED|ERROR) (\S.*?)\s*$")
+
+    def listed_failed(self, lines):
+        # "FAILED tests/t.py::test_x - AssertionError: ..." (the id itself may hold " - ").
+        out = []
+        for rest in super().listed_failed(lines):
+            parts = rest.split(" - ")
+            out += [" - ".join(parts[:n]) for n in range(1, len(parts) + 1)]
+        return out
 
 
 class NodeChannel(Channel):
@@ -143,106 +132,13 @@ class NodeChannel(Channel):
                 f"  if (caught === tries.length) throw new Error('canary');\n}});\n")
 
     def test_names(self, text):
-        return [m for m in re.findall(r"^\s*(?:test|it)\(\s*'([a-z][a-z0-9 ]{2,60})'", text, re.M)]
+        return re.findall(r"""^\s*(?:test|it)(?:\.\w+)?\(\s*['"`]([a-z][a-z0-9 ]{2,60})['"`]""", text, re.M)
 
     def read(self, report_dir, key):
         return read_signed_lines(report_dir / "node.jsonl", key, self.name)
 
 
-class CargoChannel(Channel):
-    name = "cargo"
-    structured = True
-
-    def prepare(self, command, report_dir, nonce_file, run_id):
-        runner = report_dir / "cab-cargo-runner.sh"
-        shutil.copyfile(HERE / "_cargo_runner.sh", runner)
-        runner.chmod(0o755)
-        # Every test binary must run: a failing one (the must-fail canary's) must not stop the rest.
-        command = re.sub(r"\bcargo\s+test\b(?![^;&|]*--no-fail-fast)", "cargo test --no-fail-fast", command)
-        env = {"CAB_VERDICT_DIR": str(report_dir), "RUST_TEST_THREADS": "1"}
-        triple = host_triple()
-        if triple:
-            env[f"CARGO_TARGET_{triple.upper().replace('-', '_')}_RUNNER"] = str(runner)
-        return command, env
-
-    def test_files(self, root, candidates):
-        found = []
-        for rel in candidates:
-            if rel.endswith(".rs"):
-                data = read_capped(root / rel, 1 << 20)
-                if data is not None and b"#[test]" in data:
-                    found.append(rel)
-        return found
-
-    def canary_source(self, rel, text, pass_name, fail_name):
-        a, b = _numbers(pass_name)
-        # Values parsed at run time (not constants the compiler could judge), in Rust of any age.
-        return (text.rstrip("\n") + "\n\n"
-                f"#[test]\nfn {pass_name}() {{\n    let a: u64 = \"{a}\".parse().unwrap();\n    assert_eq!(a + {b}, {a + b});\n}}\n\n"
-                f"#[test]\nfn {fail_name}() {{\n    let a: u64 = \"{a}\".parse().unwrap();\n    assert_eq!(a * {b}, {a * b + 1});\n}}\n")
-
-    def test_names(self, text):
-        return re.findall(r"#\[test\]\s*fn\s+([a-z_][a-z0-9_]*)\s*\(", text)
-
-    def read(self, report_dir, key):
-        outcomes: dict[str, str] = {}
-        logs = sorted(p for p in report_dir.glob("*.log") if p.is_file() and not p.is_symlink())
-        if not logs:
-            return TestReport(channel=self.name, problem="no test binary wrote a report")
-        complete = True
-        for log in logs:
-            target = re.sub(r"-[0-9a-f]{16}$", "", log.name.rsplit(".", 2)[0])
-            data = read_capped(log) or b""
-            exit_file = log.with_suffix(".exit")
-            if read_capped(exit_file) is None:
-                complete = False  # the runner script did not see this binary end
-            for line in data.decode("utf-8", "replace").splitlines():
-                word, _, name = line.partition(" ")
-                kind = {"ok": PASSED, "failed": FAILED, "ignored": SKIPPED}.get(word)
-                if kind and name:
-                    outcomes[f"{target}::{name}"] = kind
-        return TestReport(channel=self.name, outcomes=outcomes, complete=complete,
-                          problem=None if complete else "a test binary ended before its report")
-
-
-class LinesChannel(Channel):
-    """``$CAB_TEST_REPORT`` lines: ``pass NAME`` / ``fail NAME`` ... ``end P F``."""
-
-    name = "lines"
-    structured = True
-
-    def prepare(self, command, report_dir, nonce_file, run_id):
-        return command, {"CAB_TEST_REPORT": str(report_dir / "lines.txt")}
-
-    def test_files(self, root, candidates):
-        return ["cab_canary.h"] if any(_mentions(root / rel, b"cab_canary.h") for rel in candidates) else []
-
-    def canary_source(self, rel, text, pass_name, fail_name):
-        return (f"static int {pass_name}(void) {{ volatile int a = 2; return a + a == 4; }}\n"
-                f"static int {fail_name}(void) {{ volatile int a = 2; return a + a == 5; }}\n"
-                f"#define CAB_CANARIES() do {{ RUN({pass_name}); RUN({fail_name}); }} while (0)\n")
-
-    def read(self, report_dir, key):
-        data = read_capped(report_dir / "lines.txt")
-        if data is None:
-            return TestReport(channel=self.name, problem="no report was written")
-        outcomes, complete, refused = {}, False, None
-        for line in data.decode("utf-8", "replace").splitlines():
-            word, _, name = line.strip().partition(" ")
-            if word in ("pass", "fail") and name:
-                outcomes[name] = PASSED if word == "pass" else FAILED
-            elif word == "refused" and name:  # the task's build script refused the code under test
-                refused = refused or name[:300]
-            elif word == "end":
-                complete = True
-        if refused:
-            return TestReport(channel=self.name, outcomes=outcomes, complete=True,
-                              problem=f"the task's test build refused the code under test: {refused}")
-        return TestReport(channel=self.name, outcomes=outcomes, complete=complete,
-                          problem=None if complete else "the report has no end line")
-
-
-CHANNELS = {c.name: c for c in (PytestChannel(), NodeChannel(), CargoChannel(), LinesChannel(), Channel())}
+CHANNELS = {c.name: c for c in (PytestChannel(), NodeChannel(), CargoChannel(), GoChannel(), LinesChannel(), Channel())}
 
 
 def channel_for(task, root: Optional[Path] = None) -> Channel:
@@ -260,6 +156,8 @@ def channel_for(task, root: Optional[Path] = None) -> Channel:
         return CHANNELS["node"]
     if re.search(r"\bcargo\s+test\b", text):
         return CHANNELS["cargo"]
+    if re.search(r"\bgo\s+test\b", text):
+        return CHANNELS["go"]
     if root is not None and any(_mentions(p, b"CAB_TEST_REPORT") for p in _top_sources(root)):
         return CHANNELS["lines"]
     return CHANNELS["summary"]
@@ -280,23 +178,5 @@ def _top_sources(root: Path) -> list[Path]:
         return []
 
 
-def _mentions(path: Path, needle: bytes) -> bool:
-    data = read_capped(path, 1 << 20)
-    return data is not None and needle in data
-
-
-def _numbers(name: str) -> tuple[int, int]:
-    seed = int.from_bytes(name.encode()[-6:], "big")
-    return 1000 + seed % 9000, 100 + (seed >> 8) % 900
-
-
-@lru_cache(maxsize=1)
-def host_triple() -> Optional[str]:
-    """The Rust host target triple (``rustc -vV``), None without rustc."""
-    rustc = shutil.which("rustc") or os.path.expanduser("~/.cargo/bin/rustc")
-    try:
-        out = subprocess.run([rustc, "-vV"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = re.search(r"^host:\s*(\S+)", out, re.M)
-    return match.group(1) if match else None
+__all__ = ["CHANNELS", "CargoChannel", "Channel", "GoChannel", "LinesChannel", "NodeChannel", "PytestChannel",
+           "channel_for", "host_triple"]

@@ -12,6 +12,10 @@ code under test can cause:
 * the run exited 0 although its must-fail canary failed (an exit forced from inside);
 * the report was altered (its signature does not verify, lines after its end) or the
   run exited 0 without finishing its report;
+* the runner's own summary counts fewer passed tests than the report holds (or is
+  missing where the runner always prints one), or its
+  output lists a test as failed that the report says passed (a report
+  rewritten after the runner wrote it: its output cannot be taken back);
 * an expected test was skipped or xfailed at run time (it passed for the reference
   solution in the same environment), or expected tests did not run while nothing else
   failed (tests unlinked, deselected).
@@ -82,6 +86,13 @@ class Verdict:
         }
 
 
+#: Channels whose runner prints a summary counting every test the report holds (canaries included):
+#: a report claiming more passes than the runner printed was written by someone else.
+COUNTED = ("pytest", "cargo", "lines")
+#: Channels whose runner always ends with a summary line (pytest's ``-qq`` prints none).
+SUMMARISED = ("cargo", "lines")
+
+
 def _leaf(test_id: str) -> str:
     """The last name of a test id (``a.rs::tests::x`` -> ``x``; ``f.js::s > t`` -> ``t``)."""
     for sep in (" > ", "::"):
@@ -90,8 +101,13 @@ def _leaf(test_id: str) -> str:
 
 
 def judge(*, exit_code: Optional[int], timed_out: bool, output: str, report: Optional[TestReport],
-          expected: Optional[Sequence[str]], canaries: Optional[Canaries] = None, channel: str = "summary") -> Verdict:
-    """Judge one test run; never raises."""
+          expected: Optional[Sequence[str]], canaries: Optional[Canaries] = None, channel: str = "summary",
+          contradicted: Sequence[str] = ()) -> Verdict:
+    """Judge one test run; never raises.
+
+    ``contradicted`` names the tests the report says passed while the runner's own
+    output lists them as failed (:meth:`cab_core.verdict.channel.Channel.contradicted`).
+    """
     canaries = canaries or Canaries(why_not="no canaries")
     counts = parse_counts(output)
     base = dict(channel=channel, exit_code=exit_code, timed_out=timed_out, summary_counts=counts)
@@ -128,6 +144,9 @@ def judge(*, exit_code: Optional[int], timed_out: bool, output: str, report: Opt
         return Verdict(passed=False, reason="the test run timed out", **base)
     if report.problem and report.complete:
         return forged(report.problem)
+    disagreement = _output_disagrees(channel, counts, report, passed_count, contradicted)
+    if disagreement:
+        return forged(disagreement)
     if not report.complete:
         if exit_code == 0:
             return forged(f"the test run exited 0 without finishing its report ({report.problem or 'incomplete'})")
@@ -153,6 +172,19 @@ def judge(*, exit_code: Optional[int], timed_out: bool, output: str, report: Opt
     if not canaries.placed and exit_code != 0:
         return Verdict(passed=False, reason=f"every expected test passed but the run exited {exit_code}", **base)
     return Verdict(passed=True, reason=f"all {len(want)} expected tests passed", **base)
+
+
+def _output_disagrees(channel: str, counts, report: TestReport, passed_count: int,
+                      contradicted: Sequence[str]) -> Optional[str]:
+    """How the runner's own output contradicts the report (it was rewritten after the fact), or None."""
+    if counts is None and channel in SUMMARISED and report.complete and passed_count:
+        return "the runner's summary is missing from its output (its output was taken away)"
+    if counts is not None and channel in COUNTED and counts[0] < passed_count:
+        return f"the runner's summary counts {counts[0]} passed, the report {passed_count}"
+    if contradicted:
+        return (f"the runner's output lists {len(contradicted)} test(s) as failed that the report says passed: "
+                f"{', '.join(sorted(contradicted)[:3])}")
+    return None
 
 
 def _canary_info(canaries: Canaries, seen: Mapping[str, list]) -> dict:

@@ -46,6 +46,10 @@ def place_canaries(channel: Channel, task, root: Path, *, enabled: bool = True) 
     if not files:
         return Canaries(why_not="no test file of the task can take canaries")
     pass_names, fail_names, placed = [], [], []
+    taken: set[str] = set()  # every test name of the run: a canary must not share a leaf with any
+    for rel in files:
+        data = read_capped(root / rel, 4 << 20)
+        taken |= set(channel.test_names(data.decode("utf-8", "replace"))) if data else set()
     for rel in files:
         target = root / rel
         data = read_capped(target, 4 << 20) if target.exists() or target.is_symlink() else b""
@@ -53,7 +57,10 @@ def place_canaries(channel: Channel, task, root: Path, *, enabled: bool = True) 
             continue
         original = data.decode("utf-8", "replace")
         # Two names shaped like the file's own tests, nothing in them saying which one must fail.
-        pass_name, fail_name = _canary_name(channel, original), _canary_name(channel, original)
+        pass_name = _canary_name(channel, original, taken)
+        taken.add(pass_name)
+        fail_name = _canary_name(channel, original, taken)
+        taken.add(fail_name)
         text = channel.canary_source(rel, original, pass_name, fail_name)
         if text is None:
             continue
@@ -66,13 +73,29 @@ def place_canaries(channel: Channel, task, root: Path, *, enabled: bool = True) 
     return Canaries(pass_names=pass_names, fail_names=fail_names, files=placed)
 
 
-def _canary_name(channel: Channel, text: str) -> str:
-    """A fresh test name shaped like one of ``text``'s own (``test_basic`` -> ``test_basic_q7kz2m``)."""
-    token = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(6))
+def _canary_name(channel: Channel, text: str, taken: set) -> str:
+    """A name fresh for this run, made like ``text``'s own test names: a real name's first words,
+    one of the file's words and a made-up word (``test_basic_counts`` -> ``test_basic_ties_rovuke``).
+
+    Not one real name plus a token, so code reading the names at run time cannot tell the
+    canaries from tests it has never seen by their shape.
+    """
+    made_up = "".join(secrets.choice("bcdfghklmnprstvz" if i % 2 == 0 else "aeiou") for i in range(6))
     names = [n for n in channel.test_names(text) if n.replace("_", "").replace(" ", "").isalnum()]
-    base = secrets.choice(names) if names else "test"
+    if not names:
+        return f"{channel.fresh_prefix}{made_up}"
+    base = secrets.choice(names)
     sep = " " if " " in base else "_"
-    return f"{base}{sep}{token}"
+    words = sorted({w for n in names for w in n.split(sep) if w.isalnum()})
+    head = base.split(sep)
+    for _ in range(20):
+        tail = [secrets.choice(words), made_up]
+        if secrets.randbelow(2):
+            tail.reverse()
+        candidate = sep.join(head[: max(1, len(head) // 2)] + tail)
+        if candidate not in taken and candidate.replace(sep, "").isalnum():
+            return candidate
+    return f"{base}{sep}{made_up}"
 
 
 def _write_fresh(target: Path, text: str) -> None:
@@ -101,13 +124,16 @@ def run_tests(session, task, root: Path, home: Path, env: dict, *, expected: Opt
     if channel.signed:
         nonce_file.write_text(key)
     command, extra = channel.prepare(task.test_command, report_dir, nonce_file, run_id)
-    full_env = {**env, **extra}
+    # Python reads and writes bytecode only in a folder of this run's: a __pycache__ the agent
+    # left (an unchecked-hash .pyc runs whatever it holds, whatever the .py says) is never read.
+    full_env = {**env, "PYTHONPYCACHEPREFIX": str(report_dir / "pycache"), **extra}
     if "PYTHONPATH" in extra and env.get("PYTHONPATH"):
         full_env["PYTHONPATH"] = extra["PYTHONPATH"] + os.pathsep + env["PYTHONPATH"]
     result = session.run(["/bin/sh", "-c", command], cwd=root, env=full_env,
                          timeout=timeout or task.test_timeout, writable=[home], output_cap=TEST_OUTPUT_CAP,
                          marker=marker)
     report = channel.read(report_dir, key.encode()) if channel.structured else None
+    contradicted = channel.contradicted(report, result.output) if report is not None else []
     verdict = judge(exit_code=result.exit_code, timed_out=result.timed_out, output=result.output, report=report,
-                    expected=expected, canaries=placed, channel=channel.name)
+                    expected=expected, canaries=placed, channel=channel.name, contradicted=contradicted)
     return result, verdict

@@ -105,6 +105,8 @@ def judge(path: str, task: Task, before: Snapshot, after: Snapshot, run: TestRun
         reason = judge_config(_text(before, path), _text(after, path) or "", run)
         if reason:
             return reason
+    if run.uses(CARGO) and folder.rpartition("/")[2] == ".cargo" and name in ("config", "config.toml"):
+        return "cargo's own configuration (rustflags, linker, rustc wrapper, runner, env)"
     if run.loads_env and name.startswith(".env"):
         return "the test command loads it"
     if path in run.runs or any(path.startswith(r + "/") for r in run.runs if r):
