@@ -152,6 +152,11 @@ def judge(*, exit_code: Optional[int], timed_out: bool, output: str, report: Opt
             return forged(f"the test run exited 0 without finishing its report ({report.problem or 'incomplete'})")
         return Verdict(passed=False, reason=f"the test run did not complete (exit {exit_code}): {report.problem or 'incomplete report'}", **base)
     if canaries.placed:
+        if canary_info["problem"] and canary_info["missing_only"] and failed and exit_code not in (0, None):
+            # A test file that failed to load (a syntax error in the code it imports) takes its
+            # canaries with it: an honest failure, which gains nothing (its tests did not pass either).
+            return Verdict(passed=False, reason=f"the test run failed before its canaries ran ({len(failed)} "
+                                                f"failed or errored: {', '.join(failed[:3])})", **base)
         if canary_info["problem"]:
             return forged(canary_info["problem"])
         if exit_code == 0:
@@ -191,6 +196,11 @@ def _canary_info(canaries: Canaries, seen: Mapping[str, list]) -> dict:
     if not canaries.placed:
         return {"placed": False, "why": canaries.why_not, "problem": None}
     problem = broken = None
+    missing_only = True  # every problem is a canary missing from the report (none skipped or lying)
+    for name in canaries.names:
+        if seen.get(name):
+            missing_only = missing_only and not any(o in NOT_RUN for o in seen[name]) and not (
+                name in canaries.fail_names and any(o == PASSED for o in seen[name]))
     for name in canaries.pass_names:
         if not seen.get(name):
             problem = problem or f"canary {name} is missing from the report"
@@ -206,7 +216,7 @@ def _canary_info(canaries: Canaries, seen: Mapping[str, list]) -> dict:
         elif any(o in NOT_RUN for o in seen[name]):
             problem = problem or f"canary {name} was skipped at run time"
     return {"placed": True, "files": list(canaries.files), "outcome": "ok" if problem is None else "forged",
-            "problem": problem, "broken": broken}
+            "problem": problem, "broken": broken, "missing_only": missing_only}
 
 
 def _plain_failure(exit_code: Optional[int], timed_out: bool, counts) -> str:
