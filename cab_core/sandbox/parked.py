@@ -21,9 +21,7 @@ there is none ready, or it died, the command is started as before.
 from __future__ import annotations
 
 import atexit
-import errno
 import os
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -33,6 +31,7 @@ from typing import Optional
 
 from . import procs
 from .cgroups import CellCgroup
+from .handoff import exec_script, hand_over
 from .limits import limit_prefix
 from .piped import CTTY_SCRIPT, open_terminal
 
@@ -80,24 +79,8 @@ class Parked:
         if self.child.poll() is not None:
             return False
         self.cgroup.claim()
-        script = "".join([f"cd {shlex.quote(str(cwd))} || exit 126\n", "exec env -i ",
-                          *(f"{shlex.quote(f'{k}={v}')} " for k, v in env.items()),
-                          *(f"{shlex.quote(str(a))} " for a in argv), "\n"]).encode()
-        try:
-            fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError as exc:
-            if exc.errno == errno.ENXIO:
-                return False
-            raise
-        try:
-            os.set_blocking(fd, True)
-            view = memoryview(script)
-            while view:
-                view = view[os.write(fd, view):]
-        except OSError:
+        if not hand_over(self.fifo, exec_script(argv, env=env, cwd=str(cwd))):
             return False
-        finally:
-            os.close(fd)
         shutil.rmtree(self.ctl, ignore_errors=True)
         return True
 

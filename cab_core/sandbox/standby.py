@@ -19,14 +19,14 @@ past it; an unused standby is removed when the session closes.
 
 from __future__ import annotations
 
-import errno
 import os
 import queue
-import shlex
 import shutil
 import tempfile
 import threading
 from pathlib import Path
+
+from .handoff import exec_script, hand_over
 
 CTL_IN = "/run/cab-ctl"
 #: The waiting first process: blocks on the FIFO until the harness writes the command's script
@@ -41,30 +41,10 @@ class Standby:
         self.container, self.ctl, self.mounts, self.chunks, self.reader = container, ctl, mounts, chunks, reader
         self.used = False
 
-    def matches(self, mounts: list) -> bool:
-        """Whether a command needing ``mounts`` can run here (the very same mounts, nothing more)."""
-        return mount_key(mounts) == mount_key(self.mounts)
-
     def go(self, command: list[str], env: dict, workdir: str) -> bool:
         """Hand over the command; False when the container no longer waits (use a fresh one)."""
-        script = "".join([f"cd {shlex.quote(workdir)} || exit 126\n", "exec env -i ",
-                          *(f"{shlex.quote(f'{k}={v}')} " for k, v in env.items()),
-                          *(f"{shlex.quote(str(a))} " for a in command), "\n"]).encode()
-        try:
-            fd = os.open(self.ctl / "go", os.O_WRONLY | os.O_NONBLOCK)
-        except OSError as exc:
-            if exc.errno == errno.ENXIO:  # no reader: the waiter is gone
-                return False
-            raise
-        try:
-            os.set_blocking(fd, True)  # the reader is there: write the whole script, however long
-            view = memoryview(script)
-            while view:
-                view = view[os.write(fd, view):]
-        except OSError:  # the waiter died while reading: nothing ran
+        if not hand_over(self.ctl / "go", exec_script(command, env=env, cwd=workdir)):
             return False
-        finally:
-            os.close(fd)
         self.used = True
         return True
 

@@ -1,0 +1,43 @@
+"""Handing a command to a process that waits for it on a FIFO (issue 16).
+
+Both ways of starting a command ahead of time use it: the local sandbox's parked
+launchers (:mod:`.parked`) and the docker sandbox's standby containers (:mod:`.standby`).
+The waiting shell reads one script from its FIFO and runs it; the script moves to the
+command's folder and ``exec``\\ s the command with exactly its environment (``env -i``),
+so what runs is what a freshly started process would have run.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shlex
+from pathlib import Path
+from typing import Sequence
+
+
+def exec_script(argv: Sequence[str], *, env: dict, cwd: str) -> bytes:
+    """The shell script that runs ``argv`` in ``cwd`` with exactly ``env``."""
+    return "".join([f"cd {shlex.quote(str(cwd))} || exit 126\n", "exec env -i ",
+                    *(f"{shlex.quote(f'{k}={v}')} " for k, v in env.items()),
+                    *(f"{shlex.quote(str(a))} " for a in argv), "\n"]).encode()
+
+
+def hand_over(fifo: Path, script: bytes) -> bool:
+    """Write ``script`` to the waiter on ``fifo``; False when nobody waits there any more."""
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # no reader: the waiter is gone
+            return False
+        raise
+    try:
+        os.set_blocking(fd, True)  # the reader is there: write the whole script, however long
+        view = memoryview(script)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:  # the waiter died while reading: nothing ran
+        return False
+    finally:
+        os.close(fd)
+    return True
