@@ -174,13 +174,14 @@ class CellWriter:
         """Write cell.json last (synced) and move the folder into place in one step."""
         text = self.redact(serialization.dumps(result))
         try:
-            for name in os.listdir(self.staging):
-                _fsync_file(self.staging / name)
             with open(self.staging / CELL_FILE, "w", encoding="utf-8") as fh:
                 fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            _fsync_dir(self.staging)
+            # Everything on disk before the folder is moved into place: one syncfs(2) of the
+            # results' file system (one journal commit) where there is one, else each file.
+            if not _syncfs(self.staging):
+                for name in os.listdir(self.staging):
+                    _fsync_file(self.staging / name)
+                _fsync_dir(self.staging)
         except OSError as exc:
             self.discard()
             raise ResultsWriteError(f"cannot write cell {self.final}: {exc}") from None
@@ -281,6 +282,31 @@ def _fsync_file(path: Path) -> None:
 
 def _fsync_dir(path: Path) -> None:
     _fsync_file(path)
+
+
+_libc_syncfs = None
+
+
+def _syncfs(path: Path) -> bool:
+    """``syncfs(2)`` on the file system holding ``path``; False where it is not available or fails."""
+    global _libc_syncfs
+    if _libc_syncfs is None:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            _libc_syncfs = libc.syncfs
+            _libc_syncfs.argtypes = [ctypes.c_int]
+        except (OSError, AttributeError):
+            _libc_syncfs = False
+    if not _libc_syncfs:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return _libc_syncfs(fd) == 0
+    finally:
+        os.close(fd)
 
 
 def read_cell(folder: Path) -> CellResult:
