@@ -22,6 +22,7 @@ import codecs
 import errno
 import fcntl
 import os
+import select
 import selectors
 import struct
 import subprocess
@@ -145,6 +146,22 @@ def _spawn(argv: list[str], *, env: dict, cwd: Path, terminal: bool, pass_fds: S
     return child, master
 
 
+def _await_exit(child: subprocess.Popen, timeout: float) -> None:
+    """Wait up to ``timeout`` for ``child`` to exit: woken by its pidfd the moment it does (no polling)."""
+    try:
+        pidfd = os.pidfd_open(child.pid)
+    except (AttributeError, OSError):  # no pidfds here (old kernel), or it is already reaped
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        return
+    try:
+        select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+
+
 def open_terminal() -> tuple[int, int]:
     """A pseudo-terminal (master, slave) of the usual size; the master is not inherited."""
     master, slave = os.openpty()
@@ -157,10 +174,7 @@ def _finish(child: subprocess.Popen, fd: int, *, kill: bool, marker: Optional[st
     """Reap the child (a clean exit briefly awaited after EOF), kill what is left; return how many kills."""
     killed = 0
     if not kill:
-        try:
-            child.wait(timeout=0.2)
-        except subprocess.TimeoutExpired:
-            pass
+        _await_exit(child, 0.2)
     if kill or child.poll() is None:
         killed = procs.kill_group(child.pid)
     child.wait()
