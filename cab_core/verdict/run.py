@@ -124,9 +124,11 @@ def run_tests(session, task, root: Path, home: Path, env: dict, *, expected: Opt
     if channel.signed:
         nonce_file.write_text(key)
     command, extra = channel.prepare(task.test_command, report_dir, nonce_file, run_id)
-    # Python reads and writes bytecode only in a folder of this run's: a __pycache__ the agent
-    # left (an unchecked-hash .pyc runs whatever it holds, whatever the .py says) is never read.
-    full_env = {**env, "PYTHONPYCACHEPREFIX": str(report_dir / "pycache"), **extra}
+    # A __pycache__ or .pyc the agent left (an unchecked-hash .pyc runs whatever it holds,
+    # whatever the .py says) never reaches this copy: the snapshot leaves both out.  (A
+    # PYTHONPYCACHEPREFIX of the run's own did the same at 1.4 s a run: it recompiled the
+    # standard library and pytest every time.)
+    full_env = {**env, **extra}
     if "PYTHONPATH" in extra and env.get("PYTHONPATH"):
         full_env["PYTHONPATH"] = extra["PYTHONPATH"] + os.pathsep + env["PYTHONPATH"]
     result = session.run(["/bin/sh", "-c", command], cwd=root, env=full_env,
