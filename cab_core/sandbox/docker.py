@@ -142,7 +142,8 @@ class DockerSession:
             "image_digest": self.image_id,
             "image_ref": self.image_ref,
             "network": "none",
-            "limits": {"pids": self.pids, "disk": self.limits.disk, "memory": self.memory, "cpus": self.cpus},
+            "limits": {"pids": self.pids, "disk": self.limits.disk, "memory": self.memory, "cpus": self.cpus,
+                       "files": self.limits.files},
         }
 
     def endpoint_host(self) -> str:
@@ -295,7 +296,8 @@ class DockerSession:
         cast = CastWriter(cast_path, env={"TERM": term, "SHELL": "/bin/sh"}) if cast_path else None
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         tail, seen, truncated, timed_out, killed, error, breach = bytearray(), 0, False, False, 0, None, None
-        watch = _Watch(container.id, DiskWatch([Path(f) for f in folders], self.limits.disk), self.pids, self.memory)
+        watch = _Watch(container.id, DiskWatch([Path(f) for f in folders], self.limits.disk, files=self.limits.files),
+                       self.pids, self.memory)
         start = time.monotonic()
         deadline = start + timeout
         try:

@@ -215,7 +215,7 @@ class LocalSession:
         writable = [Path(cwd), *(Path(p) for p in writable)]
         full = self._wrap(argv, Path(cwd), writable, env, network)
         cgroup = CellCgroup(self.limits)
-        watch = Watch(DiskWatch(writable, self.limits.disk), cgroup)
+        watch = Watch(DiskWatch(writable, self.limits.disk, files=self.limits.files), cgroup)
         kwargs = {} if output_cap is None else {"output_cap": output_cap}
         argv_full = [*limit_prefix(self.limits, cgroup), *full]
         # In bubblewrap the command is the first process of its own PID namespace: when it ends
