@@ -134,7 +134,7 @@ class LocalSession:
             "--dev", "/dev",
             "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
             "--remount-ro", "/dev",
-            "--proc", "/proc",
+            "--proc", "/proc", *allow.proc_args(),
             *tmp, "--tmpfs", "/tmp",
             *tmp, "--tmpfs", "/var/tmp",
             "--size", str(RUN_SIZE), "--tmpfs", "/run",
@@ -167,7 +167,7 @@ class LocalSession:
             "--dev", "/dev",
             "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
             "--remount-ro", "/dev",
-            "--proc", "/proc",
+            "--proc", "/proc", *allow.proc_args(),
             *tmp, "--tmpfs", "/tmp",
             "--size", str(RUN_SIZE), "--tmpfs", "/run",
         ]

@@ -170,3 +170,22 @@ def test_a_git_ref_naming_a_host_path_is_never_read(tmp_path, task_root, monkeyp
         assert outside == [], outside
     finally:
         ws.close()
+
+
+# --------------------------------------------------------------------------- the kernel's knobs
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_the_kernels_settings_cannot_be_written_from_the_sandbox(hostile):
+    # The harness runs as root and bubblewrap as that uid without a user namespace: a writable
+    # /proc/sys is the host's (kernel.core_pattern runs a program of the agent's as host root).
+    # Writing a setting's own value back changes nothing on the host, and shows whether it could.
+    probe = ("for k in kernel/printk_ratelimit vm/stat_interval; do v=$(cat /proc/sys/$k) && "
+             "(echo \"$v\" > /proc/sys/$k) 2>/dev/null && echo \"$k\" >> wrote.txt; done; "
+             "[ -e /proc/sysrq-trigger ] && (: > /proc/sysrq-trigger) 2>/dev/null && echo sysrq >> wrote.txt; "
+             "cat /proc/kcore > /dev/null 2>&1 && echo kcore >> wrote.txt; " + FIXED)
+    result, folder = hostile(probe)
+    assert_contained(result, folder)
+    assert "wrote.txt" not in (folder / "diff.patch").read_text(), (folder / "diff.patch").read_text()[:1500]
+    assert passed(result) == 1
