@@ -189,3 +189,27 @@ def test_the_kernels_settings_cannot_be_written_from_the_sandbox(hostile):
     assert_contained(result, folder)
     assert "wrote.txt" not in (folder / "diff.patch").read_text(), (folder / "diff.patch").read_text()[:1500]
     assert passed(result) == 1
+
+
+KEYRING_PROBE = ("python3 -c 'import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
+                 "print(libc.syscall({nr}, 0, -4, 0, 0, 0))' > keyring.txt; " + FIXED)
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_the_harness_users_keyring_is_unreachable(hostile):
+    import ctypes
+    import platform
+
+    from cab_core.sandbox import seccomp
+
+    if seccomp.program() is None:
+        pytest.skip(f"no seccomp filter for {platform.machine()}")
+    nr = {"x86_64": 250, "aarch64": 219}[platform.machine()]
+    libc = ctypes.CDLL(None, use_errno=True)
+    mine = libc.syscall(nr, 0, -4, 0, 0, 0)  # KEYCTL_GET_KEYRING_ID of the user keyring
+    result, folder = hostile(KEYRING_PROBE.format(nr=nr))
+    assert_contained(result, folder)
+    patch = (folder / "diff.patch").read_text()
+    assert "+-1" in patch and (mine == -1 or f"+{mine}\n" not in patch), patch[:1500]
+    assert passed(result) == 1

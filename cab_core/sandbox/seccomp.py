@@ -1,0 +1,106 @@
+"""A seccomp filter for the local sandbox: the kernel's keyrings are refused.
+
+Bubblewrap without a user namespace keeps the harness's uid, and the kernel's
+per-user keyrings (``keyctl``, ``add_key``, ``request_key``) belong to the uid, not to
+any namespace: an agent of a root harness would read and write host root's keyring
+(credential stores keep tokens there).  Docker's default seccomp profile refuses these
+calls; this filter does the same for bubblewrap (``--seccomp FD``), answering
+``EPERM``.  Calls of the other ABIs of the machine (x32, i386 on x86-64) are refused
+by number as well, so a 32-bit binary cannot go around it.
+
+The program is a few classic-BPF instructions, assembled here (no library: it is
+small and fixed); :func:`filter_path` writes it once per process to a file the
+launch opens for bwrap.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import platform
+import struct
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+_LD_ABS_W = 0x20          # BPF_LD | BPF_W | BPF_ABS
+_JEQ_K = 0x15             # BPF_JMP | BPF_JEQ | BPF_K
+_JGE_K = 0x35             # BPF_JMP | BPF_JGE | BPF_K
+_RET_K = 0x06             # BPF_RET | BPF_K
+_ALLOW = 0x7FFF0000       # SECCOMP_RET_ALLOW
+_EPERM = 0x00050000 | 1   # SECCOMP_RET_ERRNO | EPERM
+_X32_BIT = 0x40000000
+
+#: Per machine: (audit arch, keyring syscall numbers) for each ABI it runs.
+_ABIS = {
+    "x86_64": ((0xC000003E, (248, 249, 250)), (0x40000003, (286, 287, 288))),  # x86-64, i386
+    "aarch64": ((0xC00000B7, (217, 218, 219)), (0x40000028, (309, 310, 311))),  # arm64, arm (compat)
+}
+
+
+def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+    return struct.pack("=HBBI", code, jt, jf, k)
+
+
+def program(machine: Optional[str] = None) -> Optional[bytes]:
+    """The filter for ``machine`` (this one by default), or None where it is not known."""
+    abis = _ABIS.get(machine or platform.machine())
+    if abis is None:
+        return None
+    # (code, k, jump-if-true label, jump-if-false label); labels are resolved below.
+    code: list[tuple] = [(_LD_ABS_W, 4, None, None)]  # seccomp_data.arch
+    for n, (arch, numbers) in enumerate(abis):
+        code.append((_JEQ_K, arch, None, f"abi{n + 1}"))
+        code.append((_LD_ABS_W, 0, None, None))  # seccomp_data.nr
+        if arch == 0xC000003E:
+            code.append((_JGE_K, _X32_BIT, "deny", None))
+        code += [(_JEQ_K, number, "deny", None) for number in numbers]
+        code.append((_RET_K, _ALLOW, None, None))
+        code.append(f"abi{n + 1}")
+    code.append((_RET_K, _ALLOW, None, None))  # an ABI not listed: nothing to refuse
+    code.append("deny")
+    code.append((_RET_K, _EPERM, None, None))
+    labels, at = {}, 0
+    for item in code:
+        if isinstance(item, str):
+            labels[item] = at
+        else:
+            at += 1
+    out, at = [], 0
+    for item in code:
+        if isinstance(item, str):
+            continue
+        op, k, jt, jf = item
+        out.append(_insn(op, k, labels[jt] - at - 1 if jt else 0, labels[jf] - at - 1 if jf else 0))
+        at += 1
+    return b"".join(out)
+
+
+_WRITTEN: dict = {}
+
+
+def filter_path() -> Optional[str]:
+    """A file holding :func:`program`, or None where there is none.
+
+    Written once per process, and again should it have gone (a test's temporary folder);
+    removed when the process exits.
+    """
+    code = program()
+    if code is None:
+        return None
+    path = _WRITTEN.get("path")
+    if path and os.path.isfile(path):
+        return path
+    fd, path = tempfile.mkstemp(prefix="cab-seccomp-", suffix=".bpf")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(code)
+    if not _WRITTEN:
+        atexit.register(lambda: Path(_WRITTEN["path"]).unlink(missing_ok=True))
+    _WRITTEN["path"] = path
+    return path
+
+
+def bwrap_prefix() -> list[str]:
+    """argv that opens the filter as descriptor 3 and runs the rest (``bwrap --seccomp 3 ...``)."""
+    path = filter_path()
+    return [] if path is None else ["/bin/sh", "-c", 'exec 3<"$0" && exec "$@"', path]
