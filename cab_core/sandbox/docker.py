@@ -55,7 +55,7 @@ from ..errors import CabError, InfraError
 from ..models import ProcessResult, Sandbox
 from ..plugins import hookimpl
 from . import forwarder
-from .limits import DiskWatch, Limits, human, parse_count, parse_size
+from .limits import DEFAULT_MEMORY, DiskWatch, Limits, human, parse_count, parse_size  # noqa: F401 (re-exported)
 from .procs import LIMIT_EXCEEDED
 from .pty import COLS, DEFAULT_OUTPUT_CAP, ROWS, TAIL_BYTES, CastWriter, output_text
 
@@ -65,8 +65,6 @@ PYTHON_DIR = "/opt/cab/python"
 BACKSTOP_GRACE = 30
 #: The host's toolchain locations, which mean nothing in an image with its own.
 HOST_ONLY_ENV = ("RUSTUP_HOME", "CARGO_HOME")
-#: A container's memory limit when none is asked for (docker cells always have one).
-DEFAULT_MEMORY = 4 * 1024**3
 from .containers import (  # noqa: F401  (re-exported: tests and callers import them from here)
     CGROUP_ROOT, LABEL_CELL, _host_agents_dir, _host_cpus, LABEL_SESSION, _active_ms, _connect, _container_cgroups, _is_harness_python, _kill,
     _one_line, _remove, _state, _Watch, module_closure, remove_containers,

@@ -19,8 +19,10 @@ the defaults below.  How each is enforced:
   once more when it ends; RLIMIT_FSIZE stops any single file (sparse ones too) at the
   limit, and folders may not nest deeper than :data:`MAX_DEPTH`.  In bubblewrap
   ``/tmp``, ``/dev/shm`` and ``/run`` are size-capped tmpfs.
-* **memory** -- optional (off by default): the same cgroup's memory controller; an
-  out-of-memory kill inside the cell is reported as a breach.
+* **memory** -- the same cgroup's memory controller (default :data:`DEFAULT_MEMORY`, the
+  docker sandbox's: a command eating the host's memory would have the kernel kill
+  whatever it picks, the harness or another cell included); an out-of-memory kill
+  inside the cell is reported as a breach.
 
 A breach ends the command and is reported in ``ProcessResult.error`` as
 ``limit exceeded: <what>`` (see :func:`cab_core.sandbox.procs.limit_exceeded`): the
@@ -48,6 +50,7 @@ from .disk import DEFAULT_FILES, MAX_DEPTH, MIN_CHARGE, DiskWatch, _measure, dis
 
 DEFAULT_PIDS = 1024
 DEFAULT_DISK = 4 * 1024**3
+DEFAULT_MEMORY = 4 * 1024**3
 #: The bubblewrap ``/tmp`` is memory: it gets the disk limit, but never more than this.
 MAX_TMP = 1024**3
 SHM_SIZE = 64 * 1024**2
@@ -89,7 +92,7 @@ class Limits:
 
     pids: Optional[int] = DEFAULT_PIDS
     disk: Optional[int] = DEFAULT_DISK
-    memory: Optional[int] = None
+    memory: Optional[int] = DEFAULT_MEMORY
     files: Optional[int] = DEFAULT_FILES
 
     @classmethod

@@ -213,3 +213,23 @@ def test_the_harness_users_keyring_is_unreachable(hostile):
     patch = (folder / "diff.patch").read_text()
     assert "+-1" in patch and (mine == -1 or f"+{mine}\n" not in patch), patch[:1500]
     assert passed(result) == 1
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_both_sandboxes_limit_memory_by_default():
+    assert Limits().memory == limits.DEFAULT_MEMORY
+    assert Limits.from_options({"memory": "none"}).memory is None
+
+
+@pytest.mark.skipif(limits.cgroup_mode() == "none", reason="needs a writable memory cgroup (root)")
+@needs_bwrap
+@pytest.mark.slow
+def test_eating_memory_is_the_agents_failure(hostile):
+    result, folder = hostile(f"{FIXED}; python3 -c 'x = bytearray(512 * 1024 * 1024)'",
+                             options={"limit.memory": "128M"})
+    assert_contained(result, folder)
+    error = span(result, "container").attrs["error"]
+    assert error and error.startswith("limit exceeded: memory"), error
+    assert passed(result) == 0
