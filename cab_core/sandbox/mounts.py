@@ -61,7 +61,8 @@ ETC_SECRETS = (
     "ssl/private", "pki/tls/private", "pki/*/private", "*.keytab", "krb5.keytab", "ipsec.secrets", "ppp/*-secrets",
     "wireguard", "NetworkManager/system-connections", "letsencrypt", "docker/key.json", "docker/daemon.json",
     "credstore", "credstore.encrypted", "sudoers", "sudoers.d", "environment", "netrc", "openvpn", "rancher",
-    "kubernetes", "cab",
+    "kubernetes", "cab", "apt/auth.conf", "apt/auth.conf.d", "containers/auth.json", "npmrc", "pip.conf",
+    "gitconfig.d", "git-credentials", "*.pem.key", "ssl/*.key", "pki/*/*.key",
 )
 #: Environment variables naming a toolchain's home.
 TOOLCHAIN_HOMES = ("RUSTUP_HOME", "CARGO_HOME", "GOROOT", "JAVA_HOME")

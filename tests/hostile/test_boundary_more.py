@@ -246,3 +246,14 @@ def test_eating_memory_is_the_agents_failure(hostile):
     error = span(result, "container").attrs["error"]
     assert error and error.startswith("limit exceeded: memory"), error
     assert passed(result) == 0
+
+
+def test_registry_and_package_credentials_below_etc_are_covered(tmp_path):
+    etc = tmp_path / "etc"
+    for rel in ("apt/auth.conf", "apt/auth.conf.d/mirror.conf", "containers/auth.json", "npmrc", "pip.conf",
+                "ssl/host.key", "hostname"):
+        (etc / rel).parent.mkdir(parents=True, exist_ok=True)
+        (etc / rel).write_text("machine x login y password z\n")
+    covered = {str(p.relative_to(etc)) for p in mounts.etc_secrets(str(etc))}
+    assert {"apt/auth.conf", "apt/auth.conf.d", "containers/auth.json", "npmrc", "pip.conf", "ssl/host.key"} <= covered
+    assert "hostname" not in covered
