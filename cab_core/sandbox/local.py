@@ -38,7 +38,7 @@ import attrs
 from ..errors import CabError
 from ..models import Mount, ProcessResult, Sandbox, to_mounts
 from ..plugins import hookimpl
-from . import forwarder, mounts as allow, procs, seccomp
+from . import forwarder, kernel, mounts as allow, procs
 from .mounts import CREDENTIAL_PATHS  # noqa: F401  (kept importable from here)
 from .limits import RUN_SIZE, SHM_SIZE, CellCgroup, DiskWatch, Limits, Watch, limit_prefix
 from .piped import run_piped
@@ -127,7 +127,7 @@ class LocalSession:
         if view is None:  # a session runs the same command's view once (the env's PATH and homes decide it)
             view = self._views[key] = allow.build_view(argv, env, declared=declared, covers=self.covers,
                                                        protected=self.protected)
-        filtered = seccomp.bwrap_prefix()  # the kernel's keyrings are the uid's, not the sandbox's
+        filtered = kernel.bwrap_prefix()  # the kernel's keyrings are the uid's, not the sandbox's
         cmd = [
             *filtered, self.bwrap, *(["--seccomp", "3"] if filtered else []),
             "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -136,7 +136,7 @@ class LocalSession:
             "--dev", "/dev",
             "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
             "--remount-ro", "/dev",
-            "--proc", "/proc", *allow.proc_args(),
+            "--proc", "/proc", *kernel.proc_args(),
             *tmp, "--tmpfs", "/tmp",
             *tmp, "--tmpfs", "/var/tmp",
             "--size", str(RUN_SIZE), "--tmpfs", "/run",
@@ -169,7 +169,7 @@ class LocalSession:
             "--dev", "/dev",
             "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
             "--remount-ro", "/dev",
-            "--proc", "/proc", *allow.proc_args(),
+            "--proc", "/proc", *kernel.proc_args(),
             *tmp, "--tmpfs", "/tmp",
             "--size", str(RUN_SIZE), "--tmpfs", "/run",
         ]

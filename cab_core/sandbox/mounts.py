@@ -402,30 +402,6 @@ def system_args() -> list[str]:
     return args
 
 
-#: Parts of ``/proc`` that reach the host's kernel, made read-only (docker's ``ReadonlyPaths``):
-#: bubblewrap keeps the harness's uid (root, when the harness is) and a writable ``/proc/sys`` would
-#: be the host's (``kernel.core_pattern`` runs a program as host root).
-PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
-#: Parts of ``/proc`` that tell about the host's kernel and hardware, hidden (docker's ``MaskedPaths``).
-PROC_MASKED = ("kcore", "keys", "timer_list", "timer_stats", "sched_debug", "latency_stats", "acpi", "scsi",
-               "asound", "kallsyms", "kmsg")
-
-
-def proc_args() -> list[str]:
-    """bwrap arguments, after ``--proc /proc``, that make the kernel's knobs read-only and hide the rest."""
-    args: list[str] = []
-    for name in PROC_READ_ONLY:
-        if os.path.lexists(f"/proc/{name}"):
-            args += ["--ro-bind", f"/proc/{name}", f"/proc/{name}"]
-    for name in PROC_MASKED:
-        path = f"/proc/{name}"
-        if os.path.isdir(path):
-            args += ["--size", "4096", "--tmpfs", path, "--remount-ro", path]
-        elif os.path.lexists(path):
-            args += ["--ro-bind", "/dev/null", path]
-    return args
-
-
 def _cover(path: Path) -> list[str]:
     """An empty read-only stand-in for ``path`` (a folder or a file)."""
     if path.is_dir() and not path.is_symlink():

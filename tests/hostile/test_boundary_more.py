@@ -13,6 +13,13 @@
 - **A git ref naming a host path.** ``.git/HEAD`` holding ``ref: /etc/...`` made the
   harness read that host file while judging whether the agent committed.
 
+- **The kernel's knobs and keyrings.** Bubblewrap keeps the harness's uid: a root
+  harness's agent could write ``/proc/sys`` (the host's ``kernel.core_pattern``) and
+  read the harness user's keyring.  ``/proc``'s knobs are read-only now and the
+  keyring calls refused by a seccomp filter.
+- **Eating memory** was unlimited in the local sandbox: 4 GiB by default now, as in docker.
+- **Credentials below /etc** (apt, container registries, npm, pip) are covered.
+
 Each scenario ends within the cell's limits, is the agent's failure (never an
 infrastructure error) and leaves no ``cab-cell-*`` folder behind.
 """
@@ -214,7 +221,7 @@ def test_the_harness_users_keyring_is_unreachable(hostile):
     import ctypes
     import platform
 
-    from cab_core.sandbox import seccomp
+    from cab_core.sandbox import kernel as seccomp
 
     if seccomp.program() is None:
         pytest.skip(f"no seccomp filter for {platform.machine()}")

@@ -1,12 +1,17 @@
-"""A seccomp filter for the local sandbox: the kernel's keyrings are refused.
+"""What the local sandbox shuts of the host's kernel: ``/proc``'s knobs, and the keyrings.
 
-Bubblewrap without a user namespace keeps the harness's uid, and the kernel's
-per-user keyrings (``keyctl``, ``add_key``, ``request_key``) belong to the uid, not to
-any namespace: an agent of a root harness would read and write host root's keyring
-(credential stores keep tokens there).  Docker's default seccomp profile refuses these
-calls; this filter does the same for bubblewrap (``--seccomp FD``), answering
-``EPERM``.  Calls of the other ABIs of the machine (x32, i386 on x86-64) are refused
-by number as well, so a 32-bit binary cannot go around it.
+Bubblewrap without a user namespace keeps the harness's uid.  Two things of the
+kernel are the uid's, not any namespace's, and so would be the harness user's:
+
+- **``/proc/sys``** and the other knobs of ``/proc``: a root agent could write the
+  host's settings (``kernel.core_pattern`` runs a program of its choice as host root).
+  :func:`proc_args` makes them read-only and masks the files that tell about the
+  host's kernel (docker's ``ReadonlyPaths`` and ``MaskedPaths``).
+- **the keyrings** (``keyctl``, ``add_key``, ``request_key``): an agent would read and
+  write the harness user's keyring (credential stores keep tokens there).  Docker's
+  default seccomp profile refuses these calls; :func:`program` does the same for
+  bubblewrap (``--seccomp FD``), answering ``EPERM``; the machine's other ABIs (x32,
+  i386 on x86-64) are refused by number too, so a 32-bit binary cannot go around it.
 
 The program is a few classic-BPF instructions, assembled here (no library: it is
 small and fixed); :func:`filter_path` writes it once per process to a file the
@@ -74,6 +79,30 @@ def program(machine: Optional[str] = None) -> Optional[bytes]:
         out.append(_insn(op, k, labels[jt] - at - 1 if jt else 0, labels[jf] - at - 1 if jf else 0))
         at += 1
     return b"".join(out)
+
+
+#: Parts of ``/proc`` that reach the host's kernel, made read-only (docker's ``ReadonlyPaths``):
+#: bubblewrap keeps the harness's uid (root, when the harness is) and a writable ``/proc/sys`` would
+#: be the host's (``kernel.core_pattern`` runs a program as host root).
+PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
+#: Parts of ``/proc`` that tell about the host's kernel and hardware, hidden (docker's ``MaskedPaths``).
+PROC_MASKED = ("kcore", "keys", "timer_list", "timer_stats", "sched_debug", "latency_stats", "acpi", "scsi",
+               "asound", "kallsyms", "kmsg")
+
+
+def proc_args() -> list[str]:
+    """bwrap arguments, after ``--proc /proc``, that make the kernel's knobs read-only and hide the rest."""
+    args: list[str] = []
+    for name in PROC_READ_ONLY:
+        if os.path.lexists(f"/proc/{name}"):
+            args += ["--ro-bind", f"/proc/{name}", f"/proc/{name}"]
+    for name in PROC_MASKED:
+        path = f"/proc/{name}"
+        if os.path.isdir(path):
+            args += ["--size", "4096", "--tmpfs", path, "--remount-ro", path]
+        elif os.path.lexists(path):
+            args += ["--ro-bind", "/dev/null", path]
+    return args
 
 
 _WRITTEN: dict = {}
