@@ -26,7 +26,7 @@ import platform
 import struct
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 _LD_ABS_W = 0x20          # BPF_LD | BPF_W | BPF_ABS
 _JEQ_K = 0x15             # BPF_JMP | BPF_JEQ | BPF_K
@@ -129,7 +129,12 @@ def filter_path() -> Optional[str]:
     return path
 
 
-def bwrap_prefix() -> list[str]:
-    """argv that opens the filter as descriptor 3 and runs the rest (``bwrap --seccomp 3 ...``)."""
+def seccomp_args(avoid: Sequence[int] = ()) -> tuple[list[str], list[str]]:
+    """``(prefix, bwrap arguments)``: the prefix opens the filter on a descriptor (3 to 9, the
+    ones ``/bin/sh`` can name, not one in ``avoid``: descriptors passed on to bwrap) and runs
+    the rest; the arguments are ``--seccomp FD``.  Both empty where there is no filter."""
     path = filter_path()
-    return [] if path is None else ["/bin/sh", "-c", 'exec 3<"$0" && exec "$@"', path]
+    fd = next((n for n in range(9, 2, -1) if n not in set(avoid)), None)
+    if path is None or fd is None:
+        return [], []
+    return ["/bin/sh", "-c", f'exec {fd}<"$0" && exec "$@"', path], ["--seccomp", str(fd)]

@@ -127,9 +127,9 @@ class LocalSession:
         if view is None:  # a session runs the same command's view once (the env's PATH and homes decide it)
             view = self._views[key] = allow.build_view(argv, env, declared=declared, covers=self.covers,
                                                        protected=self.protected)
-        filtered = kernel.bwrap_prefix()  # the kernel's keyrings are the uid's, not the sandbox's
+        opener, seccomp = kernel.seccomp_args()  # the kernel's keyrings are the uid's, not the sandbox's
         cmd = [
-            *filtered, self.bwrap, *(["--seccomp", "3"] if filtered else []),
+            *opener, self.bwrap, *seccomp,
             "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--cap-drop", "ALL",
             *allow.system_args(),
