@@ -26,7 +26,7 @@ from cab_core.plugins import get_plugin_manager
 from cab_core.registry import Registry
 from cab_core.runner import RunOptions, Runner, agent_env
 from cab_core.sandbox import docker as dsb
-from cab_core.sandbox.limits import DEFAULT_DISK
+from cab_core.sandbox.limits import DEFAULT_DISK, DEFAULT_FILES
 from cab_core.tasks import TaskCatalog
 
 from conftest import ROOT, run_cab
@@ -151,7 +151,7 @@ def test_limits_are_configurable_but_never_above_the_host(monkeypatch):
     assert s.container_spec(["true"], cwd=Path("/tmp/w"), env={}, timeout=5)["pids_limit"] == -1
     monkeypatch.delenv("CAB_LIMIT_DISK", raising=False)
     limits = session(memory="1G", cpus=0.5, pids=10).describe()["limits"]
-    assert limits == {"pids": 10, "disk": DEFAULT_DISK, "memory": 2**30, "cpus": 0.5}
+    assert limits == {"pids": 10, "disk": DEFAULT_DISK, "memory": 2**30, "cpus": 0.5, "files": DEFAULT_FILES}
     assert session().image == images.DEFAULT_IMAGE
 
 

@@ -56,7 +56,7 @@ from ..errors import CabError, InfraError
 from ..models import ProcessResult, Sandbox
 from ..plugins import hookimpl
 from . import forwarder, standby
-from .limits import DiskWatch, Limits, human, parse_count, parse_size
+from .limits import DEFAULT_MEMORY, DiskWatch, Limits, human, parse_count, parse_size  # noqa: F401 (re-exported)
 from .procs import LIMIT_EXCEEDED
 from .pty import COLS, DEFAULT_OUTPUT_CAP, ROWS, TAIL_BYTES, CastWriter, output_text
 
@@ -66,8 +66,6 @@ PYTHON_DIR = "/opt/cab/python"
 BACKSTOP_GRACE = 30
 #: The host's toolchain locations, which mean nothing in an image with its own.
 HOST_ONLY_ENV = ("RUSTUP_HOME", "CARGO_HOME")
-#: A container's memory limit when none is asked for (docker cells always have one).
-DEFAULT_MEMORY = 4 * 1024**3
 from .containers import (  # noqa: F401  (re-exported: tests and callers import them from here)
     CGROUP_ROOT, LABEL_CELL, _host_agents_dir, _host_cpus, LABEL_SESSION, _active_ms, _connect, _container_cgroups, _is_harness_python, _kill,
     _one_line, _remove, _state, _Watch, module_closure, remove_containers,
@@ -144,7 +142,8 @@ class DockerSession:
             "image_digest": self.image_id,
             "image_ref": self.image_ref,
             "network": "none",
-            "limits": {"pids": self.pids, "disk": self.limits.disk, "memory": self.memory, "cpus": self.cpus},
+            "limits": {"pids": self.pids, "disk": self.limits.disk, "memory": self.memory, "cpus": self.cpus,
+                       "files": self.limits.files},
         }
 
     def endpoint_host(self) -> str:
@@ -295,7 +294,8 @@ class DockerSession:
         cast = CastWriter(cast_path, env={"TERM": term, "SHELL": "/bin/sh"}) if cast_path else None
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         tail, seen, truncated, timed_out, killed, error, breach = bytearray(), 0, False, False, 0, None, None
-        watch = _Watch(container.id, DiskWatch([Path(f) for f in folders], self.limits.disk), self.pids, self.memory)
+        watch = _Watch(container.id, DiskWatch([Path(f) for f in folders], self.limits.disk, files=self.limits.files),
+                       self.pids, self.memory)
         start = time.monotonic()
         deadline = start + timeout
         try:

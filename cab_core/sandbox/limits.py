@@ -1,8 +1,8 @@
 """Resource limits for the commands a cell runs: processes, disk, memory.
 
 :class:`Limits` says how much one command may use; :func:`Limits.from_options` reads
-them from ``-o limit.NAME=VALUE`` (``pids``, ``disk``, ``memory``; ``none`` switches
-one off), then ``CAB_LIMIT_PIDS`` / ``CAB_LIMIT_DISK`` / ``CAB_LIMIT_MEMORY``, then
+them from ``-o limit.NAME=VALUE`` (``pids``, ``disk``, ``memory``, ``files``; ``none`` switches
+one off), then ``CAB_LIMIT_PIDS`` / ``CAB_LIMIT_DISK`` / ``CAB_LIMIT_MEMORY`` / ``CAB_LIMIT_FILES``, then
 the defaults below.  How each is enforced:
 
 * **processes** -- a cgroup per command (v1 ``pids``, or v2 where it is delegated to
@@ -10,13 +10,19 @@ the defaults below.  How each is enforced:
   cgroup is also how everything it left behind is found and killed, even a daemon
   that cleared its environment.  Hitting the limit stops the command (a fork bomb,
   not a build).  A non-root harness without cgroups falls back to RLIMIT_NPROC.
+* **files** -- the entries (files, folders, links) the work directory and HOME may
+  hold together, counted by the same walk as the disk: a million empty files cost
+  nothing against the disk limit but every harness step after the agent pays per
+  entry (default :data:`DEFAULT_FILES`).
 * **disk** -- the work directory and HOME are measured while the command runs (an
   adaptive poll, so a fast writer may overshoot by about a second's writing) and
   once more when it ends; RLIMIT_FSIZE stops any single file (sparse ones too) at the
   limit, and folders may not nest deeper than :data:`MAX_DEPTH`.  In bubblewrap
   ``/tmp``, ``/dev/shm`` and ``/run`` are size-capped tmpfs.
-* **memory** -- optional (off by default): the same cgroup's memory controller; an
-  out-of-memory kill inside the cell is reported as a breach.
+* **memory** -- the same cgroup's memory controller (default :data:`DEFAULT_MEMORY`, the
+  docker sandbox's: a command eating the host's memory would have the kernel kill
+  whatever it picks, the harness or another cell included); an out-of-memory kill
+  inside the cell is reported as a breach.
 
 A breach ends the command and is reported in ``ProcessResult.error`` as
 ``limit exceeded: <what>`` (see :func:`cab_core.sandbox.procs.limit_exceeded`): the
@@ -40,16 +46,18 @@ import attrs
 from ..errors import CabError
 from .cgroups import (CGROUP_PARENT, CGROUP_ROOT, CellCgroup, _counter, _own_cgroups,  # noqa: F401 (re-exported)
                       cgroup_mode, reap_stale)
-from .disk import MAX_DEPTH, MIN_CHARGE, DiskWatch, _measure, disk_usage, human  # noqa: F401 (re-exported)
+from .disk import DEFAULT_FILES, MAX_DEPTH, MIN_CHARGE, DiskWatch, _measure, disk_usage, human  # noqa: F401 (re-exported)
 
 DEFAULT_PIDS = 1024
 DEFAULT_DISK = 4 * 1024**3
+DEFAULT_MEMORY = 4 * 1024**3
 #: The bubblewrap ``/tmp`` is memory: it gets the disk limit, but never more than this.
 MAX_TMP = 1024**3
 SHM_SIZE = 64 * 1024**2
 RUN_SIZE = 1024**2
 
-ENV_VARS = {"pids": "CAB_LIMIT_PIDS", "disk": "CAB_LIMIT_DISK", "memory": "CAB_LIMIT_MEMORY"}
+ENV_VARS = {"pids": "CAB_LIMIT_PIDS", "disk": "CAB_LIMIT_DISK", "memory": "CAB_LIMIT_MEMORY", "files": "CAB_LIMIT_FILES"}
+COUNTS = ("pids", "files")
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
@@ -72,7 +80,8 @@ def parse_count(text: str, what: str) -> Optional[int]:
     if value in ("none", "off", "0", "unlimited"):
         return None
     if not value.isdigit() or int(value) < 8:
-        raise CabError(f"limit {what}={text!r} is not a process count of at least 8 (or none)")
+        noun = "a process count" if what == "pids" else "a count"
+        raise CabError(f"limit {what}={text!r} is not {noun} of at least 8 (or none)")
     return int(value)
 
 
@@ -83,7 +92,8 @@ class Limits:
 
     pids: Optional[int] = DEFAULT_PIDS
     disk: Optional[int] = DEFAULT_DISK
-    memory: Optional[int] = None
+    memory: Optional[int] = DEFAULT_MEMORY
+    files: Optional[int] = DEFAULT_FILES
 
     @classmethod
     def from_options(cls, options: Optional[Mapping[str, str]] = None, env: Optional[Mapping[str, str]] = None) -> "Limits":
@@ -98,12 +108,13 @@ class Limits:
             raw = options.get(name, env.get(var))
             if raw is None:
                 continue
-            values[name] = parse_count(raw, name) if name == "pids" else parse_size(raw, name)
+            values[name] = parse_count(raw, name) if name in COUNTS else parse_size(raw, name)
         return cls(**values)
 
     def describe(self) -> dict:
         """The limits, and how processes and memory are enforced here (``cgroups``: v1, v2 or none)."""
-        return {"pids": self.pids, "disk": self.disk, "memory": self.memory, "cgroups": cgroup_mode()}
+        return {"pids": self.pids, "disk": self.disk, "memory": self.memory, "files": self.files,
+                "cgroups": cgroup_mode()}
 
     @property
     def tmp_size(self) -> int:

@@ -41,7 +41,7 @@ import attrs
 from ..errors import CabError, InfraError
 from ..models import Mount, ProcessResult, Sandbox, to_mounts
 from ..plugins import hookimpl
-from . import forwarder, mounts as allow, netrelay, parked, procs
+from . import forwarder, kernel, mounts as allow, netrelay, parked, procs
 from .mounts import CREDENTIAL_PATHS  # noqa: F401  (kept importable from here)
 from .limits import RUN_SIZE, SHM_SIZE, CellCgroup, DiskWatch, Limits, Watch, limit_prefix
 from .piped import run_piped
@@ -139,14 +139,17 @@ class LocalSession:
         if view is None:  # a session runs the same command's view once (the env's PATH and homes decide it)
             view = self._views[key] = allow.build_view(argv, env, declared=declared, covers=self.covers,
                                                        protected=self.protected)
+        # the kernel's keyrings are the uid's, not the sandbox's (the filter's descriptor is not the relay's)
+        opener, seccomp = kernel.seccomp_args(avoid=relay_fds or ())
         cmd = [
-            self.bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            *opener, self.bwrap, *seccomp,
+            "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--cap-drop", "ALL",
             *allow.system_args(),
             "--dev", "/dev",
             "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
             "--remount-ro", "/dev",
-            "--proc", "/proc",
+            "--proc", "/proc", *kernel.proc_args(),
             *tmp, "--tmpfs", "/tmp",
             *tmp, "--tmpfs", "/var/tmp",
             "--size", str(RUN_SIZE), "--tmpfs", "/run",
@@ -182,7 +185,7 @@ class LocalSession:
             "--dev", "/dev",
             "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
             "--remount-ro", "/dev",
-            "--proc", "/proc",
+            "--proc", "/proc", *kernel.proc_args(),
             *tmp, "--tmpfs", "/tmp",
             "--size", str(RUN_SIZE), "--tmpfs", "/run",
         ]
@@ -264,7 +267,7 @@ class LocalSession:
     def _run(self, full: list[str], argv: Sequence[str], *, cwd, env, timeout, writable, cast_path, output_cap,
              stdin_devnull, marker, interact, piped: bool, relay, launcher=None) -> ProcessResult:
         cgroup = launcher.cgroup if launcher else CellCgroup(self.limits)
-        watch = Watch(DiskWatch(writable, self.limits.disk), cgroup)
+        watch = Watch(DiskWatch(writable, self.limits.disk, files=self.limits.files), cgroup)
         kwargs = {} if output_cap is None else {"output_cap": output_cap}
         argv_full = [*limit_prefix(self.limits, cgroup), *full]
         # In bubblewrap the command is the first process of its own PID namespace: when it ends

@@ -61,7 +61,8 @@ ETC_SECRETS = (
     "ssl/private", "pki/tls/private", "pki/*/private", "*.keytab", "krb5.keytab", "ipsec.secrets", "ppp/*-secrets",
     "wireguard", "NetworkManager/system-connections", "letsencrypt", "docker/key.json", "docker/daemon.json",
     "credstore", "credstore.encrypted", "sudoers", "sudoers.d", "environment", "netrc", "openvpn", "rancher",
-    "kubernetes", "cab",
+    "kubernetes", "cab", "apt/auth.conf", "apt/auth.conf.d", "containers/auth.json", "npmrc", "pip.conf",
+    "gitconfig.d", "git-credentials", "*.pem.key", "ssl/*.key", "pki/*/*.key",
 )
 #: Environment variables naming a toolchain's home.
 TOOLCHAIN_HOMES = ("RUSTUP_HOME", "CARGO_HOME", "GOROOT", "JAVA_HOME")
@@ -119,6 +120,31 @@ def protected_roots(extra: Iterable[Path] = ()) -> list[Path]:
         roots.append(root)
     roots += [_abs(p) for p in extra]
     return list(dict.fromkeys(roots))
+
+
+@functools.lru_cache(maxsize=1)
+def private_roots() -> tuple[Path, ...]:
+    """The harness's own install: its virtual environment and its checkout.
+
+    Nothing at or inside them is ever derived as a mount (a PATH folder, a toolchain's
+    home, a Python's ``sys.path``): the runner puts the harness interpreter's folder on
+    the agent's PATH, and its environment holds the harness's site-packages and the
+    editable finders naming the checkout.  What of it a command needs (the harness's
+    Python running a module) is bound one package at a time instead (:func:`harness_python`).
+    """
+    roots = [_abs(sys.prefix)] if sys.prefix != sys.base_prefix else []
+    root = harness_root()
+    if root is not None:
+        roots.append(root)
+    return tuple(dict.fromkeys(roots))
+
+
+def private_refusal(path) -> Optional[str]:
+    """Why a derived mount of ``path`` is refused (it is in the harness's own install), or None."""
+    for root in private_roots():
+        if _under(path, root):
+            return f"it is the harness's own install ({root})"
+    return None
 
 
 def refusal(path: Path, protected: Sequence[Path]) -> Optional[str]:
@@ -188,6 +214,8 @@ def toolchain_mounts(env: Mapping[str, str]) -> list[Mount]:
 @functools.lru_cache(maxsize=32)
 def _toolchain_mounts(path_var: str, homes: tuple[tuple[str, str], ...]) -> tuple[Mount, ...]:
     out: list[Mount] = []
+    # The PATH the command will see: the harness's own folders are never shown (private_roots).
+    path_var = os.pathsep.join(p for p in path_var.split(os.pathsep) if not (p and private_refusal(_abs(p))))
     folders = [Path(p) for p in path_var.split(os.pathsep) if p and os.path.isabs(p) and os.path.isdir(p)]
     for folder in folders:
         out.append(Mount(path=folder, why="a folder on PATH"))
@@ -208,6 +236,16 @@ def _toolchain_mounts(path_var: str, homes: tuple[tuple[str, str], ...]) -> tupl
             seen.add(key)
             out += [Mount(path=Path(p), why=f"the Python runtime of {python}") for p in python_runtime(python, path_var)]
     return tuple(out)
+
+
+def _private_skips(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The PATH folders of ``env`` that are the harness's own install (left out, and listed as such)."""
+    out = []
+    for part in env.get("PATH", "").split(os.pathsep):
+        why = part and os.path.isabs(part) and private_refusal(_abs(part))
+        if why:
+            out.append((str(_abs(part)), why))
+    return out
 
 
 def base_python() -> str:
@@ -308,17 +346,22 @@ def build_view(argv: Sequence[str], env: Mapping[str, str], *, declared: Sequenc
     sets, never by comparing every pair (a catalog brings hundreds of hidden folders).
     """
     argv, python_mounts, placed = harness_python(argv)
-    derived = [*toolchain_mounts(env), *python_mounts]
+    # Derived from the environment (never the harness's own install), then what the command itself is.
+    found = [(m, True) for m in toolchain_mounts(env)] + [(m, False) for m in python_mounts]
     if argv and os.path.isabs(argv[0]) and os.path.exists(argv[0]):
-        derived.append(Mount(path=Path(argv[0]), why="the command"))
+        found.append((Mount(path=Path(argv[0]), why="the command"), False))
     covers = cover_index(hide) if covers is None else covers
-    skipped: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = _private_skips(env)
     kept: list[Mount] = []
-    for mount in [*declared, *derived]:
+    for mount, from_env in [*((m, False) for m in declared), *found]:
         path = _abs(mount.path)
         text = str(path)
         if not path.exists():
             skipped.append((text, "it does not exist"))
+            continue
+        private = private_refusal(text) if from_env else None
+        if private:  # e.g. a Python runtime's sys.path entry, a venv named by a toolchain link
+            skipped.append((text, private))
             continue
         if not mount.writable and any(_under(text, s) for s in SYSTEM_DIRS):
             continue  # shown already

@@ -161,8 +161,8 @@ def run_in_pty(
             # is dead or killed by now, so those sleeps are pure overhead per command.
             child.delayafterclose = child.delayafterterminate = 0
             child.ptyproc.delayafterclose = child.ptyproc.delayafterterminate = 0
-            child.close(force=True)
-        except Exception as exc:  # pragma: no cover - close after kill rarely fails
+            _close(child)
+        except Exception as exc:  # pragma: no cover - it outlived SIGKILL and five seconds
             error = str(exc)
         if cast:
             cast.output(decoder.decode(b"", final=True))
@@ -187,6 +187,21 @@ def run_in_pty(
         error=error,
         answer=cast.final_answer if cast is not None else None,
     )
+
+
+def _close(child, grace: float = 5.0) -> None:
+    """Close ``child`` (killed or ended): a process SIGKILLed in the middle of a long system
+    call (a million files being made) may take a moment to go; pexpect, told not to wait,
+    would call that a failure to terminate it."""
+    end = time.monotonic() + grace
+    while True:
+        try:
+            child.close(force=True)
+            return
+        except Exception:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.05)
 
 
 def output_text(tail: bytearray, seen: int, truncated: bool) -> str:

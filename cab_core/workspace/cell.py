@@ -103,7 +103,7 @@ class CellWorkspace:
         ref = (read_text(git_dir / "HEAD", 4096) or "").strip()
         if ref.startswith("ref: "):
             name = ref[5:].strip()
-            if ".." in name.split("/"):
+            if not _safe_ref(name):  # an absolute path, ``..``: never read from the host
                 return True
             value = (read_text(git_dir / name, 4096) or "").strip()
             if not value:
@@ -167,6 +167,12 @@ class CellWorkspace:
     def close(self) -> None:
         """Remove the scratch folders: renamed away now, deleted in the background (:mod:`.trash`)."""
         trash.discard(self.root, _rmtree)
+
+
+def _safe_ref(name: str) -> bool:
+    """Whether ``name`` is a ref git itself would follow: below ``refs/``, no ``..``, ``.`` or empty part."""
+    parts = name.split("/")
+    return parts[0] == "refs" and len(parts) > 1 and all(p not in ("", ".", "..") for p in parts) and "\\" not in name
 
 
 def _rmtree(root: Path) -> None:

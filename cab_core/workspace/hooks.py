@@ -187,7 +187,7 @@ def shadowed_module(path: str, snap: Snapshot, roots: list, tested: set = frozen
         if sep:  # a package folder: only a regular package (with __init__) shadows
             base = (root + "/" if root else "") + first
             if "/" in rest or module_name(rest) != "__init__":
-                if not any(p.startswith(base + "/__init__.") for p in snap.files):
+                if base not in snap.packages():
                     continue
             module = first
         else:

@@ -100,6 +100,14 @@ class Snapshot:
     nested_git: list = attrs.field(factory=list)     # folders holding a .git of their own
     report: WalkReport = attrs.field(factory=WalkReport)
     notes: list = attrs.field(factory=list)          # files recorded or copied only in part
+    _packages: Optional[tuple] = attrs.field(default=None, init=False, repr=False, eq=False)
+
+    def packages(self) -> frozenset:
+        """Folders holding an ``__init__.*``: built once (judging a tree stays linear in its files)."""
+        if self._packages is None or self._packages[0] != len(self.files):
+            found = frozenset(p.rpartition("/")[0] for p in self.files if p.rpartition("/")[2].startswith("__init__."))
+            self._packages = (len(self.files), found)
+        return self._packages[1]
 
     def skipped(self) -> list[str]:
         """One line per thing the harness left out (special files, too deep, too many, too big)."""
