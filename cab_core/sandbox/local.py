@@ -242,6 +242,14 @@ class LocalSession:
         self.relay_kind = "harness (in the sandbox's network namespace)" if relay else self.relay_kind
         try:
             full = self._wrap(argv, Path(cwd), writable, env, network, relay.child_fds if relay else None)
+            if launcher is not None:
+                if marker:
+                    procs.note_launch(marker, contained=True)  # before it starts: see procs.sweep
+                if not launcher.go(full, env=env, cwd=Path(cwd)):  # it died while parked: start afresh
+                    launcher.discard()
+                    launcher = None
+                    relay = netrelay.NetnsRelay(self.proxy_socket, self.proxy_port) if wants_relay else None
+                    full = self._wrap(argv, Path(cwd), writable, env, network, relay.child_fds if relay else None)
             result = self._run(full, argv, cwd=cwd, env=env, timeout=timeout, writable=writable, cast_path=cast_path,
                                output_cap=output_cap, stdin_devnull=stdin_devnull, marker=marker, interact=interact,
                                piped=piped, relay=relay, launcher=launcher)
@@ -277,16 +285,11 @@ class LocalSession:
             procs.note_launch(marker, contained=contained)  # before it starts: see procs.sweep
         scan = None if contained else marker
         try:
-            if launcher is not None:  # already in its cgroup, output wired: hand it the command
-                def started(child) -> None:
-                    if not launcher.go(full, env=env, cwd=Path(cwd)):
-                        raise InfraError("environment: the sandbox's parked launcher stopped before its command")
-                    if relay is not None:
-                        relay.attach(child)
-
+            if launcher is not None:  # already in its cgroup, output wired, handed its command (run())
+                relayed = {"started": relay.attach} if relay else {}
                 result = run_piped(full, env=env, cwd=Path(cwd), timeout=timeout, marker=scan, watch=watch,
-                                   terminal=cast_path is not None, cast_path=cast_path, started=started,
-                                   spawned=(launcher.child, launcher.fd), **kwargs)
+                                   terminal=cast_path is not None, cast_path=cast_path,
+                                   spawned=(launcher.child, launcher.fd), **relayed, **kwargs)
             elif piped:
                 relayed = {"started": relay.attach, "pass_fds": relay.child_fds} if relay else {}
                 result = run_piped(argv_full, env=env, cwd=Path(cwd), timeout=timeout, marker=scan, watch=watch,
