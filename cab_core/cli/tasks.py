@@ -12,8 +12,9 @@ import click
 from . import handle_errors
 
 tasks_dir_option = click.option(
-    "--tasks-dir", "tasks_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
-    help="Also load tasks from this folder (repeatable; also $CAB_TASKS_PATH).",
+    "--tasks-dir", "tasks_dirs", multiple=True, type=click.Path(path_type=Path),
+    help="Also load tasks from this folder, or a file some task formats read (SWE-bench's JSONL) "
+         "(repeatable; also $CAB_TASKS_PATH).",
 )
 task_format_option = click.option("--task-format", default="auto", show_default=True,
                                   help="Format of --tasks-dir folders (native, harbor, exercism, swebench, ... or auto).")

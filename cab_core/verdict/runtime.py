@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import re
 import os
 import shutil
 import subprocess
@@ -50,8 +51,12 @@ def cache_root() -> Path:
 
 
 def needs_python_runtime(task) -> bool:
+    """Python tasks, and any whose test command runs Python or pytest (an imported task's run
+    script, written for an image that has both, e.g. Terminal-Bench's ``python3 -m pytest``)."""
     tools = set(task.toolchain)
-    return bool(tools & PYTHON_TOOLS) or task.language.lower() == "python" or "pytest" in task.test_command
+    command = task.test_command or ""
+    return (bool(tools & PYTHON_TOOLS) or task.language.lower() == "python" or "pytest" in command
+            or re.search(r"(^|[\s/;&|(])python3?(\s|$)", command) is not None)
 
 
 def python_requirements(task) -> tuple[str, ...]:

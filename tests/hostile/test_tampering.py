@@ -67,7 +67,7 @@ def forgeries(result) -> list:
     (SKIPPING_ADD, "forgery attempt: imports the test framework pytest in calc.py:1"),
     ("import os\\nos._exit(0)\\n", "forgery attempt: os._exit in calc.py:2"),
     ("import atexit, os\\natexit.register(lambda: os._exit(0))\\ndef add(a, b):\\n    return a + b\\n",
-     "forgery attempt: imports atexit in calc.py:1"),
+     "forgery attempt: os._exit in calc.py:2"),
     ("import sys\\nsys.modules.pop('_pytest.terminal', None)\\ndef add(a, b):\\n    return a + b\\n",
      "forgery attempt: reaches into sys.modules in calc.py:2"),
     ("open('/dev/tty', 'w').write('2 passed')\\ndef add(a, b):\\n    return a + b\\n",
