@@ -35,8 +35,11 @@ from .handoff import exec_script, hand_over
 from .limits import limit_prefix
 from .piped import CTTY_SCRIPT, open_terminal
 
+#: How long a launcher waits for its command before it gives up (a harness killed with SIGKILL
+#: runs no exit handler; its launchers end by themselves, their cgroups are reaped by the next).
+MAX_WAIT_S = 1800
 #: The waiting shell's last step: read the command's script from the FIFO, run it.
-WAIT = 'go=$(cat "$CAB_PARKED_FIFO") && unset CAB_PARKED_FIFO && eval "$go"'
+WAIT = f'go=$(timeout --foreground {MAX_WAIT_S} cat "$CAB_PARKED_FIFO") && unset CAB_PARKED_FIFO && eval "$go"'
 
 
 class Parked:
