@@ -544,8 +544,11 @@ def test_sigkill_mid_sweep_then_resume_gives_every_cell_exactly_once(tmp_path):
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            done = list(sweep_root.rglob(CELL_FILE)) if sweep_root.exists() else []
-            in_flight = [p for p in sweep_root.rglob(".trial-*staging-*")] if sweep_root.exists() else []
+            try:  # (a staging folder can be renamed while the walk is in it)
+                done = list(sweep_root.rglob(CELL_FILE)) if sweep_root.exists() else []
+                in_flight = [p for p in sweep_root.rglob(".trial-*staging-*")] if sweep_root.exists() else []
+            except FileNotFoundError:
+                continue
             if len(done) >= 4 and in_flight:
                 break
             assert proc.poll() is None, (tmp_path / "first.log").read_text()

@@ -25,6 +25,7 @@ per process with a real bubblewrap run); ``CAB_FORWARDER=1`` keeps the forwarder
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import json
 import os
@@ -32,6 +33,7 @@ import selectors
 import socket
 import subprocess
 import threading
+import time
 from typing import Optional
 
 from ..errors import InfraError
@@ -284,7 +286,18 @@ def _listen_in(pid: int, port: int) -> socket.socket:
                 os.close(fd)
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", port))
+            # bubblewrap reports its sandbox before the sandbox has brought its loopback up (it
+            # does so before it waits on --block-fd): 127.0.0.1 exists a moment later.
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                    break
+                except OSError as exc:
+                    if exc.errno != errno.EADDRNOTAVAIL or time.monotonic() > deadline:
+                        sock.close()
+                        raise
+                    time.sleep(0.001)
             sock.listen(128)
             box["sock"] = sock
         except OSError as exc:
