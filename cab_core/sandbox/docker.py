@@ -387,16 +387,15 @@ class DockerSession:
             from docker.types import Mount
 
             ctl = standby.control_folder()
-            mounts = list(spec["mounts"])
             try:
                 container = self.client.containers.create(
-                    **{**spec, "mounts": [*mounts, Mount(standby.CTL_IN, str(ctl), type="bind", read_only=True)]})
+                    **{**spec, "mounts": [*spec["mounts"], Mount(standby.CTL_IN, str(ctl), type="bind", read_only=True)]})
                 chunks, reader = standby.attach(container)
                 self._start(container)
             except Exception:
                 shutil.rmtree(ctl, ignore_errors=True)
                 return
-            job["standby"] = standby.Standby(container, ctl, mounts, chunks, reader)
+            job["standby"] = standby.Standby(container, ctl, chunks, reader)
 
         # Started once the next command's own container has started (so the two do not queue at the
         # daemon together), or when a command asks for it.

@@ -250,7 +250,7 @@ class LocalSession:
                     launcher = None
                     relay = netrelay.NetnsRelay(self.proxy_socket, self.proxy_port) if wants_relay else None
                     full = self._wrap(argv, Path(cwd), writable, env, network, relay.child_fds if relay else None)
-            result = self._run(full, argv, cwd=cwd, env=env, timeout=timeout, writable=writable, cast_path=cast_path,
+            result = self._run(full, cwd=cwd, env=env, timeout=timeout, writable=writable, cast_path=cast_path,
                                output_cap=output_cap, stdin_devnull=stdin_devnull, marker=marker, interact=interact,
                                piped=piped, relay=relay, launcher=launcher)
         finally:
@@ -272,7 +272,7 @@ class LocalSession:
             return None
         return launcher
 
-    def _run(self, full: list[str], argv: Sequence[str], *, cwd, env, timeout, writable, cast_path, output_cap,
+    def _run(self, full: list[str], *, cwd, env, timeout, writable, cast_path, output_cap,
              stdin_devnull, marker, interact, piped: bool, relay, launcher=None) -> ProcessResult:
         cgroup = launcher.cgroup if launcher else CellCgroup(self.limits)
         watch = Watch(DiskWatch(writable, self.limits.disk, files=self.limits.files), cgroup)

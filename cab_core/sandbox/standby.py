@@ -37,8 +37,8 @@ WAITER = 'script=$(cat "$0/go") && exec /bin/sh -c "$script"'
 class Standby:
     """One started container waiting for its command; ``chunks`` holds its output as it comes."""
 
-    def __init__(self, container, ctl: Path, mounts: list, chunks: queue.Queue, reader: threading.Thread):
-        self.container, self.ctl, self.mounts, self.chunks, self.reader = container, ctl, mounts, chunks, reader
+    def __init__(self, container, ctl: Path, chunks: queue.Queue, reader: threading.Thread):
+        self.container, self.ctl, self.chunks, self.reader = container, ctl, chunks, reader
         self.used = False
 
     def go(self, command: list[str], env: dict, workdir: str) -> bool:
