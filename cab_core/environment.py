@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -14,16 +15,20 @@ STANDARD_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "
 TOOLCHAINS = ("cargo", "node", "go", "gcc", "javac", "npm")
 
 
+@functools.lru_cache(maxsize=8)
+def _toolchain_dirs(path_var: str) -> tuple[str, ...]:
+    """The folders of the :data:`TOOLCHAINS` found on ``path_var`` (looked up once per PATH: every command asks)."""
+    found = (shutil.which(tool, path=path_var) for tool in TOOLCHAINS)
+    return tuple(dict.fromkeys(str(Path(f).parent) for f in found if f))
+
+
 def agent_env(home: Path, marker: str, runtime: Optional[Path] = None) -> dict[str, str]:
     """A clean environment for a sandboxed command: nothing inherited but toolchain locations.
 
     ``runtime`` (the task's Python test runtime's bin folder) comes first on PATH.
     """
     path = ([str(runtime)] if runtime else []) + [str(Path(sys.executable).parent)]
-    for tool in TOOLCHAINS:
-        found = shutil.which(tool)
-        if found and str(Path(found).parent) not in path:
-            path.append(str(Path(found).parent))
+    path += [p for p in _toolchain_dirs(os.environ.get("PATH", os.defpath)) if p not in path]
     path += [p for p in STANDARD_PATH if p not in path]
     env = {
         "PATH": os.pathsep.join(path),

@@ -127,6 +127,8 @@ class CellWriter:
         except OSError as exc:
             raise ResultsWriteError(f"cannot write results below {self.final.parent}: {exc}") from None
         self.redact = redact
+        #: The redacted ``cell.json`` text :meth:`publish` wrote (the record as others will read it).
+        self.published_text: Optional[str] = None
 
     def path(self, name: str) -> Path:
         return self.staging / name
@@ -172,7 +174,7 @@ class CellWriter:
 
     def publish(self, result: CellResult) -> Path:
         """Write cell.json last (synced) and move the folder into place in one step."""
-        text = self.redact(serialization.dumps(result))
+        text = self.published_text = self.redact(serialization.dumps(result))
         try:
             with open(self.staging / CELL_FILE, "w", encoding="utf-8") as fh:
                 fh.write(text)

@@ -155,7 +155,7 @@ class Runner:
                                       proxy_port=proxy.port if proxy else None, image=spec.image or adapter.image,
                                       workdir=ws.work, home=ws.home, **({"limits": limits} if limits else {}))
                 state.sandbox_info = session.describe()
-                self._prewarm_verify(session, ws, task, opts, state.marker)
+                self._prewarm_verify(session, ws, task, opts, state)
                 state.expected = self._expected_tests(task, session)
                 env = {**agent_env(ws.home, state.marker, runtime=state.runtime), **spec.env, **deadline_env(opts.timeout)}
                 with tracer.span("container", f"{adapter.name}:launch", parent=parent,
@@ -185,7 +185,7 @@ class Runner:
                     raise InfraError(reason)
             procs.sweep(state.marker)  # nothing of the agent's may change the tree while it is read
             with tracer.span("diff", "diff:workdir") as sp:
-                state.changes = ws.changes()
+                state.changes = ws.changes(defer_patch=True)  # the patch is made while the tests run
                 state.hook_files = ws.hook_files(state.changes)
                 state.forgery_findings = ws.forgery_findings(state.changes)
                 sp.update(added=len(state.changes.added), removed=len(state.changes.removed),
@@ -198,13 +198,13 @@ class Runner:
                     sp.update(skipped=breach)
                 else:
                     ws.prepare_verify(state.hook_files)
-                    venv = {**agent_env(ws.verify_home, state.marker, runtime=state.runtime),
-                            "TERM": "dumb", "CARGO_TERM_COLOR": "never"}
+                    venv = self._verify_env(ws, state)
                     state.verify, state.verdict = run_tests(session, task, ws.verify_dir, ws.verify_home, venv,
                                                             expected=state.expected, marker=state.marker)
                     sp.update(exit_code=state.verify.exit_code, timed_out=state.verify.timed_out,
                               duration_s=state.verify.duration_ms / 1000, error=state.verify.error,
                               verdict=state.verdict.reason, channel=state.verdict.channel)
+            state.changes = ws.with_patch(state.changes)
             state.wall_ms = (time.perf_counter() - state.t0) * 1000
             with tracer.span("score", "score") as sp:
                 state.scores = self._score(state, ws, opts)
@@ -236,7 +236,7 @@ class Runner:
                     ws.close()
         result = self._record(state, opts, tracer, writer)
         path = writer.publish(result)
-        masked = serialization.loads(redact(serialization.dumps(result)), CellResult)
+        masked = serialization.loads(writer.published_text, CellResult)  # the record as written: redacted
         self.registry.notify("cab_cell_finished", result=masked, path=path)
         return masked, path
 
@@ -296,14 +296,20 @@ class Runner:
             self._answers_of, self._answers_len = every, len(every)
         return self._answers
 
-    def _prewarm_verify(self, session, ws: CellWorkspace, task: Task, opts: RunOptions, marker: str) -> None:
-        """A container sandbox starts the verify step's (fresh) container while the agent runs."""
+    def _prewarm_verify(self, session, ws: CellWorkspace, task: Task, opts: RunOptions, state: "CellState") -> None:
+        """The sandbox builds the verify step's (fresh) sandbox while the agent runs (a container, a bwrap)."""
         prewarm = getattr(session, "prewarm", None)
         if prewarm is None:
             return
         ws.verify_dir.mkdir(exist_ok=True)  # filled in place after the agent (the container mounts this folder)
         prewarm(cwd=ws.verify_dir, writable=[ws.verify_home], timeout=task.test_timeout,
-                wait_s=opts.timeout + 300, marker=marker)
+                wait_s=opts.timeout + 300, marker=state.marker, env=self._verify_env(ws, state))
+
+    @staticmethod
+    def _verify_env(ws: CellWorkspace, state: "CellState") -> dict:
+        """The test run's environment (before the verdict channel's additions)."""
+        return {**agent_env(ws.verify_home, state.marker, runtime=state.runtime), "TERM": "dumb",
+                "CARGO_TERM_COLOR": "never"}
 
     def _mounts(self, adapter, task: Task, ctx: LaunchContext) -> list:
         """What the adapter (``Adapter.mounts(ctx)``) and the task (``Task.mounts``) ask the sandbox to show."""
@@ -367,6 +373,8 @@ class Runner:
         state.forgery_findings = [*(state.forgery_findings or ()), what]
         state.wall_ms = (time.perf_counter() - state.t0) * 1000
         try:
+            if state.changes is not None:
+                state.changes = ws.with_patch(state.changes)  # the patch started before the step that failed
             state.scores = self._score(state, ws, opts)
         except Exception:  # what the agent left breaks scoring too: score as if nothing was changed or checked
             state.changes, state.hook_files = None, []

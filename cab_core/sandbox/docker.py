@@ -373,7 +373,7 @@ class DockerSession:
 
     # ------------------------------------------------------------------ standby containers
     def prewarm(self, *, cwd: Path, writable: Sequence[Path] = (), timeout: float, wait_s: float,
-                marker: Optional[str] = None) -> None:
+                marker: Optional[str] = None, env: Optional[dict] = None) -> None:
         """Start, in the background, a container for a later command in ``cwd`` (see :mod:`.standby`).
 
         It never sees the model proxy; it waits at most ``wait_s`` seconds, then runs its

@@ -41,7 +41,7 @@ import attrs
 from ..errors import CabError, InfraError
 from ..models import Mount, ProcessResult, Sandbox, to_mounts
 from ..plugins import hookimpl
-from . import forwarder, kernel, mounts as allow, netrelay, parked, procs
+from . import forwarder, kernel, mounts as allow, netrelay, parked, prebuilt, procs
 from .mounts import CREDENTIAL_PATHS  # noqa: F401  (kept importable from here)
 from .limits import RUN_SIZE, SHM_SIZE, CellCgroup, DiskWatch, Limits, Watch, limit_prefix
 from .piped import run_piped
@@ -81,9 +81,8 @@ class LocalSession:
             raise RuntimeError("bwrap is not installed (apt-get install bubblewrap)")
         self.limits = limits if isinstance(limits, Limits) else Limits.from_options(limits)
         self.full_root = full_root
-        self.hide = hidden_paths(hide)
-        self.covers = allow.cover_index(self.hide)
-        self.protected = allow.protected_roots()
+        self.hide, self.covers, self.protected = _hiding(tuple(Path(p) for p in hide if p), str(Path.home()),
+                                                         *(os.environ.get(v) for v in _ROOT_VARS))
         try:
             self.declared = to_mounts(mounts)
             allow.check_declared(self.declared, self.protected)
@@ -93,9 +92,11 @@ class LocalSession:
         self.proxy_port = proxy_port
         self._shown: dict[tuple, Mount] = {}
         self._skipped: dict[str, str] = {}
-        self._views: dict[tuple, allow.View] = {}
         #: How the agent's model calls leave the sandbox (in ``describe()`` once a command was relayed).
         self.relay_kind: Optional[str] = None
+        #: Sandboxes built ahead for a later command, by its folder (see :meth:`prewarm`).
+        self._prebuilt: dict[str, prebuilt.Prebuilt] = {}
+        self.built_ahead = 0
 
     @property
     def isolation(self) -> str:
@@ -109,6 +110,8 @@ class LocalSession:
             info["mounts_skipped"] = dict(self._skipped)
         if self.relay_kind:
             info["model_relay"] = self.relay_kind
+        if self.built_ahead:
+            info["built_ahead"] = self.built_ahead  # commands that ran in a sandbox built before them
         return info
 
     def endpoint_host(self) -> str:
@@ -123,22 +126,20 @@ class LocalSession:
         return bool(self.proxy_socket and self.proxy_port and not network and Path(self.proxy_socket).exists())
 
     def _wrap(self, argv: Sequence[str], cwd: Path, writable: Sequence[Path], env: dict, network: bool,
-              relay_fds: Optional[tuple[int, int]] = None) -> list[str]:
-        """The bwrap command line; ``relay_fds`` (see :mod:`.netrelay`) instead of the in-sandbox forwarder."""
+              relay_fds: Optional[tuple[int, int]] = None, *, proxy: bool = True) -> list[str]:
+        """The bwrap command line; ``relay_fds`` (see :mod:`.netrelay`) instead of the in-sandbox forwarder;
+        ``proxy=False``: no way to the model proxy at all."""
         if not self.bwrap:
             return list(argv)
         if self.full_root:
             return self._wrap_full_root(argv, cwd, writable, env, network)
         tmp = ["--size", str(self.limits.tmp_size)] if self.limits.disk else []
-        proxied = self._proxied(network) and relay_fds is None  # the forwarder inside relays
+        proxied = proxy and self._proxied(network) and relay_fds is None  # the forwarder inside relays
         declared = list(self.declared)
         if proxied:
             declared.append(Mount(path=Path(sys.base_prefix), why="the harness's Python interpreter (the proxy forwarder)"))
-        key = (tuple(argv), proxied, *(env.get(k) for k in ("PATH", *allow.TOOLCHAIN_HOMES)))
-        view = self._views.get(key)
-        if view is None:  # a session runs the same command's view once (the env's PATH and homes decide it)
-            view = self._views[key] = allow.build_view(argv, env, declared=declared, covers=self.covers,
-                                                       protected=self.protected)
+        view = allow.cached_view(argv, env, declared=declared, hide=self.hide, covers=self.covers,
+                                 protected=self.protected)
         # the kernel's keyrings are the uid's, not the sandbox's (the filter's descriptor is not the relay's)
         opener, seccomp = kernel.seccomp_args(avoid=relay_fds or ())
         cmd = [
@@ -232,6 +233,14 @@ class LocalSession:
         """
         writable = [Path(cwd), *(Path(p) for p in writable)]
         piped = interact is None and stdin_devnull  # nobody types: no pexpect (a bare terminal when recorded)
+        pre = self._prebuilt.pop(str(Path(cwd)), None)
+        if pre is not None:
+            result = (self._run_prebuilt(pre, argv, cwd=Path(cwd), env=env, timeout=timeout, writable=writable,
+                                         output_cap=output_cap, marker=marker)
+                      if piped and cast_path is None and not network else None)
+            if result is not None:
+                return result
+            pre.discard()
         wants_relay = bool(piped and self.bwrap and not self.full_root and self._proxied(network)
                            and netrelay.supported(self.bwrap))
         launcher = self._parked(cast_path is not None, wants_relay) if piped and self.bwrap else None
@@ -304,8 +313,42 @@ class LocalSession:
             result = attrs.evolve(result, killed_processes=result.killed_processes + leftovers)
         return result
 
+    def prewarm(self, *, cwd: Path, writable: Sequence[Path] = (), timeout: float, wait_s: float,
+                marker: Optional[str] = None, env: Optional[dict] = None) -> None:
+        """Build, in the background, the sandbox of a later ``/bin/sh -c`` command in ``cwd`` with ``env``
+        (see :mod:`.prebuilt`).  It never reaches the model proxy; a failure only means none."""
+        if not self.bwrap or self.full_root or env is None:
+            return
+        writable = [Path(cwd), *(Path(p) for p in writable)]
+        old = self._prebuilt.pop(str(Path(cwd)), None)
+        if old is not None:
+            old.discard()
+        self._prebuilt[str(Path(cwd))] = prebuilt.Prebuilt(
+            cwd=Path(cwd), env=env, wait_s=wait_s + timeout,
+            launcher_for=lambda: self._parked(False, False) or parked.Parked(limits=self.limits, terminal=False,
+                                                                              relay=None),
+            wrap=lambda argv: self._wrap(argv, Path(cwd), writable, env, False, proxy=False))
+
+    def _run_prebuilt(self, pre: "prebuilt.Prebuilt", argv: Sequence[str], *, cwd: Path, env: dict, timeout: float,
+                      writable: list[Path], output_cap: Optional[int], marker: Optional[str]) -> Optional[ProcessResult]:
+        """Run ``argv`` in the sandbox built for it ahead, or None when that sandbox is not exactly its own."""
+        full = self._wrap(argv, cwd, writable, env, False, proxy=False)
+        if not pre.matches(full):
+            return None
+        if marker:
+            procs.note_launch(marker, contained=True)  # before it starts: see procs.sweep
+        if not pre.hand_over(full[-3:], env=env, cwd=cwd):
+            return None
+        pre.release()
+        self.built_ahead += 1
+        return self._run(full, cwd=cwd, env=env, timeout=timeout, writable=writable, cast_path=None,
+                         output_cap=output_cap, stdin_devnull=True, marker=marker, interact=None, piped=True,
+                         relay=None, launcher=pre.launcher)
+
     def close(self) -> None:
-        pass
+        """Discard what was built ahead and never used."""
+        while self._prebuilt:
+            self._prebuilt.popitem()[1].discard()
 
 
 def _under_tmp(path: Path) -> bool:
@@ -324,6 +367,21 @@ def _needed_under_tmp(argv: Sequence[str], env: dict) -> list[Path]:
             if _under_tmp(variant) and not any(variant == f or f in variant.parents for f in found):
                 found = [f for f in found if variant not in f.parents] + [variant]
     return sorted(found)
+
+
+#: The environment variables the protected roots depend on (besides HOME).
+_ROOT_VARS = ("CAB_CACHE", "CAB_CACHE_DIR", "CAB_AGENTS_DIR")
+
+
+@functools.lru_cache(maxsize=8)
+def _hiding(hide: tuple[Path, ...], home: str, *cache_vars) -> tuple[tuple[Path, ...], dict[str, Path], tuple[Path, ...]]:
+    """What a session hides, its cover index and the protected roots: the same for every cell of a sweep.
+
+    Keyed by what decides them (the paths, HOME and the cache variables); the returned
+    dict is shared and never changed.
+    """
+    hidden = tuple(hidden_paths(hide))
+    return hidden, allow.cover_index(hidden), tuple(allow.protected_roots())
 
 
 def hidden_paths(hide: Sequence[Path]) -> list[Path]:

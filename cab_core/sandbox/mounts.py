@@ -86,6 +86,12 @@ class View:
     hidden: tuple[Path, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
     argv: tuple[str, ...] = ()
+    #: Every cover inside the mounts, present or not (``hidden`` is those that exist, checked per command).
+    covered: tuple[Path, ...] = ()
+
+    def refreshed(self) -> "View":
+        """This view with ``hidden`` checked again (a cover that appeared since it was built is covered)."""
+        return attrs.evolve(self, hidden=tuple(p for p in self.covered if os.path.lexists(p)))
 
 
 def _under(path, folder) -> bool:
@@ -376,9 +382,33 @@ def build_view(argv: Sequence[str], env: Mapping[str, str], *, declared: Sequenc
     mounts = collapse(kept)
     keys = list(covers)
     inside = {c for m in mounts for c in _covered_below(str(m.path), keys)}
-    hidden = sorted((covers[c] for c in inside if os.path.lexists(c)), key=lambda p: (len(p.parts), str(p)))
-    return View(mounts=tuple(mounts), placed=tuple(placed), hidden=tuple(hidden), skipped=tuple(dict.fromkeys(skipped)),
-                argv=tuple(argv))
+    covered = sorted((covers[c] for c in inside), key=lambda p: (len(p.parts), str(p)))
+    return View(mounts=tuple(mounts), placed=tuple(placed), skipped=tuple(dict.fromkeys(skipped)), argv=tuple(argv),
+                covered=tuple(covered)).refreshed()
+
+
+#: Views already built in this process, by everything that decides them (see :func:`cached_view`).
+_VIEWS: dict[tuple, View] = {}
+
+
+def cached_view(argv: Sequence[str], env: Mapping[str, str], *, declared: Sequence[Mount], hide: Sequence[Path],
+                protected: Sequence[Path], covers: dict[str, Path]) -> View:
+    """:func:`build_view`, built once per process for the same command, environment and lists.
+
+    The same agent command in the same environment gets the same mounts in every cell of
+    a sweep; only whether each cover exists is checked again per command (a credential
+    file created mid-sweep is still covered).  The cell's own folders are never part of a
+    view (they are the sandbox's ``writable`` binds), so nothing of one cell reaches another.
+    """
+    key = (tuple(argv), tuple(env.get(k) for k in ("PATH", *TOOLCHAIN_HOMES)), tuple(declared), tuple(hide),
+           tuple(protected), str(Path.home()))
+    view = _VIEWS.get(key)
+    if view is None:
+        if len(_VIEWS) >= 256:
+            _VIEWS.clear()
+        view = _VIEWS[key] = build_view(argv, env, declared=declared, covers=covers, protected=protected)
+        return view
+    return view.refreshed()
 
 
 def check_declared(mounts: Sequence[Mount], protected: Sequence[Path]) -> None:

@@ -77,12 +77,13 @@ class Parked:
                 os.close(slave)
         self.fd = master if terminal else self.child.stdout.fileno()
 
-    def go(self, argv: list[str], *, env: dict, cwd: Path) -> bool:
-        """Hand over the command; False when the launcher no longer waits (start the command afresh)."""
+    def go(self, argv: list[str], *, env: dict, cwd: Path, prelude: str = "") -> bool:
+        """Hand over the command (``prelude``: shell lines run first, by the launcher); False when the
+        launcher no longer waits (start the command afresh)."""
         if self.child.poll() is not None:
             return False
         self.cgroup.claim()
-        if not hand_over(self.fifo, exec_script(argv, env=env, cwd=str(cwd))):
+        if not hand_over(self.fifo, prelude.encode() + exec_script(argv, env=env, cwd=str(cwd))):
             return False
         shutil.rmtree(self.ctl, ignore_errors=True)
         return True

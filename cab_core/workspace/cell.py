@@ -21,8 +21,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Optional
+
+import attrs
 
 from ..globs import match_any
 from ..models import FileChanges, Task
@@ -44,11 +47,12 @@ class CellWorkspace:
         self.base_git = self.root / "base.git"
         for path in (self.work, self.home, self.verify_home):
             path.mkdir()
-        self.baseline: Optional[str] = None
         self.agent_baseline: Optional[str] = None
         self.protected_before: dict[str, str] = {}
         self.baseline_files: set[str] = set()
         self.before: Optional[snapshot.Snapshot] = None
+        self._store: Optional[_Background] = None  # the harness's baseline store, being copied
+        self._patch: Optional[_Background] = None  # the agent's patch, being made
         self.after: Optional[snapshot.Snapshot] = None
         self.skipped: list[str] = []
         self.hook_reasons: dict[str, str] = {}
@@ -58,12 +62,18 @@ class CellWorkspace:
     # ------------------------------------------------------------------ setup
     def prepare(self) -> None:
         """Copy the starting files, commit them for the agent, and take the harness's own baseline."""
-        self.agent_baseline = template.place(self.task, self.work)  # built once per task per process
-        self.before = snapshot.take(self.work)
-        self.baseline = template.base_store(self.before, self.base_git)  # copied when the same files were stored
+        # Built once per task per process, the next cell's copy made while this one runs.
+        self.agent_baseline, self.before = template.place(self.task, self.work)
+        # The harness's store is only read by the diff: it is copied while the agent runs.
+        self._store = _Background(template.base_store, self.before, self.base_git)
         self.baseline_files = set(self.before.files)
         self.protected_before = snapshot.digests(self.before, [p for p in self.before.files
                                                                 if match_any(p, self.task.protected)])
+
+    @property
+    def baseline(self) -> Optional[str]:
+        """The baseline commit in the harness's own store (waiting for the store's copy)."""
+        return self._store.result() if self._store is not None else None
 
     def write_files(self, files: dict[str, str]) -> list[str]:
         """Write a launch spec's files (``~/x`` into HOME, others into the work dir)."""
@@ -82,18 +92,30 @@ class CellWorkspace:
         return written
 
     # ------------------------------------------------------------------ after the run
-    def changes(self) -> FileChanges:
-        """What the agent changed against the baseline; also builds the verify copy from the same read."""
+    def changes(self, *, defer_patch: bool = False) -> FileChanges:
+        """What the agent changed against the baseline; also builds the verify copy from the same read.
+
+        With ``defer_patch`` the patch (two git processes) is made in the background and the
+        record returned has none yet: :meth:`with_patch` waits for it (the runner verifies meanwhile).
+        """
         _empty(self.verify_dir)  # emptied, not replaced: a container sandbox may have it mounted already
         self.after = snapshot.take(self.work, copy_to=self.verify_dir)
         self.skipped = self.after.skipped()
         added, removed, modified = snapshot.compare(self.before, self.after)
-        patch = ""
-        if added or removed or modified:
-            head = snapshot.commit(self.base_git, self.after, "agent")
-            patch = snapshot.patch(self.base_git, self.baseline, head)
-        return FileChanges(added=added, removed=removed, modified=modified, extra_git_dir=self._extra_git_dir(),
-                           patch=patch)
+        self._patch = _Background(self._make_patch, bool(added or removed or modified))
+        changes = FileChanges(added=added, removed=removed, modified=modified, extra_git_dir=self._extra_git_dir())
+        return changes if defer_patch else self.with_patch(changes)
+
+    def _make_patch(self, changed: bool) -> str:
+        baseline = self.baseline
+        if not changed:
+            return ""
+        head = snapshot.commit(self.base_git, self.after, "agent")
+        return snapshot.patch(self.base_git, baseline, head)
+
+    def with_patch(self, changes: FileChanges) -> FileChanges:
+        """``changes`` with the patch :meth:`changes` started (waiting for it)."""
+        return attrs.evolve(changes, patch=self._patch.result())
 
     def _extra_git_dir(self) -> bool:
         """True when the agent committed, or left a git repository besides the baseline's (read, never run)."""
@@ -166,7 +188,34 @@ class CellWorkspace:
 
     def close(self) -> None:
         """Remove the scratch folders: renamed away now, deleted in the background (:mod:`.trash`)."""
+        for job in (self._patch, self._store):  # nothing may still be writing in them
+            if job is not None:
+                job.wait()
         trash.discard(self.root, _rmtree)
+
+
+class _Background:
+    """``fn(*args)`` on a thread of its own; :meth:`result` waits and returns (or raises) what it did."""
+
+    def __init__(self, fn, *args):
+        self._value = self._error = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True, name="cab-workspace")
+        self._thread.start()
+
+    def _run(self, fn, args) -> None:
+        try:
+            self._value = fn(*args)
+        except BaseException as exc:  # handed to whoever asks for the result
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _safe_ref(name: str) -> bool:

@@ -119,6 +119,13 @@ class Snapshot:
         return out + list(self.notes)
 
 
+def copy_of(snap: Snapshot) -> Snapshot:
+    """A snapshot of its own with the same contents (records are frozen; the lists are copied)."""
+    report = attrs.evolve(snap.report, special=list(snap.report.special), too_deep=list(snap.report.too_deep),
+                          unreadable=list(snap.report.unreadable))
+    return Snapshot(files=dict(snap.files), nested_git=list(snap.nested_git), report=report, notes=list(snap.notes))
+
+
 def take(root: Path, *, copy_to: Optional[Path] = None) -> Snapshot:
     """Read ``root`` (``.git`` folders, :data:`IGNORED` and special files left out), copying it to ``copy_to``."""
     snap = Snapshot()

@@ -84,10 +84,68 @@ def template(task) -> Path:
         return dest
 
 
-def place(task, work: Path) -> str:
-    """Fill ``work`` with the task's starting files and committed ``.git``; return the baseline commit id."""
-    shutil.copytree(template(task), work, dirs_exist_ok=True, symlinks=True)
-    return (read_text(work / ".git" / "refs" / "heads" / "main") or "").strip()
+#: Per task, one copy of its template made ahead for the next cell: (signature, folder, snapshot).
+_AHEAD: dict[str, tuple[tuple, Path, object]] = {}
+_AHEAD_JOBS: dict[str, threading.Thread] = {}
+
+
+def place(task, work: Path) -> tuple[str, object]:
+    """Fill the empty folder ``work`` with the task's starting files and committed ``.git``.
+
+    Returns the baseline commit id and the harness's :class:`~.snapshot.Snapshot` of the
+    starting files.  The copy was usually made while the previous cell of the task ran
+    (from the same template, by the harness alone), and is moved into place; the next
+    cell's copy is started here.  A copy made from a template that has since changed, or
+    on another file system, is never used.
+    """
+    from . import snapshot
+
+    key = str(Path(task.workspace).resolve())
+    src = template(task)
+    with _LOCK:
+        sig = _BUILT[key][0]
+        job = _AHEAD_JOBS.get(key)
+    if job is not None:
+        job.join()  # the copy for this cell is nearly done: cheaper than a second copy
+    with _LOCK:
+        ready = _AHEAD.pop(key, None)
+    snap = None
+    if ready is not None and ready[0] == sig:
+        try:
+            os.rename(ready[1], work)  # ``work`` is empty: replaced in one step
+            snap = ready[2]
+        except OSError:  # another file system
+            pass
+    if ready is not None:
+        shutil.rmtree(ready[1].parent, ignore_errors=True)
+    if snap is None:
+        shutil.copytree(src, work, dirs_exist_ok=True, symlinks=True)
+        snap = snapshot.take(work)
+    _copy_ahead(key, sig, src)
+    return (read_text(work / ".git" / "refs" / "heads" / "main") or "").strip(), snapshot.copy_of(snap)
+
+
+def _copy_ahead(key: str, sig: tuple, src: Path) -> None:
+    """Start copying ``src`` for the next cell of the task (on a thread; at most one per task)."""
+    from . import snapshot
+
+    def copy() -> None:
+        folder = Path(tempfile.mkdtemp(prefix="ahead-", dir=_root())) / "work"
+        try:
+            shutil.copytree(src, folder, symlinks=True)
+            made = (sig, folder, snapshot.take(folder))
+        except Exception:  # the next cell copies for itself
+            shutil.rmtree(folder.parent, ignore_errors=True)
+            return
+        with _LOCK:
+            old = _AHEAD.pop(key, None)
+            _AHEAD[key] = made
+        if old is not None:
+            shutil.rmtree(old[1].parent, ignore_errors=True)
+
+    with _LOCK:
+        job = _AHEAD_JOBS[key] = threading.Thread(target=copy, daemon=True, name="cab-template-ahead")
+    job.start()
 
 
 _STORES: dict[tuple, tuple[Path, str]] = {}

@@ -1,0 +1,123 @@
+"""A local sandbox built before its command is known: the verify step's, made while the agent runs (issue 16).
+
+Building a bubblewrap sandbox (namespaces, the allow-list's mounts, ``/etc``'s and
+``/proc``'s covers, the seccomp filter) is most of a sandboxed command's start-up.  The
+verify step's sandbox is known before the agent ends: its folders (the verify copy,
+emptied and filled in place, and its HOME), its environment and its command's shape
+(``/bin/sh -c TESTS``).  So the runner asks for it ahead (``prewarm``): a parked
+launcher (:mod:`.parked`, already in its cgroup) opens a private FIFO on descriptor
+:data:`FD` and is handed the ``bwrap`` line whose command is a shell waiting on that
+descriptor.  Nothing is mounted for it: the sandbox looks exactly as a fresh one, and
+the descriptor is closed before the command runs.
+
+When the command comes, the sandbox is used only if the ``bwrap`` line built for the
+command *now* (same mounts, covers, limits, folders; the view checked again) is the one
+it was built with, and the command is ``/bin/sh -c ...``; the waiting shell is then handed
+the command's script (:func:`.handoff.exec_script`: its folder, exactly its environment)
+and ``exec``\\ s it.  Otherwise, or when the sandbox died or never got ready, it is
+discarded and the command starts afresh.  It never relays model calls (the tests have
+no business with the model), and waits at most ``wait_s`` seconds.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shlex
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from .handoff import exec_script
+
+#: The descriptor the waiting shell reads its command from (closed before the command runs).
+FD = 8
+#: How long a command waits for a sandbox still being built before starting afresh.
+READY_WAIT_S = 5.0
+
+
+def waiter(wait_s: float) -> str:
+    """The waiting shell's script: read the command's script (its length, a line, then itself), run it."""
+    read = "IFS= read -r n && head -c \"$n\""
+    return f"go=$(timeout --foreground {int(wait_s)} sh -c '{read}' <&{FD}) && exec {FD}<&- && eval \"$go\""
+
+
+class Prebuilt:
+    """One sandbox waiting for its command (see the module docstring)."""
+
+    def __init__(self, *, cwd: Path, launcher_for: Callable, wrap: Callable[[list[str]], list[str]], env: dict,
+                 wait_s: float):
+        self.cwd = Path(cwd)
+        self.ctl = Path(tempfile.mkdtemp(prefix="cab-prebuilt-"))
+        self.fifo = self.ctl / "go"
+        os.mkfifo(self.fifo, 0o600)
+        self.launcher = None
+        self.key: Optional[list[str]] = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._build, args=(launcher_for, wrap, env, wait_s),
+                                        name="cab-prebuilt", daemon=True)
+        self._thread.start()
+
+    def _build(self, launcher_for, wrap, env: dict, wait_s: float) -> None:
+        try:
+            full = wrap(["/bin/sh", "-c", waiter(wait_s)])
+            if str(FD) in (full[i + 1] for i, arg in enumerate(full[:-1]) if arg.endswith("-fd") or arg == "--seccomp"):
+                return  # the descriptor is taken by bwrap's own
+            launcher = launcher_for()
+            if launcher is None:
+                return
+            if not launcher.go(full, env=env, cwd=self.cwd, prelude=f"exec {FD}<>{shlex.quote(str(self.fifo))} || exit 126\n"):
+                launcher.discard()
+                return
+            self.launcher, self.key = launcher, full[:-1]
+        except Exception:  # no standby: the command starts afresh
+            pass
+        finally:
+            self._ready.set()
+
+    def matches(self, full: Sequence[str]) -> bool:
+        """Whether ``full`` (the command's own ``bwrap`` line) is this sandbox's with another ``/bin/sh -c``."""
+        self._thread.join()
+        return (self.key is not None and list(full[:-1]) == self.key and len(full) >= 3
+                and list(full[-3:-1]) == ["/bin/sh", "-c"])
+
+    def hand_over(self, argv: Sequence[str], *, env: dict, cwd: Path) -> bool:
+        """Give the waiting shell its command; False when it is not there (discard, start afresh)."""
+        script = exec_script(argv, env=env, cwd=str(cwd))
+        script = f"{len(script)}\n".encode() + script
+        deadline = time.monotonic() + READY_WAIT_S
+        while self.launcher is not None and self.launcher.child.poll() is None:
+            try:
+                fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO or time.monotonic() > deadline:
+                    return False
+                time.sleep(0.001)  # the sandbox is still being built: its shell opens the FIFO soon
+                continue
+            try:
+                os.set_blocking(fd, True)
+                view = memoryview(script)
+                while view:
+                    view = view[os.write(fd, view):]
+                return True
+            except OSError:
+                return False
+            finally:
+                os.close(fd)
+        return False
+
+    def discard(self) -> None:
+        """Kill the waiting sandbox (never used) and remove its FIFO."""
+        self._thread.join()
+        if self.launcher is not None:
+            self.launcher.discard()
+            self.launcher = None
+        self.release()
+
+    def release(self) -> None:
+        """Remove the FIFO's folder (the waiting shell has read its command and closed the FIFO)."""
+        shutil.rmtree(self.ctl, ignore_errors=True)
+
