@@ -60,6 +60,10 @@ class PluginError(CabError):
     """A plugin raised inside a hook; the message names the plugin."""
 
 
+class ConfigError(CabError):
+    """The run is configured wrong (a plugin said so before anything started): no cell is written."""
+
+
 class InfraError(Exception):
     """The harness or an endpoint failed, not the agent: the cell is an infrastructure error."""
 

@@ -26,7 +26,7 @@ from . import serialization
 from .cellstate import CellState, record_cell
 from .endpoint.budget import cost_setup
 from .environment import STANDARD_PATH, TOOLCHAINS, agent_env  # noqa: F401  (re-exported)
-from .errors import CabError, InfraError
+from .errors import CabError, ConfigError, InfraError, PluginError
 from .models import (
     STATUS_INFRA_ERROR,
     AxisScore,
@@ -139,7 +139,7 @@ class Runner:
                     if adapter.interactive is None:
                         raise CabError(f"adapter {adapter.name!r} has no interactive mode (use --mode headless)")
                     interact = lambda child, cast: adapter.interactive(child, cast, ctx)  # noqa: E731
-                spec = call_plugin(adapter, "build_launch", ctx)
+                spec = _launch_spec(adapter, ctx)
                 with tracer.span("tool_call", "applied_plugins", parent=parent) as sp:
                     applied = []
                     for plugin in stack:
@@ -209,7 +209,7 @@ class Runner:
             with tracer.span("score", "score") as sp:
                 state.scores = self._score(state, ws, opts)
                 sp.update(axes=sorted(state.scores))
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, ConfigError):  # interrupted, or the user's configuration: no cell
             writer.discard()
             raise
         except BaseException as exc:
@@ -397,6 +397,17 @@ class Runner:
 
     def _record(self, state: "CellState", opts: RunOptions, tracer: Tracer, writer: CellWriter) -> CellResult:
         return record_cell(state, opts, tracer, writer)
+
+
+def _launch_spec(adapter, ctx: LaunchContext):
+    """The adapter's launch; a :class:`CabError` it raises on purpose (a missing ``-o command``, a model
+    it cannot run) is the user's configuration, not a cell: :class:`ConfigError`, one line."""
+    try:
+        return call_plugin(adapter, "build_launch", ctx)
+    except PluginError as exc:
+        if isinstance(exc.__cause__, CabError):
+            raise ConfigError(f"adapter {adapter.name}: {exc.__cause__}") from None
+        raise
 
 
 def _answer_paths(task: Task) -> list[Path]:

@@ -125,6 +125,14 @@ def test_bad_values_of_run(cab, tmp_path, extra, needles):
     one_line_error(cab("run", "-a", "command", "-m", "oracle", "-t", TASK, "--results", tmp_path / "r", *extra), *needles)
 
 
+def test_an_adapter_refusing_its_configuration_is_one_line_and_no_cell(cab, tmp_path):
+    """A model the adapter cannot run, a missing ``-o command``: the user's error, not an infrastructure cell."""
+    results = tmp_path / "r"
+    one_line_error(cab("run", "-a", "command", "-m", "custom", "-t", TASK, "--results", results),
+                   "adapter command:", "-o command=")
+    assert not [p for p in results.rglob("*") if p.is_file()]  # no cell, no staging left
+
+
 def test_bad_values_of_sweep_and_wiring(cab, tmp_path):
     base = ("sweep", "--adapters", "command", "--models", "oracle", "--tasks", TASK, "--results", tmp_path / "r")
     one_line_error(cab(*base, "--price", "oracle=1"), "--price 'oracle=1'")
