@@ -158,6 +158,7 @@ class Runner:
                 self._prewarm_verify(session, ws, task, opts, state)
                 state.expected = self._expected_tests(task, session)
                 env = {**agent_env(ws.home, state.marker, runtime=state.runtime), **spec.env, **deadline_env(opts.timeout)}
+                procs.check_stopping()
                 with tracer.span("container", f"{adapter.name}:launch", parent=parent,
                                  image=state.sandbox_info.get("container_image"), argv=list(spec.argv),
                                  env_keys=sorted(env), timeout_s=opts.timeout,
@@ -171,6 +172,7 @@ class Runner:
                               error=state.launch.error, limits=state.sandbox_info.get("limits"),
                               killed_processes=state.launch.killed_processes)
                 run_span.update(exit_code=state.launch.exit_code)
+            procs.check_stopping()  # killed because the harness is stopping: not the agent's failure
             state.expected_extra = list(spec.expected_changes)
             # An interactive driver keeps the answer the moment the TUI shows it (before quitting).
             state.final_output = (state.launch.answer if state.launch.answer is not None
@@ -204,6 +206,7 @@ class Runner:
                     sp.update(exit_code=state.verify.exit_code, timed_out=state.verify.timed_out,
                               duration_s=state.verify.duration_ms / 1000, error=state.verify.error,
                               verdict=state.verdict.reason, channel=state.verdict.channel)
+            procs.check_stopping()
             state.changes = ws.with_patch(state.changes)
             state.wall_ms = (time.perf_counter() - state.t0) * 1000
             with tracer.span("score", "score") as sp:

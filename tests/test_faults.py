@@ -171,6 +171,32 @@ def _pids_with(command_line: str) -> list[int]:
     return [int(p) for p in out]
 
 
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_sigterm_mid_cell_cleans_up_like_ctrl_c(tmp_path, tasks_dir, command):
+    """A scheduler's SIGTERM: no staging, no sandbox, no scratch folder, no process left; exit 143."""
+    results = tmp_path / "results"
+    sleeper = f"sleep {os.getpid()}{int(time.time()) % 100000}{len(command)}"
+    agent = f"{sleeper} & echo AGENT-UP; wait"
+    args = (["run", "-a", "command", "-m", "custom", "-t", TASK] if command == "run" else
+            ["sweep", "--adapters", "command", "--models", "custom", "--tasks", TASK, "--sweep-id", "t"])
+    scratch = tmp_path / "tmp"  # the harness's own: what it leaves there is what this test judges
+    scratch.mkdir()
+    proc = _cab([*args, "--results", results, "-o", f"command={agent}"],
+                env={"CAB_TASKS_PATH": str(tasks_dir), "TMPDIR": str(scratch)})
+    try:
+        assert _wait_for(lambda: _pids_with(sleeper)), "the agent never started"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, proc.stdout.read()
+    assert _wait_for(lambda: not _pids_with(sleeper), 10), "the agent outlived a terminated harness"
+    assert not list(iter_cell_dirs(results))
+    assert not [p for p in results.rglob("*") if ".staging-" in p.name]
+    assert _wait_for(lambda: not list(scratch.iterdir()), 10), sorted(p.name for p in scratch.iterdir())
+
+
 @pytest.mark.parametrize("isolation", ["bwrap", "none"])
 def test_sigkill_mid_cell_leaves_the_previous_record_and_no_orphans(tmp_path, tasks_dir, isolation):
     if isolation == "bwrap" and not bwrap_path():

@@ -189,8 +189,34 @@ cli = make_cli()
 
 
 def main(argv=None) -> None:
-    """Console-script entry point."""
-    cli.main(args=argv, prog_name="cab")
+    """Console-script entry point.
+
+    SIGTERM (a scheduler's kill, ``timeout``, a container stopping) stops cab as Ctrl-C
+    does: the cell being run is discarded (the previous record stays), its sandbox,
+    processes and scratch folders are removed, a sweep is marked interrupted (resume
+    picks it up); the exit status is 143.
+    """
+    import signal
+
+    terminated = []
+
+    def on_term(signum, _frame):
+        from ..sandbox import procs
+
+        terminated.append(signum)
+        procs.stop_all()  # cells running on other threads (a sweep) end now, without a record
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (embedded): leave the default
+        pass
+    try:
+        cli.main(args=argv, prog_name="cab")
+    except SystemExit:
+        if terminated:
+            sys.exit(128 + signal.SIGTERM)
+        raise
 
 
 __all__ = ["make_cli", "cli", "main", "handle_errors", "State", "CabGroup"]

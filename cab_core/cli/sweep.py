@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -204,6 +205,10 @@ def register(cli: click.Group) -> None:
             # A second Ctrl-C: cells in flight are abandoned (never half-written); resume picks them up.
             click.echo(f"abandoned; resume with: cab sweep --resume --sweep-id {spec.sweep_id}", err=True)
             sys.stderr.flush()
+            from ..sandbox import procs
+
+            if procs.STOPPING.is_set():  # SIGTERM: the cells in flight were killed and end now; clean up and exit
+                sys.exit(128 + signal.SIGTERM)
             os._exit(130)
         rows, _ = _sweep_rows(spec.results, spec.sweep_id)
         summary = summarise(rows, scorers=state.registry.scorers_in_order())

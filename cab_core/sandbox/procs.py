@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -133,3 +134,24 @@ def is_harness_python(path: str) -> bool:
         return os.path.isabs(path) and Path(path).resolve() == Path(sys.executable).resolve()
     except OSError:
         return False
+
+
+#: Set when the harness is told to stop now (SIGTERM): cells discard themselves (see :func:`stop_all`).
+STOPPING = threading.Event()
+
+
+def stop_all() -> int:
+    """Stop now: kill every process of every cell still running; cells then end without a record.
+
+    For a SIGTERM (a scheduler's kill): a cell whose command is killed here sees
+    :data:`STOPPING` and is discarded as an interrupted one (its previous record stays),
+    never scored as the agent's failure.
+    """
+    STOPPING.set()
+    return sum(kill_marked(marker) for marker in list(_LAUNCHED))
+
+
+def check_stopping() -> None:
+    """Raise KeyboardInterrupt when the harness is stopping (a cell stops where it is, keeping no record)."""
+    if STOPPING.is_set():
+        raise KeyboardInterrupt
