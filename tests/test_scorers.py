@@ -272,6 +272,17 @@ def test_pass_rate_needs_test_counts_not_just_exit_zero(tmp_path):
     assert result.breakdown["partial_score"] is None
 
 
+def test_a_pass_is_void_when_the_changed_code_reaches_into_the_test_run(tmp_path):
+    # The run reported a clean pass; the harness found the code under test able to forge it (issue 20).
+    assert pass_rate.score(make_ctx(tmp_path)).value == 1.0
+    finding = "forgery attempt: reaches into sys.modules in src/lib.rs:2"
+    result = pass_rate.score(make_ctx(tmp_path, forgery_findings=(finding,)))
+    assert result.value == 0.0 and result.breakdown["pass"] == 0
+    assert result.breakdown["reason"] == f"verdict not trusted: {finding}" and result.breakdown["forged"] == finding
+    other = pass_rate.score(make_ctx(tmp_path, forgery_findings=("a harness step failed on what the agent left: x",)))
+    assert other.value == 1.0  # only a forgery attempt voids the verdict
+
+
 def test_pass_rate_without_verify(tmp_path):
     result = pass_rate.score(make_ctx(tmp_path, verify=None))
     assert result.value == 0.0

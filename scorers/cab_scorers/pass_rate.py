@@ -3,7 +3,9 @@
 The verdict comes from the core's one judge (:mod:`cab_core.verdict`): the verify run's
 structured report (not its stdout), the task's expected test identities (every one
 must be reported passed), the run's canaries and the agreement of exit status and
-report.  ``pass`` is 1 only for a clean pass; ``partial_score`` is the share of
+report.  Changed code the harness found reaching into the test machinery (a
+``forgery attempt``, see :mod:`cab_core.workspace.forgery`) voids a pass: whatever the
+run reported, it could have forged.  ``pass`` is 1 only for a clean pass; ``partial_score`` is the share of
 expected tests passed; ``forged`` says how a verdict was forged (integrity reads it
 too).  Breakdown keys: pass, reason, forged, channel, exit_code, timed_out,
 expected_tests, passed_tests, failed_tests, missing_tests, skipped_tests, canary,
@@ -43,6 +45,10 @@ def score(ctx: ScoreContext) -> AxisScore:
                      "canary": {}, "partial_score": None}
     else:
         breakdown = verdict.breakdown()
+    forgeries = [f for f in (getattr(ctx, "forgery_findings", ()) or ()) if f.startswith("forgery attempt")]
+    if forgeries and breakdown.get("pass"):  # changed code reached into the test machinery: the verdict is void
+        breakdown.update({"pass": 0, "reason": f"verdict not trusted: {forgeries[0]}",
+                          "forged": breakdown.get("forged") or forgeries[0]})
     # The reference page's keys first, in its order; then the verdict's own.
     first = {"pass": breakdown.pop("pass"), "exit_code": breakdown.pop("exit_code", None),
              "timed_out": breakdown.pop("timed_out", False),

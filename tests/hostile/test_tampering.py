@@ -78,6 +78,9 @@ def test_code_under_test_reaching_into_the_test_run_is_a_forgery_attempt(hostile
     assert_contained(result, folder)
     assert what in forgeries(result)
     assert integrity(result) == 0
+    # a pass the code under test could have forged is no pass (the add itself is right in three cases)
+    verdict = result.scores["pass_rate"]
+    assert verdict.value == 0, verdict.breakdown
 
 
 def test_an_honest_fix_has_no_forgery_finding(hostile):
