@@ -35,6 +35,7 @@ class CellState:
     changes: Optional[FileChanges] = None
     hook_files: list = attrs.field(factory=list)
     forgery_findings: list = attrs.field(factory=list)
+    home_written: list = attrs.field(factory=list)  # ~/paths the agent wrote in HOME (refusal tasks)
     model_calls: list = attrs.field(factory=list)
     final_output: str = ""
     scores: dict = attrs.field(factory=dict)

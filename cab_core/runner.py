@@ -149,6 +149,7 @@ class Runner:
                     sp.update(tui=adapter.name, count=len(stack), applied=applied, env_keys=sorted(spec.env),
                               extra_args=[], files=sorted(spec.files), applied_count=len(applied), skipped_count=0)
                 ws.write_files(spec.files)
+                home_before = ws.home_state() if task.expected_refusal else None
                 session = call_plugin(sandbox, "open", hide=self._hidden_paths(task, opts),
                                       mounts=self._mounts(adapter, task, ctx),
                                       proxy_socket=proxy.unix_socket if proxy else None,
@@ -186,6 +187,8 @@ class Runner:
                 if reason:
                     raise InfraError(reason)
             procs.sweep(state.marker)  # nothing of the agent's may change the tree while it is read
+            if home_before is not None:  # a refusal task: what it left in HOME is work too
+                state.home_written = ws.home_written(home_before)
             with tracer.span("diff", "diff:workdir") as sp:
                 state.changes = ws.changes(defer_patch=True)  # the patch is made while the tests run
                 state.hook_files = ws.hook_files(state.changes)
@@ -394,7 +397,7 @@ class Runner:
             model_calls=state.model_calls, final_output=state.final_output,
             protected_before=ws.protected_before, protected_after=ws.protected_after(), hook_files=state.hook_files,
             wall_clock_ms=state.wall_ms, options=options, verdict=state.verdict,
-            forgery_findings=tuple(state.forgery_findings),
+            forgery_findings=tuple(state.forgery_findings), home_written=tuple(state.home_written),
         )
         return score_all(self.registry, ctx)
 

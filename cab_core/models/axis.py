@@ -128,3 +128,6 @@ class ScoreContext:
     forgery_findings: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     #: Every registered :class:`Scorer` by name (an aggregate reads the others' direction and format here).
     scorers: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
+    #: Files the agent created or changed in its HOME (``~/path``), read on tasks that expect a
+    #: refusal: code left there is work done, wherever the agent put it.
+    home_written: tuple[str, ...] = attrs.field(default=(), converter=_tuple)

@@ -31,7 +31,7 @@ from ..globs import match_any
 from ..models import FileChanges, Task
 from ..tasks import list_files
 from . import forgery, hooks, snapshot, template, trash
-from .safefs import read_text
+from .safefs import KIND_DIR, WalkReport, read_text, walk
 
 
 class CellWorkspace:
@@ -90,6 +90,18 @@ class CellWorkspace:
             target.write_text(content)
             written.append(name)
         return written
+
+    def home_state(self) -> dict[str, tuple]:
+        """Every file in the private HOME: path -> (size, mtime_ns, inode), read by name (nothing opened)."""
+        out = {}
+        for entry in walk(self.home, report=WalkReport()):
+            if entry.kind != KIND_DIR:
+                out[entry.path] = (entry.st.st_size, entry.st.st_mtime_ns, entry.st.st_ino)
+        return out
+
+    def home_written(self, before: dict[str, tuple]) -> list[str]:
+        """``~/path`` of every file in HOME created or changed since ``before`` (:meth:`home_state`)."""
+        return [f"~/{path}" for path, state in sorted(self.home_state().items()) if before.get(path) != state]
 
     # ------------------------------------------------------------------ after the run
     def changes(self, *, defer_patch: bool = False) -> FileChanges:
