@@ -73,14 +73,23 @@ def _snapshot(paths) -> Snapshot:
 def test_judging_a_tree_of_many_files_takes_linear_time(task_root):
     task = TaskCatalog(Registry(get_plugin_manager()), tasks_dirs=[task_root]).get(TASK)
     before = _snapshot(["calc.py", "test_calc.py"])
-    # 20,000 new modules in folders without __init__: each was compared with every other path.
-    after = _snapshot([*before.files, *(f"pkg{i // 100}/mod{i}.py" for i in range(20_000))])
-    t0 = time.monotonic()
-    hooks.find_hooks(task, before, after)
-    hooks.extra_tests(task, before, after)
-    hooks.build_outputs(task, before, after)
-    forgery.scan(task, before, after)
-    assert time.monotonic() - t0 < 3, f"judging 20,000 files took {time.monotonic() - t0:.1f} s"
+
+    def judging(n: int) -> float:  # the best of two (CPU time: other load on the machine does not count)
+        # n new modules in folders without __init__: each was compared with every other path.
+        after = _snapshot([*before.files, *(f"pkg{i // 100}/mod{i}.py" for i in range(n))])
+        best = float("inf")
+        for _ in range(2):
+            t0 = time.process_time()
+            hooks.find_hooks(task, before, after)
+            hooks.extra_tests(task, before, after)
+            hooks.build_outputs(task, before, after)
+            forgery.scan(task, before, after)
+            best = min(best, time.process_time() - t0)
+        return best
+
+    # Five times the files: about five times the work when linear, twenty-five when quadratic.
+    small, large = judging(4_000), judging(20_000)
+    assert large < 12 * max(small, 0.01), f"4,000 files: {small:.2f} s, 20,000 files: {large:.2f} s"
 
 
 def test_a_package_folder_still_shadows_and_a_plain_folder_does_not(task_root):
