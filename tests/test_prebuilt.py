@@ -31,6 +31,17 @@ def _folders(tmp_path):
     return work, home
 
 
+def _built_ahead(tmp_path):
+    """A session with the verify folder's sandbox built ahead and ready: (session, work, home, prebuilt)."""
+    work, home = _folders(tmp_path)
+    session = LocalSession()
+    session.prewarm(cwd=work, writable=[home], timeout=30, wait_s=60, env=ENV)
+    pre = session._prebuilt[str(work)]
+    pre._thread.join()
+    assert pre.launcher is not None
+    return session, work, home, pre
+
+
 def _run(session, work, home, env=ENV, script=PROBE):
     return session.run(["/bin/sh", "-c", script], cwd=work, env=env, timeout=30, writable=[home])
 
@@ -68,12 +79,7 @@ def test_a_sandbox_built_for_another_view_is_not_used(tmp_path):
 
 
 def test_a_dead_sandbox_built_ahead_means_a_fresh_start(tmp_path):
-    work, home = _folders(tmp_path)
-    session = LocalSession()
-    session.prewarm(cwd=work, writable=[home], timeout=30, wait_s=60, env=ENV)
-    pre = session._prebuilt[str(work)]
-    pre._thread.join()
-    assert pre.launcher is not None
+    session, work, home, pre = _built_ahead(tmp_path)
     os.killpg(pre.launcher.child.pid, 9)
     pre.launcher.child.wait()
     r = _run(session, work, home)
@@ -103,11 +109,7 @@ def test_the_command_cannot_reach_the_model_proxy_or_feed_its_own_waiter(tmp_pat
 
 
 def test_nothing_built_ahead_outlives_its_session(tmp_path):
-    work, home = _folders(tmp_path)
-    session = LocalSession()
-    session.prewarm(cwd=work, writable=[home], timeout=30, wait_s=60, env=ENV)
-    pre = session._prebuilt[str(work)]
-    pre._thread.join()
+    session, work, home, pre = _built_ahead(tmp_path)
     pid = pre.launcher.child.pid
     session.close()
     assert not session._prebuilt
