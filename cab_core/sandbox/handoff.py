@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import shlex
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -23,14 +24,20 @@ def exec_script(argv: Sequence[str], *, env: dict, cwd: str) -> bytes:
                     *(f"{shlex.quote(str(a))} " for a in argv), "\n"]).encode()
 
 
-def hand_over(fifo: Path, script: bytes) -> bool:
-    """Write ``script`` to the waiter on ``fifo``; False when nobody waits there any more."""
-    try:
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno == errno.ENXIO:  # no reader: the waiter is gone
-            return False
-        raise
+def hand_over(fifo: Path, script: bytes, *, wait_s: float = 0.0) -> bool:
+    """Write ``script`` to the waiter on ``fifo``; False when nobody waits there (within ``wait_s``:
+    a waiter just started opens its FIFO soon)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:
+                raise
+            if time.monotonic() >= deadline:  # no reader: the waiter is gone (or never came)
+                return False
+            time.sleep(0.002)
     try:
         os.set_blocking(fd, True)  # the reader is there: write the whole script, however long
         view = memoryview(script)

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -77,15 +78,24 @@ class Parked:
                 os.close(slave)
         self.fd = master if terminal else self.child.stdout.fileno()
 
-    def go(self, argv: list[str], *, env: dict, cwd: Path, prelude: str = "") -> bool:
+    def go(self, argv: list[str], *, env: dict, cwd: Path, prelude: str = "", wait_s: float = 0.0) -> bool:
         """Hand over the command (``prelude``: shell lines run first, by the launcher); False when the
-        launcher no longer waits (start the command afresh)."""
-        if self.child.poll() is not None:
+        launcher no longer waits (start the command afresh).  ``wait_s``: for a launcher just started."""
+        if self.child.poll() is not None or (wait_s and not self._joined(wait_s)):
             return False
         self.cgroup.claim()
-        if not hand_over(self.fifo, prelude.encode() + exec_script(argv, env=env, cwd=str(cwd))):
+        if not hand_over(self.fifo, prelude.encode() + exec_script(argv, env=env, cwd=str(cwd)), wait_s=wait_s):
             return False
         shutil.rmtree(self.ctl, ignore_errors=True)
+        return True
+
+    def _joined(self, wait_s: float) -> bool:
+        """Wait until the launcher is in its cgroup (it joins as its first step); False if it never is."""
+        deadline = time.monotonic() + wait_s
+        while self.cgroup.dirs and self.child.pid not in self.cgroup.pids():
+            if self.child.poll() is not None or time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
         return True
 
     def discard(self) -> None:

@@ -69,7 +69,8 @@ class Prebuilt:
             launcher = launcher_for()
             if launcher is None:
                 return
-            if not launcher.go(full, env=env, cwd=self.cwd, prelude=f"exec {FD}<>{shlex.quote(str(self.fifo))} || exit 126\n"):
+            prelude = f"exec {FD}<>{shlex.quote(str(self.fifo))} || exit 126\n"
+            if not launcher.go(full, env=env, cwd=self.cwd, prelude=prelude, wait_s=READY_WAIT_S):
                 launcher.discard()
                 return
             self.launcher, self.key = launcher, full[:-1]
