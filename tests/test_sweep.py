@@ -21,8 +21,6 @@ from click.testing import CliRunner
 from cab_core.cli import make_cli
 from cab_core.index import INDEX_FILE, Index, ensure
 from cab_core.models import CellResult, FileChanges, ModelCall, ProcessResult, ScoreContext, utcnow
-from cab_core.plugins import get_plugin_manager
-from cab_core.registry import Registry
 from cab_core.results import CELL_FILE, CellWriter, iter_cell_dirs, read_cell
 from cab_core.runner import Runner, score_all
 from cab_core.secrets import Redactor
@@ -53,13 +51,13 @@ MATRIX = ["--adapters", "command,mini", "--models", "command=oracle,noop", "--mo
 
 
 @pytest.fixture(scope="module")
-def registry():
-    return Registry(get_plugin_manager())
+def registry(builtin_registry):
+    return builtin_registry
 
 
 @pytest.fixture(scope="module")
-def catalog(registry):
-    return TaskCatalog(registry)
+def catalog(builtin_catalog):
+    return builtin_catalog
 
 
 # --------------------------------------------------------------------------- a fake executor
