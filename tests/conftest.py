@@ -58,6 +58,33 @@ def builtin_catalog(builtin_registry):
     return TaskCatalog(builtin_registry)
 
 
+# ----------------------------------------------------------------------------- keeping the quick loop quick
+
+#: An unmarked test over this many seconds (setup, call and teardown) is listed at the end of a quick-loop run.
+SLOW_SECONDS = 2.0
+_seconds: dict[str, float] = {}
+
+
+def _quick_loop(config) -> bool:
+    return "not slow" in (config.getoption("markexpr", "") or "")
+
+
+def pytest_runtest_logreport(report):
+    """Add up each test's phases (under pytest-xdist the workers' reports arrive here too)."""
+    _seconds[report.nodeid] = _seconds.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """In the quick loop (``-m "not slow"``), name the tests that took over SLOW_SECONDS: mark them slow or make them cheaper."""
+    if not _quick_loop(config):
+        return
+    over = sorted(((s, n) for n, s in _seconds.items() if s > SLOW_SECONDS), reverse=True)
+    if over:
+        terminalreporter.write_sep("-", f"{len(over)} unmarked test(s) over {SLOW_SECONDS:g} s: @pytest.mark.slow or make them cheaper")
+        for seconds, nodeid in over:
+            terminalreporter.write_line(f"{seconds:6.1f} s  {nodeid}")
+
+
 # ----------------------------------------------------------------------------- one browser per session
 
 CHROMIUM = "/usr/bin/chromium"
