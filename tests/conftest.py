@@ -69,6 +69,14 @@ def _quick_loop(config) -> bool:
     return "not slow" in (config.getoption("markexpr", "") or "")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """A test that opens Chromium is slow wherever it is written: the quick loop never starts a browser."""
+    for item in items:
+        if "chromium" in getattr(item, "fixturenames", ()) and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_runtest_logreport(report):
     """Add up each test's phases (under pytest-xdist the workers' reports arrive here too)."""
     _seconds[report.nodeid] = _seconds.get(report.nodeid, 0.0) + report.duration
