@@ -542,8 +542,8 @@ def test_sigkill_mid_sweep_then_resume_gives_every_cell_exactly_once(tmp_path):
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            try:  # (a staging folder can be renamed while the walk is in it)
-                done = list(sweep_root.rglob(CELL_FILE)) if sweep_root.exists() else []
+            try:  # (a staging folder can be renamed while the walk is in it; its cell.json is not yet a cell)
+                done = list(iter_cell_dirs(sweep_root)) if sweep_root.exists() else []
                 in_flight = [p for p in sweep_root.rglob(".trial-*staging-*")] if sweep_root.exists() else []
             except FileNotFoundError:
                 continue
