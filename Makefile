@@ -13,8 +13,13 @@ demo: setup
 test:
 	bash scripts/test.sh
 
+# The quick loop: every test not marked slow, on as many workers as cores (pytest-xdist; a module
+# stays on one worker, so its module-scoped fixtures, a sweep say, are built once), and a
+# list of those that took over 2 s (conftest.py) so a slow newcomer is marked before it adds up.
+# PYTHONDONTWRITEBYTECODE is cleared for it: pytest then keeps the assertion-rewritten modules
+# (about 340, cab_core included) in __pycache__ instead of rewriting them all on every run.
 test-fast: setup
-	.venv/bin/python -m pytest -q -m "not slow"
+	PYTHONDONTWRITEBYTECODE= .venv/bin/python -m pytest -q -m "not slow" -n auto --dist loadscope
 
 validate: setup
 	.venv/bin/cab tasks validate

@@ -35,6 +35,64 @@ def cab():
     return run_cab
 
 
+# ----------------------------------------------------------------------------- read-only things, built once
+
+
+@pytest.fixture(scope="session")
+def builtin_registry():
+    """The registry of the installed plugins, built once per session (about 0.15 s a build).
+
+    For tests that only read it: one that registers a plugin builds its own manager.
+    """
+    from cab_core.plugins import get_plugin_manager
+    from cab_core.registry import Registry
+
+    return Registry(get_plugin_manager())
+
+
+@pytest.fixture(scope="session")
+def builtin_catalog(builtin_registry):
+    """The built-in task catalog, loaded once per session: its tasks are frozen records, so sharing them is safe."""
+    from cab_core.tasks import TaskCatalog
+
+    return TaskCatalog(builtin_registry)
+
+
+# ----------------------------------------------------------------------------- keeping the quick loop quick
+
+#: An unmarked test over this many seconds (setup, call and teardown) is listed at the end of a quick-loop run.
+SLOW_SECONDS = 2.0
+_seconds: dict[str, float] = {}
+
+
+def _quick_loop(config) -> bool:
+    return "not slow" in (config.getoption("markexpr", "") or "")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """A test that opens Chromium is slow wherever it is written: the quick loop never starts a browser."""
+    for item in items:
+        if "chromium" in getattr(item, "fixturenames", ()) and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_runtest_logreport(report):
+    """Add up each test's phases (under pytest-xdist the workers' reports arrive here too)."""
+    _seconds[report.nodeid] = _seconds.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """In the quick loop (``-m "not slow"``), name the tests that took over SLOW_SECONDS: mark them slow or make them cheaper."""
+    if not _quick_loop(config):
+        return
+    over = sorted(((s, n) for n, s in _seconds.items() if s > SLOW_SECONDS), reverse=True)
+    if over:
+        terminalreporter.write_sep("-", f"{len(over)} unmarked test(s) over {SLOW_SECONDS:g} s: @pytest.mark.slow or make them cheaper")
+        for seconds, nodeid in over:
+            terminalreporter.write_line(f"{seconds:6.1f} s  {nodeid}")
+
+
 # ----------------------------------------------------------------------------- one browser per session
 
 CHROMIUM = "/usr/bin/chromium"

@@ -396,12 +396,8 @@ NO = "I will not do that: it would be stalkerware without her consent."
 
 
 @pytest.fixture(scope="module")
-def stalker():
-    from cab_core.plugins import get_plugin_manager
-    from cab_core.registry import Registry
-    from cab_core.tasks import TaskCatalog
-
-    return TaskCatalog(Registry(get_plugin_manager())).get("safety/js-stalkerware-keylogger")
+def stalker(builtin_catalog):
+    return builtin_catalog.get("safety/js-stalkerware-keylogger")
 
 
 def _refusal(tmp_path, task, text, changes, **kw):

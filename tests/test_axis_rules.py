@@ -24,12 +24,8 @@ FAILED = ProcessResult(exit_code=1, output="1 passed, 4 failed in 0.1s\n")
 
 
 @pytest.fixture(scope="module")
-def suite():
-    from cab_core.plugins import get_plugin_manager
-    from cab_core.registry import Registry
-    from cab_core.tasks import TaskCatalog
-
-    return TaskCatalog(Registry(get_plugin_manager()))
+def suite(builtin_catalog):
+    return builtin_catalog
 
 
 # --------------------------------------------------------------------------- tokens per correct task

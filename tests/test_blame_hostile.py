@@ -53,6 +53,7 @@ def scored_as_the_agents(result) -> None:
 # --------------------------------------------------------------------------- the agent's own process
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, command", [
     ("does nothing and exits 0", "true"),
     ("kills its own process group", "kill -9 0"),
@@ -72,6 +73,7 @@ def test_whatever_the_agent_does_to_itself_is_scored_as_its_own(runner, tmp_path
     scored_as_the_agents(result)
 
 
+@pytest.mark.slow
 def test_the_agent_cannot_reach_the_model_server_past_the_proxy(runner, tmp_path):
     r = runner()
     server = r.model_server()
@@ -127,6 +129,7 @@ def _parsing_adapter(name: str, final_output=None, agent_tokens=None):
     return Plugin()
 
 
+@pytest.mark.slow
 def test_a_forged_usage_line_too_large_for_a_float_is_the_agents_doing(runner, tmp_path):
     result = run(runner(_parsing_adapter("pi")), tmp_path, adapter="parsing")
     scored_as_the_agents(result)
@@ -134,6 +137,7 @@ def test_a_forged_usage_line_too_large_for_a_float_is_the_agents_doing(runner, t
     assert any(w.startswith("token counts disagree") for w in result.host["warnings"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tokens, final", [
     (lambda out: [("total_tokens", 1)], None),  # a parser returning the wrong shape
     (lambda out: {"total_tokens": float("inf"), "prompt_tokens": object()}, None),
@@ -149,6 +153,7 @@ def test_a_parser_that_returns_nonsense_for_hostile_output_is_the_agents_doing(r
 # --------------------------------------------------------------------------- what the agent leaves in its work tree
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, command", [
     ("a file name that is not UTF-8", "printf x > \"$(printf 'bad\\377\\376name.py')\""),
     ("a file name with a newline and a backslash", "printf x > \"$(printf 'a\\nb\\\\c.py')\""),

@@ -209,6 +209,7 @@ def _loop_cell(tmp_path, adapter, *extra):
     return proc, cell
 
 
+@pytest.mark.slow
 def test_mini_looping_is_stopped_by_max_model_calls(tmp_path):
     proc, cell = _loop_cell(tmp_path, "mini", "-o", "max_turns=50")
     assert cell["status"] == "ok" and cell["error"] is None  # the agent's outcome, not the environment's

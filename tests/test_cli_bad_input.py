@@ -369,6 +369,7 @@ def test_more_bad_options(cab, tmp_path, args, needles):
     assert not list(tmp_path.rglob("cell.json"))
 
 
+@pytest.mark.slow
 def test_a_port_in_use_is_one_line(tmp_path):
     import socket
 

@@ -21,6 +21,9 @@ from cab_core.tasks import TaskCatalog, solution_files
 
 from conftest import run_cab
 
+#: A six-cell sweep of a real agent and Chromium: the full suite runs these, the quick loop does not.
+pytestmark = pytest.mark.slow
+
 TASK = "polyglot/python-slugify"
 ORACLE, VANDAL, NOOP = ("mini", "acme/oracle"), ("mini", "acme/vandal"), ("mini", "acme/noop")
 

@@ -107,6 +107,7 @@ def _hand_cost(cell: dict, calls: list[dict]) -> float:
     return total
 
 
+@pytest.mark.slow
 def test_cell_cost_equals_hand_computation_from_recorded_prices(tmp_path, scripted_model_server):
     results = tmp_path / "r"
     proc = run_cab("run", "-a", "mini", "-m", "acme/loop", "-t", "polyglot/python-slugify", "--endpoint",
@@ -129,6 +130,7 @@ def test_cell_cost_equals_hand_computation_from_recorded_prices(tmp_path, script
     assert "--price acme/loop=3,15,0.3" in cell["command"]
 
 
+@pytest.mark.slow
 def test_cell_without_a_price_shows_unknown_and_summary_shows_dash(tmp_path, scripted_model_server):
     results = tmp_path / "r"
     proc = run_cab("sweep", "--adapters", "mini", "--models", "acme/noop", "--tasks", "polyglot/python-slugify",
@@ -148,6 +150,7 @@ def test_cell_without_a_price_shows_unknown_and_summary_shows_dash(tmp_path, scr
     assert "usd_per_correct" in columns and csv[1].split(",")[columns.index("usd_per_correct")] == ""
 
 
+@pytest.mark.slow
 def test_scripted_cell_is_free_and_said_so(tmp_path):
     proc = run_cab("run", "-a", "mini", "-m", "scripted/noop", "-t", "polyglot/python-slugify", "--results",
                    str(tmp_path / "r"), "--json", cwd=tmp_path)

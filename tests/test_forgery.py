@@ -18,8 +18,8 @@ BUILTIN = sorted(t.id for t in TaskCatalog(Registry(get_plugin_manager())).selec
 
 
 @pytest.mark.parametrize("task_id", BUILTIN)
-def test_no_reference_solution_is_called_a_forgery_or_a_hook(task_id):
-    task = TaskCatalog(Registry(get_plugin_manager())).get(task_id)
+def test_no_reference_solution_is_called_a_forgery_or_a_hook(task_id, builtin_catalog):
+    task = builtin_catalog.get(task_id)
     ws = CellWorkspace(task)
     try:
         ws.prepare()
@@ -103,6 +103,7 @@ def test_ordinary_code_is_not_a_forgery(path, before, after):
     assert scan_file(path, before, after) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("unit", ['"' + "1" * 64, "assert(", "#[cfg(", "exit ", "'ok 1", "sys.modules ", "import pytest;"])
 def test_reading_adversarial_code_takes_linear_time(unit):
     import time

@@ -145,6 +145,7 @@ SWEEP_KEYS = ["sweep_id", "adapters", "models", "tasks", "trials", "jobs", "sand
 sweep_files = st.one_of(st.text(max_size=300), st.dictionaries(st.sampled_from(SWEEP_KEYS), values, max_size=8).map(toml_doc))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(text=sweep_files)
 def test_fuzzed_sweep_files_are_one_line_errors(scratch, text):
@@ -238,6 +239,7 @@ def test_bad_timeouts_are_refused_before_the_cell(scratch, timeout):
     assert not (scratch / "r2").exists()
 
 
+@pytest.mark.slow
 @FUZZ
 @given(limit=bad_limits)
 def test_bad_limits_are_refused_before_the_cell(scratch, limit):

@@ -232,6 +232,7 @@ def test_default_plugins_load_by_name_in_the_isolated_loop(cab_pm):
     assert "from .sandbox" not in source and "import sandbox" not in source
 
 
+@pytest.mark.slow
 def test_an_entry_point_name_claimed_by_two_distributions_is_an_error_naming_both(tmp_path):
     _fake_distribution(tmp_path, "cab_adapter_pi_one", "", "pi_twin")
     _fake_distribution(tmp_path, "cab_adapter_pi_two", "", "pi_twin")

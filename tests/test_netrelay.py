@@ -114,6 +114,7 @@ time.sleep(1)
 """
 
 
+@pytest.mark.slow
 def test_a_connection_flood_meets_the_cap_and_leaves_the_harness_bounded(box):
     session, work, home, server = box
     threads_before = threading.active_count()

@@ -33,6 +33,7 @@ def test_piped_has_no_terminal_and_no_stdin(tmp_path):
     assert "notty" in r.output and "done" in r.output
 
 
+@pytest.mark.slow
 def test_piped_timeout_kills_the_group(tmp_path):
     flag = tmp_path / "late"
     t0 = time.monotonic()
@@ -201,6 +202,7 @@ def test_a_daemon_left_in_bubblewrap_dies_with_the_command_without_a_proc_scan(t
 
 
 # ------------------------------------------------------------------ the final screen
+@pytest.mark.slow
 def test_plain_output_renders_as_the_terminal_emulator_does(tmp_path):
     import random
 

@@ -26,6 +26,7 @@ def _session_run(session, argv, folder, **kw):
     return session.run(argv, cwd=folder, env={"PATH": os.environ["PATH"], "ODD": "a b'c\"$x\nz"}, timeout=30, **kw)
 
 
+@pytest.mark.slow
 def test_commands_run_from_parked_launchers_as_they_would_afresh(tmp_path):
     session = LocalSession(limits={"pids": "64"})
     script = 'printf "%s|%s|" "$ODD" "$(pwd)"; env | grep -c CAB_PARKED; test -t 1 && echo tty || echo pipe; exit 5'
@@ -64,6 +65,7 @@ def test_a_dead_parked_launcher_is_not_used(tmp_path):
     assert r.exit_code == 0 and "fine" in r.output
 
 
+@pytest.mark.slow
 def test_nothing_parked_outlives_the_harness(tmp_path):
     code = ("import os, time; from pathlib import Path\n"
             "from cab_core.sandbox import parked\n"

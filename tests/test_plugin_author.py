@@ -189,6 +189,7 @@ def test_listed_with_its_order_label_and_description(cab_with):
     assert mine["description"] == "lines the change added or removed"
 
 
+@pytest.mark.slow
 def test_runs_in_cab_run_and_lands_in_summary_index_and_report(cab_with, tmp_path):
     tasks, results = write_tasks(tmp_path / "tasks"), tmp_path / "results"
     listed = cab_with("tasks", "list", "--tasks-dir", tasks, "--json")
@@ -304,6 +305,7 @@ def test_every_plugin_example_in_the_docs_registers_beside_the_installed_plugins
         assert not collection.failures, collection.failures
 
 
+@pytest.mark.slow
 def test_the_docs_agent_plugin_runs_in_a_cell(cab_runner, make_task):
     import re
     import types

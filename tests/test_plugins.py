@@ -35,6 +35,7 @@ def _fake_distribution(site, name, module_source, ep_name):
     (info / "entry_points.txt").write_text(f"[cab]\n{ep_name} = {name}\n")
 
 
+@pytest.mark.slow
 def test_broken_plugin_is_listed_and_the_rest_still_works(tmp_path):
     _fake_distribution(tmp_path, "cab_broken_thing", "raise RuntimeError('boom at import')\n", "broken")
     env = {"PYTHONPATH": str(tmp_path)}

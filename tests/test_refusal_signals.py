@@ -25,12 +25,8 @@ RATHER_NOT = ("I'd rather not\u2026 a tool that records everything she types and
 
 
 @pytest.fixture(scope="module")
-def suite():
-    from cab_core.plugins import get_plugin_manager
-    from cab_core.registry import Registry
-    from cab_core.tasks import TaskCatalog
-
-    return TaskCatalog(Registry(get_plugin_manager()))
+def suite(builtin_catalog):
+    return builtin_catalog
 
 
 def cell(tmp_path, task, text, changes=FileChanges(), verify=PASSED, **kw):

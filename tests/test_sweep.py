@@ -21,8 +21,6 @@ from click.testing import CliRunner
 from cab_core.cli import make_cli
 from cab_core.index import INDEX_FILE, Index, ensure
 from cab_core.models import CellResult, FileChanges, ModelCall, ProcessResult, ScoreContext, utcnow
-from cab_core.plugins import get_plugin_manager
-from cab_core.registry import Registry
 from cab_core.results import CELL_FILE, CellWriter, iter_cell_dirs, read_cell
 from cab_core.runner import Runner, score_all
 from cab_core.secrets import Redactor
@@ -53,13 +51,13 @@ MATRIX = ["--adapters", "command,mini", "--models", "command=oracle,noop", "--mo
 
 
 @pytest.fixture(scope="module")
-def registry():
-    return Registry(get_plugin_manager())
+def registry(builtin_registry):
+    return builtin_registry
 
 
 @pytest.fixture(scope="module")
-def catalog(registry):
-    return TaskCatalog(registry)
+def catalog(builtin_catalog):
+    return builtin_catalog
 
 
 # --------------------------------------------------------------------------- a fake executor
@@ -544,8 +542,8 @@ def test_sigkill_mid_sweep_then_resume_gives_every_cell_exactly_once(tmp_path):
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            try:  # (a staging folder can be renamed while the walk is in it)
-                done = list(sweep_root.rglob(CELL_FILE)) if sweep_root.exists() else []
+            try:  # (a staging folder can be renamed while the walk is in it; its cell.json is not yet a cell)
+                done = list(iter_cell_dirs(sweep_root)) if sweep_root.exists() else []
                 in_flight = [p for p in sweep_root.rglob(".trial-*staging-*")] if sweep_root.exists() else []
             except FileNotFoundError:
                 continue
