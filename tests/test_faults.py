@@ -236,7 +236,6 @@ def test_sigkill_mid_cell_leaves_the_previous_record_and_no_orphans(tmp_path, ta
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]
 
 
-@pytest.mark.slow
 def _published(root):
     """Published cells below ``root`` (a staging folder renamed mid-walk counts as not yet there)."""
     try:
@@ -252,6 +251,7 @@ def _staging(root):
         return False
 
 
+@pytest.mark.slow
 def test_sigkill_mid_sweep_then_resume_every_record_whole_and_once(tmp_path, tasks_dir):
     results = tmp_path / "results"
     fixed = "printf 'def add(a, b):\\n    return a + b\\n' > calc.py; sleep 1"

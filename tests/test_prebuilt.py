@@ -128,6 +128,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 def test_a_cell_verifies_in_the_sandbox_built_while_its_agent_ran(tmp_path, monkeypatch):
     from cab_core.sandbox import local
 
