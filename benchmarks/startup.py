@@ -1,0 +1,127 @@
+"""Start-up and wind-down of a ``cab`` invocation, apart from the cells it runs (issue 16).
+
+``benchmarks/overhead.py`` amortises one ``cab sweep`` over its cells; what it cannot
+separate is the fixed cost of the invocation: the interpreter, imports, plugin loading
+and the sweep's preparation before the first cell starts (**start-up**), and the
+normalisation, index and leaderboard after the last cell ends (**wind-down**).  This
+script measures them from the outside, without instrumenting cab, so it times any cab
+(``--before`` main's) the same way:
+
+- **start-up** = the first cell's ``started_at`` minus the moment the process was spawned;
+- **wind-down** = the process's exit minus the last cell's ``ended_at``;
+- **between** = the rest of the wall time that no cell's own ``duration_s`` covers;
+- ``cab --help`` and ``cab --version``: the commands that load no plugin;
+- ``cab plugins``: loading every plugin, nothing run.
+
+Each figure is the median of ``-r`` repeats of a fresh process (a sweep of ``-n`` cells
+of the trivial task of ``overhead.py``), run interleaved with the ``--before`` cab so a
+busy machine slows both alike; CPU is the child's user+sys time, steadier than wall time
+on a loaded machine.
+
+    python benchmarks/startup.py                     # -n 2 cells, -r 5 repeats
+    python benchmarks/startup.py --before /work/wt-before/.venv/bin/cab --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from overhead import AGENT, CAB, _load, timed, write_task  # noqa: E402
+
+
+def spawn(argv: list[str]) -> dict:
+    """Run ``argv`` once: its wall and CPU seconds, its spawn and exit times (epoch seconds)."""
+    before = os.times()
+    spawned = time.time()
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    exited = time.time()
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(argv[:2])} failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
+    return {"wall": wall, "cpu": cpu, "spawned": spawned, "exited": exited}
+
+
+def sweep_once(cab: str, tasks: Path, results: Path, n: int) -> dict:
+    """One ``cab sweep`` of ``n`` cells: start-up, wind-down and between, from the cells' own times."""
+    run = spawn([cab, "sweep", "--adapters", "command", "--models", "custom", "--tasks", "bench/calc",
+                 "--tasks-dir", str(tasks), "--trials", str(n), "--jobs", "1", "--results", str(results),
+                 "--sweep-id", "startup", "-o", f"command={timed(AGENT)}", "--json"])
+    cells = [json.loads(p.read_text()) for p in results.glob("startup/**/cell.json")]
+    if len(cells) != n:
+        raise SystemExit(f"{cab} sweep wrote {len(cells)} cells, not {n}")
+    starts = [_epoch(c["started_at"]) for c in cells]
+    ends = [_epoch(c["ended_at"]) for c in cells]
+    startup = min(starts) - run["spawned"]
+    winddown = run["exited"] - max(ends)
+    between = run["wall"] - startup - winddown - sum(e - s for s, e in zip(starts, ends))
+    return {"startup": startup, "winddown": winddown, "between": between / max(n - 1, 1),
+            "wall": run["wall"], "cpu": run["cpu"]}
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def measure(cabs: dict[str, str], tasks: Path, root: Path, n: int, repeats: int) -> dict:
+    """Every figure for every cab, repeats interleaved; medians in ms."""
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in cabs}
+    for r in range(repeats):
+        for name, cab in cabs.items():
+            figures = {}
+            for label, argv in (("help", [cab, "--help"]), ("version", [cab, "--version"]),
+                                ("plugins", [cab, "plugins", "--json"])):
+                run = spawn(argv)
+                figures[f"{label}_wall"], figures[f"{label}_cpu"] = run["wall"], run["cpu"]
+            sweep = sweep_once(cab, tasks, root / f"results-{name}-{r}", n)
+            figures.update({f"sweep_{k}": v for k, v in sweep.items()})
+            for key, value in figures.items():
+                samples[name].setdefault(key, []).append(value)
+    return {name: {k: round(statistics.median(v) * 1000, 1) for k, v in figs.items()} for name, figs in samples.items()}
+
+
+ROWS = (("cab --help", "help_wall", "help_cpu"), ("cab --version", "version_wall", "version_cpu"),
+        ("cab plugins", "plugins_wall", "plugins_cpu"), ("sweep start-up", "sweep_startup", None),
+        ("sweep wind-down", "sweep_winddown", None), ("sweep between cells", "sweep_between", None),
+        ("sweep whole", "sweep_wall", "sweep_cpu"))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=2, help="cells per sweep [2]")
+    parser.add_argument("-r", "--repeats", type=int, default=5, help="fresh processes per figure [5]")
+    parser.add_argument("--before", metavar="CAB", help="another cab executable measured in the same invocation")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    cabs = {"before": args.before, "after": CAB} if args.before else {"cab": CAB}
+    with tempfile.TemporaryDirectory(prefix="cab-startup-") as tmp:
+        root = Path(tmp)
+        tasks = write_task(root)
+        for cab in cabs.values():  # the task's expected identities are recorded once, untimed
+            subprocess.run([cab, "tasks", "validate", "bench/calc", "--tasks-dir", str(tasks)], capture_output=True)
+        load = _load()
+        figures = measure(cabs, tasks, root, args.n, args.repeats)
+    if args.json:
+        print(json.dumps({"n": args.n, "repeats": args.repeats, "load": load, "figures": figures}, indent=2))
+        return
+    print(f"load average at the start: {load}; medians of {args.repeats} fresh processes, sweeps of {args.n} cells")
+    print(f"{'ms':<22}" + "".join(f"{name + ' wall':>14}{name + ' cpu':>13}" for name in cabs))
+    for label, wall, cpu in ROWS:
+        cells = "".join(f"{f[wall]:>14.1f}" + (f"{f[cpu]:>13.1f}" if cpu else f"{'':>13}") for f in figures.values())
+        print(f"{label:<22}{cells}")
+
+
+if __name__ == "__main__":
+    main()
