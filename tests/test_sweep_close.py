@@ -87,3 +87,42 @@ def test_the_index_holds_the_normalised_cells_and_is_in_step_with_the_files(tmp_
         assert rows[result.identity.model]["composite"] == result.scores["composite"].value
     slow = next(read_cell(f) for f in iter_cell_dirs(spec.root) if read_cell(f).identity.model == "slow")
     assert slow.scores["composite"].breakdown["normalisation"]["reference_wall_clock_ms"] == 1000.0
+
+
+class _Log(FakeExecutor):
+    slots = 1
+
+    def __init__(self, *a, log):
+        super().__init__(*a)
+        self.log = log
+
+    def submit(self, opts):
+        self.log.append(("submit", opts.model))
+        return super().submit(opts)
+
+
+class _Observer:
+    def __init__(self, log):
+        self.log = log
+
+    def started(self, **kw):
+        pass
+
+    def cell_finished(self, outcome, **kw):
+        self.log.append(("recorded", outcome.opts.model))
+
+    def message(self, text):
+        pass
+
+    def finished(self, report):
+        pass
+
+
+def test_the_next_cell_starts_before_the_finished_one_is_recorded(tmp_path, registry, catalog):
+    spec = spec_for(tmp_path, adapters=["mini"], models=["a", "b", "c"], tasks=[PY])
+    log = []
+    report = run_sweep(spec, registry, catalog, observer=_Observer(log),
+                       executor=_Log(registry, catalog, lambda o, a: {}, log=log))
+    assert log == [("submit", "a"), ("submit", "b"), ("recorded", "a"), ("submit", "c"), ("recorded", "b"),
+                   ("recorded", "c")]
+    assert report.ran == 3 and report.passing == 3 and not report.missing

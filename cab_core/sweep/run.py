@@ -166,14 +166,24 @@ def _finished_cell(state: _Run, executor, handle, sweep_root: Path, index, obser
                            retrying=retrying)
 
 
+def _refill(state: _Run, executor, finishing: int = 0) -> None:
+    """Submit cells while a slot is free (``finishing``: cells done but not yet recorded, whose slots are)."""
+    while state.todo and not state.stopping and len(state.inflight) - finishing < executor.slots:
+        opts = state.todo.popleft()
+        state.inflight[executor.submit(opts)] = opts
+
+
 def _drive(state: _Run, executor, sweep_root: Path, index, observer: SweepObserver, poll_s: float) -> None:
     """Keep the executor full until every cell is done; the first Ctrl-C drains, the second abandons."""
     while (state.todo and not state.stopping) or state.inflight:
         try:
-            while state.todo and not state.stopping and len(state.inflight) < executor.slots:
-                opts = state.todo.popleft()
-                state.inflight[executor.submit(opts)] = opts
-            for handle in executor.wait(list(state.inflight), poll_s):
+            _refill(state, executor)
+            done = executor.wait(list(state.inflight), poll_s)
+            # The next cells start before the finished ones are recorded (read, indexed): the
+            # bookkeeping overlaps their work instead of holding a free slot idle (issue 16).
+            # A finished cell leaves ``inflight`` only once recorded, so an interrupt loses none.
+            _refill(state, executor, finishing=len(done))
+            for handle in done:
                 _finished_cell(state, executor, handle, sweep_root, index, observer)
         except KeyboardInterrupt:
             if state.stopping:
