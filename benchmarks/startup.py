@@ -11,7 +11,11 @@ script measures them from the outside, without instrumenting cab, so it times an
 - **wind-down** = the process's exit minus the last cell's ``ended_at``;
 - **between** = the rest of the wall time that no cell's own ``duration_s`` covers;
 - ``cab --help`` and ``cab --version``: the commands that load no plugin;
-- ``cab plugins``: loading every plugin, nothing run.
+- ``cab plugins``: loading every plugin, nothing run;
+- ``--breakdown``: the same sweep run in-process by a probe that times each phase of
+  the coordinator (wall and the process's CPU): importing the CLI, loading plugins,
+  preparing (tasks, manifest, index, executor), the cells, closing (normalisation,
+  index), the leaderboard, and the interpreter's exit.
 
 Each figure is the median of ``-r`` repeats of a fresh process (a sweep of ``-n`` cells
 of the trivial task of ``overhead.py``), run interleaved with the ``--before`` cab so a
@@ -20,6 +24,7 @@ on a loaded machine.
 
     python benchmarks/startup.py                     # -n 2 cells, -r 5 repeats
     python benchmarks/startup.py --before /work/wt-before/.venv/bin/cab --json
+    python benchmarks/startup.py --breakdown --before /work/wt-before/.venv/bin/cab
 """
 
 from __future__ import annotations
@@ -71,15 +76,85 @@ def sweep_once(cab: str, tasks: Path, results: Path, n: int) -> dict:
             "wall": run["wall"], "cpu": run["cpu"]}
 
 
+#: Run by the cab's own interpreter: time the coordinator's phases by wrapping the functions that
+#: mark them (looked up by name, so main's cab and this one are probed alike).
+PROBE = r"""
+import functools, json, os, sys, time
+marks = []
+def mark(label):
+    marks.append((label, time.perf_counter(), time.process_time()))
+def around(owner, name, label):
+    f = getattr(owner, name, None)
+    if f is None:
+        return
+    @functools.wraps(f)
+    def timed(*a, **k):
+        mark(label + ">")
+        try:
+            return f(*a, **k)
+        finally:
+            mark(label + "<")
+    setattr(owner, name, timed)
+mark("start")
+import cab_core.cli
+mark("cli imported")
+import cab_core.plugins as plugins, cab_core.sweep.run as run, cab_core.cli.sweep as cli_sweep
+mark("sweep imported")
+around(plugins, "get_plugin_manager", "plugins")
+around(run, "_drive", "cells")
+around(run, "_close", "close")
+around(cli_sweep, "_sweep_rows", "leaderboard")
+try:
+    cab_core.cli.main(sys.argv[1:])
+except SystemExit:
+    pass
+mark("end")
+with open(os.environ["CAB_PROBE_OUT"], "w") as fh:
+    json.dump({"marks": marks, "wall_at_end": time.time()}, fh)
+"""
+
+
+def breakdown_once(cab: str, tasks: Path, results: Path, n: int) -> dict:
+    """One in-process sweep through :data:`PROBE`: ms of wall and CPU per phase."""
+    out = results.with_suffix(".probe.json")
+    python = str(Path(cab).parent / "python")
+    argv = [python, "-c", PROBE, "sweep", "--adapters", "command", "--models", "custom", "--tasks", "bench/calc",
+            "--tasks-dir", str(tasks), "--trials", str(n), "--jobs", "1", "--results", str(results),
+            "--sweep-id", "startup", "-o", f"command={timed(AGENT)}", "--json"]
+    t0 = time.time()
+    proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "CAB_PROBE_OUT": str(out)})
+    exited = time.time()
+    if not out.exists():
+        raise SystemExit(f"the probe of {cab} failed: {proc.stderr.strip().splitlines()[-3:]}")
+    data = json.loads(out.read_text())
+    at = {label: (wall, cpu) for label, wall, cpu in data["marks"]}
+    phases = {"imports (cli, sweep)": ("start", "sweep imported"), "plugins": ("plugins>", "plugins<"),
+              "preparing": ("plugins<", "cells>"), "cells": ("cells>", "cells<"), "closing": ("close>", "close<"),
+              "leaderboard": ("leaderboard>", "leaderboard<"), "after main": ("leaderboard<", "end")}
+    figures = {}
+    for name, (a, b) in phases.items():
+        if a in at and b in at:
+            figures[name + " wall"] = at[b][0] - at[a][0]
+            figures[name + " cpu"] = at[b][1] - at[a][1]
+    figures["interpreter exit wall"] = exited - data["wall_at_end"]
+    figures["interpreter start wall"] = (exited - t0) - (at["end"][0] - at["start"][0]) - figures["interpreter exit wall"]
+    return figures
+
+
 def _epoch(stamp: str) -> float:
     return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def measure(cabs: dict[str, str], tasks: Path, root: Path, n: int, repeats: int) -> dict:
+def measure(cabs: dict[str, str], tasks: Path, root: Path, n: int, repeats: int, breakdown: bool = False) -> dict:
     """Every figure for every cab, repeats interleaved; medians in ms."""
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in cabs}
     for r in range(repeats):
         for name, cab in cabs.items():
+            if breakdown:
+                figures = breakdown_once(cab, tasks, root / f"probe-{name}-{r}", n)
+                for key, value in figures.items():
+                    samples[name].setdefault(key, []).append(value)
+                continue
             figures = {}
             for label, argv in (("help", [cab, "--help"]), ("version", [cab, "--version"]),
                                 ("plugins", [cab, "plugins", "--json"])):
@@ -103,6 +178,7 @@ def main(argv=None) -> None:
     parser.add_argument("-n", type=int, default=2, help="cells per sweep [2]")
     parser.add_argument("-r", "--repeats", type=int, default=5, help="fresh processes per figure [5]")
     parser.add_argument("--before", metavar="CAB", help="another cab executable measured in the same invocation")
+    parser.add_argument("--breakdown", action="store_true", help="time the coordinator's phases in-process instead")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     cabs = {"before": args.before, "after": CAB} if args.before else {"cab": CAB}
@@ -112,14 +188,20 @@ def main(argv=None) -> None:
         for cab in cabs.values():  # the task's expected identities are recorded once, untimed
             subprocess.run([cab, "tasks", "validate", "bench/calc", "--tasks-dir", str(tasks)], capture_output=True)
         load = _load()
-        figures = measure(cabs, tasks, root, args.n, args.repeats)
+        figures = measure(cabs, tasks, root, args.n, args.repeats, args.breakdown)
     if args.json:
         print(json.dumps({"n": args.n, "repeats": args.repeats, "load": load, "figures": figures}, indent=2))
         return
     print(f"load average at the start: {load}; medians of {args.repeats} fresh processes, sweeps of {args.n} cells")
     print(f"{'ms':<22}" + "".join(f"{name + ' wall':>14}{name + ' cpu':>13}" for name in cabs))
-    for label, wall, cpu in ROWS:
-        cells = "".join(f"{f[wall]:>14.1f}" + (f"{f[cpu]:>13.1f}" if cpu else f"{'':>13}") for f in figures.values())
+    rows = ROWS
+    if args.breakdown:
+        labels = [k[:-5] for k in next(iter(figures.values())) if k.endswith(" wall")]
+        rows = [(label, label + " wall", label + " cpu" if not label.startswith("interpreter") else None)
+                for label in labels]
+    for label, wall, cpu in rows:
+        cells = "".join(f"{f.get(wall, float('nan')):>14.1f}" + (f"{f.get(cpu, float('nan')):>13.1f}" if cpu else f"{'':>13}")
+                        for f in figures.values())
         print(f"{label:<22}{cells}")
 
 

@@ -106,3 +106,32 @@ def test_every_lazily_compiled_forgery_rule_compiles():
     tty = forgery._ANY[0][1]
     assert tty.search("echo hi > /dev/tty") and tty.search("echo hi > /dev/tty")  # compiled once, then reused
     assert tty.search("nothing to see") is None
+
+
+_LEAVE = """
+import atexit, sys, threading, time
+from pathlib import Path
+out = Path(sys.argv[1])
+atexit.register(lambda: (out / "atexit").write_text("ran"))
+def late():
+    time.sleep(0.2)
+    (out / "thread").write_text("joined")
+threading.Thread(target=late).start()
+sys.stdout.write("buffered, not yet flushed ")
+sys.argv = ["cab", *sys.argv[2:]]
+from cab_core.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("full", ["", "1"])
+@pytest.mark.parametrize("argv, code, shown", [(["--version"], 0, "version 0.1.0"), (["nosuch"], 2, "No such command")])
+def test_the_cab_script_leaves_as_the_interpreter_would(tmp_path, full, argv, code, shown):
+    """Threads joined, atexit handlers run, output flushed, the status kept: with and without the quick exit."""
+    import os
+
+    proc = subprocess.run([sys.executable, "-c", _LEAVE, str(tmp_path), *argv], capture_output=True, text=True,
+                          env={**os.environ, "CAB_FULL_EXIT": full})
+    assert proc.returncode == code, proc.stderr
+    assert "buffered, not yet flushed" in proc.stdout and shown in proc.stdout + proc.stderr
+    assert (tmp_path / "atexit").read_text() == "ran" and (tmp_path / "thread").read_text() == "joined"
