@@ -135,3 +135,35 @@ def test_the_cab_script_leaves_as_the_interpreter_would(tmp_path, full, argv, co
     assert proc.returncode == code, proc.stderr
     assert "buffered, not yet flushed" in proc.stdout and shown in proc.stdout + proc.stderr
     assert (tmp_path / "atexit").read_text() == "ran" and (tmp_path / "thread").read_text() == "joined"
+
+
+_GC_PROBE = """
+import atexit, gc, json, sys
+import cab_core.plugins as plugins
+seen = {}
+real = plugins.get_plugin_manager
+def load(*a, **k):
+    seen["collecting while plugins load"] = gc.isenabled()
+    return real(*a, **k)
+plugins.get_plugin_manager = load
+atexit.register(lambda: print("GC:" + json.dumps({**seen, "collecting after": gc.isenabled(),
+                                                  "frozen": gc.get_freeze_count() > 0})))
+from cab_core.cli import main
+if sys.argv[1] == "script":
+    sys.argv = ["cab", "plugins", "--json"]
+    main()
+else:
+    try:
+        main(["plugins", "--json"])
+    except SystemExit:
+        pass
+"""
+
+
+@pytest.mark.parametrize("how, held", [("script", True), ("argv", False)])
+def test_collection_is_held_off_while_the_cab_script_starts_and_resumes_after(how, held):
+    proc = subprocess.run([sys.executable, "-c", _GC_PROBE, how], capture_output=True, text=True, check=True)
+    import json
+
+    seen = json.loads(proc.stdout.rsplit("GC:", 1)[1])
+    assert seen == {"collecting while plugins load": not held, "collecting after": True, "frozen": held}

@@ -11,7 +11,7 @@ from typing import Optional
 
 import click
 
-from . import handle_errors
+from . import handle_errors, settle
 from .cost import cost_options, sweep_cost_layer
 from .run import parse_options, weights_option
 from .summary import _json_ready, _sweep_rows, leaderboard_lines, summarise
@@ -198,6 +198,7 @@ def register(cli: click.Group) -> None:
         _preflight(spec)
         catalog = state.catalog(spec.tasks_dirs, spec.task_format)
         progress = RichProgress() if sys.stderr.isatty() and not as_json else PlainProgress()
+        settle()  # what start-up built lives as long as the sweep: out of the collector's sight
         try:
             report = run_sweep(spec, state.registry, catalog, observer=progress)
         except KeyboardInterrupt:
