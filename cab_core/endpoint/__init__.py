@@ -38,6 +38,7 @@ BUILTIN_PROTOCOLS = ("cab_core.endpoint.chat", "cab_core.endpoint.completions", 
 for _module in BUILTIN_PROTOCOLS:
     importlib.import_module(_module)
 
+from ..lazy import lazy_exports  # noqa: E402
 from .protocol import Reading, WireProtocol, protocol_for, protocols, register_protocol  # noqa: E402
 
 # The server side (aiohttp: a third of a second to import) is imported on first use
@@ -46,18 +47,7 @@ from .protocol import Reading, WireProtocol, protocol_for, protocols, register_p
 _LAZY = {"BackgroundServer": "..aioserver", "classify_status": ".exchange", "ProxyLimits": ".limits",
          "INFRA_ERROR_KINDS": ".proxy", "EndpointError": ".proxy", "RecordingProxy": ".proxy"}
 
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -57,7 +57,7 @@ disk: done cells, attempts, manifest, lock), :mod:`.run` (running it),
 :mod:`.normalisation`.
 """
 
-import importlib
+from ..lazy import lazy_exports
 
 # What each name is imported from, on first use (PEP 562): the package is imported by
 # the executors' default plugin (``cab_core.sweep.executors``) whenever plugins load, so
@@ -72,20 +72,8 @@ _EXPORTS = {
     ".state": ("ATTEMPTS_FILE", "LOCK_FILE", "MANIFEST_VERSION", "cell_state", "cell_status", "clean_stale",
                "latest_sweep", "read_attempts", "read_manifest", "spec_from_manifest", "sweep_lock", "write_manifest"),
 }
-_SOURCE = {name: module for module, names in _EXPORTS.items() for name in names}
-
-
-def __getattr__(name: str):
-    module = _SOURCE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list:
-    return sorted(set(globals()) | set(_SOURCE))
+__getattr__, __dir__ = lazy_exports(__name__, {name: module for module, names in _EXPORTS.items() for name in names},
+                                   globals())
 
 
 __all__ = [
