@@ -218,17 +218,18 @@ def main(argv=None) -> None:
     As the ``cab`` script (no ``argv``) it leaves through :func:`_leave`; given ``argv``
     (``python -m``, tests) it raises ``SystemExit`` as click does.
     """
-    if argv is not None:
-        cli.main(args=argv, prog_name="cab")
-        return
-    if gc.isenabled():  # held off until settle(): see there
+    script = argv is None
+    if script and gc.isenabled():  # held off until settle(): see there
         gc.disable()
         _GC["managed"] = True
     try:
         cli.main(args=argv, prog_name="cab")
     except SystemExit as exc:
+        if not script:
+            raise
         _leave(exc.code)
-    _leave(0)
+    if script:
+        _leave(0)
 
 
 def _leave(code) -> None:
