@@ -47,26 +47,29 @@ class State:
         return TaskCatalog(self.registry, tasks_dirs=tasks_dirs, task_format=task_format)
 
 
-#: Whether this process's garbage collector is cab's to hold off (only under the ``cab`` script, :func:`main`).
-_GC = {"managed": False}
+#: The collector's thresholds before the ``cab`` script raised them for start-up (None: not raised).
+_GC: dict = {"thresholds": None}
+#: Objects allocated between collections of the youngest generation during start-up
+#: (Python's default is 700): rare enough to cost little, never off altogether.
+START_THRESHOLD = 200_000
 
 
 def settle() -> None:
     """The end of a start-up phase (plugins loaded; a sweep about to run its cells).
 
     Start-up builds tens of thousands of objects that live as long as the process
-    (modules, classes, records), and the collector, run every few hundred allocations,
-    went over all of them again and again: about half a second of a sweep's CPU
-    (issue 16).  Under the ``cab`` script collection is held off from the start; here
-    what is alive is moved out of the collector's sight for good (``gc.freeze``) and
-    collection resumes, so later passes see only what cells create.  The few thousand
-    cyclic leftovers of loading plugins are frozen with the rest (kept, once per
-    process: collecting them costs what this saves).  A no-op for tests and programs
-    that call :func:`make_cli` themselves.
+    (modules, classes, records), and the collector, run every 700 allocations, went
+    over them again and again: about half a second of a sweep's CPU (issue 16).  Under
+    the ``cab`` script the collector runs rarely from the start (:data:`START_THRESHOLD`;
+    a command that never settles still collects); here what is alive is moved out of
+    its sight for good (``gc.freeze``) and its thresholds are restored, so later passes
+    see only what cells create.  Cyclic leftovers of start-up not yet collected are
+    frozen with the rest (kept, once per process).  A no-op for tests and programs that
+    call :func:`make_cli` themselves.
     """
-    if _GC["managed"]:
+    if _GC["thresholds"] is not None:
         gc.freeze()
-        gc.enable()
+        gc.set_threshold(*_GC["thresholds"])
 
 
 def handle_errors(func):
@@ -219,9 +222,9 @@ def main(argv=None) -> None:
     (``python -m``, tests) it raises ``SystemExit`` as click does.
     """
     script = argv is None
-    if script and gc.isenabled():  # held off until settle(): see there
-        gc.disable()
-        _GC["managed"] = True
+    if script and gc.isenabled():  # rare collections until settle(): see there
+        _GC["thresholds"] = gc.get_threshold()
+        gc.set_threshold(START_THRESHOLD, *_GC["thresholds"][1:])
     try:
         cli.main(args=argv, prog_name="cab")
     except SystemExit as exc:
