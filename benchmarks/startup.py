@@ -13,7 +13,8 @@ script measures them from the outside, without instrumenting cab, so it times an
 - ``cab --help`` and ``cab --version``: the commands that load no plugin;
 - ``cab plugins``: loading every plugin, nothing run;
 - ``--breakdown``: the same sweep run in-process by a probe that times each phase of
-  the coordinator (wall and the process's CPU): importing the CLI, loading plugins,
+  the coordinator (wall and the process's CPU): importing the CLI, the sweep command's
+  own imports, loading plugins,
   preparing (tasks, manifest, index, executor), the cells, closing (normalisation,
   index), the leaderboard, and the interpreter's exit.
 
@@ -79,10 +80,15 @@ def sweep_once(cab: str, tasks: Path, results: Path, n: int) -> dict:
 #: Run by the cab's own interpreter: time the coordinator's phases by wrapping the functions that
 #: mark them (looked up by name, so main's cab and this one are probed alike).
 PROBE = r"""
-import functools, json, os, sys, time
+import atexit, functools, json, os, sys, time
 marks = []
 def mark(label):
     marks.append((label, time.perf_counter(), time.process_time()))
+def dump():  # registered first, so it runs after every other exit handler
+    mark("end")
+    with open(os.environ["CAB_PROBE_OUT"], "w") as fh:
+        json.dump({"marks": marks, "wall_at_end": time.time()}, fh)
+atexit.register(dump)
 def around(owner, name, label):
     f = getattr(owner, name, None)
     if f is None:
@@ -95,22 +101,31 @@ def around(owner, name, label):
         finally:
             mark(label + "<")
     setattr(owner, name, timed)
+import importlib.abc, importlib.util
+WRAP = {"cab_core.plugins": [("get_plugin_manager", "plugins")], "cab_core.sweep.run": [("_drive", "cells"),
+        ("_close", "close")], "cab_core.cli.sweep": [("_sweep_rows", "leaderboard")]}
+class Wrapping(importlib.abc.MetaPathFinder):  # wraps as each module is imported, when cab imports it
+    def find_spec(self, name, path, target=None):
+        if name not in WRAP:
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        run_module = spec.loader.exec_module
+        def exec_module(module):
+            run_module(module)
+            for function, label in WRAP[name]:
+                around(module, function, label)
+        spec.loader.exec_module = exec_module
+        return spec
+sys.meta_path.insert(0, Wrapping())
 mark("start")
 import cab_core.cli
 mark("cli imported")
-import cab_core.plugins as plugins, cab_core.sweep.run as run, cab_core.cli.sweep as cli_sweep
-mark("sweep imported")
-around(plugins, "get_plugin_manager", "plugins")
-around(run, "_drive", "cells")
-around(run, "_close", "close")
-around(cli_sweep, "_sweep_rows", "leaderboard")
-try:
-    cab_core.cli.main(sys.argv[1:])
-except SystemExit:
-    pass
-mark("end")
-with open(os.environ["CAB_PROBE_OUT"], "w") as fh:
-    json.dump({"marks": marks, "wall_at_end": time.time()}, fh)
+sys.argv = ["cab", *sys.argv[1:]]
+cab_core.cli.main()  # as the cab script runs it
 """
 
 
@@ -128,15 +143,15 @@ def breakdown_once(cab: str, tasks: Path, results: Path, n: int) -> dict:
         raise SystemExit(f"the probe of {cab} failed: {proc.stderr.strip().splitlines()[-3:]}")
     data = json.loads(out.read_text())
     at = {label: (wall, cpu) for label, wall, cpu in data["marks"]}
-    phases = {"imports (cli, sweep)": ("start", "sweep imported"), "plugins": ("plugins>", "plugins<"),
+    phases = {"importing the cli": ("start", "cli imported"), "command's imports": ("cli imported", "plugins>"), "plugins": ("plugins>", "plugins<"),
               "preparing": ("plugins<", "cells>"), "cells": ("cells>", "cells<"), "closing": ("close>", "close<"),
-              "leaderboard": ("leaderboard>", "leaderboard<"), "after main": ("leaderboard<", "end")}
+              "leaderboard": ("leaderboard>", "leaderboard<"), "exit handlers": ("leaderboard<", "end")}
     figures = {}
     for name, (a, b) in phases.items():
         if a in at and b in at:
             figures[name + " wall"] = at[b][0] - at[a][0]
             figures[name + " cpu"] = at[b][1] - at[a][1]
-    figures["interpreter exit wall"] = exited - data["wall_at_end"]
+    figures["interpreter exit wall"] = exited - data["wall_at_end"]  # after the exit handlers
     figures["interpreter start wall"] = (exited - t0) - (at["end"][0] - at["start"][0]) - figures["interpreter exit wall"]
     return figures
 
