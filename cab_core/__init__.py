@@ -5,32 +5,7 @@ the helpers scorers share are in :mod:`cab_core.scoring`, the pytest fixtures fo
 plugin authors in :mod:`cab_core.testing`.
 """
 
-from .hookspecs import hookimpl
-from .models import (
-    AGGREGATIONS,
-    DIRECTIONS,
-    FORMATS,
-    Adapter,
-    AdapterOption,
-    AgentPlugin,
-    AxisScore,
-    CellId,
-    CellResult,
-    Executor,
-    FileChanges,
-    LaunchContext,
-    LaunchSpec,
-    ModelCall,
-    Mount,
-    ProcessResult,
-    Sandbox,
-    ScoreContext,
-    Scorer,
-    Span,
-    Task,
-    TaskSource,
-    ToolCall,
-)
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -60,3 +35,8 @@ __all__ = [
     "TaskSource",
     "ToolCall",
 ]
+
+# hookimpl and the records are imported on first use: ``cab --help`` and ``cab --version``
+# need neither pluggy nor the hundred attrs classes of :mod:`.models` (issue 16: start-up).
+__getattr__, __dir__ = lazy_exports(__name__, {name: ".hookspecs" if name == "hookimpl" else ".models"
+                                               for name in __all__}, globals())

@@ -12,9 +12,7 @@ Meant to run straight from the package, with nothing set up:
 
 from __future__ import annotations
 
-import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -44,8 +42,10 @@ def register(cli: click.Group) -> None:
     @handle_errors
     def check(state, adapter, model, endpoint, api_key_env, tasks, options, timeout):
         """Run ADAPTER with MODEL on a small sample of tasks: a provisional result, written nowhere."""
-        from ..runner import RunOptions, Runner
+        import statistics
+        import tempfile
 
+        from ..runner import RunOptions, Runner
         from . import checks
 
         state.registry.adapters.get(adapter)  # a typo is one line, before anything runs

@@ -38,11 +38,17 @@ BUILTIN_PROTOCOLS = ("cab_core.endpoint.chat", "cab_core.endpoint.completions", 
 for _module in BUILTIN_PROTOCOLS:
     importlib.import_module(_module)
 
-from ..aioserver import BackgroundServer  # noqa: E402
-from .exchange import classify_status  # noqa: E402
-from .limits import ProxyLimits  # noqa: E402
+from ..lazy import lazy_exports  # noqa: E402
 from .protocol import Reading, WireProtocol, protocol_for, protocols, register_protocol  # noqa: E402
-from .proxy import INFRA_ERROR_KINDS, EndpointError, RecordingProxy  # noqa: E402
+
+# The server side (aiohttp: a third of a second to import) is imported on first use
+# (PEP 562), so what imports only the budgets or the limits (the sweep's spec, the
+# plugins) does not pay for it before a proxy starts (issue 16: start-up).
+_LAZY = {"BackgroundServer": "..aioserver", "classify_status": ".exchange", "ProxyLimits": ".limits",
+         "INFRA_ERROR_KINDS": ".proxy", "EndpointError": ".proxy", "RecordingProxy": ".proxy"}
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
+
 
 __all__ = [
     "BUILTIN_PROTOCOLS", "BackgroundServer", "EndpointError", "INFRA_ERROR_KINDS", "ProxyLimits", "Reading",

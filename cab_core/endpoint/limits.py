@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any, Mapping, Optional
-
-from aiohttp import StreamReader
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import attrs
 
 from ..errors import CabError
 from ..sandbox.limits import parse_size
+
+if TYPE_CHECKING:  # aiohttp is imported when a proxy starts, not with the limits (issue 16)
+    from aiohttp import StreamReader
 
 MIB = 1 << 20
 _READ_CHUNK = 1 << 16

@@ -57,13 +57,24 @@ disk: done cells, attempts, manifest, lock), :mod:`.run` (running it),
 :mod:`.normalisation`.
 """
 
-from ..index import MANIFEST_FILE
-from .normalisation import NORMALISATION_FORMULA, compute_references, normalise
-from .run import CellOutcome, SweepObserver, SweepReport, run_sweep
-from .spec import (FILE_FIELDS, SweepSpec, build_spec, cell_id_of, load_sweep_file, parse_models, plan_cells,
-                   resolve_tasks, validate)
-from .state import (ATTEMPTS_FILE, LOCK_FILE, MANIFEST_VERSION, cell_state, cell_status, clean_stale, latest_sweep,
-                    read_attempts, read_manifest, spec_from_manifest, sweep_lock, write_manifest)
+from ..lazy import lazy_exports
+
+# What each name is imported from, on first use (PEP 562): the package is imported by
+# the executors' default plugin (``cab_core.sweep.executors``) whenever plugins load, so
+# ``cab plugins`` or ``cab tasks`` must not pay for the runner, the proxy and aiohttp
+# that :mod:`.run` brings (issue 16: start-up).
+_EXPORTS = {
+    "..index": ("MANIFEST_FILE",),
+    ".normalisation": ("NORMALISATION_FORMULA", "compute_references", "normalise"),
+    ".run": ("CellOutcome", "SweepObserver", "SweepReport", "run_sweep"),
+    ".spec": ("FILE_FIELDS", "SweepSpec", "build_spec", "cell_id_of", "load_sweep_file", "parse_models", "plan_cells",
+              "resolve_tasks", "validate"),
+    ".state": ("ATTEMPTS_FILE", "LOCK_FILE", "MANIFEST_VERSION", "cell_state", "cell_status", "clean_stale",
+               "latest_sweep", "read_attempts", "read_manifest", "spec_from_manifest", "sweep_lock", "write_manifest"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, {name: module for module, names in _EXPORTS.items() for name in names},
+                                   globals())
+
 
 __all__ = [
     "SweepSpec", "SweepObserver", "SweepReport", "CellOutcome", "FILE_FIELDS",

@@ -26,7 +26,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import attrs
 
@@ -37,10 +37,13 @@ from ..models import CellResult, Executor
 from ..plugins import get_plugin_manager
 from ..registry import Registry
 from ..results import CELL_FILE, CellWriter
-from ..runner import RunOptions, Runner
+from ..runoptions import RunOptions
 from ..secrets import Redactor
 from .spec import cell_id_of
 from ..tasks import TaskCatalog
+
+if TYPE_CHECKING:  # the runner (and the proxy, aiohttp) is imported when a cell runs, not when plugins load
+    from ..runner import Runner
 
 DASK_EXTRA = "cab-core[dask]"
 
@@ -150,6 +153,8 @@ _WORKER_RUNNERS: dict[tuple, Runner] = {}
 
 def _worker_runner(tasks_dirs: tuple[str, ...], task_format: str) -> Runner:
     """One Runner per worker process and task set, built from the worker's own entry points."""
+    from ..runner import Runner
+
     key = (tasks_dirs, task_format)
     with _WORKER_LOCK:
         runner = _WORKER_RUNNERS.get(key)
@@ -213,6 +218,8 @@ def dask_available() -> Optional[str]:
 
 
 def _open_local(*, spec, registry, catalog, runner: Optional[Runner] = None) -> LocalExecutor:
+    from ..runner import Runner
+
     executor = LocalExecutor(runner or Runner(registry, catalog), spec.jobs)
     executor.owns_runner = runner is None
     return executor

@@ -21,14 +21,15 @@ being the value the cell had on its own.  Recomputed from the raw numbers each t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, MutableMapping, Optional
 
 import attrs
 
 from .. import serialization
 from ..errors import CabError
-from ..models import STATUS_OK, AxisScore, CellResult, FileChanges, ProcessResult, ScoreContext
+from ..models import SCHEMA_VERSION, STATUS_OK, AxisScore, CellResult, FileChanges, ProcessResult, ScoreContext
 from ..results import CELL_FILE, atomic_write_text, iter_cell_dirs, read_cell
 from ..scoring import OPTION_WEIGHTS, number, score_all
 
@@ -104,21 +105,37 @@ def renormalised_scores(result: CellResult, task, registry, reference: Mapping[s
     return scores
 
 
-def normalise(sweep_root: Path, registry, catalog) -> dict[str, dict]:
+#: A cell already read this run: ``{folder: ((mtime_ns, size), CellResult)}`` (see :func:`normalise`).
+ReadCache = MutableMapping[Path, tuple]
+
+
+def stat_key(path: Path) -> tuple:
+    """What says a file is unchanged since it was read: its modification time and size."""
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+def normalise(sweep_root: Path, registry, catalog, *, cache: Optional[ReadCache] = None,
+              rewritten: Optional[Callable[[Path, CellResult], None]] = None) -> dict[str, dict]:
     """Recompute the sweep's aggregates against its per-task references; returns the references.
 
     Each changed ``cell.json`` is replaced atomically (the rest of the folder is untouched).
+    ``cache`` holds records the caller has read already (the sweep reads each cell as it
+    finishes): one whose file is unchanged is not parsed again.  ``rewritten(folder,
+    result)`` is told of every file replaced (the sweep updates its index with it, rather
+    than reading the file once more).
     """
     sweep_root = Path(sweep_root)
-    loaded: list[tuple[Path, CellResult]] = []
+    cache = {} if cache is None else cache
+    loaded: list[tuple[Path, dict, CellResult]] = []
     for folder in iter_cell_dirs(sweep_root):
         try:
-            loaded.append((folder, read_cell(folder)))
+            loaded.append((folder, *_read(folder, cache)))
         except Exception:
             continue
-    refs = compute_references((r for _, r in loaded), registry)
+    refs = compute_references((r for _, _, r in loaded), registry)
     aggregates = {s.name for s in registry.scorers if s.aggregate}
-    for folder, result in loaded:
+    for folder, raw, result in loaded:
         if result.status != STATUS_OK or not aggregates & set(result.scores):
             continue
         try:
@@ -126,9 +143,41 @@ def normalise(sweep_root: Path, registry, catalog) -> dict[str, dict]:
         except CabError:
             continue  # the task is gone from this machine: keep the cell's own aggregates
         scores = renormalised_scores(result, task, registry, refs.get(result.identity.task, {}), sweep_root.name)
-        if serialization.unstructure(scores) != serialization.unstructure(dict(result.scores)):
-            _replace_file(folder / CELL_FILE, serialization.dumps(attrs.evolve(result, scores=scores)))
+        plain = serialization.unstructure(scores)
+        if plain != raw.get("scores"):
+            new = attrs.evolve(result, scores=scores)
+            _replace_file(folder / CELL_FILE, _dumps(raw, plain, new))
+            cache[folder] = (stat_key(folder / CELL_FILE), new)
+            if rewritten is not None:
+                rewritten(folder, new)
     return refs
+
+
+def _read(folder: Path, cache: ReadCache) -> tuple[dict, CellResult]:
+    """The cell's JSON and its record, parsed once (:func:`cab_core.results.read_cell`'s checks)."""
+    path = folder / CELL_FILE
+    key = stat_key(path)
+    text = path.read_text(encoding="utf-8")
+    raw = json.loads(text)
+    version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise CabError(f"{path}: written by a newer cab (schema_version {version})")
+    known = cache.get(folder)
+    if known is not None and known[0] == key:
+        return raw, known[1]
+    return raw, read_cell(folder)
+
+
+def _dumps(raw: dict, plain_scores: dict, result: CellResult) -> str:
+    """``result`` as JSON text: the file's own JSON with the new scores when it has exactly the
+    record's fields (what this cab writes, so the text is what ``serialization.dumps`` gives, without
+    serialising every span and call again), else the record serialised afresh."""
+    if list(raw) == _CELL_FIELDS:
+        return json.dumps({**raw, "scores": plain_scores}, indent=2, ensure_ascii=False, sort_keys=False)
+    return serialization.dumps(result)
+
+
+_CELL_FIELDS = [f.name for f in attrs.fields(CellResult)]
 
 
 def _replace_file(path: Path, text: str) -> None:
@@ -138,4 +187,5 @@ def _replace_file(path: Path, text: str) -> None:
     path.chmod(mode)
 
 
-__all__ = ["NORMALISATION_FORMULA", "compute_references", "normalise", "reference_scorers", "renormalised_scores"]
+__all__ = ["NORMALISATION_FORMULA", "ReadCache", "compute_references", "normalise", "reference_scorers",
+           "renormalised_scores", "stat_key"]

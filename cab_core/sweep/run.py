@@ -24,7 +24,7 @@ from ..models import STATUS_INFRA_ERROR, STATUS_OK, CellResult, utcnow
 from ..results import CELL_FILE, CellWriter, read_cell
 from ..runner import RunOptions, Runner
 from ..secrets import Redactor
-from .normalisation import NORMALISATION_FORMULA, normalise
+from .normalisation import NORMALISATION_FORMULA, normalise, stat_key
 from .spec import SweepSpec, cell_id_of, plan_cells, resolve_tasks, validate
 from .state import (MANIFEST_VERSION, _append_attempt, _end_torn_line, cell_state, cell_status, clean_stale,
                     read_attempts, read_manifest, sweep_lock, write_manifest)
@@ -105,6 +105,8 @@ class _Run:
     retried: int = 0
     stopping: bool = False
     abandoned: bool = False
+    #: the cells read as they finished, for normalisation not to parse them again
+    read: dict = attrs.field(factory=dict)
 
 
 def _plan(spec: SweepSpec, cells: list, results_root: Path, attempts: dict) -> _Run:
@@ -157,19 +159,31 @@ def _finished_cell(state: _Run, executor, handle, sweep_root: Path, index, obser
         state.passing += bool(outcome.passed)
     if outcome.path is not None:
         with contextlib.suppress(Exception):
-            index.upsert_cell(read_cell(outcome.path), outcome.path)
+            key, result = stat_key(outcome.path / CELL_FILE), read_cell(outcome.path)
+            state.read[outcome.path.resolve()] = (key, result)
+            index.upsert_cell(result, outcome.path)
     observer.cell_finished(outcome, done=state.complete, total=len(state.cells), passing=state.passing,
                            retrying=retrying)
+
+
+def _refill(state: _Run, executor, finishing: int = 0) -> None:
+    """Submit cells while a slot is free (``finishing``: cells done but not yet recorded, whose slots are)."""
+    while state.todo and not state.stopping and len(state.inflight) - finishing < executor.slots:
+        opts = state.todo.popleft()
+        state.inflight[executor.submit(opts)] = opts
 
 
 def _drive(state: _Run, executor, sweep_root: Path, index, observer: SweepObserver, poll_s: float) -> None:
     """Keep the executor full until every cell is done; the first Ctrl-C drains, the second abandons."""
     while (state.todo and not state.stopping) or state.inflight:
         try:
-            while state.todo and not state.stopping and len(state.inflight) < executor.slots:
-                opts = state.todo.popleft()
-                state.inflight[executor.submit(opts)] = opts
-            for handle in executor.wait(list(state.inflight), poll_s):
+            _refill(state, executor)
+            done = executor.wait(list(state.inflight), poll_s)
+            # The next cells start before the finished ones are recorded (read, indexed): the
+            # bookkeeping overlaps their work instead of holding a free slot idle (issue 16).
+            # A finished cell leaves ``inflight`` only once recorded, so an interrupt loses none.
+            _refill(state, executor, finishing=len(done))
+            for handle in done:
                 _finished_cell(state, executor, handle, sweep_root, index, observer)
         except KeyboardInterrupt:
             if state.stopping:
@@ -219,7 +233,10 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
 def _close(state: _Run, sweep_root: Path, results_root: Path, registry, catalog, index, manifest: dict,
            t0: float) -> SweepReport:
     """Normalise, sync the index, finish the manifest's run entry; the report."""
-    references = normalise(sweep_root, registry, catalog) if not state.stopping else {}
+    references = {}
+    if not state.stopping:  # a rewritten cell goes into the index as it is written, not read back by sync
+        references = normalise(sweep_root, registry, catalog, cache=state.read,
+                               rewritten=lambda folder, result: index.upsert_cell(result, folder, commit=False))
     index.sync(sweep_root)
     statuses = [cell_status(results_root, o) for o in state.cells]
     report = SweepReport(

@@ -20,7 +20,7 @@ from ..errors import CabError
 from ..models import CellId
 from ..pricing import parse_price
 from ..registry import check_options
-from ..runner import RunOptions
+from ..runoptions import RunOptions
 from ..scoring import OPTION_WEIGHTS, check_weights
 
 WORKER_RESULTS = ("shared", "return")

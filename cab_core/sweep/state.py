@@ -21,7 +21,7 @@ from ..errors import CabError
 from ..models import STATUS_INFRA_ERROR
 from ..index import MANIFEST_FILE
 from ..results import CELL_FILE, atomic_write_text, recover
-from ..runner import RunOptions
+from ..runoptions import RunOptions
 from .spec import FILE_FIELDS, cell_id_of
 
 ATTEMPTS_FILE = "attempts.jsonl"

@@ -29,9 +29,23 @@ from .hooks import changed_paths, extra_tests
 from .forgery_python import python_findings
 from .snapshot import Snapshot
 
+class _LazyPattern:
+    """A regex compiled on its first search: a cell reads one language, so most rules never run (issue 16)."""
+
+    __slots__ = ("source", "_compiled")
+
+    def __init__(self, source: str):
+        self.source, self._compiled = source, None
+
+    def search(self, text: str):
+        if self._compiled is None:
+            self._compiled = re.compile(self.source)
+        return self._compiled.search(text)
+
+
 def _rule(needles: tuple, pattern: str, what: str) -> tuple:
     """A rule: its regex runs only on lines holding one of ``needles`` (``str`` search: cheap on any line)."""
-    return needles, re.compile(pattern), what
+    return needles, _LazyPattern(pattern), what
 
 
 #: An import statement naming one of ``{0}`` anywhere in its list (``import re, gc``; ``x = 1; import gc``).

@@ -1,0 +1,128 @@
+"""The end of a sweep made cheaper without changing what it writes (issue 16: wind-down).
+
+Normalisation parses each cell once: the sweep hands it the records it read as cells
+finished, and the rewritten files go into the index as they are written.  What lands
+on disk and in the index is what the slow path wrote: the same bytes, the same rows.
+"""
+
+import json
+
+from cab_core import serialization
+from cab_core.index import Index
+from cab_core.results import CELL_FILE, iter_cell_dirs, read_cell
+from cab_core.sweep import normalise, run_sweep
+from cab_core.sweep import normalisation as norm
+
+from test_sweep import PY, FakeExecutor, catalog, registry, spec_for  # noqa: F401  (fixtures)
+
+NUMBERS = {"fast": dict(wall_ms=1000.0, tokens=500), "slow": dict(wall_ms=4000.0, tokens=2000),
+           "broke": dict(wall_ms=500.0, tokens=100, passed=False)}
+
+
+def _sweep(tmp_path, registry, catalog):
+    spec = spec_for(tmp_path, adapters=["mini"], models=list(NUMBERS), tasks=[PY])
+    run_sweep(spec, registry, catalog, executor=FakeExecutor(registry, catalog, lambda o, a: NUMBERS[o.model]))
+    return spec
+
+
+def _unnormalise(folder):
+    """The cell as it was before normalisation: its lone-cell composite, no normalisation breakdown."""
+    data = json.loads((folder / CELL_FILE).read_text())
+    comp = data["scores"]["composite"]
+    comp["value"] = comp["breakdown"].pop("normalisation")["cell_composite"]
+    (folder / CELL_FILE).write_text(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def test_rewritten_cells_are_the_bytes_a_full_serialisation_gives(tmp_path, registry, catalog):
+    spec = _sweep(tmp_path, registry, catalog)
+    folders = list(iter_cell_dirs(spec.root))
+    for folder in folders:
+        result = read_cell(folder)
+        assert (folder / CELL_FILE).read_text() == serialization.dumps(result)
+        _unnormalise(folder)
+    normalise(spec.root, registry, catalog)  # the fast path (no cache)
+    for folder in folders:
+        assert (folder / CELL_FILE).read_text() == serialization.dumps(read_cell(folder))
+        assert "normalisation" in read_cell(folder).scores["composite"].breakdown or not read_cell(folder).passed
+
+
+def test_a_file_with_other_fields_is_serialised_afresh(tmp_path, registry, catalog):
+    spec = _sweep(tmp_path, registry, catalog)
+    folder = next(f for f in iter_cell_dirs(spec.root) if read_cell(f).passed)
+    _unnormalise(folder)
+    data = json.loads((folder / CELL_FILE).read_text())
+    data["from_an_older_cab"] = 1
+    (folder / CELL_FILE).write_text(json.dumps(data))
+    normalise(spec.root, registry, catalog)
+    written = json.loads((folder / CELL_FILE).read_text())
+    assert "from_an_older_cab" not in written and written == serialization.unstructure(read_cell(folder))
+
+
+def test_cached_records_are_not_parsed_again_and_a_changed_file_is(tmp_path, registry, catalog, monkeypatch):
+    spec = _sweep(tmp_path, registry, catalog)
+    folders = list(iter_cell_dirs(spec.root))
+    cache = {}
+    for folder in folders:
+        _unnormalise(folder)
+        cache[folder] = (norm.stat_key(folder / CELL_FILE), read_cell(folder))
+    stale = folders[0]
+    cache[stale] = ((0, 0), cache[stale][1])  # as if the file changed since it was read
+    parsed, rewritten = [], []
+    real = norm.read_cell
+    monkeypatch.setattr(norm, "read_cell", lambda f: parsed.append(f) or real(f))
+    normalise(spec.root, registry, catalog, cache=cache, rewritten=lambda f, r: rewritten.append((f, r)))
+    assert parsed == [stale]
+    assert sorted(f for f, _ in rewritten) == sorted(folders)  # every cell was un-normalised: every one rewritten
+    for folder, result in rewritten:
+        assert result == read_cell(folder) and cache[folder] == (norm.stat_key(folder / CELL_FILE), result)
+
+
+def test_the_index_holds_the_normalised_cells_and_is_in_step_with_the_files(tmp_path, registry, catalog):
+    spec = _sweep(tmp_path, registry, catalog)
+    with Index(spec.results) as index:
+        rows = {r["model"]: r for r in index.rows("s")}
+        assert index.sync(spec.root)["updated"] == 0  # nothing for sync to read back
+    for folder in iter_cell_dirs(spec.root):
+        result = read_cell(folder)
+        assert rows[result.identity.model]["composite"] == result.scores["composite"].value
+    slow = next(read_cell(f) for f in iter_cell_dirs(spec.root) if read_cell(f).identity.model == "slow")
+    assert slow.scores["composite"].breakdown["normalisation"]["reference_wall_clock_ms"] == 1000.0
+
+
+class _Log(FakeExecutor):
+    slots = 1
+
+    def __init__(self, *a, log):
+        super().__init__(*a)
+        self.log = log
+
+    def submit(self, opts):
+        self.log.append(("submit", opts.model))
+        return super().submit(opts)
+
+
+class _Observer:
+    def __init__(self, log):
+        self.log = log
+
+    def started(self, **kw):
+        pass
+
+    def cell_finished(self, outcome, **kw):
+        self.log.append(("recorded", outcome.opts.model))
+
+    def message(self, text):
+        pass
+
+    def finished(self, report):
+        pass
+
+
+def test_the_next_cell_starts_before_the_finished_one_is_recorded(tmp_path, registry, catalog):
+    spec = spec_for(tmp_path, adapters=["mini"], models=["a", "b", "c"], tasks=[PY])
+    log = []
+    report = run_sweep(spec, registry, catalog, observer=_Observer(log),
+                       executor=_Log(registry, catalog, lambda o, a: {}, log=log))
+    assert log == [("submit", "a"), ("submit", "b"), ("recorded", "a"), ("submit", "c"), ("recorded", "b"),
+                   ("recorded", "c")]
+    assert report.ran == 3 and report.passing == 3 and not report.missing
