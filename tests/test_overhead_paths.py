@@ -220,3 +220,33 @@ def test_plain_output_renders_as_the_terminal_emulator_does(tmp_path):
         assert _plain_screen(text, 120, 40) == [line.rstrip() for line in screen.display], text
     for odd in ("a\nb", "a\rb\r\n", "\x1b[31mred\r\n", "tab\there\r\n", "é\r\n"):
         assert _plain_screen(odd, 120, 40) is None
+
+
+def test_cells_of_one_task_prepared_at_once_each_get_their_own_copy(tmp_path):
+    """Many cells of a task prepared on parallel threads (a sweep's jobs): each its own starting files."""
+    import threading
+
+    task = _Task(tmp_path)
+    spaces = [CellWorkspace(task) for _ in range(8)]
+    errors = []
+
+    def prepare(ws):
+        try:
+            ws.prepare()
+            (ws.work / "a.py").write_text(f"x = {id(ws)}\n")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    for _ in range(10):  # a race: several rounds
+        threads = [threading.Thread(target=prepare, args=(ws,)) for ws in spaces]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+        assert all((ws.work / "a.py").read_text() == f"x = {id(ws)}\n" for ws in spaces)
+        for ws in spaces:
+            ws.close()
+        spaces = [CellWorkspace(task) for _ in range(8)]
+    for ws in spaces:
+        ws.close()

@@ -143,9 +143,9 @@ def _copy_ahead(key: str, sig: tuple, src: Path) -> None:
         if old is not None:
             shutil.rmtree(old[1].parent, ignore_errors=True)
 
-    with _LOCK:
+    with _LOCK:  # started before another cell can find it (and join it)
         job = _AHEAD_JOBS[key] = threading.Thread(target=copy, daemon=True, name="cab-template-ahead")
-    job.start()
+        job.start()
 
 
 _STORES: dict[tuple, tuple[Path, str]] = {}
