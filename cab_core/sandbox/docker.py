@@ -272,8 +272,11 @@ class DockerSession:
         waiting = self._waiting_for(spec, proxied)
         self._prepare_next(spec, proxied)  # the next cell's containers start while this command runs
         folders = [m["Source"] for m in spec["mounts"] if not m["ReadOnly"]]
-        return self._attach_and_wait(waiting.container, timeout, cast_path, output_cap or DEFAULT_OUTPUT_CAP,
-                                     env.get("TERM", "xterm"), folders, prestarted=(waiting.chunks, waiting.reader))
+        result = self._attach_and_wait(waiting.container, timeout, cast_path, output_cap or DEFAULT_OUTPUT_CAP,
+                                       env.get("TERM", "xterm"), folders, prestarted=(waiting.chunks, waiting.reader))
+        if result.timed_out or result.error:
+            _remove(waiting.container)  # killed: gone before the cell goes on (others go when the session closes)
+        return result
 
     def _waiting_for(self, spec: dict, proxied: bool) -> "standby.Standby":
         """A started container with the command handed over: one made ahead when it fits, else a new one."""

@@ -191,6 +191,13 @@ def reap_session(dc, session_id: Optional[str], standbys: list, slot: Optional[S
         _reapers[:] = [t for t in _reapers if t.is_alive()] + [thread]
 
 
+def waiting_ids() -> set[str]:
+    """IDs of the containers prepared for cells not yet opened (they wait; nothing ran in them)."""
+    with _lock:
+        slots = [*_ready, *_reserved.values()]
+    return {w.container.id for slot in slots for w in slot.standbys if w is not None}
+
+
 def settle(timeout: float = 60) -> None:
     """Wait for every background removal started so far."""
     with _lock:
