@@ -109,7 +109,9 @@ class DockerSession:
         self.pids = parse_count(pids, "pids") if pids is not None else self.limits.pids
         host = _host_cpus()
         self.cpus = min(float(cpus or os.environ.get("CAB_DOCKER_CPUS") or host), host)
-        self.client = docker_client or _connect()
+        # One client for the process (connecting costs a few tens of ms a cell); never closed by a session.
+        self._close_client = docker_client is not None
+        self.client = docker_client or dockerpool.client()
         self.image = image or images.DEFAULT_IMAGE
         self.image_id, self.image_path = self._inspect_image(self.image)
         self.proxy_socket = Path(proxy_socket) if proxy_socket else None
@@ -282,7 +284,7 @@ class DockerSession:
         """A started container with the command handed over: one made ahead when it fits, else a new one."""
         handed = {"command": spec["command"], "env": spec["environment"], "workdir": spec["working_dir"],
                   "proxy_socket": self.proxy_socket if proxied else None}
-        waiting = self._take_standby(spec)
+        _t = time.monotonic(); waiting = self._take_standby(spec); _t1 = time.monotonic()
         if waiting is not None:
             self._used.append(waiting)
             if waiting.go(**handed):
@@ -442,10 +444,9 @@ class DockerSession:
             if job.get("standby") is not None and job["standby"] not in self._used:
                 waiting.append(job["standby"])
         self._standbys = []
-        if self._slot is not None:
-            self._slot.discard()
-            self._slot = None
-        dockerpool.reap_session(self.client, self.session_id, [*self._used, *waiting])
+        dockerpool.reap_session(self.client, self.session_id, [*self._used, *waiting], self._slot,
+                                close_client=self._close_client)
+        self._slot = None
         self._used = []
 
     @staticmethod

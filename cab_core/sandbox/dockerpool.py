@@ -45,6 +45,7 @@ _ready: list["Slot"] = []  # prepared (or being prepared), no cell yet
 _reserved: dict[str, "Slot"] = {}  # root -> slot whose root a cell took
 _reapers: list[threading.Thread] = []
 _client = None
+_pid = os.getpid()
 
 
 class Slot:
@@ -89,12 +90,27 @@ def enabled() -> bool:
 def client():
     """The pool's own docker client (its containers outlive any one session's)."""
     global _client
-    with _lock:
-        if _client is None:
-            from .containers import _connect
+    from .. import images
+    from ..errors import InfraError
 
-            _client = _connect()
+    with _lock:
+        _forked()
+        if _client is None:
+            try:  # room for every command's attached stream, waits and calls at once (urllib3's default is 10)
+                _client = images.client(max_pool_size=64)
+            except images.DockerUnavailable as exc:
+                raise InfraError(str(exc)) from None
         return _client
+
+
+def _forked() -> None:
+    """In a forked child, forget the parent's client and slots (its containers are the parent's)."""
+    global _client, _pid
+    if _pid != os.getpid():
+        _client, _pid = None, os.getpid()
+        _ready.clear()
+        _reserved.clear()
+        _reapers.clear()
 
 
 def reserve_root() -> Optional[Path]:
@@ -102,6 +118,7 @@ def reserve_root() -> Optional[Path]:
     if not enabled():
         return None
     with _lock:
+        _forked()
         slot = _ready.pop(0) if _ready else None
         now = time.monotonic()
         for key, old in list(_reserved.items()):  # taken by a cell that never opened a session
@@ -119,6 +136,7 @@ def claim(workdir: Optional[Path]) -> Optional[Slot]:
     if workdir is None:
         return None
     with _lock:
+        _forked()
         return _reserved.pop(str(Path(workdir).parent), None)
 
 
@@ -164,9 +182,10 @@ def _moved(kwargs: dict, old: str, new: str) -> dict:
     return {**kwargs, "mounts": mounts, "working_dir": move(kwargs["working_dir"]), "labels": labels}
 
 
-def reap_session(dc, session_id: Optional[str], standbys: list, slot: Optional[Slot] = None) -> None:
+def reap_session(dc, session_id: Optional[str], standbys: list, slot: Optional[Slot] = None, *,
+                 close_client: bool = False) -> None:
     """In the background: remove ``standbys``' containers and folders, ``slot``'s unused ones, any
-    container still labelled with ``session_id``; then close the client ``dc``."""
+    container still labelled with ``session_id`` (with the client ``dc``, closed after if ``close_client``)."""
     from .containers import LABEL_SESSION, _remove
 
     def work() -> None:
@@ -180,10 +199,11 @@ def reap_session(dc, session_id: Optional[str], standbys: list, slot: Optional[S
                 _remove(container)
         except Exception:
             pass
-        try:
-            dc.close()
-        except Exception:
-            pass
+        if close_client:
+            try:
+                dc.close()
+            except Exception:
+                pass
 
     thread = threading.Thread(target=work, name="cab-docker-rm", daemon=True)
     thread.start()
@@ -210,6 +230,8 @@ def settle(timeout: float = 60) -> None:
 @atexit.register
 def _at_exit() -> None:
     with _lock:
+        if _pid != os.getpid():
+            return
         ready, reserved = list(_ready), list(_reserved.values())
         _ready.clear()
         _reserved.clear()
