@@ -63,8 +63,6 @@ from .pty import COLS, DEFAULT_OUTPUT_CAP, ROWS, TAIL_BYTES, CastWriter, output_
 
 IN_CONTAINER = standby.RUN_IN
 RELAY = f"{IN_CONTAINER}/forwarder.py"
-#: Seconds a standby made for a command at once waits for it (it is handed over straight away).
-NOW_WAIT = 120
 PYTHON_DIR = "/opt/cab/python"
 #: Seconds the in-container backstop waits past the timeout before it kills the container itself.
 BACKSTOP_GRACE = 30
@@ -290,7 +288,7 @@ class DockerSession:
             if waiting.go(**handed):
                 return waiting
         try:  # near the proxy's socket: the hard link to it cannot cross file systems
-            waiting = standby.make(self.client, spec, wait_s=NOW_WAIT, proxied=proxied,
+            waiting = standby.make(self.client, spec, proxied=proxied,
                                    near=self.proxy_socket.parent if proxied else None)
         except Exception as exc:
             raise InfraError(f"docker could not create and start a container of {self.image}: {_one_line(exc)}") from None
@@ -377,13 +375,14 @@ class DockerSession:
                 marker: Optional[str] = None) -> None:
         """Start, in the background, a container for a later command in ``cwd`` (see :mod:`.standby`).
 
-        It never sees the model proxy; it waits at most ``wait_s`` seconds for its command.
+        It never sees the model proxy; it waits at most :data:`standby.WAIT_S` seconds for its
+        command (``wait_s``, the runner's estimate, is not needed: every standby waits as long).
         The cell's slot (:mod:`.dockerpool`) may hold it already.  A failure here only means no standby.
         """
         spec = self.container_spec(["true"], cwd=cwd, env={}, timeout=timeout, writable=writable, marker=marker,
                                    proxied=False)
         key = standby.fingerprint(spec)
-        self._verify_template = (spec, dockerpool.SLOT_WAIT + wait_s, False)
+        self._verify_template = (spec, False)
         job: dict = {"standby": None, "key": key}
         if self._slot is not None and self._slot.has(key):
             job["standby"] = self._slot.get(key)  # made while the last cell ran: no thread to begin
@@ -394,7 +393,7 @@ class DockerSession:
 
         def make() -> None:
             try:
-                job["standby"] = standby.make(self.client, spec, wait_s=wait_s, proxied=False)
+                job["standby"] = standby.make(self.client, spec, proxied=False)
             except Exception:
                 pass
 
@@ -433,7 +432,7 @@ class DockerSession:
         if spec["working_dir"] != str(self.workdir):
             return
         self._prepared = True
-        dockerpool.prepare([(spec, dockerpool.SLOT_WAIT, proxied), self._verify_template], self.workdir.parent)
+        dockerpool.prepare([(spec, proxied), self._verify_template], self.workdir.parent)
 
     def close(self) -> None:
         """Remove this session's containers (and any it left) in the background (:func:`settle` waits)."""

@@ -37,8 +37,6 @@ from typing import Optional
 
 from . import standby
 
-#: Seconds a prepared agent standby waits for a cell before it gives up (its container then ends).
-SLOT_WAIT = 1800
 LABEL_POOL = "cab.pool"
 _lock = threading.Lock()
 _ready: list["Slot"] = []  # prepared (or being prepared), no cell yet
@@ -140,10 +138,10 @@ def claim(workdir: Optional[Path]) -> Optional[Slot]:
         return _reserved.pop(str(Path(workdir).parent), None)
 
 
-def prepare(templates: list[tuple[dict, float, bool]], old_root: Path) -> None:
+def prepare(templates: list[tuple[dict, bool]], old_root: Path) -> None:
     """Start preparing a slot for the next cell shaped like this one.
 
-    ``templates``: ``(create kwargs, wait seconds, proxied)`` of this cell's standbys,
+    ``templates``: ``(create kwargs, proxied)`` of this cell's standbys,
     their folders under ``old_root``; the slot's are the same under a new root.
     """
     if not enabled():
@@ -152,13 +150,13 @@ def prepare(templates: list[tuple[dict, float, bool]], old_root: Path) -> None:
     root = Path(tempfile.mkdtemp(prefix="cab-cell-", dir=old_root.parent))
     for name in ("work", "home", "verify", "verify-home"):
         (root / name).mkdir()
-    moved = [(_moved(kwargs, old, str(root)), wait, proxied) for kwargs, wait, proxied in templates]
-    slot = Slot(root, [standby.fingerprint(kwargs) for kwargs, _, _ in moved])
+    moved = [(_moved(kwargs, old, str(root)), proxied) for kwargs, proxied in templates]
+    slot = Slot(root, [standby.fingerprint(kwargs) for kwargs, _ in moved])
 
     def make() -> None:
-        for i, (kwargs, wait, proxied) in enumerate(moved):
+        for i, (kwargs, proxied) in enumerate(moved):
             try:
-                slot.standbys[i] = standby.make(client(), kwargs, wait_s=wait, proxied=proxied, near=root)
+                slot.standbys[i] = standby.make(client(), kwargs, proxied=proxied, near=root)
             except Exception:  # no standby: the cell makes its containers itself
                 pass
             finally:

@@ -41,9 +41,12 @@ from .handoff import exec_script, hand_over
 from .pty import COLS, ROWS
 
 RUN_IN = "/run/cab"
-#: The waiting first process: blocks (at most N seconds) on the FIFO until the harness writes
-#: the command's script into it, then runs that script (it never touches a disk the command could read).
-WAITER = 'script=$(timeout {wait} cat ' + RUN_IN + '/go) && exec /bin/sh -c "$script"'
+#: Seconds any standby waits for its command before it gives up (its container then ends): one
+#: figure for all, so no container's first process tells how, or for what, it was made.
+WAIT_S = 7200
+#: The waiting first process: blocks on the FIFO until the harness writes the command's script
+#: into it, then runs that script (it never touches a disk the command could read).
+WAITER = f'script=$(timeout {WAIT_S} cat {RUN_IN}/go) && exec /bin/sh -c "$script"'
 #: What docker gives a container's processes unless the command sets them (the script sets exactly its env).
 DOCKER_ENV = {"HOSTNAME": "cab", "TERM": "xterm"}
 #: Seconds after its start a standby's waiter may take to open its FIFO.
@@ -111,7 +114,7 @@ def link_proxy(folder: Path, socket: Path) -> bool:
     return True
 
 
-def make(client, kwargs: dict, *, wait_s: float, proxied: bool, near: Optional[Path] = None) -> Standby:
+def make(client, kwargs: dict, *, proxied: bool, near: Optional[Path] = None) -> Standby:
     """Create and start a standby for commands of ``kwargs`` (``containers.create``'s); raises on failure."""
     from docker.types import Mount
 
@@ -119,7 +122,7 @@ def make(client, kwargs: dict, *, wait_s: float, proxied: bool, near: Optional[P
     container = None
     try:
         container = client.containers.create(**{
-            **kwargs, "command": ["/bin/sh", "-c", WAITER.format(wait=int(wait_s))], "environment": {},
+            **kwargs, "command": ["/bin/sh", "-c", WAITER], "environment": {},
             "mounts": [*kwargs["mounts"], Mount(RUN_IN, str(folder), type="bind", read_only=True)]})
         chunks, reader = attach(container)
         container.start()
