@@ -64,7 +64,7 @@ def _probe(s: dsb.DockerSession, root: Path):
 def pool_on(monkeypatch):
     monkeypatch.setenv("CAB_DOCKER_POOL", "1")
     yield
-    dockerpool._at_exit()  # whatever a test left prepared is removed now, not at exit
+    dockerpool.discard_all()  # whatever a test left prepared is removed now, not at exit
 
 
 @pytest.mark.slow

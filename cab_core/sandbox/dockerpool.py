@@ -209,6 +209,12 @@ def reap_session(dc, session_id: Optional[str], standbys: list, slot: Optional[S
         _reapers[:] = [t for t in _reapers if t.is_alive()] + [thread]
 
 
+def prepared_roots() -> list[Path]:
+    """Roots of slots no cell has taken yet (empty folders, removed at exit)."""
+    with _lock:
+        return [slot.root for slot in _ready]
+
+
 def waiting_ids() -> set[str]:
     """IDs of the containers prepared for cells not yet opened (they wait; nothing ran in them)."""
     with _lock:
@@ -226,7 +232,8 @@ def settle(timeout: float = 60) -> None:
 
 
 @atexit.register
-def _at_exit() -> None:
+def discard_all() -> None:
+    """Remove every prepared slot's containers (and an untaken slot's root); wait for removals."""
     with _lock:
         if _pid != os.getpid():
             return
