@@ -196,3 +196,30 @@ def test_prepared_containers_go_when_the_process_exits(dc, tmp_path):  # noqa: F
     assert len(ids) == 2
     left = {c.id for c in dc.containers.list(all=True, filters={"label": dockerpool.LABEL_POOL})}
     assert not set(ids) & left
+
+
+@pytest.mark.slow
+def test_a_folder_replaced_after_its_container_was_made_gets_a_fresh_container(dc, pool_on):  # noqa: F811
+    """A bind mount holds the folder it was made of: one renamed over it since is not what it shows."""
+    _need_image(dc, images.DEFAULT_IMAGE)
+    first = _cell_root()
+    s = _open(first)
+    try:
+        s.run(["true"], cwd=first / "work", env={}, timeout=60, writable=[first / "home"])
+    finally:
+        s.close()
+    second = dsb.DockerSession.reserve_root()
+    dockerpool._reserved[str(second)].get("no such key")  # nothing; the slot stays as it is
+    filled = second / "filled"
+    filled.mkdir()
+    (filled / "starting-file.txt").write_text("the task's files\n")
+    (second / "work").rmdir()
+    filled.rename(second / "work")  # the starting files moved into place in one step
+    s = _open(second)
+    try:
+        res = s.run(["/bin/sh", "-c", "cat starting-file.txt"], cwd=second / "work", env={}, timeout=60,
+                    writable=[second / "home"])
+        assert res.exit_code == 0 and "the task's files" in res.output, res
+        assert not any(w.container.labels.get(dockerpool.LABEL_POOL) for w in s._used if w.used)
+    finally:
+        s.close()

@@ -56,16 +56,18 @@ READY_S = 15
 class Standby:
     """One started container waiting for its command; ``chunks`` holds its output as it comes."""
 
-    def __init__(self, container, folder: Path, chunks: queue.Queue, reader: threading.Thread, fingerprint: str):
+    def __init__(self, container, folder: Path, chunks: queue.Queue, reader: threading.Thread, fingerprint: str,
+                 identities: Optional[dict] = None):
         self.container, self.folder, self.chunks, self.reader = container, folder, chunks, reader
         self.fingerprint = fingerprint
+        self.identities = identities or {}  # mounted folder -> (device, inode) when it was mounted
         self.started = time.monotonic()
         self.used = False
 
     def go(self, command: list[str], env: dict, workdir: str, proxy_socket: Optional[Path] = None) -> bool:
         """Hand over the command; False when the container no longer waits (or the proxy cannot be linked)."""
-        if self.used:
-            return False
+        if self.used or _identities(self.identities) != self.identities:
+            return False  # used, or a folder it mounted was replaced since (renamed over): it would see the old one
         if proxy_socket is not None and not link_proxy(self.folder, proxy_socket):
             return False
         script = exec_script(command, env={**DOCKER_ENV, **env}, cwd=workdir)
@@ -118,6 +120,7 @@ def make(client, kwargs: dict, *, proxied: bool, near: Optional[Path] = None) ->
     """Create and start a standby for commands of ``kwargs`` (``containers.create``'s); raises on failure."""
     from docker.types import Mount
 
+    identities = _identities({m["Source"]: None for m in kwargs["mounts"] if not m.get("ReadOnly")})
     folder = run_folder(near, proxied=proxied)
     container = None
     try:
@@ -138,7 +141,19 @@ def make(client, kwargs: dict, *, proxied: bool, near: Optional[Path] = None) ->
             except Exception:
                 pass
         raise
-    return Standby(container, folder, chunks, reader, fingerprint(kwargs))
+    return Standby(container, folder, chunks, reader, fingerprint(kwargs), identities)
+
+
+def _identities(folders: dict) -> dict:
+    """folder -> (device, inode) now (None when it is gone)."""
+    found = {}
+    for path in folders:
+        try:
+            st = os.stat(path)
+            found[path] = (st.st_dev, st.st_ino)
+        except OSError:
+            found[path] = None
+    return found
 
 
 def attach(container) -> tuple[queue.Queue, threading.Thread]:
