@@ -4,12 +4,17 @@ The runner's two commands, the agent and then the verify step, each get their ow
 container of the same image (the adapter's, ``cab/base:bookworm`` when it has none;
 see :mod:`cab_core.images`), so a task's toolchain comes from the image and nothing
 the agent started survives into the tests.  Containers are created, started, killed,
-inspected and removed with the docker SDK:
+inspected and removed with the docker SDK (one client per process, over the daemon's
+Unix socket: a ``docker`` CLI process per call would cost more than the call).  Each
+command is handed to a container started ahead and waiting for it (:mod:`.standby`):
+made while something else ran when one with exactly the command's configuration is
+there (the verify step's while the agent runs, the next cell's while this cell runs:
+:mod:`.dockerpool`), else on the spot; removal happens in the background.
 
 - network mode ``none`` (only a loopback; never a bridge): the recording proxy is
-  reached through its Unix socket, bind-mounted read-only, with cab's forwarder
-  (standard library only, run by the image's ``python3``) listening on the
-  container's own ``127.0.0.1:<proxy port>``;
+  reached through its Unix socket (hard-linked into the container's own read-only
+  ``/run/cab``) with cab's forwarder (standard library only, run by the image's
+  ``python3``) listening on the container's own ``127.0.0.1:<proxy port>``;
 - the work directory and the cell's other writable folders bind-mounted read-write
   at the same paths (so what the agent changes is on the host when the container
   ends, and the host paths in a launch stay valid); nothing else of the host is
@@ -41,10 +46,7 @@ agent cache (:func:`cab_core.agents.agents_dir`) become paths under the image's
 
 from __future__ import annotations
 
-import codecs
 import os
-import queue
-import shutil
 import threading
 import time
 import uuid
@@ -56,10 +58,10 @@ from ..errors import CabError, InfraError
 from ..models import ProcessResult, Sandbox
 from ..plugins import hookimpl
 from . import dockerpool, standby
+from .dockerfollow import follow
 from .dockerpool import settle  # noqa: F401  (re-exported: background removals, waited for)
 from .limits import DEFAULT_MEMORY, DiskWatch, Limits, human, parse_count, parse_size  # noqa: F401 (re-exported)
-from .procs import LIMIT_EXCEEDED
-from .pty import COLS, DEFAULT_OUTPUT_CAP, ROWS, TAIL_BYTES, CastWriter, output_text
+from .pty import DEFAULT_OUTPUT_CAP
 
 IN_CONTAINER = standby.RUN_IN
 RELAY = f"{IN_CONTAINER}/forwarder.py"
@@ -301,74 +303,11 @@ class DockerSession:
     def _attach_and_wait(self, container, timeout: float, cast_path: Optional[Path], output_cap: int,
                          term: str, folders: Sequence[str], prestarted) -> ProcessResult:
         """Follow ``container`` (its command just handed over; ``prestarted``: its output queue and reader) to its end."""
-        chunks, reader = prestarted  # attached before it started (log replayed): no output is lost
-        cast = CastWriter(cast_path, env={"TERM": term, "SHELL": "/bin/sh"}) if cast_path else None
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        tail, seen, truncated, timed_out, killed, error, breach = bytearray(), 0, False, False, 0, None, None
         watch = _Watch(container.id, DiskWatch([Path(f) for f in folders], self.limits.disk, files=self.limits.files),
                        self.pids, self.memory)
-        start = time.monotonic()
-        deadline = start + timeout
-        try:
-            self._begin_standbys()  # the next command's container starts while this one runs
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    timed_out = True
-                    break
-                breach = watch()
-                if breach:
-                    break
-                try:
-                    chunk = chunks.get(timeout=min(remaining, 0.5))
-                except queue.Empty:
-                    continue
-                if chunk is None:
-                    break
-                seen += len(chunk)
-                if seen <= output_cap:
-                    if cast:
-                        cast.output(decoder.decode(chunk))
-                else:
-                    truncated = True
-                tail += chunk
-                if len(tail) > 2 * TAIL_BYTES:  # trimmed in batches, not on every read
-                    del tail[: len(tail) - TAIL_BYTES]
-            exit_code = None
-            if not timed_out and not breach:
-                # The terminal closed; the command may still be running (it closed its output).
-                try:
-                    exit_code = container.wait(timeout=max(deadline - time.monotonic(), 1))["StatusCode"]
-                except Exception:
-                    timed_out = True
-            if timed_out or breach:
-                killed = _kill(container)
-        finally:
-            if cast:
-                cast.output(decoder.decode(b"", final=True))
-                cast.close()
-        duration_ms = (time.monotonic() - start) * 1000
-        reader.join(timeout=5)
-        state = _state(container)
-        active_ms = None  # the container started before its command: the command's run began at the hand-over
-        if not timed_out:
-            breach = breach or watch(force=True)
-            if breach:
-                exit_code = state.get("ExitCode", exit_code)
-            if state.get("OOMKilled") and not breach:
-                breach = f"{LIMIT_EXCEEDED}: memory: the container used more than {human(self.memory)}"
-        error = breach or (cast.error if cast is not None and getattr(cast, "error", None) else None)
-        text = output_text(tail, seen, truncated)
-        return ProcessResult(
-            exit_code=exit_code,
-            timed_out=timed_out,
-            output=text,
-            output_truncated=truncated,
-            duration_ms=duration_ms,
-            active_ms=active_ms if active_ms is not None else duration_ms,
-            killed_processes=killed,
-            error=error,
-        )
+        # The next command's container starts while this one runs.
+        return follow(container, prestarted, timeout=timeout, cast_path=cast_path, output_cap=output_cap, term=term,
+                      watch=watch, memory=self.memory, running=self._begin_standbys)
 
     # ------------------------------------------------------------------ containers made ahead
     def prewarm(self, *, cwd: Path, writable: Sequence[Path] = (), timeout: float, wait_s: float,
