@@ -272,10 +272,10 @@ class DockerSession:
         spec = self.container_spec(argv, cwd=cwd, env=env, timeout=timeout, writable=writable, marker=marker)
         proxied = RELAY in spec["command"]
         waiting = self._waiting_for(spec, proxied)
-        self._prepare_next(spec, proxied)  # the next cell's containers start while this command runs
         folders = [m["Source"] for m in spec["mounts"] if not m["ReadOnly"]]
         result = self._attach_and_wait(waiting.container, timeout, cast_path, output_cap or DEFAULT_OUTPUT_CAP,
                                        env.get("TERM", "xterm"), folders, prestarted=(waiting.chunks, waiting.reader))
+        self._prepare_next(spec, proxied)  # the next cell's containers start while this cell verifies
         if result.timed_out or result.error:
             _remove(waiting.container)  # killed: gone before the cell goes on (others go when the session closes)
         return result
