@@ -3,8 +3,9 @@
 A docker cell needs two fresh containers (the agent's, then the verify step's), and
 the daemon takes a few hundred milliseconds to create and start each.  The verify
 step's is started while the agent runs (:meth:`DockerSession.prewarm`), but the agent's
-own used to be on every cell's critical path.  So while a cell's agent runs, a *slot*
-is prepared for the next cell of the same shape:
+own used to be on every cell's critical path.  So once a cell's agent command has ended
+(while the cell verifies: harness work never competes with the scored agent run), a
+*slot* is prepared for the next cell of the same shape:
 
 - a new cell root (``mkdtemp(prefix="cab-cell-")``, where the cell workspace would
   have made its own) with the ``work``, ``home``, ``verify`` and ``verify-home``
