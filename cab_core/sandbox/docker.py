@@ -311,11 +311,12 @@ class DockerSession:
 
     # ------------------------------------------------------------------ containers made ahead
     def prewarm(self, *, cwd: Path, writable: Sequence[Path] = (), timeout: float, wait_s: float,
-                marker: Optional[str] = None) -> None:
+                marker: Optional[str] = None, env: Optional[dict] = None) -> None:
         """Start, in the background, a container for a later command in ``cwd`` (see :mod:`.standby`).
 
         It never sees the model proxy; it waits at most :data:`standby.WAIT_S` seconds for its
-        command (``wait_s``, the runner's estimate, is not needed: every standby waits as long).
+        command (``wait_s``, the runner's estimate, is not needed: every standby waits as long;
+        ``env`` neither: the command's environment is handed over with it).
         The cell's slot (:mod:`.dockerpool`) may hold it already.  A failure here only means no standby.
         """
         spec = self.container_spec(["true"], cwd=cwd, env={}, timeout=timeout, writable=writable, marker=marker,
