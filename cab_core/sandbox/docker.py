@@ -284,7 +284,7 @@ class DockerSession:
         """A started container with the command handed over: one made ahead when it fits, else a new one."""
         handed = {"command": spec["command"], "env": spec["environment"], "workdir": spec["working_dir"],
                   "proxy_socket": self.proxy_socket if proxied else None}
-        _t = time.monotonic(); waiting = self._take_standby(spec); _t1 = time.monotonic()
+        waiting = self._take_standby(spec)
         if waiting is not None:
             self._used.append(waiting)
             if waiting.go(**handed):
