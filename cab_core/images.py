@@ -56,14 +56,16 @@ class ImageBuildError(CabError):
     """``docker build`` of a recipe failed (the message ends with the build's last words)."""
 
 
-def client(timeout: float = 600):
-    """A docker SDK client for the daemon in the environment (``DOCKER_HOST`` or the local socket)."""
+def client(timeout: float = 600, **kwargs):
+    """A docker SDK client for the daemon in the environment (``DOCKER_HOST`` or the local socket).
+
+    ``kwargs`` go to ``docker.from_env`` (e.g. ``max_pool_size``)."""
     try:
         import docker
     except ImportError as exc:  # pragma: no cover - a dependency of cab-core
         raise DockerUnavailable(f"the docker Python SDK is not installed ({exc}); pip install docker") from None
     try:
-        found = docker.from_env(timeout=timeout)
+        found = docker.from_env(timeout=timeout, **kwargs)
         found.ping()
     except Exception as exc:
         reason = one_line(exc, bare=True)[:200]

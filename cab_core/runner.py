@@ -116,7 +116,8 @@ class Runner:
         proxy = None
         token = None
         try:
-            ws = CellWorkspace(task)
+            reserve = getattr(sandbox.open, "reserve_root", None)  # folders whose containers were made ahead
+            ws = CellWorkspace(task, root=reserve() if reserve is not None else None)
             with tracer.span("task_setup", f"prepare:{task.id}", workdir=str(ws.work), task_category=task.category,
                              plugin_stack=list(opts.plugins), language=task.language) as sp:
                 # The environment is never the agent: what the tests need is checked before it runs.

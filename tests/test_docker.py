@@ -26,6 +26,7 @@ from cab_core.plugins import get_plugin_manager
 from cab_core.registry import Registry
 from cab_core.runner import RunOptions, Runner, agent_env
 from cab_core.sandbox import docker as dsb
+from cab_core.sandbox import dockerpool
 from cab_core.sandbox.limits import DEFAULT_DISK, DEFAULT_FILES
 from cab_core.tasks import TaskCatalog
 
@@ -83,7 +84,10 @@ def run(runner, tmp_path, **kw):
 
 
 def cab_containers(client) -> list:
-    return client.containers.list(all=True, filters={"label": dsb.LABEL_CELL})
+    """cab's containers once background removals are done, but those prepared for a next cell."""
+    dsb.settle()
+    waiting = dockerpool.waiting_ids()
+    return [c for c in client.containers.list(all=True, filters={"label": dsb.LABEL_CELL}) if c.id not in waiting]
 
 
 # --------------------------------------------------------------------------- without a daemon
@@ -121,10 +125,8 @@ def test_container_spec_has_no_network_and_only_the_cells_folders(tmp_path, monk
     assert spec["tty"] is True and spec["stdin_open"] is False and spec["init"] is True
     assert spec["labels"][dsb.LABEL_CELL] == "m1" and spec["labels"][dsb.LABEL_SESSION] == s.session_id
     binds = {(m["Target"], m["Source"], m["ReadOnly"]) for m in spec["mounts"]}
-    assert binds == {
-        (str(work), str(work), False), (str(home), str(home), False),
-        ("/run/cab/proxy.sock", str(sock), True), ("/run/cab/forwarder.py", str(Path(dsb.forwarder.__file__).resolve()), True),
-    }
+    # The forwarder and the proxy's socket come with the container's own /run/cab (sandbox/standby.py).
+    assert binds == {(str(work), str(work), False), (str(home), str(home), False)}
     assert spec["command"][:4] == ["timeout", "-s", "KILL", str(60 + dsb.BACKSTOP_GRACE)]
     assert spec["command"][4:10] == ["python3", "-I", "-S", "/run/cab/forwarder.py", "4321", "/run/cab/proxy.sock"]
     assert spec["command"][-4:] == ["--", "/bin/sh", "-c", "true"]
@@ -376,6 +378,7 @@ def test_a_container_past_its_timeout_is_killed_and_removed(dc, make_runner, tmp
         assert s.run(["true"], cwd=work, env={}, timeout=30).exit_code == 0
     finally:
         s.close()
+    dsb.settle()
     assert dc.containers.list(all=True, filters={"label": f"{dsb.LABEL_SESSION}={s.session_id}"}) == []
 
 
@@ -460,5 +463,7 @@ def test_images_list_shows_what_exists_with_digests(dc):
 @pytest.mark.slow
 def test_no_container_is_left_behind(dc):
     # Runs last in this module: every cell above removed its containers.
-    assert cab_containers(dc) == []
+    left = cab_containers(dc)
+    assert left == [], [(c.short_id, c.status, c.labels) for c in left]
+    dockerpool.discard_all()  # those prepared for a next cell that will not come (the process's exit does it)
     assert dsb.remove_containers(docker_client=dc) == 0

@@ -4,12 +4,17 @@ The runner's two commands, the agent and then the verify step, each get their ow
 container of the same image (the adapter's, ``cab/base:bookworm`` when it has none;
 see :mod:`cab_core.images`), so a task's toolchain comes from the image and nothing
 the agent started survives into the tests.  Containers are created, started, killed,
-inspected and removed with the docker SDK:
+inspected and removed with the docker SDK (one client per process, over the daemon's
+Unix socket: a ``docker`` CLI process per call would cost more than the call).  Each
+command is handed to a container started ahead and waiting for it (:mod:`.standby`):
+made while something else ran when one with exactly the command's configuration is
+there (the verify step's while the agent runs, the next cell's while this cell runs:
+:mod:`.dockerpool`), else on the spot; removal happens in the background.
 
 - network mode ``none`` (only a loopback; never a bridge): the recording proxy is
-  reached through its Unix socket, bind-mounted read-only, with cab's forwarder
-  (standard library only, run by the image's ``python3``) listening on the
-  container's own ``127.0.0.1:<proxy port>``;
+  reached through its Unix socket (hard-linked into the container's own read-only
+  ``/run/cab``) with cab's forwarder (standard library only, run by the image's
+  ``python3``) listening on the container's own ``127.0.0.1:<proxy port>``;
 - the work directory and the cell's other writable folders bind-mounted read-write
   at the same paths (so what the agent changes is on the host when the container
   ends, and the host paths in a launch stay valid); nothing else of the host is
@@ -41,10 +46,7 @@ agent cache (:func:`cab_core.agents.agents_dir`) become paths under the image's
 
 from __future__ import annotations
 
-import codecs
 import os
-import queue
-import shutil
 import threading
 import time
 import uuid
@@ -55,12 +57,14 @@ from .. import images
 from ..errors import CabError, InfraError
 from ..models import ProcessResult, Sandbox
 from ..plugins import hookimpl
-from . import forwarder, standby
+from . import dockerpool, standby
+from .dockerfollow import follow
+from .dockerpool import settle  # noqa: F401  (re-exported: background removals, waited for)
 from .limits import DEFAULT_MEMORY, DiskWatch, Limits, human, parse_count, parse_size  # noqa: F401 (re-exported)
-from .procs import LIMIT_EXCEEDED
-from .pty import COLS, DEFAULT_OUTPUT_CAP, ROWS, TAIL_BYTES, CastWriter, output_text
+from .pty import DEFAULT_OUTPUT_CAP
 
-IN_CONTAINER = "/run/cab"
+IN_CONTAINER = standby.RUN_IN
+RELAY = f"{IN_CONTAINER}/forwarder.py"
 PYTHON_DIR = "/opt/cab/python"
 #: Seconds the in-container backstop waits past the timeout before it kills the container itself.
 BACKSTOP_GRACE = 30
@@ -105,15 +109,21 @@ class DockerSession:
         self.pids = parse_count(pids, "pids") if pids is not None else self.limits.pids
         host = _host_cpus()
         self.cpus = min(float(cpus or os.environ.get("CAB_DOCKER_CPUS") or host), host)
-        self.client = docker_client or _connect()
+        # One client for the process (connecting costs a few tens of ms a cell); never closed by a session.
+        self._close_client = docker_client is not None
+        self.client = docker_client or dockerpool.client()
         self.image = image or images.DEFAULT_IMAGE
         self.image_id, self.image_path = self._inspect_image(self.image)
         self.proxy_socket = Path(proxy_socket) if proxy_socket else None
         self.proxy_port = proxy_port
         self.session_id = uuid.uuid4().hex
         self.host_agents = _host_agents_dir()
-        self._removers: list[threading.Thread] = []
+        self.workdir = Path(workdir).resolve() if workdir is not None else None
+        self._used: list[standby.Standby] = []  # removed when the session closes
         self._standbys: list[dict] = []  # see prewarm()
+        self._slot = dockerpool.claim(self.workdir)  # this cell's containers, made while the last one ran
+        self._verify_template: Optional[tuple] = None
+        self._prepared = False
 
     # ------------------------------------------------------------------ the image
     def _inspect_image(self, ref: str) -> tuple[str, str]:
@@ -187,6 +197,9 @@ class DockerSession:
         out["PATH"] = os.pathsep.join(dict.fromkeys([*extra, *self.image_path.split(os.pathsep)]))
         return out
 
+    def _proxy_live(self) -> bool:
+        return bool(self.proxy_socket and self.proxy_port and self.proxy_socket.exists())
+
     def container_spec(self, argv: Sequence[str], *, cwd: Path, env: dict, timeout: float,
                        writable: Sequence[Path] = (), marker: Optional[str] = None, proxied: bool = True) -> dict:
         """The keyword arguments of ``containers.create`` for one command (no side effects but imports).
@@ -206,12 +219,9 @@ class DockerSession:
             argv = self._python(argv, mounts)
         command = argv
         # The proxy is there for the agent; by the verify step it has stopped and its socket is gone.
-        if proxied and self.proxy_socket and self.proxy_port and self.proxy_socket.exists():
-            sock = f"{IN_CONTAINER}/proxy.sock"
-            relay = f"{IN_CONTAINER}/forwarder.py"
-            mounts += [Mount(sock, str(self.proxy_socket), type="bind", read_only=True),
-                       Mount(relay, str(Path(forwarder.__file__).resolve()), type="bind", read_only=True)]
-            command = ["python3", "-I", "-S", relay, str(self.proxy_port), sock, "--", *command]
+        # Both are in the container's own read-only /run/cab (see :mod:`.standby`).
+        if proxied and self._proxy_live():
+            command = ["python3", "-I", "-S", RELAY, str(self.proxy_port), f"{IN_CONTAINER}/proxy.sock", "--", *command]
         # The backstop: should the harness die, the container still ends (its PID 1 exits).
         command = ["timeout", "-s", "KILL", str(int(timeout) + BACKSTOP_GRACE), *command]
         return {
@@ -260,142 +270,72 @@ class DockerSession:
         if network:
             raise CabError("the docker sandbox never gives a command a network")
         spec = self.container_spec(argv, cwd=cwd, env=env, timeout=timeout, writable=writable, marker=marker)
-        waiting = self._take_standby(spec["mounts"])
-        if waiting is not None and waiting.go(spec["command"][4:], spec["environment"], spec["working_dir"]):
-            container, prestarted = waiting.container, (waiting.chunks, waiting.reader)  # past "timeout -s KILL N"
-        else:
-            if waiting is not None:  # it stopped waiting: a fresh container instead
-                _remove(waiting.container)
-            prestarted = None
-            try:
-                container = self.client.containers.create(**spec)
-            except Exception as exc:
-                raise InfraError(f"docker could not create a container of {self.image}: {_one_line(exc)}") from None
+        proxied = RELAY in spec["command"]
+        waiting = self._waiting_for(spec, proxied)
         folders = [m["Source"] for m in spec["mounts"] if not m["ReadOnly"]]
-        ended = False
-        try:
-            result = self._attach_and_wait(container, timeout, cast_path, output_cap or DEFAULT_OUTPUT_CAP,
-                                           env.get("TERM", "xterm"), folders, prestarted=prestarted)
-            ended = not (result.timed_out or result.error)
-            return result
-        finally:
-            if ended:  # it exited by itself: removing it (~0.1 s) need not hold up the cell; close() waits
-                remover = threading.Thread(target=_remove, args=(container,), name="cab-docker-rm", daemon=True)
-                remover.start()
-                self._removers.append(remover)
-            else:
-                _remove(container)
+        result = self._attach_and_wait(waiting.container, timeout, cast_path, output_cap or DEFAULT_OUTPUT_CAP,
+                                       env.get("TERM", "xterm"), folders, prestarted=(waiting.chunks, waiting.reader))
+        self._prepare_next(spec, proxied)  # the next cell's containers start while this cell verifies
+        if result.timed_out or result.error:
+            _remove(waiting.container)  # killed: gone before the cell goes on (others go when the session closes)
+        return result
+
+    def _waiting_for(self, spec: dict, proxied: bool) -> "standby.Standby":
+        """A started container with the command handed over: one made ahead when it fits, else a new one."""
+        handed = {"command": spec["command"], "env": spec["environment"], "workdir": spec["working_dir"],
+                  "proxy_socket": self.proxy_socket if proxied else None}
+        waiting = self._take_standby(spec)
+        if waiting is not None:
+            self._used.append(waiting)
+            if waiting.go(**handed):
+                return waiting
+        try:  # near the proxy's socket: the hard link to it cannot cross file systems
+            waiting = standby.make(self.client, spec, proxied=proxied,
+                                   near=self.proxy_socket.parent if proxied else None)
+        except Exception as exc:
+            raise InfraError(f"docker could not create and start a container of {self.image}: {_one_line(exc)}") from None
+        self._used.append(waiting)
+        if not waiting.go(**handed):
+            raise InfraError(f"docker: a new container of {self.image} ended before its command was handed over")
+        return waiting
+
 
     def _attach_and_wait(self, container, timeout: float, cast_path: Optional[Path], output_cap: int,
-                         term: str, folders: Sequence[str] = (), prestarted=None) -> ProcessResult:
-        """Start ``container`` (unless ``prestarted``: a standby's output queue and reader) and follow it to its end."""
-        # Attached before the start (and with the log replayed), so no output is lost.
-        chunks, reader = prestarted or standby.attach(container)
-        cast = CastWriter(cast_path, env={"TERM": term, "SHELL": "/bin/sh"}) if cast_path else None
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        tail, seen, truncated, timed_out, killed, error, breach = bytearray(), 0, False, False, 0, None, None
+                         term: str, folders: Sequence[str], prestarted) -> ProcessResult:
+        """Follow ``container`` (its command just handed over; ``prestarted``: its output queue and reader) to its end."""
         watch = _Watch(container.id, DiskWatch([Path(f) for f in folders], self.limits.disk, files=self.limits.files),
                        self.pids, self.memory)
-        start = time.monotonic()
-        deadline = start + timeout
-        try:
-            if prestarted is None:
-                self._start(container)
-            self._begin_standbys()  # the next command's container starts while this one runs
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    timed_out = True
-                    break
-                breach = watch()
-                if breach:
-                    break
-                try:
-                    chunk = chunks.get(timeout=min(remaining, 0.5))
-                except queue.Empty:
-                    continue
-                if chunk is None:
-                    break
-                seen += len(chunk)
-                if seen <= output_cap:
-                    if cast:
-                        cast.output(decoder.decode(chunk))
-                else:
-                    truncated = True
-                tail += chunk
-                if len(tail) > 2 * TAIL_BYTES:  # trimmed in batches, not on every read
-                    del tail[: len(tail) - TAIL_BYTES]
-            exit_code = None
-            if not timed_out and not breach:
-                # The terminal closed; the command may still be running (it closed its output).
-                try:
-                    exit_code = container.wait(timeout=max(deadline - time.monotonic(), 1))["StatusCode"]
-                except Exception:
-                    timed_out = True
-            if timed_out or breach:
-                killed = _kill(container)
-        finally:
-            if cast:
-                cast.output(decoder.decode(b"", final=True))
-                cast.close()
-        duration_ms = (time.monotonic() - start) * 1000
-        reader.join(timeout=5)
-        state = _state(container)
-        active_ms = None if prestarted else _active_ms(state)  # a standby's run began when it was handed the command
-        if not timed_out:
-            breach = breach or watch(force=True)
-            if breach:
-                exit_code = state.get("ExitCode", exit_code)
-            if state.get("OOMKilled") and not breach:
-                breach = f"{LIMIT_EXCEEDED}: memory: the container used more than {human(self.memory)}"
-        error = breach or (cast.error if cast is not None and getattr(cast, "error", None) else None)
-        text = output_text(tail, seen, truncated)
-        return ProcessResult(
-            exit_code=exit_code,
-            timed_out=timed_out,
-            output=text,
-            output_truncated=truncated,
-            duration_ms=duration_ms,
-            active_ms=active_ms if active_ms is not None else duration_ms,
-            killed_processes=killed,
-            error=error,
-        )
+        # The next command's container starts while this one runs.
+        return follow(container, prestarted, timeout=timeout, cast_path=cast_path, output_cap=output_cap, term=term,
+                      watch=watch, memory=self.memory, running=self._begin_standbys)
 
-    def _start(self, container) -> None:
-        try:
-            container.start()
-        except Exception as exc:
-            raise InfraError(f"docker could not start a container of {self.image}: {_one_line(exc)}") from None
-        try:
-            container.resize(height=ROWS, width=COLS)
-        except Exception:  # the command may already be gone
-            pass
-
-    # ------------------------------------------------------------------ standby containers
+    # ------------------------------------------------------------------ containers made ahead
     def prewarm(self, *, cwd: Path, writable: Sequence[Path] = (), timeout: float, wait_s: float,
                 marker: Optional[str] = None, env: Optional[dict] = None) -> None:
         """Start, in the background, a container for a later command in ``cwd`` (see :mod:`.standby`).
 
-        It never sees the model proxy; it waits at most ``wait_s`` seconds, then runs its
-        command under the usual ``timeout``.  A failure here only means no standby.
+        It never sees the model proxy; it waits at most :data:`standby.WAIT_S` seconds for its
+        command (``wait_s``, the runner's estimate, is not needed: every standby waits as long;
+        ``env`` neither: the command's environment is handed over with it).
+        The cell's slot (:mod:`.dockerpool`) may hold it already.  A failure here only means no standby.
         """
-        spec = self.container_spec(["/bin/sh", "-c", standby.WAITER, standby.CTL_IN], cwd=cwd, env={},
-                                   timeout=wait_s + timeout, writable=writable, marker=marker, proxied=False)
-        job: dict = {"standby": None, "key": standby.mount_key(spec["mounts"])}
+        spec = self.container_spec(["true"], cwd=cwd, env={}, timeout=timeout, writable=writable, marker=marker,
+                                   proxied=False)
+        key = standby.fingerprint(spec)
+        self._verify_template = (spec, False)
+        job: dict = {"standby": None, "key": key}
+        if self._slot is not None and self._slot.has(key):
+            job["standby"] = self._slot.get(key)  # made while the last cell ran: no thread to begin
+            job["thread"] = threading.Thread(target=lambda: None, name="cab-docker-standby", daemon=True)
+            job["thread"].start()
+            self._standbys.append(job)
+            return
 
         def make() -> None:
-            from docker.types import Mount
-
-            ctl = standby.control_folder()
             try:
-                container = self.client.containers.create(
-                    **{**spec, "mounts": [*spec["mounts"], Mount(standby.CTL_IN, str(ctl), type="bind", read_only=True)]})
-                chunks, reader = standby.attach(container)
-                self._start(container)
+                job["standby"] = standby.make(self.client, spec, proxied=False)
             except Exception:
-                shutil.rmtree(ctl, ignore_errors=True)
-                return
-            job["standby"] = standby.Standby(container, ctl, chunks, reader)
+                pass
 
         # Started once the next command's own container has started (so the two do not queue at the
         # daemon together), or when a command asks for it.
@@ -407,8 +347,13 @@ class DockerSession:
             if job["thread"].ident is None:
                 job["thread"].start()
 
-    def _take_standby(self, mounts: list) -> Optional["standby.Standby"]:
-        key = standby.mount_key(mounts)
+    def _take_standby(self, spec: dict) -> Optional["standby.Standby"]:
+        """A waiting container made ahead with exactly ``spec``'s configuration (None: make one)."""
+        key = standby.fingerprint(spec)
+        if self._slot is not None and self._slot.has(key):
+            waiting = self._slot.get(key)
+            if waiting is not None:
+                return waiting
         for job in self._standbys:
             if job["key"] != key:
                 continue
@@ -416,30 +361,37 @@ class DockerSession:
                 job["thread"].start()
             job["thread"].join(timeout=120)  # still starting: sooner than a fresh one
             waiting = job["standby"]
-            if waiting is not None and not waiting.used:
+            if waiting is not None and not waiting.used and waiting not in self._used:
                 return waiting
         return None
 
+    def _prepare_next(self, spec: dict, proxied: bool) -> None:
+        """Once per cell, for its agent's command: the next cell's containers (:mod:`.dockerpool`)."""
+        if self._prepared or self.workdir is None or self._verify_template is None:
+            return
+        if spec["working_dir"] != str(self.workdir):
+            return
+        self._prepared = True
+        dockerpool.prepare([(spec, proxied), self._verify_template], self.workdir.parent)
+
     def close(self) -> None:
-        """Finish removing this session's containers (and any it left) and let go of the client."""
+        """Remove this session's containers (and any it left) in the background (:func:`settle` waits)."""
+        waiting = []
         for job in self._standbys:
             if job["thread"].ident is not None:
                 job["thread"].join(timeout=120)
-            if job.get("standby") is not None:
-                job["standby"].discard()
+            if job.get("standby") is not None and job["standby"] not in self._used:
+                waiting.append(job["standby"])
         self._standbys = []
-        for remover in self._removers:
-            remover.join(timeout=60)
-        self._removers = []
-        try:
-            for container in self.client.containers.list(all=True, filters={"label": f"{LABEL_SESSION}={self.session_id}"}):
-                _remove(container)
-        except Exception:
-            pass
-        try:
-            self.client.close()
-        except Exception:
-            pass
+        dockerpool.reap_session(self.client, self.session_id, [*self._used, *waiting], self._slot,
+                                close_client=self._close_client)
+        self._slot = None
+        self._used = []
+
+    @staticmethod
+    def reserve_root() -> Optional[Path]:
+        """A cell root whose containers were made while the last cell ran (the runner makes the cell there)."""
+        return dockerpool.reserve_root()
 
 
 @hookimpl

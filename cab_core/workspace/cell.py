@@ -37,16 +37,18 @@ from .safefs import KIND_DIR, WalkReport, read_text, walk
 class CellWorkspace:
     """The scratch folders of one cell; ``close()`` removes them."""
 
-    def __init__(self, task: Task, scratch_root: Optional[Path] = None):
+    def __init__(self, task: Task, scratch_root: Optional[Path] = None, root: Optional[Path] = None):
         self.task = task
-        self.root = Path(tempfile.mkdtemp(prefix="cab-cell-", dir=scratch_root))
+        # ``root``: a fresh, harness-made folder to use instead (a container sandbox made the
+        # cell's containers ahead with these folders mounted: see cab_core.sandbox.dockerpool).
+        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="cab-cell-", dir=scratch_root))
         self.work = self.root / "work"
         self.home = self.root / "home"
         self.verify_dir = self.root / "verify"
         self.verify_home = self.root / "verify-home"
         self.base_git = self.root / "base.git"
         for path in (self.work, self.home, self.verify_home):
-            path.mkdir()
+            path.mkdir(exist_ok=root is not None)
         self.agent_baseline: Optional[str] = None
         self.protected_before: dict[str, str] = {}
         self.baseline_files: set[str] = set()

@@ -112,10 +112,13 @@ def place(task, work: Path) -> tuple[str, object]:
     snap = None
     if ready is not None and ready[0] == sig:
         try:
-            os.rename(ready[1], work)  # ``work`` is empty: replaced in one step
+            # Each entry moved into ``work`` (not the folder renamed over it: a container made
+            # ahead has ``work`` itself mounted, see cab_core.sandbox.dockerpool).
+            for name in os.listdir(ready[1]):
+                os.rename(ready[1] / name, work / name)
             snap = ready[2]
-        except OSError:  # another file system
-            pass
+        except OSError:  # another file system: copied afresh below
+            _empty(work)
     if ready is not None:
         shutil.rmtree(ready[1].parent, ignore_errors=True)
     if snap is None:
@@ -123,6 +126,16 @@ def place(task, work: Path) -> tuple[str, object]:
         snap = snapshot.take(work)
     _copy_ahead(key, sig, src)
     return (read_text(work / ".git" / "refs" / "heads" / "main") or "").strip(), snapshot.copy_of(snap)
+
+
+def _empty(folder: Path) -> None:
+    """Remove what a partial move left in ``folder`` (the harness's own files), keeping the folder."""
+    for name in os.listdir(folder):
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def _copy_ahead(key: str, sig: tuple, src: Path) -> None:
