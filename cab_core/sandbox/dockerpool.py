@@ -224,10 +224,13 @@ def waiting_ids() -> set[str]:
 
 
 def settle(timeout: float = 60) -> None:
-    """Wait for every background removal started so far."""
+    """Wait for every background removal, and every slot's preparation, started so far."""
     with _lock:
         pending = list(_reapers)
+        making = [event for slot in [*_ready, *_reserved.values()] for event in slot.done]
     deadline = time.monotonic() + timeout
+    for event in making:  # a container being made is not yet among waiting_ids()
+        event.wait(max(deadline - time.monotonic(), 0))
     for thread in pending:
         thread.join(max(deadline - time.monotonic(), 0))
 
