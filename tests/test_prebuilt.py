@@ -37,6 +37,7 @@ def _built_ahead(tmp_path):
     session = LocalSession()
     session.prewarm(cwd=work, writable=[home], timeout=30, wait_s=60, env=ENV)
     pre = session._prebuilt[str(work)]
+    pre.begin()  # (a session begins it once the command before it has started)
     pre._thread.join()
     assert pre.launcher is not None
     return session, work, home, pre

@@ -97,6 +97,8 @@ class LocalSession:
         #: Sandboxes built ahead for a later command, by its folder (see :meth:`prewarm`).
         self._prebuilt: dict[str, prebuilt.Prebuilt] = {}
         self.built_ahead = 0
+        #: Launchers to park again once the running command ends, by kind (see :meth:`_parked`).
+        self._refills: dict[tuple, object] = {}
 
     @property
     def isolation(self) -> str:
@@ -275,7 +277,9 @@ class LocalSession:
             return parked.Parked(limits=self.limits, terminal=terminal,
                                  relay=netrelay.NetnsRelay("", 0) if relay else None)
 
-        launcher = parked.POOL.take((repr(self.limits), terminal, relay), make)
+        key = (repr(self.limits), terminal, relay)
+        launcher = parked.POOL.take(key, make, refill=False)
+        self._refills[key] = make  # parked again once the command running now has ended (not beside its start)
         if launcher is not None and launcher.child.poll() is not None:
             launcher.discard()
             return None
@@ -295,12 +299,12 @@ class LocalSession:
         scan = None if contained else marker
         try:
             if launcher is not None:  # already in its cgroup, output wired, handed its command (run())
-                relayed = {"started": relay.attach} if relay else {}
+                relayed = {"started": self._started(relay)}
                 result = run_piped(full, env=env, cwd=Path(cwd), timeout=timeout, marker=scan, watch=watch,
                                    terminal=cast_path is not None, cast_path=cast_path,
                                    spawned=(launcher.child, launcher.fd), **relayed, **kwargs)
             elif piped:
-                relayed = {"started": relay.attach, "pass_fds": relay.child_fds} if relay else {}
+                relayed = {"started": self._started(relay), **({"pass_fds": relay.child_fds} if relay else {})}
                 result = run_piped(argv_full, env=env, cwd=Path(cwd), timeout=timeout, marker=scan, watch=watch,
                                    terminal=cast_path is not None, cast_path=cast_path, **relayed, **kwargs)
             else:
@@ -309,6 +313,7 @@ class LocalSession:
                                     **kwargs)
         finally:
             leftovers = cgroup.close()
+            self._refill_parked()
         if leftovers:
             result = attrs.evolve(result, killed_processes=result.killed_processes + leftovers)
         return result
@@ -329,6 +334,15 @@ class LocalSession:
                                                                               relay=None),
             wrap=lambda argv: self._wrap(argv, Path(cwd), writable, env, False, proxy=False))
 
+    def _started(self, relay):
+        """What to do once a command has started: attach its relay, then begin the sandboxes built ahead."""
+        def started(child) -> None:
+            if relay is not None:
+                relay.attach(child)
+            for pre in list(self._prebuilt.values()):
+                pre.begin()
+        return started
+
     def _run_prebuilt(self, pre: "prebuilt.Prebuilt", argv: Sequence[str], *, cwd: Path, env: dict, timeout: float,
                       writable: list[Path], output_cap: Optional[int], marker: Optional[str]) -> Optional[ProcessResult]:
         """Run ``argv`` in the sandbox built for it ahead, or None when that sandbox is not exactly its own."""
@@ -345,10 +359,20 @@ class LocalSession:
                          output_cap=output_cap, stdin_devnull=True, marker=marker, interact=None, piped=True,
                          relay=None, launcher=pre.launcher)
 
+    def _refill_parked(self) -> None:
+        """Park launchers again for the kinds of command taken since (see :meth:`_parked`)."""
+        while True:
+            try:
+                key, make = self._refills.popitem()
+            except KeyError:
+                return
+            parked.POOL.refill(key, make)
+
     def close(self) -> None:
         """Discard what was built ahead and never used."""
         while self._prebuilt:
             self._prebuilt.popitem()[1].discard()
+        self._refill_parked()
 
 
 def _under_tmp(path: Path) -> bool:

@@ -122,14 +122,17 @@ class Pool:
         self._filling: set = set()
         self._lock = threading.Lock()
 
-    def take(self, key: tuple, make) -> Optional[Parked]:
-        """The parked launcher for ``key`` (None if none is ready); another is parked for next time."""
+    def take(self, key: tuple, make, *, refill: bool = True) -> Optional[Parked]:
+        """The parked launcher for ``key`` (None if none is ready); another is parked for next time
+        (``refill=False``: when the caller calls :meth:`refill`, e.g. once its command has ended)."""
         with self._lock:
             parked = self._ready.pop(key, None)
-        self._refill(key, make)
+        if refill:
+            self.refill(key, make)
         return parked
 
-    def _refill(self, key: tuple, make) -> None:
+    def refill(self, key: tuple, make) -> None:
+        """Park a launcher for ``key`` in the background, unless one is ready or being parked."""
         with self._lock:
             if key in self._filling or key in self._ready:
                 return

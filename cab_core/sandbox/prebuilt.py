@@ -59,7 +59,11 @@ class Prebuilt:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._build, args=(launcher_for, wrap, env, wait_s),
                                         name="cab-prebuilt", daemon=True)
-        self._thread.start()
+
+    def begin(self) -> None:
+        """Start building (once): when the command running now has started, so the two do not compete."""
+        if self._thread.ident is None:
+            self._thread.start()
 
     def _build(self, launcher_for, wrap, env: dict, wait_s: float) -> None:
         try:
@@ -81,6 +85,7 @@ class Prebuilt:
 
     def matches(self, full: Sequence[str]) -> bool:
         """Whether ``full`` (the command's own ``bwrap`` line) is this sandbox's with another ``/bin/sh -c``."""
+        self.begin()
         self._thread.join()
         return (self.key is not None and list(full[:-1]) == self.key and len(full) >= 3
                 and list(full[-3:-1]) == ["/bin/sh", "-c"])
@@ -112,7 +117,8 @@ class Prebuilt:
 
     def discard(self) -> None:
         """Kill the waiting sandbox (never used) and remove its FIFO."""
-        self._thread.join()
+        if self._thread.ident is not None:
+            self._thread.join()
         if self.launcher is not None:
             self.launcher.discard()
             self.launcher = None

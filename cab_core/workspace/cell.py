@@ -66,8 +66,6 @@ class CellWorkspace:
         """Copy the starting files, commit them for the agent, and take the harness's own baseline."""
         # Built once per task per process, the next cell's copy made while this one runs.
         self.agent_baseline, self.before = template.place(self.task, self.work)
-        # The harness's store is only read by the diff: it is copied while the agent runs.
-        self._store = _Background(template.base_store, self.before, self.base_git)
         self.baseline_files = set(self.before.files)
         self.protected_before = snapshot.digests(self.before, [p for p in self.before.files
                                                                 if match_any(p, self.task.protected)])
@@ -75,6 +73,8 @@ class CellWorkspace:
     @property
     def baseline(self) -> Optional[str]:
         """The baseline commit in the harness's own store (waiting for the store's copy)."""
+        if self._store is None and self.before is not None:
+            self._store = _Background(template.base_store, self.before, self.base_git)
         return self._store.result() if self._store is not None else None
 
     def write_files(self, files: dict[str, str]) -> list[str]:
@@ -113,7 +113,11 @@ class CellWorkspace:
         record returned has none yet: :meth:`with_patch` waits for it (the runner verifies meanwhile).
         """
         _empty(self.verify_dir)  # emptied, not replaced: a container sandbox may have it mounted already
+        # The harness's store is only read by the diff (made while the tests run); the next
+        # cell's starting files are copied meanwhile too.  Neither competes with the agent's start.
         self.after = snapshot.take(self.work, copy_to=self.verify_dir)
+        self._store = self._store or _Background(template.base_store, self.before, self.base_git)
+        template.copy_ahead(self.task)
         self.skipped = self.after.skipped()
         added, removed, modified = snapshot.compare(self.before, self.after)
         self._patch = _Background(self._make_patch, bool(added or removed or modified))

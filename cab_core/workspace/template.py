@@ -94,8 +94,7 @@ def place(task, work: Path) -> tuple[str, object]:
 
     Returns the baseline commit id and the harness's :class:`~.snapshot.Snapshot` of the
     starting files.  The copy was usually made while the previous cell of the task ran
-    (from the same template, by the harness alone), and is moved into place; the next
-    cell's copy is started here.  A copy made from a template that has since changed, or
+    (from the same template, by the harness alone, :func:`copy_ahead`), and is moved into place.  A copy made from a template that has since changed, or
     on another file system, is never used.
     """
     from . import snapshot
@@ -124,7 +123,6 @@ def place(task, work: Path) -> tuple[str, object]:
     if snap is None:
         shutil.copytree(src, work, dirs_exist_ok=True, symlinks=True)
         snap = snapshot.take(work)
-    _copy_ahead(key, sig, src)
     return (read_text(work / ".git" / "refs" / "heads" / "main") or "").strip(), snapshot.copy_of(snap)
 
 
@@ -138,8 +136,20 @@ def _empty(folder: Path) -> None:
             path.unlink()
 
 
+def copy_ahead(task) -> None:
+    """Start copying ``task``'s starting files for its next cell (on a thread; at most one per task).
+
+    Called once the cell's agent is done (the runner's verify step waits on the tests
+    meanwhile), so the copy never competes with the agent's start.
+    """
+    key = str(Path(task.workspace).resolve())
+    with _LOCK:
+        built = _BUILT.get(key)
+    if built is not None and built[1].is_dir():
+        _copy_ahead(key, built[0], built[1])
+
+
 def _copy_ahead(key: str, sig: tuple, src: Path) -> None:
-    """Start copying ``src`` for the next cell of the task (on a thread; at most one per task)."""
     from . import snapshot
 
     def copy() -> None:
