@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -66,6 +67,9 @@ class Runner:
         self._own_server = None
 
     def close(self) -> None:
+        pool = sys.modules.get("cab_core.sandbox.dockerpool")
+        if pool is not None:  # containers made ahead for a next cell this runner will not run
+            pool.discard_all()
         trash.drain()  # every cell's scratch folder is gone before the runner is
         if self._own_server is not None:
             self._own_server.stop()
