@@ -14,7 +14,7 @@ import os
 import shlex
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Optional, Sequence
 
 
 def exec_script(argv: Sequence[str], *, env: dict, cwd: str) -> bytes:
@@ -24,9 +24,10 @@ def exec_script(argv: Sequence[str], *, env: dict, cwd: str) -> bytes:
                     *(f"{shlex.quote(str(a))} " for a in argv), "\n"]).encode()
 
 
-def hand_over(fifo: Path, script: bytes, *, wait_s: float = 0.0) -> bool:
+def hand_over(fifo: Path, script: bytes, *, wait_s: float = 0.0,
+              alive: Optional[Callable[[], bool]] = None) -> bool:
     """Write ``script`` to the waiter on ``fifo``; False when nobody waits there (within ``wait_s``:
-    a waiter just started opens its FIFO soon)."""
+    a waiter just started opens its FIFO soon; ``alive`` says whether it still can)."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
@@ -35,7 +36,7 @@ def hand_over(fifo: Path, script: bytes, *, wait_s: float = 0.0) -> bool:
         except OSError as exc:
             if exc.errno != errno.ENXIO:
                 raise
-            if time.monotonic() >= deadline:  # no reader: the waiter is gone (or never came)
+            if time.monotonic() >= deadline or (alive is not None and not alive()):  # no reader, none coming
                 return False
             time.sleep(0.002)
     try:

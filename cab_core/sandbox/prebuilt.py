@@ -21,17 +21,15 @@ no business with the model), and waits at most ``wait_s`` seconds.
 
 from __future__ import annotations
 
-import errno
 import os
 import shlex
 import shutil
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .handoff import exec_script
+from .handoff import exec_script, hand_over
 
 #: The descriptor the waiting shell reads its command from (closed before the command runs).
 FD = 8
@@ -93,27 +91,14 @@ class Prebuilt:
     def hand_over(self, argv: Sequence[str], *, env: dict, cwd: Path) -> bool:
         """Give the waiting shell its command; False when it is not there (discard, start afresh)."""
         script = exec_script(argv, env=env, cwd=str(cwd))
-        script = f"{len(script)}\n".encode() + script
-        deadline = time.monotonic() + READY_WAIT_S
-        while self.launcher is not None and self.launcher.child.poll() is None:
-            try:
-                fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError as exc:
-                if exc.errno != errno.ENXIO or time.monotonic() > deadline:
-                    return False
-                time.sleep(0.001)  # the sandbox is still being built: its shell opens the FIFO soon
-                continue
-            try:
-                os.set_blocking(fd, True)
-                view = memoryview(script)
-                while view:
-                    view = view[os.write(fd, view):]
-                return True
-            except OSError:
-                return False
-            finally:
-                os.close(fd)
-        return False
+        launcher = self.launcher
+        if launcher is None:
+            return False
+        try:  # the sandbox may still be being built: its shell opens the FIFO soon
+            return hand_over(self.fifo, f"{len(script)}\n".encode() + script, wait_s=READY_WAIT_S,
+                             alive=lambda: launcher.child.poll() is None)
+        except OSError:
+            return False
 
     def discard(self) -> None:
         """Kill the waiting sandbox (never used) and remove its FIFO."""
