@@ -232,8 +232,9 @@ class Runner:
                 if not isinstance(exc, (CabError, InfraError)):
                     writer.write_text("harness_error.txt", traceback.format_exc())
         finally:
-            with tracer.span("cleanup", f"cleanup:{adapter.name}"):
+            with tracer.span("cleanup", f"cleanup:{adapter.name}") as sp:
                 if session is not None:
+                    sp.update(built_ahead=getattr(session, "built_ahead", 0))  # commands in sandboxes built ahead
                     state.sandbox_info = session.describe()  # now with every mount its commands got
                     session.close()
                 if proxy is not None:

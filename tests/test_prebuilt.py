@@ -70,12 +70,19 @@ def test_a_sandbox_built_for_another_view_is_not_used(tmp_path):
     other_path = {**ENV, "PATH": f"{tmp_path}:{ENV['PATH']}"}  # another PATH: another view of the host
     r = _run(session, work, home, env=other_path)
     assert session.built_ahead == 0 and r.exit_code == 7 and f"PATH={tmp_path}:" in r.output
+    tool = tmp_path / "tools" / "tool"  # an executable outside the system: its folder is shown to it
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\necho from the tool\n")
+    tool.chmod(0o755)
     session.prewarm(cwd=work, writable=[home], timeout=30, wait_s=60, env=ENV)
-    r = session.run(["/bin/echo", "not a shell"], cwd=work, env=ENV, timeout=30, writable=[home])
-    assert session.built_ahead == 0 and r.exit_code == 0 and "not a shell" in r.output
+    r = session.run([str(tool)], cwd=work, env=ENV, timeout=30, writable=[home])
+    assert session.built_ahead == 0 and r.exit_code == 0 and "from the tool" in r.output
     session.prewarm(cwd=work, writable=[home], timeout=30, wait_s=60, env=ENV)
     r = _run(session, work, home / "..")  # other writable folders
     assert session.built_ahead == 0 and r.exit_code == 7
+    session.prewarm(cwd=work, writable=[home], timeout=30, wait_s=60, env=ENV)
+    r = session.run(["/bin/echo", "not a shell"], cwd=work, env=ENV, timeout=30, writable=[home])
+    assert session.built_ahead == 1 and r.exit_code == 0 and "not a shell" in r.output  # the very same sandbox
     session.close()
 
 

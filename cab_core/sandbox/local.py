@@ -41,7 +41,7 @@ import attrs
 from ..errors import CabError, InfraError
 from ..models import Mount, ProcessResult, Sandbox, to_mounts
 from ..plugins import hookimpl
-from . import forwarder, kernel, mounts as allow, netrelay, parked, prebuilt, procs
+from . import forwarder, kernel, localpool, mounts as allow, netrelay, parked, prebuilt, procs
 from .mounts import CREDENTIAL_PATHS  # noqa: F401  (kept importable from here)
 from .limits import RUN_SIZE, SHM_SIZE, CellCgroup, DiskWatch, Limits, Watch, limit_prefix
 from .piped import run_piped
@@ -74,7 +74,7 @@ class LocalSession:
         home: Optional[Path] = None,
     ):
         # ``image``, ``workdir`` and ``home`` are part of what every sandbox is opened with
-        # (see :mod:`cab_core.sandbox`); this one needs none of them.  Every keyword is named,
+        # (see :mod:`cab_core.sandbox`); this one needs only ``workdir`` (the agent's folder).  Every keyword is named,
         # so a misspelt one is a TypeError, not silently ignored.
         self.bwrap = bwrap_path() if isolate is not False else None
         if isolate and not self.bwrap:
@@ -99,6 +99,11 @@ class LocalSession:
         self.built_ahead = 0
         #: Launchers to park again once the running command ends, by kind (see :meth:`_parked`).
         self._refills: dict[tuple, object] = {}
+        #: The agent's folder; sandboxes built for this cell ahead (:mod:`.localpool`), by folder.
+        self.workdir = Path(workdir) if workdir is not None else None
+        self._prebuilt.update(localpool.claim(self.workdir) if self.bwrap and not full_root else {})
+        self._prepared = False  # a slot for the next cell was asked for
+        self._verify_shapes: list[tuple] = []  # what prewarm built, to build it again for the next cell
 
     @property
     def isolation(self) -> str:
@@ -128,9 +133,11 @@ class LocalSession:
         return bool(self.proxy_socket and self.proxy_port and not network and Path(self.proxy_socket).exists())
 
     def _wrap(self, argv: Sequence[str], cwd: Path, writable: Sequence[Path], env: dict, network: bool,
-              relay_fds: Optional[tuple[int, int]] = None, *, proxy: bool = True) -> list[str]:
+              relay_fds: Optional[tuple[int, int]] = None, *, proxy: bool = True,
+              command: Optional[Sequence[str]] = None, show: bool = True) -> list[str]:
         """The bwrap command line; ``relay_fds`` (see :mod:`.netrelay`) instead of the in-sandbox forwarder;
-        ``proxy=False``: no way to the model proxy at all."""
+        ``proxy=False``: no way to the model proxy at all.  ``command``: run that instead of ``argv`` in the
+        sandbox made for ``argv`` (a sandbox built ahead); ``show=False``: not one of this cell's commands."""
         if not self.bwrap:
             return list(argv)
         if self.full_root:
@@ -162,11 +169,13 @@ class LocalSession:
             cmd.append("--unshare-net")
         for path in writable:
             cmd += ["--bind", str(path), str(path)]
-        self._show(view.mounts)
-        self._show(Mount(path=Path(host), why=f"a package of the harness's Python, at {inside}") for inside, host in view.placed)
-        self._show(Mount(path=Path(p), writable=True, why="the cell's own folder") for p in writable)
-        self._skipped.update(view.skipped)
-        inner = list(view.argv)
+        if show:
+            self._show(view.mounts)
+            self._show(Mount(path=Path(host), why=f"a package of the harness's Python, at {inside}")
+                       for inside, host in view.placed)
+            self._show(Mount(path=Path(p), writable=True, why="the cell's own folder") for p in writable)
+            self._skipped.update(view.skipped)
+        inner = list(view.argv if command is None else command)
         if proxied:
             sock_inside, relay = "/run/cab/proxy.sock", "/run/cab/forwarder.py"
             cmd += ["--ro-bind", str(self.proxy_socket), sock_inside, "--ro-bind", forwarder.__file__, relay]
@@ -235,16 +244,29 @@ class LocalSession:
         """
         writable = [Path(cwd), *(Path(p) for p in writable)]
         piped = interact is None and stdin_devnull  # nobody types: no pexpect (a bare terminal when recorded)
-        pre = self._prebuilt.pop(str(Path(cwd)), None)
-        if pre is not None:
-            result = (self._run_prebuilt(pre, argv, cwd=Path(cwd), env=env, timeout=timeout, writable=writable,
-                                         output_cap=output_cap, marker=marker)
-                      if piped and cast_path is None and not network else None)
-            if result is not None:
-                return result
-            pre.discard()
         wants_relay = bool(piped and self.bwrap and not self.full_root and self._proxied(network)
                            and netrelay.supported(self.bwrap))
+        pre = self._prebuilt.pop(str(Path(cwd)), None)
+        result = None
+        if pre is not None:
+            if piped and not network:
+                result = self._run_prebuilt(pre, argv, cwd=Path(cwd), env=env, timeout=timeout, writable=writable,
+                                            output_cap=output_cap, marker=marker, cast_path=cast_path,
+                                            relay=wants_relay and not pre.offline)
+            if result is None:
+                pre.discard()
+        if result is None:
+            result = self._run_fresh(argv, cwd=cwd, env=env, timeout=timeout, writable=writable, network=network,
+                                     cast_path=cast_path, output_cap=output_cap, stdin_devnull=stdin_devnull,
+                                     marker=marker, interact=interact, piped=piped, wants_relay=wants_relay)
+        if cast_path is not None and piped and not network and self.workdir is not None and Path(cwd) == self.workdir:
+            self._prepare_next(argv, env, writable, terminal=cast_path is not None, relay=wants_relay)
+        return result
+
+    def _run_fresh(self, argv: Sequence[str], *, cwd, env: dict, timeout: float, writable: list[Path], network: bool,
+                   cast_path, output_cap, stdin_devnull: bool, marker, interact, piped: bool,
+                   wants_relay: bool) -> ProcessResult:
+        """Run ``argv`` in a sandbox built now (by a parked launcher when there is one)."""
         launcher = self._parked(cast_path is not None, wants_relay) if piped and self.bwrap else None
         relay = launcher.relay if launcher else (netrelay.NetnsRelay(self.proxy_socket, self.proxy_port)
                                                  if wants_relay else None)
@@ -267,23 +289,29 @@ class LocalSession:
         finally:
             if relay is not None:
                 relay.close()
-        if relay is not None and relay.failure:  # the agent lost its endpoint through no fault of its own
-            raise InfraError(f"environment: the model relay of the sandbox failed: {relay.failure}")
+        _relay_failed(relay)
         return result
 
     def _parked(self, terminal: bool, relay: bool) -> Optional[parked.Parked]:
         """A launcher parked for this kind of command (see :mod:`.parked`), if one is ready and alive."""
-        def make() -> parked.Parked:
-            return parked.Parked(limits=self.limits, terminal=terminal,
-                                 relay=netrelay.NetnsRelay("", 0) if relay else None)
-
-        key = (repr(self.limits), terminal, relay)
+        key, make = self._kind(terminal, relay)
         launcher = parked.POOL.take(key, make, refill=False)
         self._refills[key] = make  # parked again once the command running now has ended (not beside its start)
         if launcher is not None and launcher.child.poll() is not None:
             launcher.discard()
             return None
         return launcher
+
+    def _launcher(self, terminal: bool, relay: bool) -> Optional[parked.Parked]:
+        """A launcher for a sandbox built ahead: the parked one, else one the pool's spawner starts now."""
+        return self._parked(terminal, relay) or parked.POOL.make(self._kind(terminal, relay)[1])
+
+    def _kind(self, terminal: bool, relay: bool):
+        def make() -> parked.Parked:
+            return parked.Parked(limits=self.limits, terminal=terminal,
+                                 relay=netrelay.NetnsRelay("", 0) if relay else None)
+
+        return (repr(self.limits), terminal, relay), make
 
     def _run(self, full: list[str], *, cwd, env, timeout, writable, cast_path, output_cap,
              stdin_devnull, marker, interact, piped: bool, relay, launcher=None) -> ProcessResult:
@@ -325,14 +353,19 @@ class LocalSession:
         if not self.bwrap or self.full_root or env is None:
             return
         writable = [Path(cwd), *(Path(p) for p in writable)]
-        old = self._prebuilt.pop(str(Path(cwd)), None)
-        if old is not None:
-            old.discard()
-        self._prebuilt[str(Path(cwd))] = prebuilt.Prebuilt(
-            cwd=Path(cwd), env=env, wait_s=wait_s + timeout,
-            launcher_for=lambda: self._parked(False, False) or parked.Parked(limits=self.limits, terminal=False,
-                                                                              relay=None),
-            wrap=lambda argv: self._wrap(argv, Path(cwd), writable, env, False, proxy=False))
+        self._verify_shapes.append((Path(cwd), writable, env, ("/bin/sh", "-c", "true"), None))
+        if str(Path(cwd)) in self._prebuilt:  # built while the last cell verified (:mod:`.localpool`)
+            return
+        self._prebuilt[str(Path(cwd))] = self._offline(Path(cwd), writable, env, wait_s + timeout)
+
+    def _offline(self, cwd: Path, writable: list[Path], env: dict, wait_s: float,
+                 argv: Sequence[str] = ("/bin/sh", "-c", "true"), show: bool = True) -> "prebuilt.Prebuilt":
+        """A sandbox built ahead for a command with no way to the model (the verify step's)."""
+        return prebuilt.Prebuilt(
+            cwd=cwd, env=env, wait_s=wait_s, offline=True,
+            launcher_for=lambda: self._launcher(False, False),
+            wrap=lambda waiting, fds: self._wrap(argv, cwd, writable, env, False, proxy=False, command=waiting,
+                                                 show=show))
 
     def _started(self, relay):
         """What to do once a command has started: attach its relay, then begin the sandboxes built ahead."""
@@ -344,20 +377,62 @@ class LocalSession:
         return started
 
     def _run_prebuilt(self, pre: "prebuilt.Prebuilt", argv: Sequence[str], *, cwd: Path, env: dict, timeout: float,
-                      writable: list[Path], output_cap: Optional[int], marker: Optional[str]) -> Optional[ProcessResult]:
-        """Run ``argv`` in the sandbox built for it ahead, or None when that sandbox is not exactly its own."""
-        full = self._wrap(argv, cwd, writable, env, False, proxy=False)
-        if not pre.matches(full):
+                      writable: list[Path], output_cap: Optional[int], marker: Optional[str], cast_path=None,
+                      relay: bool = False) -> Optional[ProcessResult]:
+        """Run ``argv`` in the sandbox built for it ahead, or None when that sandbox is not exactly its own
+        (the same line, the same kind of launcher: its terminal, its model relay)."""
+        full = self._wrap(argv, cwd, writable, env, False, (-1, -1) if relay else None, proxy=False)
+        if not pre.matches(full) or pre.terminal != (cast_path is not None) or (pre.relay is not None) != relay:
             return None
         if marker:
             procs.note_launch(marker, contained=True)  # before it starts: see procs.sweep
-        if not pre.hand_over(full[-3:], env=env, cwd=cwd):
-            return None
-        pre.release()
-        self.built_ahead += 1
-        return self._run(full, cwd=cwd, env=env, timeout=timeout, writable=writable, cast_path=None,
-                         output_cap=output_cap, stdin_devnull=True, marker=marker, interact=None, piped=True,
-                         relay=None, launcher=pre.launcher)
+        link = pre.relay
+        try:
+            if link is not None:  # the socket in its namespace opens before the command can call
+                link.target, link.port = str(self.proxy_socket), int(self.proxy_port)
+                link.attach(pre.launcher.child)
+                self.relay_kind = "harness (in the sandbox's network namespace)"
+            if not pre.hand_over(prebuilt.split(full)[1], env=env, cwd=cwd):
+                return None
+            pre.release()
+            self.built_ahead += 1
+            result = self._run(full, cwd=cwd, env=env, timeout=timeout, writable=writable, cast_path=cast_path,
+                               output_cap=output_cap, stdin_devnull=True, marker=marker, interact=None, piped=True,
+                               relay=link, launcher=pre.launcher)
+        finally:
+            if link is not None:
+                link.close()
+        _relay_failed(link)
+        return result
+
+    def _prepare_next(self, argv: Sequence[str], env: dict, writable: list[Path], *, terminal: bool,
+                      relay: bool) -> None:
+        """In a sweep, once the agent's command has ended: the next cell's sandboxes, shaped like this
+        cell's (the agent's, the verify step's), built ahead in a slot (see :mod:`.localpool`)."""
+        if self._prepared or not localpool.enabled() or not self.bwrap or self.full_root:
+            return
+        self._prepared = True
+        if self._proxied(False) and not relay:
+            return  # its calls went through the in-sandbox forwarder: nothing built ahead relays that way
+        shapes = [(self.workdir, writable, env, argv, (terminal, relay)), *self._verify_shapes]
+        localpool.prepare([functools.partial(self._build_moved, *shape) for shape in shapes], self.workdir.parent)
+
+    def _build_moved(self, cwd: Path, writable: list[Path], env: dict, argv: Sequence[str], kind: Optional[tuple],
+                     old: str, new: str) -> tuple[str, "prebuilt.Prebuilt"]:
+        """This cell's command's sandbox moved from the cell root ``old`` to ``new``, built ahead (``kind``:
+        the launcher's (terminal, relay), or None for a command with no way to the model)."""
+        at = Path(localpool.moved(str(cwd), old, new))
+        env = {k: localpool.moved(v, old, new) for k, v in env.items()}
+        writable = [Path(localpool.moved(str(p), old, new)) for p in writable]
+        argv = [localpool.moved(str(a), old, new) for a in argv]
+        if kind is None:
+            return str(at), self._offline(at, writable, env, 3600, argv, show=False)
+        terminal, relay = kind
+        return str(at), prebuilt.Prebuilt(
+            cwd=at, env=env, wait_s=3600,
+            launcher_for=lambda: self._launcher(terminal, relay),
+            wrap=lambda waiting, fds: self._wrap(argv, at, writable, env, False, fds, proxy=False, command=waiting,
+                                                 show=False))
 
     def _refill_parked(self) -> None:
         """Park launchers again for the kinds of command taken since (see :meth:`_parked`)."""
@@ -368,11 +443,21 @@ class LocalSession:
                 return
             parked.POOL.refill(key, make)
 
+    @staticmethod
+    def reserve_root() -> Optional[Path]:
+        """A cell root whose sandboxes were built while the last cell verified (the runner makes the cell there)."""
+        return localpool.reserve_root()
+
     def close(self) -> None:
         """Discard what was built ahead and never used."""
         while self._prebuilt:
             self._prebuilt.popitem()[1].discard()
         self._refill_parked()
+
+
+def _relay_failed(relay) -> None:
+    if relay is not None and relay.failure:  # the agent lost its endpoint through no fault of its own
+        raise InfraError(f"environment: the model relay of the sandbox failed: {relay.failure}")
 
 
 def _under_tmp(path: Path) -> bool:

@@ -64,6 +64,7 @@ class NetnsRelay:
         self.refused = 0
         #: Why the relay stopped serving before the command ended (a harness failure), else None.
         self.failure: Optional[str] = None
+        self._pid: Optional[int] = None  # the sandbox's first process (0: none came)
 
     @property
     def child_fds(self) -> tuple[int, int]:
@@ -71,21 +72,45 @@ class NetnsRelay:
         return self._info_w, self._block_r
 
     def attach(self, child: subprocess.Popen, timeout: float = 30.0) -> None:
-        """Open the socket in the sandbox's namespace, start relaying, then let the command run."""
-        for fd in (self._info_w, self._block_r):  # the child has them now
-            os.close(fd)
-        self._info_w = self._block_r = -1
+        """Open the socket in the sandbox's namespace, start relaying, then let the command run (once)."""
+        if self._listener is not None:
+            return
         try:
-            pid = _read_child_pid(self._info_r, timeout)
+            pid = self._child_pid(timeout)
             if pid is not None:  # None: bubblewrap failed before its sandbox existed (its own error says why)
                 self._listener = _listen_in(pid, self.port)
                 self._thread = threading.Thread(target=self._serve, name="cab-netns-relay", daemon=True)
                 self._thread.start()
         finally:
-            try:
-                os.write(self._block_w, b"g")  # the command starts (also when bubblewrap is already gone)
-            except OSError:
-                pass
+            self._let_go()
+
+    def prepare(self, timeout: float = 30.0) -> None:
+        """For a sandbox built ahead (:mod:`.prebuilt`): learn its first process and let bubblewrap
+        go on (its command only waits); :meth:`attach` later opens the socket (``target``, ``port``
+        known by then) before the command is handed over."""
+        try:
+            self._child_pid(timeout)
+        finally:
+            self._let_go()
+
+    def _child_pid(self, timeout: float) -> Optional[int]:
+        if self._pid is None:
+            for fd in (self._info_w, self._block_r):  # the child has them now
+                if fd >= 0:
+                    os.close(fd)
+            self._info_w = self._block_r = -1
+            self._pid = _read_child_pid(self._info_r, timeout) or 0
+        return self._pid or None
+
+    def _let_go(self) -> None:
+        if self._block_w < 0:
+            return
+        try:
+            os.write(self._block_w, b"g")  # the command starts (also when bubblewrap is already gone)
+        except OSError:
+            pass
+        os.close(self._block_w)
+        self._block_w = -1
 
     def close(self) -> None:
         """Stop relaying and close every socket and pipe (idempotent)."""

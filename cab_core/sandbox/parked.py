@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
@@ -115,12 +116,21 @@ class Parked:
 
 
 class Pool:
-    """At most one parked launcher per kind of command, refilled in the background after each use."""
+    """At most one parked launcher per kind of command, refilled in the background after each use.
+
+    Every launcher is started by one long-lived thread (the *spawner*): ``bwrap --die-with-parent``
+    dies with the *thread* that started its process (``PR_SET_PDEATHSIG``), so a launcher started
+    by a short-lived thread would take its sandbox down when that thread ends, and a sandbox
+    killed half-way leaves its output open behind it.
+    """
 
     def __init__(self):
         self._ready: dict = {}
         self._filling: set = set()
         self._lock = threading.Lock()
+        self._jobs: "queue.SimpleQueue" = queue.SimpleQueue()
+        self._spawner: Optional[threading.Thread] = None
+        self._pid = os.getpid()
 
     def take(self, key: tuple, make, *, refill: bool = True) -> Optional[Parked]:
         """The parked launcher for ``key`` (None if none is ready); another is parked for next time
@@ -150,7 +160,44 @@ class Pool:
             if parked is not None and _closed:
                 self.close()
 
-        threading.Thread(target=fill, name="cab-park", daemon=True).start()
+        self._submit(fill)
+
+    def make(self, make, timeout: float = 30.0) -> Optional[Parked]:
+        """A launcher started now by the spawner (None if it could not be)."""
+        done, box = threading.Event(), {}
+
+        def job() -> None:
+            try:
+                box["parked"] = make()
+            except Exception:
+                pass
+            finally:
+                done.set()
+
+        self._submit(job)
+        if not done.wait(timeout):
+            return None
+        return box.get("parked")
+
+    def _submit(self, job) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent's spawner is not here
+                self._pid, self._spawner, self._ready, self._filling = os.getpid(), None, {}, set()
+                self._jobs = queue.SimpleQueue()
+            if self._spawner is None or not self._spawner.is_alive():
+                self._spawner = threading.Thread(target=self._spawn, args=(self._jobs,), name="cab-spawner",
+                                                 daemon=True)
+                self._spawner.start()
+            self._jobs.put(job)
+
+    @staticmethod
+    def _spawn(jobs) -> None:
+        while True:
+            job = jobs.get()
+            try:
+                job()
+            except Exception:
+                pass
 
     def close(self) -> None:
         with self._lock:

@@ -37,6 +37,10 @@ from .pty import COLS, DEFAULT_OUTPUT_CAP, ROWS, TAIL_BYTES, CastWriter, output_
 
 #: How often ``watch`` is consulted while the command prints nothing (seconds).
 WATCH_EVERY = 0.5
+#: Once the command's own process has ended, how long its output may stay silent before it is
+#: taken as complete (a process it left behind, or a sandbox torn down half-way, may hold the
+#: output open: nothing of it may keep the harness waiting).
+EXITED_GRACE_S = 0.2
 #: Opens the terminal (``$0``) as the new session's controlling terminal, then runs the command
 #: (``{fd}``: a descriptor number the command is not handed).
 CTTY_SCRIPT = '{{ command exec {fd}<>"$0"; }} 2>/dev/null; exec {fd}>&-; exec "$@"'
@@ -76,6 +80,7 @@ def run_piped(
     os.set_blocking(fd, False)
     sel = selectors.DefaultSelector()
     sel.register(fd, selectors.EVENT_READ)
+    exit_fd, exited = _watch_exit(sel, child), None
     try:
         if started is not None:
             started(child)
@@ -88,7 +93,13 @@ def run_piped(
                 breach = watch()
                 if breach:
                     break
-            if not sel.select(min(remaining, WATCH_EVERY)):
+            events = sel.select(min(remaining, WATCH_EVERY, EXITED_GRACE_S if exited else WATCH_EVERY))
+            if exit_fd is not None and any(key.fd == exit_fd for key, _ in events):
+                sel.unregister(exit_fd)
+                exited = time.monotonic()
+            if not any(key.fd == fd for key, _ in events):
+                if exited is not None and time.monotonic() - exited >= EXITED_GRACE_S:
+                    break  # it ended: what it printed has been read; whatever holds its output on is not it
                 continue
             try:
                 chunk = os.read(fd, 65536)
@@ -110,6 +121,8 @@ def run_piped(
                 del tail[: len(tail) - TAIL_BYTES]
     finally:
         sel.close()
+        if exit_fd is not None:
+            os.close(exit_fd)
         killed = _finish(child, fd, kill=bool(timed_out or breach), marker=marker)
         if cast is not None:
             cast.output(decoder.decode(b"", final=True))
@@ -123,6 +136,16 @@ def run_piped(
     return ProcessResult(exit_code=exit_code, timed_out=timed_out, output=output_text(tail, seen, truncated),
                          output_truncated=truncated, duration_ms=duration_ms, active_ms=duration_ms,
                          killed_processes=killed, error=error)
+
+
+def _watch_exit(sel, child: subprocess.Popen) -> Optional[int]:
+    """A pidfd of ``child`` registered with ``sel`` (readable once it has ended), or None where there are none."""
+    try:
+        pidfd = os.pidfd_open(child.pid)
+    except (AttributeError, OSError):
+        return None
+    sel.register(pidfd, selectors.EVENT_READ)
+    return pidfd
 
 
 def _spawn(argv: list[str], *, env: dict, cwd: Path, terminal: bool, pass_fds: Sequence[int]):

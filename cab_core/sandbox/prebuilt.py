@@ -11,12 +11,16 @@ descriptor.  Nothing is mounted for it: the sandbox looks exactly as a fresh one
 the descriptor is closed before the command runs.
 
 When the command comes, the sandbox is used only if the ``bwrap`` line built for the
-command *now* (same mounts, covers, limits, folders; the view checked again) is the one
-it was built with, and the command is ``/bin/sh -c ...``; the waiting shell is then handed
+command *now* (same mounts, covers, limits, folders; the view checked again) is, up to
+its command, the one it was built with (:func:`split`); the waiting shell is then handed
 the command's script (:func:`.handoff.exec_script`: its folder, exactly its environment)
 and ``exec``\\ s it.  Otherwise, or when the sandbox died or never got ready, it is
-discarded and the command starts afresh.  It never relays model calls (the tests have
-no business with the model), and waits at most ``wait_s`` seconds.
+discarded and the command starts afresh.  It waits at most ``wait_s`` seconds.
+
+The next cell's agent sandbox is built the same way (:mod:`.localpool`), with a launcher
+of the agent's kind: its terminal, and its model relay (:mod:`.netrelay`), whose
+sandbox is learnt while it is built and whose socket is opened before the command is
+handed over.
 """
 
 from __future__ import annotations
@@ -37,6 +41,26 @@ FD = 8
 READY_WAIT_S = 5.0
 
 
+def split(full: Sequence[str]) -> tuple[list[str], list[str]]:
+    """A ``bwrap`` line as (everything up to its command, the command): cut after ``--chdir DIR --``."""
+    cut = list(full).index("--chdir") + 3
+    return list(full[:cut]), list(full[cut:])
+
+
+def key_of(full: Sequence[str]) -> list[str]:
+    """What must match for a sandbox to serve a command: the line up to its command, without the
+    relay's descriptor numbers (the launcher's own)."""
+    head, key, skip = split(full)[0], [], False
+    for arg in head:
+        if skip:
+            skip = False
+        elif arg in ("--info-fd", "--block-fd"):
+            skip = True
+        else:
+            key.append(arg)
+    return key
+
+
 def waiter(wait_s: float) -> str:
     """The waiting shell's script: read the command's script (its length, a line, then itself), run it."""
     read = "IFS= read -r n && head -c \"$n\""
@@ -46,13 +70,15 @@ def waiter(wait_s: float) -> str:
 class Prebuilt:
     """One sandbox waiting for its command (see the module docstring)."""
 
-    def __init__(self, *, cwd: Path, launcher_for: Callable, wrap: Callable[[list[str]], list[str]], env: dict,
-                 wait_s: float):
+    def __init__(self, *, cwd: Path, launcher_for: Callable, wrap: Callable[[list[str], Optional[tuple]], list[str]],
+                 env: dict, wait_s: float, offline: bool = False):
         self.cwd = Path(cwd)
         self.ctl = Path(tempfile.mkdtemp(prefix="cab-prebuilt-"))
         self.fifo = self.ctl / "go"
         os.mkfifo(self.fifo, 0o600)
         self.launcher = None
+        #: Built for a command that never reaches the model (the verify step): it serves one that could.
+        self.offline = offline
         self.key: Optional[list[str]] = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._build, args=(launcher_for, wrap, env, wait_s),
@@ -64,29 +90,42 @@ class Prebuilt:
             self._thread.start()
 
     def _build(self, launcher_for, wrap, env: dict, wait_s: float) -> None:
+        launcher = None
         try:
-            full = wrap(["/bin/sh", "-c", waiter(wait_s)])
-            if str(FD) in (full[i + 1] for i, arg in enumerate(full[:-1]) if arg.endswith("-fd") or arg == "--seccomp"):
-                return  # the descriptor is taken by bwrap's own
             launcher = launcher_for()
             if launcher is None:
                 return
+            relay = launcher.relay
+            full = wrap(["/bin/sh", "-c", waiter(wait_s)], relay.child_fds if relay is not None else None)
+            if str(FD) in (full[i + 1] for i, arg in enumerate(full[:-1]) if arg.endswith("-fd") or arg == "--seccomp"):
+                return  # the descriptor is taken by bwrap's own
             prelude = f"exec {FD}<>{shlex.quote(str(self.fifo))} || exit 126\n"
             if not launcher.go(full, env=env, cwd=self.cwd, prelude=prelude, wait_s=READY_WAIT_S):
-                launcher.discard()
                 return
-            self.launcher, self.key = launcher, full[:-1]
+            if relay is not None:  # its sandbox learnt, bubblewrap let go: the shell waits on FD
+                relay.prepare(READY_WAIT_S)
+            self.launcher, self.key, launcher = launcher, key_of(full), None
         except Exception:  # no standby: the command starts afresh
             pass
         finally:
+            if launcher is not None:
+                launcher.discard()
             self._ready.set()
 
     def matches(self, full: Sequence[str]) -> bool:
-        """Whether ``full`` (the command's own ``bwrap`` line) is this sandbox's with another ``/bin/sh -c``."""
+        """Whether ``full`` (the command's own ``bwrap`` line) is this sandbox's with another command."""
         self.begin()
         self._thread.join()
-        return (self.key is not None and list(full[:-1]) == self.key and len(full) >= 3
-                and list(full[-3:-1]) == ["/bin/sh", "-c"])
+        return self.key is not None and key_of(full) == self.key
+
+    @property
+    def relay(self):
+        """The model relay of the launcher (None: a sandbox with no way to the model)."""
+        return self.launcher.relay if self.launcher is not None else None
+
+    @property
+    def terminal(self) -> bool:
+        return bool(self.launcher is not None and self.launcher.terminal)
 
     def hand_over(self, argv: Sequence[str], *, env: dict, cwd: Path) -> bool:
         """Give the waiting shell its command; False when it is not there (discard, start afresh)."""

@@ -24,6 +24,7 @@ from ..models import STATUS_INFRA_ERROR, STATUS_OK, CellResult, utcnow
 from ..results import CELL_FILE, CellWriter, read_cell
 from ..runner import RunOptions, Runner
 from ..secrets import Redactor
+from ..sandbox import localpool
 from .normalisation import NORMALISATION_FORMULA, normalise, stat_key
 from .spec import SweepSpec, cell_id_of, plan_cells, resolve_tasks, validate
 from .state import (MANIFEST_VERSION, _append_attempt, _end_torn_line, cell_state, cell_status, clean_stale,
@@ -219,7 +220,9 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
                          passing=state.passing, to_run=len(state.todo))
         index = _index.ensure(results_root)
         try:
-            _drive(state, executor, sweep_root, index, observer, poll_s)
+            # more than one cell: each prepares the next one's local sandboxes while it verifies
+            with localpool.ahead() if len(state.todo) > 1 else contextlib.nullcontext():
+                _drive(state, executor, sweep_root, index, observer, poll_s)
         finally:
             if own_executor and executor is not None:
                 executor.close(wait=not state.abandoned)
