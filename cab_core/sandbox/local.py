@@ -354,8 +354,13 @@ class LocalSession:
             return
         writable = [Path(cwd), *(Path(p) for p in writable)]
         self._verify_shapes.append((Path(cwd), writable, env, ("/bin/sh", "-c", "true"), None))
-        if str(Path(cwd)) in self._prebuilt:  # built while the last cell verified (:mod:`.localpool`)
-            return
+        ahead = self._prebuilt.pop(str(Path(cwd)), None)  # built while the last cell verified (:mod:`.localpool`)
+        if ahead is not None:
+            line = self._wrap(["/bin/sh", "-c", "true"], Path(cwd), writable, env, False, proxy=False, show=False)
+            if ahead.offline and ahead.matches(line):
+                self._prebuilt[str(Path(cwd))] = ahead
+                return
+            ahead.discard()  # a cell of another shape (another agent's mounts): build this one's
         self._prebuilt[str(Path(cwd))] = self._offline(Path(cwd), writable, env, wait_s + timeout)
 
     def _offline(self, cwd: Path, writable: list[Path], env: dict, wait_s: float,
