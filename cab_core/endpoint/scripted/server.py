@@ -26,9 +26,7 @@ import threading
 from collections import deque
 from typing import Iterable, Optional
 
-from aiohttp import web
-
-from ...aioserver import BackgroundServer
+from ...aioserver import BackgroundServer, web  # aiohttp: imported when a client first connects (issue 16)
 from ..gemini import ROUTE as GEMINI_ROUTE
 from .planning import BEHAVIOURS, FAULTS, MODEL_PREFIX, Reply, ScriptContext, behaviour_of, plan_reply, usage_for
 from .render import DIALECTS, Dialect
