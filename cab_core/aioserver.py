@@ -19,7 +19,6 @@ without importing them.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import select
 import socket
@@ -29,6 +28,7 @@ from typing import Any, Optional, Union
 
 from .lazy import LazyModule
 
+asyncio = LazyModule("asyncio")
 aiohttp = LazyModule("aiohttp")
 web = LazyModule("aiohttp.web")
 

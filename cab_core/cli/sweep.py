@@ -199,10 +199,6 @@ def register(cli: click.Group) -> None:
         _preflight(spec)
         catalog = state.catalog(spec.tasks_dirs, spec.task_format)
         progress = RichProgress() if sys.stderr.isatty() and not as_json else PlainProgress()
-        # Every cell starts a recording proxy (aiohttp) and most the scripted model server: imported
-        # once here, they are start-up, frozen with the rest by settle() (issue 16).
-        from .. import modelserver, proxy  # noqa: F401
-
         settle()  # what start-up built lives as long as the sweep: out of the collector's sight
         try:
             report = run_sweep(spec, state.registry, catalog, observer=progress)

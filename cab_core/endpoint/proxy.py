@@ -31,7 +31,6 @@ What the proxy does to traffic, and why:
 
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
 import json
 import threading
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 from urllib.parse import quote, unquote, urlsplit
 
-from ..aioserver import BackgroundServer, aiohttp, web
+from ..aioserver import BackgroundServer, aiohttp, asyncio, web
 from ..lazy import LazyModule
 from ..cassette import PATTERN_PREFIX, Cassette
 from ..errors import CabError
@@ -52,12 +51,12 @@ from .placeholders import Placeholders, date_strings
 from .protocol import WireProtocol, protocol_for, protocol_named, protocols
 from .replaying import cassette_models, miss_reason, record_exchange
 from .relay import DROP_REQUEST_HEADERS, DROP_RESPONSE_HEADERS, AgentGone, relay, write
+from .sse import replay_chunks
 
-# aiohttp, multidict and yarl are imported when a client first reaches the proxy (see
+# asyncio, aiohttp, multidict and yarl are imported when a client first reaches the proxy (see
 # cab_core.aioserver): a cell whose agent calls no model never pays for them (issue 16).
 multidict = LazyModule("multidict")
 yarl = LazyModule("yarl")
-from .sse import replay_chunks
 
 #: The longest a health probe may take.
 PROBE_TIMEOUT_S = 15.0
