@@ -15,7 +15,7 @@ import click
 from . import handle_errors, settle
 from .cost import cost_options, sweep_cost_layer
 from .run import parse_options, weights_option
-from .summary import _json_ready, _sweep_rows, leaderboard_lines, summarise
+from .summary import _json_ready, _sweep_rows, leaderboard_lines, summarise, unreadable_warning
 from .tasks import tasks_dir_option
 
 
@@ -211,7 +211,12 @@ def register(cli: click.Group) -> None:
             if procs.STOPPING.is_set():  # SIGTERM: the cells in flight were killed and end now; clean up and exit
                 sys.exit(128 + signal.SIGTERM)
             os._exit(130)
-        rows, _ = _sweep_rows(spec.results, spec.sweep_id)
+        if report.rows is not None:  # the rows the sweep left in the index: not read again (issue 16)
+            rows = report.rows
+            if report.unreadable:
+                click.echo(unreadable_warning(report.unreadable, report.root), err=True)
+        else:
+            rows, _ = _sweep_rows(spec.results, spec.sweep_id)
         summary = summarise(rows, scorers=state.registry.scorers_in_order())
         if as_json:
             data = {"report": serialization.unstructure(
