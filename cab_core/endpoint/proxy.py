@@ -41,7 +41,7 @@ from urllib.parse import quote, unquote, urlsplit
 from ..aioserver import BackgroundServer, aiohttp, asyncio, web
 from ..lazy import LazyModule
 from ..cassette import PATTERN_PREFIX, Cassette
-from ..errors import CabError
+from ..errors import CabError, one_line
 from ..models import ModelCall, utcnow
 from .budget import BUDGET_KIND, BUDGET_STATUS, BudgetGuard, admit, output_cap
 from .exchange import Exchange, classify_status
@@ -168,6 +168,8 @@ class RecordingProxy(BackgroundServer):
         call succeeding while an independent probe of the upstream (with the cell's
         model) fails too.  Whatever the agent did is never the environment.
         """
+        if self.failure is not None:  # the harness's own proxy failed its first client: never the agent's doing
+            return self._scrub(one_line(self.failure, prefix="environment: the recording proxy could not start: "))
         calls = self.calls
 
         def probe_upstream() -> Optional[str]:
