@@ -119,7 +119,11 @@ def atomic_write_many(items: list[tuple[Path, str]]) -> None:
         one_fs = len({os.stat(tmp).st_dev for tmp, _, _ in staged}) == 1
         if staged and not (one_fs and _syncfs(Path(staged[0][1]).parent)):
             for tmp, _, _ in staged:
-                _fsync_file(Path(tmp))
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)  # a file that cannot be made durable is not put in place
+                finally:
+                    os.close(fd)
         for tmp, path, mode in staged:
             if mode is not None:
                 os.chmod(tmp, mode)
