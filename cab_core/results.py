@@ -27,7 +27,6 @@ across the cut is masked whole and masking never reads more than the cap allows.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import shutil
@@ -296,6 +295,8 @@ def _exchange(a: Path, b: Path) -> bool:
     global _renameat2
     if _renameat2 is None:
         try:
+            import ctypes  # only where cells are published
+
             # The process's own symbols (libc's among them): find_library would run ldconfig.
             libc = ctypes.CDLL(None, use_errno=True)
             _renameat2 = libc.renameat2
@@ -332,6 +333,8 @@ def _syncfs(path: Path) -> bool:
     global _libc_syncfs
     if _libc_syncfs is None:
         try:
+            import ctypes  # only where cells are published
+
             # The process's own symbols (libc's among them): find_library would run ldconfig.
             libc = ctypes.CDLL(None, use_errno=True)
             _libc_syncfs = libc.syncfs

@@ -188,3 +188,25 @@ def test_many_files_replaced_atomically_with_one_flush_keep_their_modes(tmp_path
         pass
     assert [p.read_text() for p in paths] == [f"new {i}" for i in range(5)]  # none half-replaced, no leftovers
     assert sorted(x.name for x in tmp_path.iterdir()) == sorted(p.name for p in paths)
+
+
+def test_a_resume_that_runs_nothing_keeps_the_last_normalisation(tmp_path, registry, catalog, monkeypatch):
+    spec = _sweep(tmp_path, registry, catalog)
+    first = json.loads((spec.root / "sweep.json").read_text())["normalisation"]["references"]
+    calls = []
+    monkeypatch.setattr("cab_core.sweep.run.normalise", lambda *a, **k: calls.append(1) or {})
+    report = run_sweep(spec, registry, catalog, executor=FakeExecutor(registry, catalog, lambda o, a: NUMBERS[o.model]))
+    assert report.ran == 0 and calls == [] and report.references == first
+    manifest = json.loads((spec.root / "sweep.json").read_text())
+    assert manifest["normalisation"]["references"] == first and manifest["runs"][-1]["status"] == "finished"
+
+
+def test_a_resume_after_an_interrupted_run_normalises_again(tmp_path, registry, catalog, monkeypatch):
+    spec = _sweep(tmp_path, registry, catalog)
+    manifest = json.loads((spec.root / "sweep.json").read_text())
+    manifest["runs"][-1]["status"] = "interrupted"
+    (spec.root / "sweep.json").write_text(json.dumps(manifest))
+    calls = []
+    monkeypatch.setattr("cab_core.sweep.run.normalise", lambda *a, **k: calls.append(1) or {})
+    run_sweep(spec, registry, catalog, executor=FakeExecutor(registry, catalog, lambda o, a: NUMBERS[o.model]))
+    assert calls == [1]

@@ -252,7 +252,10 @@ def _close(state: _Run, sweep_root: Path, results_root: Path, registry, catalog,
     """
     idx = index.get()
     references = {}
-    if not state.stopping:  # a rewritten cell goes into the index as it is written, not read back by sync
+    settled = _settled_references(state, manifest)
+    if settled is not None:  # nothing ran since the sweep was last normalised whole: nothing to redo
+        references = settled
+    elif not state.stopping:  # a rewritten cell goes into the index as it is written, not read back by sync
         references = normalise(sweep_root, registry, catalog, cache=state.read,
                                rewritten=lambda folder, result: idx.upsert_cell(result, folder, commit=False))
     if state.unindexed:
@@ -277,6 +280,21 @@ def _close(state: _Run, sweep_root: Path, results_root: Path, registry, catalog,
     rows = idx.rows(state.spec.sweep_id)
     index.close()
     return attrs.evolve(report, rows=rows, unreadable=index.unreadable)
+
+
+def _settled_references(state: _Run, manifest: dict) -> Optional[dict]:
+    """The references of the last normalisation when no cell ran since it (else ``None``: normalise).
+
+    A run that ran nothing leaves the sweep's cells as the previous run left them; if that
+    run finished (an interrupted one skips normalisation), its references still hold.
+    """
+    runs = manifest.get("runs") or []
+    settled = manifest.get("normalisation")
+    if state.ran or state.stopping or len(runs) < 2 or not isinstance(settled, dict):
+        return None
+    if runs[-2].get("status") != "finished" or settled.get("formula") != NORMALISATION_FORMULA:
+        return None
+    return settled.get("references") if isinstance(settled.get("references"), dict) else None
 
 
 class _SweepIndex:
