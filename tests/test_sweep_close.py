@@ -13,7 +13,7 @@ from cab_core.results import CELL_FILE, iter_cell_dirs, read_cell
 from cab_core.sweep import normalise, run_sweep
 from cab_core.sweep import normalisation as norm
 
-from test_sweep import PY, FakeExecutor, catalog, registry, spec_for  # noqa: F401  (fixtures)
+from test_sweep import PY, FakeExecutor, catalog, fake_cell, registry, spec_for  # noqa: F401  (fixtures)
 
 NUMBERS = {"fast": dict(wall_ms=1000.0, tokens=500), "slow": dict(wall_ms=4000.0, tokens=2000),
            "broke": dict(wall_ms=500.0, tokens=100, passed=False)}
@@ -210,3 +210,48 @@ def test_a_resume_after_an_interrupted_run_normalises_again(tmp_path, registry, 
     monkeypatch.setattr("cab_core.sweep.run.normalise", lambda *a, **k: calls.append(1) or {})
     run_sweep(spec, registry, catalog, executor=FakeExecutor(registry, catalog, lambda o, a: NUMBERS[o.model]))
     assert calls == [1]
+
+
+class _SlowRecordRunner:
+    """A runner whose cells take a while, then spend as long writing their record (a slow disk)."""
+
+    def __init__(self, registry, catalog):
+        import threading
+
+        self.registry, self.catalog = registry, catalog
+        self.lock = threading.Lock()
+        self.working = 0  # cells before their recording point
+        self.most_working = 0
+        self.overlapped = 0  # cells started while another was writing its record
+        self.recording = 0
+
+    def run_cell(self, opts, *, on_recording=None):
+        import time
+
+        with self.lock:
+            self.working += 1
+            self.most_working = max(self.most_working, self.working)
+            self.overlapped += bool(self.recording)
+        time.sleep(0.05)  # the agent and the tests
+        with self.lock:
+            self.working -= 1
+            self.recording += 1
+        on_recording()
+        time.sleep(0.2)  # the record being flushed to disk
+        try:
+            return fake_cell(self.registry, self.catalog, opts, **NUMBERS[opts.model])
+        finally:
+            with self.lock:
+                self.recording -= 1
+
+    def close(self):
+        pass
+
+
+def test_a_cell_writing_its_record_lends_its_slot_to_the_next_one(tmp_path, registry, catalog):
+    spec = spec_for(tmp_path, adapters=["mini"], models=list(NUMBERS), tasks=[PY], trials=2, jobs=1)
+    runner = _SlowRecordRunner(registry, catalog)
+    report = run_sweep(spec, registry, catalog, runner=runner, poll_s=5)
+    assert report.ran == report.total == 2 * len(NUMBERS) and len(report.rows) == report.total
+    assert runner.most_working == 1  # --jobs 1: never two agents at once
+    assert runner.overlapped >= report.total - 2  # yet each next cell started while the last one wrote its record

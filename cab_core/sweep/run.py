@@ -178,8 +178,11 @@ def _finished_cell(state: _Run, executor, handle, sweep_root: Path, index, obser
 
 
 def _refill(state: _Run, executor, finishing: int = 0) -> None:
-    """Submit cells while a slot is free (``finishing``: cells done but not yet recorded, whose slots are)."""
-    while state.todo and not state.stopping and len(state.inflight) - finishing < executor.slots:
+    """Submit cells while a slot is free (``finishing``: cells done but not yet recorded, whose slots are;
+    and the slots of cells only writing their record, which an executor may lend: ``lent_slots``)."""
+    lent = getattr(executor, "lent_slots", None)
+    while state.todo and not state.stopping and (
+            len(state.inflight) - finishing - (lent(list(state.inflight)) if lent else 0) < executor.slots):
         opts = state.todo.popleft()
         state.inflight[executor.submit(opts)] = opts
 
