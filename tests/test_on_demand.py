@@ -107,12 +107,12 @@ class _Broken(BackgroundServer):
 def test_a_server_that_fails_its_first_client_closes_the_connection_and_keeps_the_failure():
     server = _Broken().start()
     try:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
-            try:  # closed, or reset when the listening socket goes with the connection still queued
+        try:  # closed, or reset when the listening socket goes with the connection still queued
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
                 client.sendall(b"GET / HTTP/1.0\r\n\r\n")
                 assert client.recv(10) == b""
-            except ConnectionError:
-                pass
+        except ConnectionError:  # (even before connect() returns, on a loaded machine)
+            pass
         server._started.wait(10)
         assert isinstance(server.failure, RuntimeError)
     finally:
@@ -166,3 +166,14 @@ def test_the_last_screen_of_plain_output_needs_no_terminal_emulator(tmp_path):
     cast.write_text(json.dumps({"version": 2, "width": 20, "height": 5}) + "\n"
                     + json.dumps([0.1, "o", "\x1b[1mbold\x1b[0m\r\nplain\r\n"]) + "\n")
     assert final_screen(cast) == "bold\nplain"
+
+
+def test_the_proxys_limits_are_read_without_importing_the_proxy():
+    out = _fresh("""
+        import sys
+        from cab_core.proxy import ProxyLimits
+        print("proxy" if "cab_core.endpoint.proxy" in sys.modules else "light")
+        import cab_core.proxy as p
+        print(all(getattr(p, name) is not None for name in p.__all__) and set(p.__all__) <= set(dir(p)))
+    """)
+    assert out.split() == ["light", "True"]
