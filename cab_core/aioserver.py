@@ -117,6 +117,16 @@ class BackgroundServer:
         _DOORBELL.watch(self, [s.fileno() for s in self._sockets])
         return self
 
+    def serve_now(self):
+        """Start the application without waiting for a client (for callers that know one will come,
+        so its first request does not wait for aiohttp's imports); returns ``self``."""
+        if self._state in (_IDLE, _STOPPED):
+            raise RuntimeError(f"{type(self).__name__} is not started: call start() first")
+        _DOORBELL.forget([s.fileno() for s in self._sockets])
+        self._ring()
+        self._started.wait(timeout=60)
+        return self
+
     def _ring(self) -> None:
         """A client is waiting (called by the doorbell's thread): start serving in a thread of our own."""
         with self._state_lock:

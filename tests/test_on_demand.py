@@ -177,3 +177,13 @@ def test_the_proxys_limits_are_read_without_importing_the_proxy():
         print(all(getattr(p, name) is not None for name in p.__all__) and set(p.__all__) <= set(dir(p)))
     """)
     assert out.split() == ["light", "True"]
+
+
+def test_a_server_can_be_started_at_once_when_a_client_is_sure_to_come():
+    server = ScriptedModelServer().start().serve_now()
+    try:
+        assert server.serving and server.failure is None
+        assert _chat(server.base_url)["choices"]
+    finally:
+        server.stop()
+    assert not server.running
