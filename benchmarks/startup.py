@@ -9,7 +9,9 @@ script measures them from the outside, without instrumenting cab, so it times an
 
 - **start-up** = the first cell's ``started_at`` minus the moment the process was spawned;
 - **wind-down** = the process's exit minus the last cell's ``ended_at``;
-- **between** = the rest of the wall time that no cell's own ``duration_s`` covers;
+- **between** = the median, over consecutive cells (``--jobs 1``), of one cell's ``ended_at``
+  to the next one's ``started_at``: what the coordinator does between cells;
+- **fixed** = start-up + wind-down, what the invocation costs whatever its cells;
 - ``cab --help`` and ``cab --version``: the commands that load no plugin;
 - ``cab plugins``: loading every plugin, nothing run;
 - ``--breakdown``: the same sweep run in-process by a probe that times each phase of
@@ -68,13 +70,13 @@ def sweep_once(cab: str, tasks: Path, results: Path, n: int) -> dict:
     cells = [json.loads(p.read_text()) for p in results.glob("startup/**/cell.json")]
     if len(cells) != n:
         raise SystemExit(f"{cab} sweep wrote {len(cells)} cells, not {n}")
-    starts = [_epoch(c["started_at"]) for c in cells]
-    ends = [_epoch(c["ended_at"]) for c in cells]
-    startup = min(starts) - run["spawned"]
-    winddown = run["exited"] - max(ends)
-    between = run["wall"] - startup - winddown - sum(e - s for s, e in zip(starts, ends))
-    return {"startup": startup, "winddown": winddown, "between": between / max(n - 1, 1),
-            "wall": run["wall"], "cpu": run["cpu"]}
+    spans = sorted((_epoch(c["started_at"]), _epoch(c["ended_at"])) for c in cells)
+    startup = spans[0][0] - run["spawned"]
+    winddown = run["exited"] - max(e for _, e in spans)
+    # --jobs 1: one cell's ended_at to the next one's started_at (the coordinator's work between them)
+    gaps = [nxt[0] - prev[1] for prev, nxt in zip(spans, spans[1:])]
+    return {"startup": startup, "winddown": winddown, "between": statistics.median(gaps) if gaps else 0.0,
+            "fixed": startup + winddown, "wall": run["wall"], "cpu": run["cpu"]}
 
 
 #: Run by the cab's own interpreter: time the coordinator's phases by wrapping the functions that
@@ -184,7 +186,8 @@ def measure(cabs: dict[str, str], tasks: Path, root: Path, n: int, repeats: int,
 
 ROWS = (("cab --help", "help_wall", "help_cpu"), ("cab --version", "version_wall", "version_cpu"),
         ("cab plugins", "plugins_wall", "plugins_cpu"), ("sweep start-up", "sweep_startup", None),
-        ("sweep wind-down", "sweep_winddown", None), ("sweep between cells", "sweep_between", None),
+        ("sweep wind-down", "sweep_winddown", None), ("sweep fixed cost", "sweep_fixed", None),
+        ("sweep between cells", "sweep_between", None),
         ("sweep whole", "sweep_wall", "sweep_cpu"))
 
 

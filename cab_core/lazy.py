@@ -32,4 +32,28 @@ def lazy_exports(package: str, sources: Mapping[str, str],
     return __getattr__, __dir__
 
 
-__all__ = ["lazy_exports"]
+class LazyModule:
+    """Stands for the module ``name`` and imports it when one of its attributes is first read.
+
+    For modules that name a costly dependency at module level (``web.Response`` in a
+    handler, ``aiohttp.ClientError`` in an ``except``) but use it only on some paths:
+    ``web = LazyModule("aiohttp.web")`` costs nothing until ``web.Response`` is read.
+    Each attribute is kept once read (a module's attributes do not change).  The import
+    itself is :func:`importlib.import_module`'s, so it is thread-safe and happens once.
+    """
+
+    def __init__(self, name: str):
+        object.__setattr__(self, "_lazy_name", name)
+
+    def __getattr__(self, attr: str) -> object:
+        if attr.startswith("__"):  # copy, pickle and inspect probe dunders: never import for them
+            raise AttributeError(attr)
+        value = getattr(importlib.import_module(self._lazy_name), attr)
+        object.__setattr__(self, attr, value)
+        return value
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._lazy_name!r}>"
+
+
+__all__ = ["LazyModule", "lazy_exports"]

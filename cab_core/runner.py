@@ -84,8 +84,12 @@ class Runner:
         return self._model_server
 
     # ------------------------------------------------------------------ the cell
-    def run_cell(self, opts: RunOptions) -> tuple[CellResult, Path]:
-        """Run one cell and write it; returns the record and its folder."""
+    def run_cell(self, opts: RunOptions, *, on_recording=None) -> tuple[CellResult, Path]:
+        """Run one cell and write it; returns the record and its folder.
+
+        ``on_recording()`` is called once the cell is over and only its record remains to be
+        written (a sweep lends the cell's slot to the next cell then: issue 16).
+        """
         cell = CellId(sweep=opts.sweep_id, adapter=opts.adapter, model=opts.model, task=opts.task, trial=opts.trial)
         # Resolve names first: a typo is the user's error, not a cell.
         check_names(opts.sweep_id, opts.adapter, opts.model, opts.task)
@@ -246,6 +250,8 @@ class Runner:
                 procs.forget(state.marker)
                 if ws is not None:
                     ws.close()
+        if on_recording is not None:
+            on_recording()
         result = self._record(state, opts, tracer, writer)
         path = writer.publish(result)
         masked = serialization.loads(writer.published_text, CellResult)  # the record as written: redacted

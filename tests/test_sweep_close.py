@@ -13,7 +13,7 @@ from cab_core.results import CELL_FILE, iter_cell_dirs, read_cell
 from cab_core.sweep import normalise, run_sweep
 from cab_core.sweep import normalisation as norm
 
-from test_sweep import PY, FakeExecutor, catalog, registry, spec_for  # noqa: F401  (fixtures)
+from test_sweep import PY, FakeExecutor, catalog, fake_cell, registry, spec_for  # noqa: F401  (fixtures)
 
 NUMBERS = {"fast": dict(wall_ms=1000.0, tokens=500), "slow": dict(wall_ms=4000.0, tokens=2000),
            "broke": dict(wall_ms=500.0, tokens=100, passed=False)}
@@ -126,3 +126,132 @@ def test_the_next_cell_starts_before_the_finished_one_is_recorded(tmp_path, regi
     assert log == [("submit", "a"), ("submit", "b"), ("recorded", "a"), ("submit", "c"), ("recorded", "b"),
                    ("recorded", "c")]
     assert report.ran == 3 and report.passing == 3 and not report.missing
+
+
+def test_the_report_carries_the_rows_the_leaderboard_would_read(tmp_path, registry, catalog):
+    from cab_core.cli.summary import _sweep_rows
+
+    spec = spec_for(tmp_path, adapters=["mini"], models=list(NUMBERS), tasks=[PY])
+    report = run_sweep(spec, registry, catalog, executor=FakeExecutor(registry, catalog, lambda o, a: NUMBERS[o.model]))
+    rows, _ = _sweep_rows(spec.results, spec.sweep_id)
+    assert report.rows == rows and len(rows) == len(NUMBERS) and report.unreadable == 0
+
+
+def test_a_cell_the_index_could_not_take_as_it_ended_is_synced_at_the_close(tmp_path, registry, catalog, monkeypatch):
+    spec = spec_for(tmp_path, adapters=["mini"], models=list(NUMBERS), tasks=[PY])
+    real, failed = Index.upsert_cell, []
+
+    def flaky(self, result, folder, *, commit=True):
+        if commit and not failed:  # a cell as it ends (a sync commits once, at its end)
+            failed.append(result.cell_id)
+            raise OSError("database is locked")
+        return real(self, result, folder, commit=commit)
+
+    monkeypatch.setattr(Index, "upsert_cell", flaky)
+    report = run_sweep(spec, registry, catalog, executor=FakeExecutor(registry, catalog, lambda o, a: NUMBERS[o.model]))
+    assert failed and failed[0] in {r["cell_id"] for r in report.rows} and len(report.rows) == len(NUMBERS)
+
+
+def test_a_resumed_sweep_indexes_cells_a_killed_coordinator_published_but_did_not_index(tmp_path, registry, catalog):
+    spec = spec_for(tmp_path, adapters=["mini"], models=list(NUMBERS), tasks=[PY])
+    run_sweep(spec, registry, catalog, executor=FakeExecutor(registry, catalog, lambda o, a: NUMBERS[o.model]))
+    with Index(spec.results) as idx:  # as if the coordinator died between publishing and indexing
+        idx.conn.execute("DELETE FROM cells")
+        idx.conn.commit()
+    report = run_sweep(spec, registry, catalog, executor=FakeExecutor(registry, catalog, lambda o, a: NUMBERS[o.model]))
+    assert report.ran == 0 and len(report.rows) == len(NUMBERS)
+
+
+def test_many_files_replaced_atomically_with_one_flush_keep_their_modes(tmp_path, monkeypatch):
+    from cab_core import results
+
+    paths = [tmp_path / f"f{i}.json" for i in range(5)]
+    for i, p in enumerate(paths):
+        p.write_text("old")
+        p.chmod(0o640 if i % 2 else 0o644)
+    flushes = []
+    real = results._syncfs
+    monkeypatch.setattr(results, "_syncfs", lambda path: flushes.append(path) or real(path))
+    results.atomic_write_many([(p, f"new {i}") for i, p in enumerate(paths)])
+    assert [p.read_text() for p in paths] == [f"new {i}" for i in range(5)] and len(flushes) == 1
+    assert [p.stat().st_mode & 0o777 for p in paths] == [0o640 if i % 2 else 0o644 for i in range(5)]
+    assert sorted(x.name for x in tmp_path.iterdir()) == sorted(p.name for p in paths)
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(results, "_syncfs", lambda path: False)
+    monkeypatch.setattr(results.os, "fsync", full)
+    try:
+        results.atomic_write_many([(p, "newer") for p in paths])
+    except OSError:
+        pass
+    assert [p.read_text() for p in paths] == [f"new {i}" for i in range(5)]  # none half-replaced, no leftovers
+    assert sorted(x.name for x in tmp_path.iterdir()) == sorted(p.name for p in paths)
+
+
+def test_a_resume_that_runs_nothing_keeps_the_last_normalisation(tmp_path, registry, catalog, monkeypatch):
+    spec = _sweep(tmp_path, registry, catalog)
+    first = json.loads((spec.root / "sweep.json").read_text())["normalisation"]["references"]
+    calls = []
+    monkeypatch.setattr("cab_core.sweep.run.normalise", lambda *a, **k: calls.append(1) or {})
+    report = run_sweep(spec, registry, catalog, executor=FakeExecutor(registry, catalog, lambda o, a: NUMBERS[o.model]))
+    assert report.ran == 0 and calls == [] and report.references == first
+    manifest = json.loads((spec.root / "sweep.json").read_text())
+    assert manifest["normalisation"]["references"] == first and manifest["runs"][-1]["status"] == "finished"
+
+
+def test_a_resume_after_an_interrupted_run_normalises_again(tmp_path, registry, catalog, monkeypatch):
+    spec = _sweep(tmp_path, registry, catalog)
+    manifest = json.loads((spec.root / "sweep.json").read_text())
+    manifest["runs"][-1]["status"] = "interrupted"
+    (spec.root / "sweep.json").write_text(json.dumps(manifest))
+    calls = []
+    monkeypatch.setattr("cab_core.sweep.run.normalise", lambda *a, **k: calls.append(1) or {})
+    run_sweep(spec, registry, catalog, executor=FakeExecutor(registry, catalog, lambda o, a: NUMBERS[o.model]))
+    assert calls == [1]
+
+
+class _SlowRecordRunner:
+    """A runner whose cells take a while, then spend as long writing their record (a slow disk)."""
+
+    def __init__(self, registry, catalog):
+        import threading
+
+        self.registry, self.catalog = registry, catalog
+        self.lock = threading.Lock()
+        self.working = 0  # cells before their recording point
+        self.most_working = 0
+        self.overlapped = 0  # cells started while another was writing its record
+        self.recording = 0
+
+    def run_cell(self, opts, *, on_recording=None):
+        import time
+
+        with self.lock:
+            self.working += 1
+            self.most_working = max(self.most_working, self.working)
+            self.overlapped += bool(self.recording)
+        time.sleep(0.05)  # the agent and the tests
+        with self.lock:
+            self.working -= 1
+            self.recording += 1
+        on_recording()
+        time.sleep(0.2)  # the record being flushed to disk
+        try:
+            return fake_cell(self.registry, self.catalog, opts, **NUMBERS[opts.model])
+        finally:
+            with self.lock:
+                self.recording -= 1
+
+    def close(self):
+        pass
+
+
+def test_a_cell_writing_its_record_lends_its_slot_to_the_next_one(tmp_path, registry, catalog):
+    spec = spec_for(tmp_path, adapters=["mini"], models=list(NUMBERS), tasks=[PY], trials=2, jobs=1)
+    runner = _SlowRecordRunner(registry, catalog)
+    report = run_sweep(spec, registry, catalog, runner=runner, poll_s=5)
+    assert report.ran == report.total == 2 * len(NUMBERS) and len(report.rows) == report.total
+    assert runner.most_working == 1  # --jobs 1: never two agents at once
+    assert runner.overlapped >= report.total - 2  # yet each next cell started while the last one wrote its record

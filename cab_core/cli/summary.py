@@ -190,9 +190,13 @@ def _sweep_rows(results: Path, sweep_id: str) -> tuple[list[dict], Optional[dict
         counts = idx.sync(sweep_root)
         rows = idx.rows(sweep_id)
     if counts.get("unreadable"):
-        click.echo(f"warning: {counts['unreadable']} cell file(s) under {sweep_root} could not be read and are left out "
-                   "('cab report' names each)", err=True)
+        click.echo(unreadable_warning(counts["unreadable"], sweep_root), err=True)
     return rows, read_manifest(sweep_root)
+
+
+def unreadable_warning(count: int, sweep_root: Path) -> str:
+    return (f"warning: {count} cell file(s) under {sweep_root} could not be read and are left out "
+            "('cab report' names each)")
 
 
 def register(cli: click.Group) -> None:

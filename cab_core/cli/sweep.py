@@ -15,7 +15,7 @@ import click
 from . import handle_errors, settle
 from .cost import cost_options, sweep_cost_layer
 from .run import parse_options, weights_option
-from .summary import _json_ready, _sweep_rows, leaderboard_lines, summarise
+from .summary import _json_ready, _sweep_rows, leaderboard_lines, summarise, unreadable_warning
 from .tasks import tasks_dir_option
 
 
@@ -199,10 +199,6 @@ def register(cli: click.Group) -> None:
         _preflight(spec)
         catalog = state.catalog(spec.tasks_dirs, spec.task_format)
         progress = RichProgress() if sys.stderr.isatty() and not as_json else PlainProgress()
-        # Every cell starts a recording proxy (aiohttp) and most the scripted model server: imported
-        # once here, they are start-up, frozen with the rest by settle() (issue 16).
-        from .. import modelserver, proxy  # noqa: F401
-
         settle()  # what start-up built lives as long as the sweep: out of the collector's sight
         try:
             report = run_sweep(spec, state.registry, catalog, observer=progress)
@@ -215,7 +211,12 @@ def register(cli: click.Group) -> None:
             if procs.STOPPING.is_set():  # SIGTERM: the cells in flight were killed and end now; clean up and exit
                 sys.exit(128 + signal.SIGTERM)
             os._exit(130)
-        rows, _ = _sweep_rows(spec.results, spec.sweep_id)
+        if report.rows is not None:  # the rows the sweep left in the index: not read again (issue 16)
+            rows = report.rows
+            if report.unreadable:
+                click.echo(unreadable_warning(report.unreadable, report.root), err=True)
+        else:
+            rows, _ = _sweep_rows(spec.results, spec.sweep_id)
         summary = summarise(rows, scorers=state.registry.scorers_in_order())
         if as_json:
             data = {"report": serialization.unstructure(

@@ -26,7 +26,6 @@ kind) and the cell records :attr:`BudgetGuard.exceeded`.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import threading
 from typing import Any, Mapping, Optional
@@ -34,6 +33,7 @@ from typing import Any, Mapping, Optional
 import attrs
 
 from ..errors import CabError
+from ..lazy import LazyModule
 from ..pricing import PriceTable, database, is_free, parse_prices
 
 #: HTTP status of a refused call (see the module docstring for why not 429).
@@ -45,6 +45,8 @@ OUTPUT_RESERVE = 1024
 WAIT = "wait"
 #: Request keys (any protocol) that cap a call's answer, and where Gemini keeps its cap.
 _OUTPUT_CAPS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "maxOutputTokens")
+
+asyncio = LazyModule("asyncio")  # only a proxy that serves waits (issue 16: start-up)
 
 
 def output_cap(body) -> Optional[int]:

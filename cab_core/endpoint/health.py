@@ -9,15 +9,18 @@ the endpoint to blame; if it answers, the failed calls were the agent's doing.
 
 from __future__ import annotations
 
-import http.client
 import json
 import time
-import urllib.error
-import urllib.request
 from typing import Callable, Mapping, Optional, Sequence
 
+from ..lazy import LazyModule
 from ..models import ModelCall
 from .protocol import WireProtocol
+
+# A probe runs only when a cell's calls failed: http.client (and ssl with it) is imported then (issue 16).
+http_client = LazyModule("http.client")
+urllib_error = LazyModule("urllib.error")
+urllib_request = LazyModule("urllib.request")
 
 #: ``error_kind`` values that may mean the endpoint (not the agent) failed a call.
 INFRA_ERROR_KINDS = frozenset({"connection", "timeout", "rate_limit", "server", "bad_response", "cassette_miss"})
@@ -42,11 +45,11 @@ def _request(url: str, body: Optional[dict], api_key: Optional[str], timeout: fl
     if protocol is not None and protocol.key_header.lower() == "x-api-key":
         headers["anthropic-version"] = "2023-06-01"
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers=headers, method="GET" if body is None else "POST")
+    request = urllib_request.Request(url, data=data, headers=headers, method="GET" if body is None else "POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (the cell's own endpoint)
+        with urllib_request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (the cell's own endpoint)
             return response.status, response.read(1 << 20), 0.0
-    except urllib.error.HTTPError as exc:
+    except urllib_error.HTTPError as exc:
         try:
             retry = float(exc.headers.get("Retry-After") or 1)
         except (ValueError, RecursionError):
@@ -68,7 +71,7 @@ def probe(upstream: str, protocol: WireProtocol, model: Optional[str], api_key: 
     for attempt in (1, 2):
         try:
             status, data, retry_after = _request(url, body, api_key, max(0.5, deadline - time.monotonic()), protocol)
-        except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, reset, cut, timed out
+        except (OSError, ValueError, http_client.HTTPException) as exc:  # refused, reset, cut, timed out
             reason = getattr(exc, "reason", None) or exc
             return f"probe of {base}: {type(exc).__name__}: {_one_line(str(reason))}"
         if status == 429 and attempt == 1 and retry_after <= min(MAX_RETRY_AFTER_S, deadline - time.monotonic()):

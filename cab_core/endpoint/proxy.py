@@ -31,22 +31,17 @@ What the proxy does to traffic, and why:
 
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
 import json
 import threading
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
-import aiohttp
-from aiohttp import web
-from multidict import CIMultiDict
-from yarl import URL
-
-from ..aioserver import BackgroundServer
+from ..aioserver import BackgroundServer, aiohttp, asyncio, web
+from ..lazy import LazyModule
 from ..cassette import PATTERN_PREFIX, Cassette
-from ..errors import CabError
+from ..errors import CabError, one_line
 from ..models import ModelCall, utcnow
 from .budget import BUDGET_KIND, BUDGET_STATUS, BudgetGuard, admit, output_cap
 from .exchange import Exchange, classify_status
@@ -57,6 +52,11 @@ from .protocol import WireProtocol, protocol_for, protocol_named, protocols
 from .replaying import cassette_models, miss_reason, record_exchange
 from .relay import DROP_REQUEST_HEADERS, DROP_RESPONSE_HEADERS, AgentGone, relay, write
 from .sse import replay_chunks
+
+# asyncio, aiohttp, multidict and yarl are imported when a client first reaches the proxy (see
+# cab_core.aioserver): a cell whose agent calls no model never pays for them (issue 16).
+multidict = LazyModule("multidict")
+yarl = LazyModule("yarl")
 
 #: The longest a health probe may take.
 PROBE_TIMEOUT_S = 15.0
@@ -114,8 +114,12 @@ class RecordingProxy(BackgroundServer):
         if upstream is None and replay is None:
             raise EndpointError("the recording proxy needs an upstream endpoint URL or a replay cassette")
         if upstream is not None:
-            parsed = URL(upstream)
-            if parsed.scheme not in ("http", "https") or not parsed.host:
+            try:
+                parsed = urlsplit(upstream)
+                host = parsed.hostname
+            except ValueError:
+                parsed, host = None, None
+            if parsed is None or parsed.scheme not in ("http", "https") or not host:
                 raise EndpointError(f"endpoint {upstream!r} is not an http(s) URL (expected e.g. http://host:port/v1)")
         self.upstream = upstream.rstrip("/") if upstream else None
         self._api_key = api_key or None
@@ -138,7 +142,6 @@ class RecordingProxy(BackgroundServer):
         self._misses: dict[int, str] = {}
         self._next_index = 0
         self._session: Optional[aiohttp.ClientSession] = None
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_s, sock_read=self.timeout_s)
 
     def __repr__(self) -> str:
         where = f"http://127.0.0.1:{self.port}" if self.port else "not started"
@@ -165,6 +168,8 @@ class RecordingProxy(BackgroundServer):
         call succeeding while an independent probe of the upstream (with the cell's
         model) fails too.  Whatever the agent did is never the environment.
         """
+        if self.failure is not None:  # the harness's own proxy failed its first client: never the agent's doing
+            return self._scrub(one_line(self.failure, prefix="environment: the recording proxy could not start: "))
         calls = self.calls
 
         def probe_upstream() -> Optional[str]:
@@ -196,8 +201,9 @@ class RecordingProxy(BackgroundServer):
     async def _build_app(self) -> web.Application:
         if self.upstream is not None:
             connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_s, sock_read=self.timeout_s)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, auto_decompress=True, skip_auto_headers=("User-Agent",)
+                connector=connector, timeout=timeout, auto_decompress=True, skip_auto_headers=("User-Agent",)
             )
         # Bodies are read chunk by chunk with their own cap (see _read_request), never with read().
         app = web.Application(client_max_size=1 << 20)
@@ -221,8 +227,8 @@ class RecordingProxy(BackgroundServer):
             self._next_index += 1
             return index
 
-    def _upstream_headers(self, request: web.Request, protocol: Optional[WireProtocol] = None) -> CIMultiDict:
-        headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in DROP_REQUEST_HEADERS)
+    def _upstream_headers(self, request: web.Request, protocol: Optional[WireProtocol] = None) -> multidict.CIMultiDict:
+        headers = multidict.CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in DROP_REQUEST_HEADERS)
         if protocol is None:  # a model listing: the key goes where the agent put its dummy one
             protocol = next((p for p in protocols().values() if p.key_header.lower() in request.headers
                              and p.key_header.lower() != "authorization"), None)
@@ -234,8 +240,8 @@ class RecordingProxy(BackgroundServer):
     def _scrub(self, text: str) -> str:
         return text.replace(self._api_key, "[REDACTED]") if self._api_key and self._api_key in text else text
 
-    def _target(self, rest: str, query: str) -> URL:
-        return URL(f"{self.upstream}{rest}{'?' + query if query else ''}", encoded=True)
+    def _target(self, rest: str, query: str) -> yarl.URL:
+        return yarl.URL(f"{self.upstream}{rest}{'?' + query if query else ''}", encoded=True)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.rel_url.raw_path
@@ -355,7 +361,7 @@ class RecordingProxy(BackgroundServer):
             entry = self.replay.lookup(ex.request_hash)
             if entry is not None and "response" not in entry.omitted:
                 body = self.placeholders.replay(entry.response, entry.content_type)
-                headers = CIMultiDict({"Content-Type": entry.content_type})
+                headers = multidict.CIMultiDict({"Content-Type": entry.content_type})
                 return await relay(request, ex, entry.status, headers, replay_chunks(body))
             self._misses[ex.index] = miss = miss_reason(self.replay, ex, entry, self.hash_substitutions)
             if self.upstream is None:
@@ -367,7 +373,7 @@ class RecordingProxy(BackgroundServer):
             headers = self._upstream_headers(request, ex.protocol)
             async with self._session.post(self._target(rest, query), data=send, headers=headers) as up:
                 del send
-                headers = CIMultiDict((k, v) for k, v in up.headers.items() if k.lower() not in DROP_RESPONSE_HEADERS)
+                headers = multidict.CIMultiDict((k, v) for k, v in up.headers.items() if k.lower() not in DROP_RESPONSE_HEADERS)
                 response = await relay(request, ex, up.status, headers, up.content.iter_any())
                 if self.record is not None and ex.error_kind not in ("connection", "timeout", "client"):
                     record_exchange(self.record, ex, self._scrub, self.placeholders, self.hash_substitutions)

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from typing import AsyncIterator, Optional
 
-import aiohttp
-from aiohttp import web
-from multidict import CIMultiDict
-
+from ..aioserver import aiohttp, web  # imported when a client first reaches the proxy (issue 16)
 from .exchange import ERROR_TEXT_LIMIT, Exchange, classify_status
 from .sse import SSESplitter, event_data, is_sse
 
@@ -52,7 +49,7 @@ async def write(request: web.Request, response: web.StreamResponse, data: Option
         raise AgentGone() from exc
 
 
-async def relay(request: web.Request, ex: Exchange, status: int, headers: CIMultiDict,
+async def relay(request: web.Request, ex: Exchange, status: int, headers: multidict.CIMultiDict,
                 chunks: AsyncIterator[bytes]) -> web.StreamResponse:
     """Send the response to the agent while recording it in ``ex``."""
     ex.status = status
@@ -68,7 +65,7 @@ def _error_head(ex: Exchange, status: int, head: bytes) -> None:
         ex.fail(kind, head.decode("utf-8", "replace") or f"HTTP {status}")
 
 
-async def _relay_body(request: web.Request, ex: Exchange, status: int, headers: CIMultiDict,
+async def _relay_body(request: web.Request, ex: Exchange, status: int, headers: multidict.CIMultiDict,
                       chunks: AsyncIterator[bytes]) -> web.StreamResponse:
     held: list[bytes] = []
     held_bytes = 0
@@ -100,7 +97,7 @@ async def _relay_body(request: web.Request, ex: Exchange, status: int, headers: 
     return response
 
 
-async def _relay_stream(request: web.Request, ex: Exchange, status: int, headers: CIMultiDict,
+async def _relay_stream(request: web.Request, ex: Exchange, status: int, headers: multidict.CIMultiDict,
                         chunks: AsyncIterator[bytes]) -> web.StreamResponse:
     response = ex.response = web.StreamResponse(status=status)
     response.headers.extend(headers)

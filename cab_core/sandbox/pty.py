@@ -226,8 +226,6 @@ def final_screen(cast_path: Path, *, max_bytes: int = 128 * 1024) -> str:
     left on the screen is in its last output, and rendering must not take longer
     than the cell did.
     """
-    import pyte
-
     try:
         with open(cast_path, encoding="utf-8") as fh:
             header = json.loads(fh.readline())
@@ -246,7 +244,9 @@ def final_screen(cast_path: Path, *, max_bytes: int = 128 * 1024) -> str:
     text = "".join(kept)[-max_bytes:]
     width, height = header.get("width", COLS), header.get("height", ROWS)
     lines = _plain_screen(text, width, height)
-    if lines is None:
+    if lines is None:  # pyte (and wcwidth's tables) only for output that needs a terminal emulator
+        import pyte
+
         screen = pyte.Screen(width, height)
         pyte.Stream(screen).feed(text)
         lines = [line.rstrip() for line in screen.display]

@@ -54,7 +54,14 @@ def _summary(result: CellResult, folder: Path, worker: str = "") -> dict:
 
 
 class LocalExecutor:
-    """A pool of ``jobs`` threads sharing one Runner (the work itself is in subprocesses)."""
+    """A pool of ``jobs`` threads sharing one Runner (the work itself is in subprocesses).
+
+    A cell whose agent and tests are over and that is only writing its record lends its
+    slot to the next cell (:meth:`lent_slots`): the next one starts while the record is
+    flushed to disk, instead of after (issue 16: the time between cells).  At most
+    ``jobs`` cells run their agent or tests at once; the pool has a thread more per slot
+    for the records being written.
+    """
 
     name = "local"
 
@@ -62,20 +69,49 @@ class LocalExecutor:
         self.runner = runner
         self.slots = jobs
         self.owns_runner = False
-        self.pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cab-cell")
+        self.pool = ThreadPoolExecutor(max_workers=2 * jobs, thread_name_prefix="cab-cell")
+        self._changed = threading.Condition()
+        self._recording: set = set()
 
     def submit(self, opts: RunOptions):
         """Start a cell; returns a future of its summary."""
-        return self.pool.submit(self._run, opts)
+        token = object()
+        future = self.pool.submit(self._run, opts, token)
+        future.cab_token = token
+        future.add_done_callback(self._wake)
+        return future
 
-    def _run(self, opts: RunOptions) -> dict:
-        result, folder = self.runner.run_cell(opts)
+    def _run(self, opts: RunOptions, token: object) -> dict:
+        try:
+            result, folder = self.runner.run_cell(opts, on_recording=lambda: self._record_started(token))
+        finally:
+            with self._changed:
+                self._recording.discard(token)
         return _summary(result, folder, "local")
 
+    def _record_started(self, token: object) -> None:
+        with self._changed:
+            self._recording.add(token)
+            self._changed.notify_all()
+
+    def _wake(self, _future) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def lent_slots(self, handles: Sequence) -> int:
+        """How many of ``handles`` are only writing their record (their slots may start other cells)."""
+        with self._changed:
+            return sum(1 for h in handles if getattr(h, "cab_token", None) in self._recording and not h.done())
+
     def wait(self, handles: Sequence, timeout: float) -> list:
-        """The handles that are done, waiting at most ``timeout`` seconds for the first."""
-        done, _ = futures_wait(handles, timeout=timeout, return_when=FIRST_COMPLETED)
-        return list(done)
+        """The handles that are done, waiting at most ``timeout`` seconds for the first (or for a slot lent)."""
+        lent = self.lent_slots(handles)
+        with self._changed:
+            self._changed.wait_for(lambda: any(h.done() for h in handles) or self._lent(handles) > lent, timeout)
+        return [h for h in handles if h.done()]
+
+    def _lent(self, handles: Sequence) -> int:
+        return sum(1 for h in handles if getattr(h, "cab_token", None) in self._recording and not h.done())
 
     def result(self, handle) -> dict:
         """The cell summary of a finished handle (raises what the cell's thread raised)."""

@@ -30,7 +30,7 @@ import attrs
 from .. import serialization
 from ..errors import CabError
 from ..models import SCHEMA_VERSION, STATUS_OK, AxisScore, CellResult, FileChanges, ProcessResult, ScoreContext
-from ..results import CELL_FILE, atomic_write_text, iter_cell_dirs, read_cell
+from ..results import CELL_FILE, atomic_write_many, iter_cell_dirs, read_cell
 from ..scoring import OPTION_WEIGHTS, number, score_all
 
 NORMALISATION_FORMULA = (
@@ -135,6 +135,7 @@ def normalise(sweep_root: Path, registry, catalog, *, cache: Optional[ReadCache]
             continue
     refs = compute_references((r for _, _, r in loaded), registry)
     aggregates = {s.name for s in registry.scorers if s.aggregate}
+    changed: list[tuple[Path, CellResult, str]] = []
     for folder, raw, result in loaded:
         if result.status != STATUS_OK or not aggregates & set(result.scores):
             continue
@@ -146,10 +147,13 @@ def normalise(sweep_root: Path, registry, catalog, *, cache: Optional[ReadCache]
         plain = serialization.unstructure(scores)
         if plain != raw.get("scores"):
             new = attrs.evolve(result, scores=scores)
-            _replace_file(folder / CELL_FILE, _dumps(raw, plain, new))
-            cache[folder] = (stat_key(folder / CELL_FILE), new)
-            if rewritten is not None:
-                rewritten(folder, new)
+            changed.append((folder, new, _dumps(raw, plain, new)))
+    # Every changed cell.json replaced atomically, made durable together (one flush, not one per cell).
+    atomic_write_many([(folder / CELL_FILE, text) for folder, _, text in changed])
+    for folder, new, _ in changed:
+        cache[folder] = (stat_key(folder / CELL_FILE), new)
+        if rewritten is not None:
+            rewritten(folder, new)
     return refs
 
 
@@ -178,13 +182,6 @@ def _dumps(raw: dict, plain_scores: dict, result: CellResult) -> str:
 
 
 _CELL_FIELDS = [f.name for f in attrs.fields(CellResult)]
-
-
-def _replace_file(path: Path, text: str) -> None:
-    """Atomic replace that keeps the file's mode (mkstemp would make it 0600)."""
-    mode = path.stat().st_mode & 0o777
-    atomic_write_text(path, text)
-    path.chmod(mode)
 
 
 __all__ = ["NORMALISATION_FORMULA", "ReadCache", "compute_references", "normalise", "reference_scorers",

@@ -7,7 +7,6 @@ a second one abandons them (never half-written: resume picks them up).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import time
@@ -27,7 +26,7 @@ from ..secrets import Redactor
 from ..sandbox import localpool
 from .normalisation import NORMALISATION_FORMULA, normalise, stat_key
 from .spec import SweepSpec, cell_id_of, plan_cells, resolve_tasks, validate
-from .state import (MANIFEST_VERSION, _append_attempt, _end_torn_line, cell_state, cell_status, clean_stale,
+from .state import (MANIFEST_VERSION, _append_attempt, _end_torn_line, cell_state, clean_stale,
                     read_attempts, read_manifest, sweep_lock, write_manifest)
 
 @attrs.frozen(kw_only=True)
@@ -74,6 +73,10 @@ class SweepReport:
     elapsed_s: float
     interrupted: bool = False
     references: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The sweep's cell rows from the index as the run left it (what the leaderboard shows).
+    rows: Optional[list] = None
+    #: Cell files of the sweep the index could not read (left out of ``rows``).
+    unreadable: int = 0
 
 
 def _error_record(opts: RunOptions, error: str) -> CellResult:
@@ -108,6 +111,10 @@ class _Run:
     abandoned: bool = False
     #: the cells read as they finished, for normalisation not to parse them again
     read: dict = attrs.field(factory=dict)
+    #: the status of every published cell by cell id (``None``: not published), kept as cells end
+    statuses: dict = attrs.field(factory=dict)
+    #: finished cells that could not be put in the index as they ended (the close syncs then)
+    unindexed: int = 0
 
 
 def _plan(spec: SweepSpec, cells: list, results_root: Path, attempts: dict) -> _Run:
@@ -115,6 +122,7 @@ def _plan(spec: SweepSpec, cells: list, results_root: Path, attempts: dict) -> _
     state = _Run(spec=spec, cells=cells, attempts=attempts)
     for opts in cells:
         status, passed = cell_state(results_root, opts)
+        state.statuses[cell_id_of(opts).cell_id] = status
         if status == STATUS_OK:
             state.complete += 1
             state.passing += passed
@@ -158,18 +166,24 @@ def _finished_cell(state: _Run, executor, handle, sweep_root: Path, index, obser
     if not retrying:
         state.complete += 1
         state.passing += bool(outcome.passed)
+    state.statuses[cid] = outcome.status if outcome.path is not None else None
     if outcome.path is not None:
-        with contextlib.suppress(Exception):
+        try:
             key, result = stat_key(outcome.path / CELL_FILE), read_cell(outcome.path)
             state.read[outcome.path.resolve()] = (key, result)
-            index.upsert_cell(result, outcome.path)
+            index.get().upsert_cell(result, outcome.path)
+        except Exception:  # noqa: BLE001  (the close brings the index up to date from the files)
+            state.unindexed += 1
     observer.cell_finished(outcome, done=state.complete, total=len(state.cells), passing=state.passing,
                            retrying=retrying)
 
 
 def _refill(state: _Run, executor, finishing: int = 0) -> None:
-    """Submit cells while a slot is free (``finishing``: cells done but not yet recorded, whose slots are)."""
-    while state.todo and not state.stopping and len(state.inflight) - finishing < executor.slots:
+    """Submit cells while a slot is free (``finishing``: cells done but not yet recorded, whose slots are;
+    and the slots of cells only writing their record, which an executor may lend: ``lent_slots``)."""
+    lent = getattr(executor, "lent_slots", None)
+    while state.todo and not state.stopping and (
+            len(state.inflight) - finishing - (lent(list(state.inflight)) if lent else 0) < executor.slots):
         opts = state.todo.popleft()
         state.inflight[executor.submit(opts)] = opts
 
@@ -179,6 +193,7 @@ def _drive(state: _Run, executor, sweep_root: Path, index, observer: SweepObserv
     while (state.todo and not state.stopping) or state.inflight:
         try:
             _refill(state, executor)
+            index.get()  # opened while the first cells run, not before them (issue 16)
             done = executor.wait(list(state.inflight), poll_s)
             # The next cells start before the finished ones are recorded (read, indexed): the
             # bookkeeping overlaps their work instead of holding a free slot idle (issue 16).
@@ -218,7 +233,7 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
         manifest = _open_manifest(spec, sweep_root, task_ids, state)
         observer.started(sweep_id=spec.sweep_id, total=len(state.cells), complete=state.complete,
                          passing=state.passing, to_run=len(state.todo))
-        index = _index.ensure(results_root)
+        index = _SweepIndex(results_root, sweep_root)
         try:
             # more than one cell: each prepares the next one's local sandboxes while it verifies
             with localpool.ahead() if len(state.todo) > 1 else contextlib.nullcontext():
@@ -233,15 +248,25 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
     return report
 
 
-def _close(state: _Run, sweep_root: Path, results_root: Path, registry, catalog, index, manifest: dict,
-           t0: float) -> SweepReport:
-    """Normalise, sync the index, finish the manifest's run entry; the report."""
+def _close(state: _Run, sweep_root: Path, results_root: Path, registry, catalog, index: "_SweepIndex",
+           manifest: dict, t0: float) -> SweepReport:
+    """Normalise, finish the manifest's run entry, leave the index up to date; the report.
+
+    The work is in proportion to what changed: every cell of this run went into the index
+    as it ended (the index is read whole only if one could not), the statuses are the
+    ones kept as cells ended, and the leaderboard's rows come from the open index.
+    """
+    idx = index.get()
     references = {}
-    if not state.stopping:  # a rewritten cell goes into the index as it is written, not read back by sync
+    settled = _settled_references(state, manifest)
+    if settled is not None:  # nothing ran since the sweep was last normalised whole: nothing to redo
+        references = settled
+    elif not state.stopping:  # a rewritten cell goes into the index as it is written, not read back by sync
         references = normalise(sweep_root, registry, catalog, cache=state.read,
-                               rewritten=lambda folder, result: index.upsert_cell(result, folder, commit=False))
-    index.sync(sweep_root)
-    statuses = [cell_status(results_root, o) for o in state.cells]
+                               rewritten=lambda folder, result: idx.upsert_cell(result, folder, commit=False))
+    if state.unindexed:
+        index.unreadable = idx.sync(sweep_root)["unreadable"]
+    statuses = [state.statuses.get(cell_id_of(o).cell_id) for o in state.cells]
     report = SweepReport(
         sweep_id=state.spec.sweep_id, root=sweep_root, total=len(state.cells), skipped=state.skipped, ran=state.ran,
         retried=state.retried, passing=state.passing,
@@ -257,9 +282,50 @@ def _close(state: _Run, sweep_root: Path, results_root: Path, registry, catalog,
     if not state.stopping:
         manifest["normalisation"] = {"formula": NORMALISATION_FORMULA, "references": references}
     write_manifest(sweep_root, manifest)
-    index.upsert_sweep(state.spec.sweep_id, manifest)
+    idx.upsert_sweep(state.spec.sweep_id, manifest)
+    rows = idx.rows(state.spec.sweep_id)
     index.close()
-    return report
+    return attrs.evolve(report, rows=rows, unreadable=index.unreadable)
+
+
+def _settled_references(state: _Run, manifest: dict) -> Optional[dict]:
+    """The references of the last normalisation when no cell ran since it (else ``None``: normalise).
+
+    A run that ran nothing leaves the sweep's cells as the previous run left them; if that
+    run finished (an interrupted one skips normalisation), its references still hold.
+    """
+    runs = manifest.get("runs") or []
+    settled = manifest.get("normalisation")
+    if state.ran or state.stopping or len(runs) < 2 or not isinstance(settled, dict):
+        return None
+    if runs[-2].get("status") != "finished" or settled.get("formula") != NORMALISATION_FORMULA:
+        return None
+    return settled.get("references") if isinstance(settled.get("references"), dict) else None
+
+
+class _SweepIndex:
+    """The results index of a sweep, opened on first use and then brought up to date with the sweep's folder.
+
+    :func:`_drive` opens it once the first cells are submitted, so its rebuild or catch-up
+    (cells a killed coordinator published but did not index) runs beside them rather than
+    before them (issue 16: start-up).
+    """
+
+    def __init__(self, results_root: Path, sweep_root: Path):
+        self.results_root, self.sweep_root = results_root, sweep_root
+        self.unreadable = 0
+        self._index: Optional[_index.Index] = None
+
+    def get(self) -> _index.Index:
+        if self._index is None:
+            self._index = _index.ensure(self.results_root)
+            self.unreadable = self._index.sync(self.sweep_root)["unreadable"]
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
 
 
 def _outcome(executor, handle, opts: RunOptions) -> CellOutcome:

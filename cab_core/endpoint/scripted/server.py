@@ -19,16 +19,13 @@ or stream shape.  Every answer carries an honest usage estimated by
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 import threading
 from collections import deque
 from typing import Iterable, Optional
 
-from aiohttp import web
-
-from ...aioserver import BackgroundServer
+from ...aioserver import BackgroundServer, asyncio, web  # imported when a client first connects (issue 16)
 from ..gemini import ROUTE as GEMINI_ROUTE
 from .planning import BEHAVIOURS, FAULTS, MODEL_PREFIX, Reply, ScriptContext, behaviour_of, plan_reply, usage_for
 from .render import DIALECTS, Dialect
