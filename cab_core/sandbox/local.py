@@ -103,6 +103,7 @@ class LocalSession:
         self.workdir = Path(workdir) if workdir is not None else None
         self._prebuilt.update(localpool.claim(self.workdir) if self.bwrap and not full_root else {})
         self._prepared = False  # a slot for the next cell was asked for
+        self._next_slot: Optional[list] = None  # ... and is built once the next command has started
         self._verify_shapes: list[tuple] = []  # what prewarm built, to build it again for the next cell
 
     @property
@@ -379,6 +380,9 @@ class LocalSession:
                 relay.attach(child)
             for pre in list(self._prebuilt.values()):
                 pre.begin()
+            if self._next_slot is not None:  # the agent is done and the tests have started: the next cell's turn
+                shapes, self._next_slot = self._next_slot, None
+                localpool.prepare(shapes, self.workdir.parent)
         return started
 
     def _run_prebuilt(self, pre: "prebuilt.Prebuilt", argv: Sequence[str], *, cwd: Path, env: dict, timeout: float,
@@ -413,14 +417,15 @@ class LocalSession:
     def _prepare_next(self, argv: Sequence[str], env: dict, writable: list[Path], *, terminal: bool,
                       relay: bool) -> None:
         """In a sweep, once the agent's command has ended: the next cell's sandboxes, shaped like this
-        cell's (the agent's, the verify step's), built ahead in a slot (see :mod:`.localpool`)."""
+        cell's (the agent's, the verify step's), to build ahead in a slot (see :mod:`.localpool`) once
+        the next command (the tests) has started: nothing competes with the diff, nor with the agent."""
         if self._prepared or not localpool.enabled() or not self.bwrap or self.full_root:
             return
         self._prepared = True
         if self._proxied(False) and not relay:
             return  # its calls went through the in-sandbox forwarder: nothing built ahead relays that way
         shapes = [(self.workdir, writable, env, argv, (terminal, relay)), *self._verify_shapes]
-        localpool.prepare([functools.partial(self._build_moved, *shape) for shape in shapes], self.workdir.parent)
+        self._next_slot = [functools.partial(self._build_moved, *shape) for shape in shapes]
 
     def _build_moved(self, cwd: Path, writable: list[Path], env: dict, argv: Sequence[str], kind: Optional[tuple],
                      old: str, new: str) -> tuple[str, "prebuilt.Prebuilt"]:
