@@ -52,6 +52,7 @@ def _built_ahead(cell) -> int:
     return next(s.attrs.get("built_ahead", 0) for s in cell.spans if s.kind == "cleanup")
 
 
+@pytest.mark.slow  # a sweep of real cells
 def test_the_next_cells_sandboxes_are_built_ahead_and_show_the_agent_exactly_a_fresh_ones_view(cab, tmp_path):
     cells = _sweep(cab, tmp_path, PROBE)
     assert [_built_ahead(c) for c, _ in cells] == [1, 2, 2]  # the verify step's always; the agent's from the 2nd cell on
@@ -65,6 +66,7 @@ def test_the_next_cells_sandboxes_are_built_ahead_and_show_the_agent_exactly_a_f
     assert len(roots) == 3 and not any(root.exists() for root in roots)
 
 
+@pytest.mark.slow  # a sweep of real cells
 def test_a_cell_of_another_shape_builds_its_own(cab, tmp_path):
     # two tasks alternate: a slot made for one task's shape serves the other only if its sandbox is the same
     cells = _sweep(cab, tmp_path, "pwd; ls /run", trials=2, tasks="polyglot/python-slugify,polyglot/python-csv-line")
@@ -73,6 +75,7 @@ def test_a_cell_of_another_shape_builds_its_own(cab, tmp_path):
         assert (folder / "agent_output.txt").read_text().startswith(cell.spans[0].attrs["workdir"])
 
 
+@pytest.mark.slow  # a sweep of real cells
 def test_the_cell_that_built_a_slot_cannot_reach_it(cab, tmp_path):
     # The agent runs again in the verify step (its code is tested): there, look for the next cell's root,
     # the waiting sandboxes' FIFOs and processes: it sees its own root and processes only.

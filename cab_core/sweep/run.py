@@ -7,6 +7,7 @@ a second one abandons them (never half-written: resume picks them up).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
