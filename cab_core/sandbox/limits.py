@@ -130,7 +130,9 @@ class Watch:
 
     def __init__(self, disk: DiskWatch, cgroup: CellCgroup, *, interval: float = 0.25):
         self.disk, self.cgroup, self.interval = disk, cgroup, interval
-        self._next = 0.0
+        # nothing can have been breached before the command ran: the first look is an interval in
+        # (a command that ends sooner is looked at once it has, with ``force``)
+        self._next = time.monotonic() + interval
 
     def __call__(self, force: bool = False) -> Optional[str]:
         now = time.monotonic()
