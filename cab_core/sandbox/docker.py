@@ -57,7 +57,7 @@ from .. import images
 from ..errors import CabError, InfraError
 from ..models import ProcessResult, Sandbox
 from ..plugins import hookimpl
-from . import dockerpool, standby
+from . import dockerevents, dockerpool, procs, standby
 from .dockerfollow import follow
 from .dockerpool import settle  # noqa: F401  (re-exported: background removals, waited for)
 from .limits import DEFAULT_MEMORY, DiskWatch, Limits, human, parse_count, parse_size  # noqa: F401 (re-exported)
@@ -112,6 +112,7 @@ class DockerSession:
         # One client for the process (connecting costs a few tens of ms a cell); never closed by a session.
         self._close_client = docker_client is not None
         self.client = docker_client or dockerpool.client()
+        self._ends = dockerevents.ends(self.client)  # exit codes as the daemon announces them
         self.image = image or images.DEFAULT_IMAGE
         self.image_id, self.image_path = self._inspect_image(self.image)
         self.proxy_socket = Path(proxy_socket) if proxy_socket else None
@@ -271,6 +272,8 @@ class DockerSession:
             raise CabError("the docker sandbox never gives a command a network")
         spec = self.container_spec(argv, cwd=cwd, env=env, timeout=timeout, writable=writable, marker=marker)
         proxied = RELAY in spec["command"]
+        if marker:  # every process of the command is in the container's PID namespace: it ends with it
+            procs.note_launch(marker, contained=True)
         waiting = self._waiting_for(spec, proxied)
         folders = [m["Source"] for m in spec["mounts"] if not m["ReadOnly"]]
         result = self._attach_and_wait(waiting.container, timeout, cast_path, output_cap or DEFAULT_OUTPUT_CAP,
@@ -307,7 +310,7 @@ class DockerSession:
                        self.pids, self.memory)
         # The next command's container starts while this one runs.
         return follow(container, prestarted, timeout=timeout, cast_path=cast_path, output_cap=output_cap, term=term,
-                      watch=watch, memory=self.memory, running=self._begin_standbys)
+                      watch=watch, memory=self.memory, running=self._begin_standbys, ends=self._ends)
 
     # ------------------------------------------------------------------ containers made ahead
     def prewarm(self, *, cwd: Path, writable: Sequence[Path] = (), timeout: float, wait_s: float,
@@ -323,13 +326,9 @@ class DockerSession:
                                    proxied=False)
         key = standby.fingerprint(spec)
         self._verify_template = (spec, False)
-        job: dict = {"standby": None, "key": key}
         if self._slot is not None and self._slot.has(key):
-            job["standby"] = self._slot.get(key)  # made while the last cell ran: no thread to begin
-            job["thread"] = threading.Thread(target=lambda: None, name="cab-docker-standby", daemon=True)
-            job["thread"].start()
-            self._standbys.append(job)
-            return
+            return  # made (or being made) while the last cell ran: the command takes it from the slot
+        job: dict = {"standby": None, "key": key}
 
         def make() -> None:
             try:
