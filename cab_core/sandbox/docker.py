@@ -9,7 +9,10 @@ Unix socket: a ``docker`` CLI process per call would cost more than the call).  
 command is handed to a container started ahead and waiting for it (:mod:`.standby`):
 made while something else ran when one with exactly the command's configuration is
 there (the verify step's while the agent runs, the next cell's while this cell runs:
-:mod:`.dockerpool`), else on the spot; removal happens in the background.
+:mod:`.dockerpool`), else on the spot; its exit code is the one the daemon announces
+(:mod:`.dockerevents`: no ``wait`` and inspect after each command); removal happens in
+the background.  A command's processes all end with its container (the kernel kills
+its PID namespace), so no scan of ``/proc`` for the cell's marker follows it.
 
 - network mode ``none`` (only a loopback; never a bridge): the recording proxy is
   reached through its Unix socket (hard-linked into the container's own read-only
@@ -275,9 +278,13 @@ class DockerSession:
         if marker:  # every process of the command is in the container's PID namespace: it ends with it
             procs.note_launch(marker, contained=True)
         waiting = self._waiting_for(spec, proxied)
-        folders = [m["Source"] for m in spec["mounts"] if not m["ReadOnly"]]
-        result = self._attach_and_wait(waiting.container, timeout, cast_path, output_cap or DEFAULT_OUTPUT_CAP,
-                                       env.get("TERM", "xterm"), folders, prestarted=(waiting.chunks, waiting.reader))
+        folders = [Path(m["Source"]) for m in spec["mounts"] if not m["ReadOnly"]]
+        watch = _Watch(waiting.container.id, DiskWatch(folders, self.limits.disk, files=self.limits.files),
+                       self.pids, self.memory)
+        # Followed to its end (the next command's container starts while this one runs).
+        result = follow(waiting.container, (waiting.chunks, waiting.reader), timeout=timeout, cast_path=cast_path,
+                        output_cap=output_cap or DEFAULT_OUTPUT_CAP, term=env.get("TERM", "xterm"), watch=watch,
+                        memory=self.memory, running=self._begin_standbys, ends=self._ends)
         self._prepare_next(spec, proxied)  # the next cell's containers start while this cell verifies
         if result.timed_out or result.error:
             _remove(waiting.container)  # killed: gone before the cell goes on (others go when the session closes)
@@ -302,15 +309,6 @@ class DockerSession:
             raise InfraError(f"docker: a new container of {self.image} ended before its command was handed over")
         return waiting
 
-
-    def _attach_and_wait(self, container, timeout: float, cast_path: Optional[Path], output_cap: int,
-                         term: str, folders: Sequence[str], prestarted) -> ProcessResult:
-        """Follow ``container`` (its command just handed over; ``prestarted``: its output queue and reader) to its end."""
-        watch = _Watch(container.id, DiskWatch([Path(f) for f in folders], self.limits.disk, files=self.limits.files),
-                       self.pids, self.memory)
-        # The next command's container starts while this one runs.
-        return follow(container, prestarted, timeout=timeout, cast_path=cast_path, output_cap=output_cap, term=term,
-                      watch=watch, memory=self.memory, running=self._begin_standbys, ends=self._ends)
 
     # ------------------------------------------------------------------ containers made ahead
     def prewarm(self, *, cwd: Path, writable: Sequence[Path] = (), timeout: float, wait_s: float,

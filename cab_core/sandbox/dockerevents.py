@@ -18,6 +18,7 @@ event is a shortcut, never the only way to an exit code.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -40,6 +41,7 @@ class Ends:
         self._oom: OrderedDict[str, bool] = OrderedDict()
         self._stream = None
         self.alive = False
+        self.pid = os.getpid()  # a forked child has no reader thread: it starts its own
         self._ready = threading.Event()
         threading.Thread(target=self._read, name="cab-docker-events", daemon=True).start()
         self._ready.wait(10)  # the stream is open (or failed) before this session's commands can end
@@ -119,7 +121,7 @@ def ends(client) -> Optional[Ends]:
     """The client's event reader (started on first use; restarted if its stream broke); None if it cannot read events."""
     with _lock:
         found = getattr(client, "_cab_ends", None)
-        if found is None or not found.alive:
+        if found is None or not found.alive or found.pid != os.getpid():
             if not hasattr(client, "events"):
                 return None
             found = Ends(client)
