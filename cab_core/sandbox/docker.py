@@ -299,6 +299,9 @@ class DockerSession:
             self._used.append(waiting)
             if waiting.go(**handed):
                 return waiting
+        # None was made ahead: the later commands' are made beside this one (the daemon makes two at
+        # once in little more than the time of one), not after it.
+        self._begin_standbys()
         try:  # near the proxy's socket: the hard link to it cannot cross file systems
             waiting = standby.make(self.client, spec, proxied=proxied,
                                    near=self.proxy_socket.parent if proxied else None)
@@ -334,8 +337,8 @@ class DockerSession:
             except Exception:
                 pass
 
-        # Started once the next command's own container has started (so the two do not queue at the
-        # daemon together), or when a command asks for it.
+        # Started with the next command (beside its own container when that is made on the spot), or
+        # when a command asks for it.
         job["thread"] = threading.Thread(target=make, name="cab-docker-standby", daemon=True)
         self._standbys.append(job)
 
