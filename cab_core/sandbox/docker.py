@@ -383,6 +383,8 @@ class DockerSession:
             if job.get("standby") is not None and job["standby"] not in self._used:
                 waiting.append(job["standby"])
         self._standbys = []
+        if self._close_client and self._ends is not None:
+            self._ends.close()  # the client is the caller's, closed with the session: so is its event stream
         dockerpool.reap_session(self.client, self.session_id, [*self._used, *waiting], self._slot,
                                 close_client=self._close_client)
         self._slot = None
