@@ -223,6 +223,9 @@ def test_without_an_announcement_the_daemon_is_asked(dc, tmp_path, counted):  # 
         def oom_killed(self, container_id):
             return False
 
+        def close(self):
+            pass
+
     try:
         for ends in (None, Missed()):
             s._ends = ends
