@@ -363,7 +363,8 @@ def test_a_container_past_its_timeout_is_killed_and_removed(dc, make_runner, tmp
     assert result.timed_out and result.exit_code is None
     span = next(s for s in result.spans if s.kind == "container")
     assert span.attrs["timed_out"] is True
-    assert cab_containers(dc) == []
+    left = cab_containers(dc)
+    assert left == [], [(c.attrs["Config"]["Labels"], c.attrs["Config"]["Cmd"], c.status, c.attrs["Mounts"]) for c in left]
     assert subprocess.run(["pgrep", "-f", nap], capture_output=True).stdout == b""
 
     # The same through a session: every process in the container is counted as killed.

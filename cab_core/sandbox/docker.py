@@ -9,7 +9,10 @@ Unix socket: a ``docker`` CLI process per call would cost more than the call).  
 command is handed to a container started ahead and waiting for it (:mod:`.standby`):
 made while something else ran when one with exactly the command's configuration is
 there (the verify step's while the agent runs, the next cell's while this cell runs:
-:mod:`.dockerpool`), else on the spot; removal happens in the background.
+:mod:`.dockerpool`), else on the spot; its exit code is the one the daemon announces
+(:mod:`.dockerevents`: no ``wait`` and inspect after each command); removal happens in
+the background.  A command's processes all end with its container (the kernel kills
+its PID namespace), so no scan of ``/proc`` for the cell's marker follows it.
 
 - network mode ``none`` (only a loopback; never a bridge): the recording proxy is
   reached through its Unix socket (hard-linked into the container's own read-only
@@ -57,7 +60,7 @@ from .. import images
 from ..errors import CabError, InfraError
 from ..models import ProcessResult, Sandbox
 from ..plugins import hookimpl
-from . import dockerpool, standby
+from . import dockerevents, dockerpool, procs, standby
 from .dockerfollow import follow
 from .dockerpool import settle  # noqa: F401  (re-exported: background removals, waited for)
 from .limits import DEFAULT_MEMORY, DiskWatch, Limits, human, parse_count, parse_size  # noqa: F401 (re-exported)
@@ -112,6 +115,7 @@ class DockerSession:
         # One client for the process (connecting costs a few tens of ms a cell); never closed by a session.
         self._close_client = docker_client is not None
         self.client = docker_client or dockerpool.client()
+        self._ends = dockerevents.ends(self.client)  # exit codes as the daemon announces them
         self.image = image or images.DEFAULT_IMAGE
         self.image_id, self.image_path = self._inspect_image(self.image)
         self.proxy_socket = Path(proxy_socket) if proxy_socket else None
@@ -271,10 +275,16 @@ class DockerSession:
             raise CabError("the docker sandbox never gives a command a network")
         spec = self.container_spec(argv, cwd=cwd, env=env, timeout=timeout, writable=writable, marker=marker)
         proxied = RELAY in spec["command"]
+        if marker:  # every process of the command is in the container's PID namespace: it ends with it
+            procs.note_launch(marker, contained=True)
         waiting = self._waiting_for(spec, proxied)
-        folders = [m["Source"] for m in spec["mounts"] if not m["ReadOnly"]]
-        result = self._attach_and_wait(waiting.container, timeout, cast_path, output_cap or DEFAULT_OUTPUT_CAP,
-                                       env.get("TERM", "xterm"), folders, prestarted=(waiting.chunks, waiting.reader))
+        folders = [Path(m["Source"]) for m in spec["mounts"] if not m["ReadOnly"]]
+        watch = _Watch(waiting.container.id, DiskWatch(folders, self.limits.disk, files=self.limits.files),
+                       self.pids, self.memory)
+        # Followed to its end (the next command's container starts while this one runs).
+        result = follow(waiting.container, (waiting.chunks, waiting.reader), timeout=timeout, cast_path=cast_path,
+                        output_cap=output_cap or DEFAULT_OUTPUT_CAP, term=env.get("TERM", "xterm"), watch=watch,
+                        memory=self.memory, running=self._begin_standbys, ends=self._ends)
         self._prepare_next(spec, proxied)  # the next cell's containers start while this cell verifies
         if result.timed_out or result.error:
             _remove(waiting.container)  # killed: gone before the cell goes on (others go when the session closes)
@@ -289,6 +299,9 @@ class DockerSession:
             self._used.append(waiting)
             if waiting.go(**handed):
                 return waiting
+        # None was made ahead: the later commands' are made beside this one (the daemon makes two at
+        # once in little more than the time of one), not after it.
+        self._begin_standbys()
         try:  # near the proxy's socket: the hard link to it cannot cross file systems
             waiting = standby.make(self.client, spec, proxied=proxied,
                                    near=self.proxy_socket.parent if proxied else None)
@@ -299,15 +312,6 @@ class DockerSession:
             raise InfraError(f"docker: a new container of {self.image} ended before its command was handed over")
         return waiting
 
-
-    def _attach_and_wait(self, container, timeout: float, cast_path: Optional[Path], output_cap: int,
-                         term: str, folders: Sequence[str], prestarted) -> ProcessResult:
-        """Follow ``container`` (its command just handed over; ``prestarted``: its output queue and reader) to its end."""
-        watch = _Watch(container.id, DiskWatch([Path(f) for f in folders], self.limits.disk, files=self.limits.files),
-                       self.pids, self.memory)
-        # The next command's container starts while this one runs.
-        return follow(container, prestarted, timeout=timeout, cast_path=cast_path, output_cap=output_cap, term=term,
-                      watch=watch, memory=self.memory, running=self._begin_standbys)
 
     # ------------------------------------------------------------------ containers made ahead
     def prewarm(self, *, cwd: Path, writable: Sequence[Path] = (), timeout: float, wait_s: float,
@@ -323,13 +327,9 @@ class DockerSession:
                                    proxied=False)
         key = standby.fingerprint(spec)
         self._verify_template = (spec, False)
-        job: dict = {"standby": None, "key": key}
         if self._slot is not None and self._slot.has(key):
-            job["standby"] = self._slot.get(key)  # made while the last cell ran: no thread to begin
-            job["thread"] = threading.Thread(target=lambda: None, name="cab-docker-standby", daemon=True)
-            job["thread"].start()
-            self._standbys.append(job)
-            return
+            return  # made (or being made) while the last cell ran: the command takes it from the slot
+        job: dict = {"standby": None, "key": key}
 
         def make() -> None:
             try:
@@ -337,8 +337,8 @@ class DockerSession:
             except Exception:
                 pass
 
-        # Started once the next command's own container has started (so the two do not queue at the
-        # daemon together), or when a command asks for it.
+        # Started with the next command (beside its own container when that is made on the spot), or
+        # when a command asks for it.
         job["thread"] = threading.Thread(target=make, name="cab-docker-standby", daemon=True)
         self._standbys.append(job)
 
@@ -383,6 +383,8 @@ class DockerSession:
             if job.get("standby") is not None and job["standby"] not in self._used:
                 waiting.append(job["standby"])
         self._standbys = []
+        if self._close_client and self._ends is not None:
+            self._ends.close()  # the client is the caller's, closed with the session: so is its event stream
         dockerpool.reap_session(self.client, self.session_id, [*self._used, *waiting], self._slot,
                                 close_client=self._close_client)
         self._slot = None

@@ -22,8 +22,11 @@ from .pty import TAIL_BYTES, CastWriter, output_text
 
 
 def follow(container, prestarted, *, timeout: float, cast_path: Optional[Path], output_cap: int, term: str,
-           watch, memory: int, running: Callable[[], None] = lambda: None) -> ProcessResult:
-    """Follow ``container`` (``prestarted``: its output queue and reader) to its end; ``running`` is called once it runs."""
+           watch, memory: int, running: Callable[[], None] = lambda: None, ends=None) -> ProcessResult:
+    """Follow ``container`` (``prestarted``: its output queue and reader) to its end; ``running`` is called once it runs.
+
+    ``ends``: the client's :class:`.dockerevents.Ends`, which learns the exit code sooner than ``wait``.
+    """
     chunks, reader = prestarted  # attached before it started (log replayed): no output is lost
     cast = CastWriter(cast_path, env={"TERM": term, "SHELL": "/bin/sh"}) if cast_path else None
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -55,13 +58,15 @@ def follow(container, prestarted, *, timeout: float, cast_path: Optional[Path], 
             tail += chunk
             if len(tail) > 2 * TAIL_BYTES:  # trimmed in batches, not on every read
                 del tail[: len(tail) - TAIL_BYTES]
-        exit_code = None
+        exit_code = announced = None
         if not timed_out and not breach:
             # The terminal closed; the command may still be running (it closed its output).
-            try:
-                exit_code = container.wait(timeout=max(deadline - time.monotonic(), 1))["StatusCode"]
-            except Exception:
-                timed_out = True
+            announced = exit_code = ends.exit_code(container.id) if ends is not None else None
+            if exit_code is None:
+                try:
+                    exit_code = container.wait(timeout=max(deadline - time.monotonic(), 1))["StatusCode"]
+                except Exception:
+                    timed_out = True
         if timed_out or breach:
             killed = _kill(container)
     finally:
@@ -70,7 +75,11 @@ def follow(container, prestarted, *, timeout: float, cast_path: Optional[Path], 
             cast.close()
     duration_ms = (time.monotonic() - start) * 1000
     reader.join(timeout=5)
-    state = _state(container)
+    state = {}
+    if announced is None or announced == 128 + 9 or ends.oom_killed(container.id):
+        # Asked only when the answer may differ from what was announced: an inspect waits for
+        # the daemon's whole clean-up after the end (a SIGKILL may be the kernel's out-of-memory one).
+        state = _state(container)
     active_ms = None  # the container started before its command: the command's run began at the hand-over
     if not timed_out:
         breach = breach or watch(force=True)

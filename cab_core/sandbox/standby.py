@@ -68,6 +68,8 @@ class Standby:
         """Hand over the command; False when the container no longer waits (or the proxy cannot be linked)."""
         if self.used or _identities(self.identities) != self.identities:
             return False  # used, or a folder it mounted was replaced since (renamed over): it would see the old one
+        if (proxy_socket is not None) != (self.folder / "forwarder.py").exists():
+            return False  # made for a command that reaches the proxy (or not): a fresh one is made as this command's
         if proxy_socket is not None and not link_proxy(self.folder, proxy_socket):
             return False
         script = exec_script(command, env={**DOCKER_ENV, **env}, cwd=workdir)
