@@ -32,7 +32,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from . import serialization
 from .errors import CabError
@@ -208,12 +208,15 @@ class CellWriter:
         if masked != text or total > cap:
             self._write(name, masked)
 
-    def publish(self, result: CellResult) -> Path:
-        """Write cell.json last (synced) and move the folder into place in one step."""
+    def publish(self, result: CellResult, *, before_sync: Optional[Callable[[], None]] = None) -> Path:
+        """Write cell.json last (synced) and move the folder into place in one step (``before_sync()``:
+        called once everything is written, before the wait for the disk)."""
         text = self.published_text = self.redact(serialization.dumps(result))
         try:
             with open(self.staging / CELL_FILE, "w", encoding="utf-8") as fh:
                 fh.write(text)
+            if before_sync is not None:
+                before_sync()
             # Everything on disk before the folder is moved into place: one syncfs(2) of the
             # results' file system (one journal commit) where there is one, else each file.
             if not _syncfs(self.staging):

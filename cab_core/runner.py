@@ -87,8 +87,9 @@ class Runner:
     def run_cell(self, opts: RunOptions, *, on_recording=None) -> tuple[CellResult, Path]:
         """Run one cell and write it; returns the record and its folder.
 
-        ``on_recording()`` is called once the cell is over and only its record remains to be
-        written (a sweep lends the cell's slot to the next cell then: issue 16).
+        ``on_recording()`` is called once the cell is over and its record written, only the wait for
+        the disk left (a sweep lends the cell's slot to the next cell then: issue 16; the record's
+        own work would compete with the next cell's start).
         """
         cell = CellId(sweep=opts.sweep_id, adapter=opts.adapter, model=opts.model, task=opts.task, trial=opts.trial)
         # Resolve names first: a typo is the user's error, not a cell.
@@ -250,13 +251,17 @@ class Runner:
                 procs.forget(state.marker)
                 if ws is not None:
                     ws.close()
-        if on_recording is not None:
-            on_recording()
         result = self._record(state, opts, tracer, writer)
-        path = writer.publish(result)
-        masked = serialization.loads(writer.published_text, CellResult)  # the record as written: redacted
-        self.registry.notify("cab_cell_finished", result=masked, path=path)
-        return masked, path
+        written: list[CellResult] = []
+
+        def syncing() -> None:  # only the disk's work is left: the next cell may start beside it
+            written.append(serialization.loads(writer.published_text, CellResult))  # as written: redacted
+            if on_recording is not None:
+                on_recording()
+
+        path = writer.publish(result, before_sync=syncing)
+        self.registry.notify("cab_cell_finished", result=written[0], path=path)
+        return written[0], path
 
     # ------------------------------------------------------------------ pieces
     def _start_proxy(self, opts: RunOptions, task: Task, ws: CellWorkspace, api_key: str, redact: Redactor, replay=None,
