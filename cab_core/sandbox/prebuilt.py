@@ -149,6 +149,12 @@ class Prebuilt:
         self.release()
 
     def release(self) -> None:
-        """Remove the FIFO's folder (the waiting shell has read its command and closed the FIFO)."""
-        shutil.rmtree(self.ctl, ignore_errors=True)
+        """Remove the FIFO's folder (the waiting shell has read its command and closed the FIFO): renamed
+        away now, deleted in the background (off the command's start)."""
+        from ..workspace import trash
 
+        trash.discard(self.ctl, _remove)
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
