@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from . import standby
+from . import slots, standby
 
 LABEL_POOL = "cab.pool"
 _lock = threading.Lock()
@@ -118,25 +118,14 @@ def reserve_root() -> Optional[Path]:
         return None
     with _lock:
         _forked()
-        slot = _ready.pop(0) if _ready else None
-        now = time.monotonic()
-        for key, old in list(_reserved.items()):  # taken by a cell that never opened a session
-            if old.taken_at is not None and now - old.taken_at > 3600:
-                _reserved.pop(key).discard()
-        if slot is None:
-            return None
-        slot.taken_at = now
-        _reserved[str(slot.root)] = slot
-    return slot.root
+        return slots.reserve(_ready, _reserved)
 
 
 def claim(workdir: Optional[Path]) -> Optional[Slot]:
     """The slot prepared for the cell whose work folder is ``workdir``, if any (only once)."""
-    if workdir is None:
-        return None
     with _lock:
         _forked()
-        return _reserved.pop(str(Path(workdir).parent), None)
+        return slots.claim(_reserved, workdir)
 
 
 def prepare(templates: list[tuple[dict, bool]], old_root: Path) -> None:
@@ -230,8 +219,8 @@ def prepared_roots() -> list[Path]:
 def waiting_ids() -> set[str]:
     """IDs of the containers prepared for cells not yet opened (they wait; nothing ran in them)."""
     with _lock:
-        slots = [*_ready, *_reserved.values()]
-    return {w.container.id for slot in slots for w in slot.standbys if w is not None}
+        prepared = [*_ready, *_reserved.values()]
+    return {w.container.id for slot in prepared for w in slot.standbys if w is not None}
 
 
 def settle(timeout: float = 60) -> None:
@@ -249,14 +238,7 @@ def settle(timeout: float = 60) -> None:
 @atexit.register
 def discard_all() -> None:
     """Remove every prepared slot's containers (and an untaken slot's root); wait for removals."""
-    with _lock:
-        if _pid != os.getpid():
-            return
-        ready, reserved = list(_ready), list(_reserved.values())
-        _ready.clear()
-        _reserved.clear()
-    for slot in [*ready, *reserved]:
-        slot.discard()
+    ready = slots.discard_every(_lock, _ready, _reserved, _pid)
     settle(120)
     for slot in ready:  # a reserved slot's root is its cell's workspace (removed with it)
         shutil.rmtree(slot.root, ignore_errors=True)

@@ -38,9 +38,10 @@ import os
 import shutil
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Callable, Iterator, Optional
+
+from . import slots
 
 _lock = threading.Lock()
 _ready: list["Slot"] = []  # prepared, no cell yet
@@ -95,25 +96,14 @@ def reserve_root() -> Optional[Path]:
     """The root of a prepared slot for the cell about to start (None: none, make your own)."""
     with _lock:
         _forked()
-        slot = _ready.pop(0) if _ready else None
-        now = time.monotonic()
-        for key, old in list(_reserved.items()):  # taken by a cell that never opened a session
-            if old.taken_at is not None and now - old.taken_at > 3600:
-                _reserved.pop(key).discard()
-        if slot is None:
-            return None
-        slot.taken_at = now
-        _reserved[str(slot.root)] = slot
-    return slot.root
+        return slots.reserve(_ready, _reserved)
 
 
 def claim(workdir: Optional[Path]) -> dict:
     """The sandboxes built for the cell whose work folder is ``workdir``, by folder (only once)."""
-    if workdir is None:
-        return {}
     with _lock:
         _forked()
-        slot = _reserved.pop(str(Path(workdir).parent), None)
+        slot = slots.claim(_reserved, workdir)
     return dict(slot.sandboxes) if slot is not None else {}
 
 
@@ -160,13 +150,6 @@ def prepared_roots() -> list[Path]:
 @atexit.register
 def discard_all() -> None:
     """Kill every prepared slot's sandboxes; remove an untaken slot's root."""
-    with _lock:
-        if _pid != os.getpid():
-            return
-        ready, reserved = list(_ready), list(_reserved.values())
-        _ready.clear()
-        _reserved.clear()
-    for slot in [*ready, *reserved]:
-        slot.discard()
+    ready = slots.discard_every(_lock, _ready, _reserved, _pid)
     for slot in ready:  # a reserved slot's root is its cell's workspace (removed with it)
         shutil.rmtree(slot.root, ignore_errors=True)
