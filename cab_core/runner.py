@@ -298,6 +298,10 @@ class Runner:
                                                    str(agents_dir()): "$AGENTS"},
                                volatile=self.registry.adapters.get(opts.adapter).replay_volatile)
         proxy.start()
+        if self.registry.adapters.get(opts.adapter).calls_model:  # its first call never waits on the harness's
+            proxy.serve_now()                                      # own start (see Adapter.calls_model)
+            if token is not None:
+                self.model_server().serve_now()
         return proxy, token, proxy.base_url
 
     def _hidden_paths(self, task: Task, opts: RunOptions) -> list[Path]:

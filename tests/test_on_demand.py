@@ -187,3 +187,26 @@ def test_a_server_can_be_started_at_once_when_a_client_is_sure_to_come():
     finally:
         server.stop()
     assert not server.running
+
+
+@pytest.mark.parametrize("adapter, serving", [("mini", True), ("pi", True), ("command", False)])
+def test_an_agent_that_calls_the_model_finds_the_proxy_serving_before_it_starts(builtin_registry, builtin_catalog,
+                                                                                 tmp_path, adapter, serving):
+    # the harness's own start (aiohttp's imports, the loop) is never on the agent's clock (its latency)
+    from cab_core.runner import RunOptions, Runner
+    from cab_core.secrets import Redactor
+    from cab_core.workspace import CellWorkspace
+
+    runner = Runner(builtin_registry, builtin_catalog)
+    task = builtin_catalog.get("polyglot/python-slugify")
+    ws = CellWorkspace(task, scratch_root=tmp_path)
+    ws.prepare()
+    opts = RunOptions(adapter=adapter, model="scripted/oracle", task=task.id, results=tmp_path / "r")
+    proxy, token, _ = runner._start_proxy(opts, task, ws, "", Redactor([]))
+    try:
+        assert proxy.serving == serving
+        assert runner.model_server().serving == serving
+    finally:
+        proxy.stop()
+        runner.close()
+        ws.close()

@@ -42,5 +42,6 @@ def cab_adapters():
             version="1",
             description="a shell command as the agent (oracle, noop, or -o command=...): tests the harness",
             options=[AdapterOption(name="command", help="the shell command to run as the agent (model 'custom')")],
+            calls_model=False,  # oracle and noop never do; a -o command that does waits once for the proxy
         )
     ]

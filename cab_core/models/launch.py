@@ -71,6 +71,10 @@ class Adapter:
     #: same cell to the next (Codex's tool outputs carry a random ``Chunk ID`` and the ``Wall
     #: time``): replaced by ``$VOLATILE`` in the request hash, so a cassette replays.
     replay_volatile: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    #: Whether the agent calls the model as a rule: then the recording proxy is serving before the
+    #: agent starts, so its first call never waits on the harness's own start (its latency is the
+    #: agent's).  False (a shell command as the agent): the proxy starts when a call comes.
+    calls_model: bool = True
 
 
 @attrs.frozen(kw_only=True)
