@@ -144,7 +144,7 @@ class Pool:
     def refill(self, key: tuple, make) -> None:
         """Park a launcher for ``key`` in the background, unless one is ready or being parked."""
         with self._lock:
-            if key in self._filling or key in self._ready:
+            if _closed or key in self._filling or key in self._ready:
                 return
             self._filling.add(key)
 
@@ -199,6 +199,15 @@ class Pool:
             except Exception:
                 pass
 
+    def settle(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) until the launchers being started now are started."""
+        with self._lock:
+            running = self._spawner is not None and self._spawner.is_alive() and self._pid == os.getpid()
+        if running:
+            done = threading.Event()
+            self._jobs.put(done.set)
+            done.wait(timeout)
+
     def close(self) -> None:
         with self._lock:
             ready, self._ready = list(self._ready.values()), {}
@@ -213,6 +222,7 @@ _closed = False
 def _at_exit() -> None:
     global _closed
     _closed = True
+    POOL.settle(5)  # a launcher being started as the harness ends (a refill) is discarded too, folder and all
     POOL.close()
 
 
