@@ -164,7 +164,7 @@ def _moved(kwargs: dict, old: str, new: str) -> dict:
     from docker.types import Mount
 
     def move(path: str) -> str:
-        return new + path[len(old):] if path == old or path.startswith(old + "/") else path
+        return slots.moved(path, old, new)
 
     mounts = [Mount(move(m["Target"]), move(m["Source"]), type=m["Type"], read_only=bool(m.get("ReadOnly")))
               for m in kwargs["mounts"]]

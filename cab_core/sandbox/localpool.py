@@ -136,9 +136,7 @@ def _prepare(builders: list, old_root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def moved(value: str, old: str, new: str) -> str:
-    """``value`` with the folder ``old`` (a cell root) at its start replaced by ``new``."""
-    return new + value[len(old):] if value == old or value.startswith(old + "/") else value
+moved = slots.moved  # (kept importable from here)
 
 
 def prepared_roots() -> list[Path]:

@@ -49,3 +49,8 @@ def discard_every(lock, ready: list, reserved: dict, pid: int) -> list:
     for slot in [*untaken, *taken]:
         slot.discard()
     return untaken
+
+
+def moved(value: str, old: str, new: str) -> str:
+    """``value`` with the folder ``old`` (a cell root) at its start replaced by ``new``."""
+    return new + value[len(old):] if value == old or value.startswith(old + "/") else value
