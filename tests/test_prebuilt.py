@@ -20,8 +20,9 @@ from cab_core.sandbox.local import LocalSession, bwrap_path
 pytestmark = pytest.mark.skipif(not bwrap_path(), reason="sandboxes built ahead are bubblewrap ones")
 
 ENV = {"PATH": os.environ["PATH"], "ODD": "a b'c\"$x\nz", "HOME": "/nonexistent"}
+# ... and the signal dispositions it inherits (the Python waiter's own must not leak into the command)
 PROBE = ('printf "%s|%s|" "$ODD" "$(pwd)"; env | sort | tr "\\n" ";"; echo; ls /run; ls /proc/self/fd; '
-         'cat late.txt 2>/dev/null; exit 7')
+         'grep -E "^Sig(Ign|Blk)" /proc/self/status; cat late.txt 2>/dev/null; exit 7')
 
 
 def _folders(tmp_path):

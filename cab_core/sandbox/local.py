@@ -105,6 +105,7 @@ class LocalSession:
         self._prepared = False  # a slot for the next cell was asked for
         self._next_slot: Optional[list] = None  # ... and is built once the next command has started
         self._verify_shapes: list[tuple] = []  # what prewarm built, to build it again for the next cell
+        self._when_started: list = []  # see when_started
 
     @property
     def isolation(self) -> str:
@@ -383,7 +384,14 @@ class LocalSession:
             if self._next_slot is not None:  # the agent is done and the tests have started: the next cell's turn
                 shapes, self._next_slot = self._next_slot, None
                 localpool.prepare(shapes, self.workdir.parent)
+            while self._when_started:
+                self._when_started.pop(0)()
         return started
+
+    def when_started(self, fn) -> None:
+        """Call ``fn()`` once the next command has started (the harness's background work: begun
+        then, its threads do not take the interpreter from that command's start)."""
+        self._when_started.append(fn)
 
     def _run_prebuilt(self, pre: "prebuilt.Prebuilt", argv: Sequence[str], *, cwd: Path, env: dict, timeout: float,
                       writable: list[Path], output_cap: Optional[int], marker: Optional[str], cast_path=None,
@@ -395,7 +403,7 @@ class LocalSession:
             return None
         if marker:
             procs.note_launch(marker, contained=True)  # before it starts: see procs.sweep
-        link = pre.relay
+        link, handed = pre.relay, False
         try:
             if link is not None:  # the socket in its namespace opens before the command can call
                 link.target, link.port = str(self.proxy_socket), int(self.proxy_port)
@@ -403,7 +411,7 @@ class LocalSession:
                 self.relay_kind = "harness (in the sandbox's network namespace)"
             if not pre.hand_over(prebuilt.split(full)[1], env=env, cwd=cwd):
                 return None
-            pre.release()
+            handed = True
             self.built_ahead += 1
             result = self._run(full, cwd=cwd, env=env, timeout=timeout, writable=writable, cast_path=cast_path,
                                output_cap=output_cap, stdin_devnull=True, marker=marker, interact=None, piped=True,
@@ -411,6 +419,8 @@ class LocalSession:
         finally:
             if link is not None:
                 link.close()
+            if handed:  # its FIFO's folder: removed once the command is over, not beside its start
+                pre.release()
         _relay_failed(link)
         return result
 
@@ -459,7 +469,8 @@ class LocalSession:
         return localpool.reserve_root()
 
     def close(self) -> None:
-        """Discard what was built ahead and never used."""
+        """Discard what was built ahead and never used (and work waiting for a command that never came)."""
+        self._when_started.clear()
         while self._prebuilt:
             self._prebuilt.popitem()[1].discard()
         self._refill_parked()

@@ -13,8 +13,12 @@ the descriptor is closed before the command runs.
 When the command comes, the sandbox is used only if the ``bwrap`` line built for the
 command *now* (same mounts, covers, limits, folders; the view checked again) is, up to
 its command, the one it was built with (:func:`split`); the waiting shell is then handed
-the command's script (:func:`.handoff.exec_script`: its folder, exactly its environment)
-and ``exec``\\ s it.  Otherwise, or when the sandbox died or never got ready, it is
+its command (its folder, exactly its environment) and ``exec``\\ s it.  The waiter is a
+Python started with ``-I -S`` (nothing from the environment or the folder is read) that
+``execve``\\ s the command itself: one ``exec`` between the hand-over and the command, where a
+shell waiter needs ``head``, ``timeout`` and ``env``'s (~5 ms on a busy machine, twice a
+cell).  It puts back the signal dispositions Python changes (SIGPIPE, SIGXFSZ), so the
+command starts as a fresh one does; without a system ``python3`` the shell waiter serves.  Otherwise, or when the sandbox died or never got ready, it is
 discarded and the command starts afresh.  It waits at most ``wait_s`` seconds.
 
 The next cell's agent sandbox is built the same way (:mod:`.localpool`), with a launcher
@@ -25,6 +29,8 @@ handed over.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shlex
 import shutil
@@ -67,6 +73,61 @@ def waiter(wait_s: float) -> str:
     return f"go=$(timeout --foreground {int(wait_s)} sh -c '{read}' <&{FD}) && exec {FD}<&- && eval \"$go\""
 
 
+#: The Python waiter: wait (at most argv[1] seconds) for "LENGTH\\n" + a JSON job on FD, then run it.
+PY_WAITER = f"""import json, os, select, signal, sys
+if not select.select([{FD}], [], [], float(sys.argv[1]))[0]:
+    sys.exit(124)
+data = b""
+while True:
+    head, sep, rest = data.partition(b"\\n")
+    if sep and len(rest) >= int(head):
+        break
+    chunk = os.read({FD}, 65536)
+    if not chunk:
+        sys.exit(126)
+    data += chunk
+os.close({FD})
+job = json.loads(rest[:int(head)])
+try:
+    os.chdir(job["cwd"])
+except OSError:
+    sys.exit(126)
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+try:
+    os.execvpe(job["argv"][0], job["argv"], job["env"])
+except OSError as exc:
+    sys.stderr.write(f"cab: {{job['argv'][0]}}: {{exc.strerror}}\\n")
+    sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def system_python() -> Optional[str]:
+    """The system's ``python3`` (under ``/usr``, which every local sandbox shows), or None."""
+    for path in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def waiting_command(wait_s: float) -> list[str]:
+    """The command a sandbox built ahead waits with (see the module docstring)."""
+    python = system_python()
+    if python is None:
+        return ["/bin/sh", "-c", waiter(wait_s)]
+    return [python, "-I", "-S", "-c", PY_WAITER, str(int(wait_s))]
+
+
+def job(argv: Sequence[str], *, env: dict, cwd: Path, python: bool) -> bytes:
+    """What the waiter is handed: the Python waiter's JSON job, or the shell waiter's script; length first."""
+    if python:
+        body = json.dumps({"argv": [str(a) for a in argv], "env": dict(env), "cwd": str(cwd)}).encode()
+    else:
+        body = exec_script(argv, env=env, cwd=str(cwd))
+    return f"{len(body)}\n".encode() + body
+
+
 class Prebuilt:
     """One sandbox waiting for its command (see the module docstring)."""
 
@@ -80,6 +141,7 @@ class Prebuilt:
         #: Built for a command that never reaches the model (the verify step): it serves one that could.
         self.offline = offline
         self.key: Optional[list[str]] = None
+        self.python = False  # the waiter is the Python one (else the shell's)
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._build, args=(launcher_for, wrap, env, wait_s),
                                         name="cab-prebuilt", daemon=True)
@@ -96,7 +158,9 @@ class Prebuilt:
             if launcher is None:
                 return
             relay = launcher.relay
-            full = wrap(["/bin/sh", "-c", waiter(wait_s)], relay.child_fds if relay is not None else None)
+            waiting = waiting_command(wait_s)
+            self.python = waiting[0] != "/bin/sh"
+            full = wrap(waiting, relay.child_fds if relay is not None else None)
             if str(FD) in (full[i + 1] for i, arg in enumerate(full[:-1]) if arg.endswith("-fd") or arg == "--seccomp"):
                 return  # the descriptor is taken by bwrap's own
             prelude = f"exec {FD}<>{shlex.quote(str(self.fifo))} || exit 126\n"
@@ -129,12 +193,11 @@ class Prebuilt:
 
     def hand_over(self, argv: Sequence[str], *, env: dict, cwd: Path) -> bool:
         """Give the waiting shell its command; False when it is not there (discard, start afresh)."""
-        script = exec_script(argv, env=env, cwd=str(cwd))
         launcher = self.launcher
         if launcher is None:
             return False
-        try:  # the sandbox may still be being built: its shell opens the FIFO soon
-            return hand_over(self.fifo, f"{len(script)}\n".encode() + script, wait_s=READY_WAIT_S,
+        try:  # the sandbox may still be being built: its waiter opens the FIFO soon
+            return hand_over(self.fifo, job(argv, env=env, cwd=cwd, python=self.python), wait_s=READY_WAIT_S,
                              alive=lambda: launcher.child.poll() is None)
         except OSError:
             return False
