@@ -104,10 +104,12 @@ def _shell_inner(out: str, n: int) -> list[float]:
 
 
 def cab_sweep(root: Path, tasks: Path, n: int, sandbox: str, cab: str = CAB) -> dict:
+    # The command adapter runs ``/bin/sh -c``, and dash has no $EPOCHREALTIME: the timed agent
+    # runs in bash, as in the shell loop (``bash -c``).
     results = root / f"results-{sandbox}-{abs(hash(cab))}"
     args = [cab, "sweep", "--adapters", "command", "--models", "custom", "--tasks", "bench/calc", "--tasks-dir",
             str(tasks), "--trials", str(n), "--jobs", "1", "--sandbox", sandbox, "--results", str(results),
-            "--sweep-id", "overhead", "-o", f"command={timed(AGENT)}", "--json"]
+            "--sweep-id", "overhead", "-o", f"command=exec bash -c {_sh_quote(timed(AGENT))}", "--json"]
     # The task's expected identities are recorded on its first cell: do that before timing.
     subprocess.run([cab, "tasks", "validate", "bench/calc", "--tasks-dir", str(tasks)], capture_output=True)
     t0 = time.perf_counter()

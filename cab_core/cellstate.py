@@ -8,7 +8,9 @@ the cell ran under.
 
 from __future__ import annotations
 
+import functools
 import platform
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -52,6 +54,18 @@ class CellState:
     guard: Any = None  # the cell's BudgetGuard, when a budget is set
 
 
+@functools.lru_cache(maxsize=1)
+def host_platform() -> str:
+    """``platform.platform()``, once per process: its first call runs ``uname -p`` and reads the
+    interpreter's binary (5-70 ms, which was the first cell's record's)."""
+    return platform.platform()
+
+
+def warm() -> None:
+    """Compute what every record needs once (:func:`host_platform`) on a thread, before the first cell ends."""
+    threading.Thread(target=host_platform, name="cab-warm", daemon=True).start()
+
+
 def record_cell(state: CellState, opts: Any, tracer: Any, writer: Any) -> CellResult:
     """Write the cell's files and return its record, from what the run collected."""
     ended = utcnow()
@@ -88,7 +102,7 @@ def record_cell(state: CellState, opts: Any, tracer: Any, writer: Any) -> CellRe
         agent_version=state.agent_version, model_build_id=state.model_build_id or opts.model,
         plugin_stack=opts.plugins, scores=state.scores, agent_tokens=state.agent_tokens, spans=tracer.spans, model_calls=state.model_calls,
         final_output=state.final_output, final_screen=screen, files=files, command=opts.reproduce_command(),
-        host={"platform": platform.platform(), "python": platform.python_version(), "warnings": tracer.warnings},
+        host={"platform": host_platform(), "python": platform.python_version(), "warnings": tracer.warnings},
         mounts=info.get("mounts", ()),
         prices=state.prices.to_record(), budgets=state.guard.budget.to_record() if state.guard else {},
         budget_exceeded=state.guard.exceeded if state.guard else None, image_ref=info.get("image_ref"),

@@ -23,7 +23,7 @@ from typing import Optional
 
 import attrs
 
-from . import serialization
+from . import cellstate, serialization
 from .cellstate import CellState, record_cell
 from .endpoint.budget import cost_setup
 from .environment import STANDARD_PATH, TOOLCHAINS, agent_env  # noqa: F401  (re-exported)
@@ -65,6 +65,7 @@ class Runner:
         self.catalog = catalog
         self._model_server = model_server
         self._own_server = None
+        cellstate.warm()
 
     def close(self) -> None:
         pool = sys.modules.get("cab_core.sandbox.dockerpool")
@@ -201,6 +202,7 @@ class Runner:
                 state.home_written = ws.home_written(home_before)
             with tracer.span("diff", "diff:workdir") as sp:
                 state.changes = ws.changes(defer_patch=True)  # the patch is made while the tests run
+                getattr(session, "when_started", _now)(ws.start_background)  # ... begun once they have started
                 state.hook_files = ws.hook_files(state.changes)
                 state.forgery_findings = ws.forgery_findings(state.changes)
                 sp.update(added=len(state.changes.added), removed=len(state.changes.removed),
@@ -424,6 +426,11 @@ class Runner:
 
     def _record(self, state: "CellState", opts: RunOptions, tracer: Tracer, writer: CellWriter) -> CellResult:
         return record_cell(state, opts, tracer, writer)
+
+
+def _now(fn) -> None:
+    """A session that cannot say when its next command has started: now."""
+    fn()
 
 
 def _launch_spec(adapter, ctx: LaunchContext):

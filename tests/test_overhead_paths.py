@@ -250,3 +250,48 @@ def test_cells_of_one_task_prepared_at_once_each_get_their_own_copy(tmp_path):
         spaces = [CellWorkspace(task) for _ in range(8)]
     for ws in spaces:
         ws.close()
+
+
+# ------------------------------------------------------------------ background work after the diff
+def test_the_diffs_background_work_begins_only_when_asked_and_the_patch_is_there_either_way(tmp_path):
+    task = _Task(tmp_path)
+    for begin in (True, False):
+        cell = CellWorkspace(task)
+        try:
+            cell.prepare()
+            (cell.work / "a.py").write_text("x = 42\n")
+            changes = cell.changes(defer_patch=True)
+            assert cell._patch._thread.ident is None and cell._store._thread.ident is None  # nothing begun yet
+            if begin:
+                cell.start_background()
+                cell.start_background()  # idempotent
+                assert cell._patch._thread.ident is not None
+            assert "x = 42" in cell.with_patch(changes).patch  # never begun: asking for it begins it
+        finally:
+            cell.close()
+    idle = CellWorkspace(task)
+    idle.prepare()
+    idle.changes(defer_patch=True)
+    idle.close()  # never begun, never asked for: closing does not wait for (or run) it
+
+
+def test_a_cell_begins_its_background_work_once_its_tests_have_started(builtin_registry, tmp_path, monkeypatch):
+    from cab_core.runner import Runner, RunOptions
+    from cab_core.tasks import TaskCatalog
+
+    seen = []
+    real = CellWorkspace.start_background
+
+    def spy(self):
+        import inspect
+
+        seen.append([f.function for f in inspect.stack()[1:6]])
+        real(self)
+
+    monkeypatch.setattr(CellWorkspace, "start_background", spy)
+    runner = Runner(builtin_registry, TaskCatalog(builtin_registry))
+    opts = RunOptions(adapter="command", model="custom", task="polyglot/python-slugify", results=tmp_path / "r",
+                      options={"command": "true"}, sweep_id="bg")
+    result, _ = runner.run_cell(opts)
+    assert result.status == "ok" and result.exit_code == 0
+    assert len(seen) == 1 and "started" in seen[0]  # from the session's hook, once the tests' process exists

@@ -55,6 +55,7 @@ class CellWorkspace:
         self.before: Optional[snapshot.Snapshot] = None
         self._store: Optional[_Background] = None  # the harness's baseline store, being copied
         self._patch: Optional[_Background] = None  # the agent's patch, being made
+        self._copy_ahead = False  # the next cell's starting files to copy (see start_background)
         self.after: Optional[snapshot.Snapshot] = None
         self.skipped: list[str] = []
         self.hook_reasons: dict[str, str] = {}
@@ -111,18 +112,31 @@ class CellWorkspace:
 
         With ``defer_patch`` the patch (two git processes) is made in the background and the
         record returned has none yet: :meth:`with_patch` waits for it (the runner verifies meanwhile).
+        That background work (the patch, the harness's store, the next cell's starting files)
+        begins at :meth:`start_background`, which the runner calls once the tests have started:
+        started here, its threads took the interpreter from the verify step's own start.
         """
         _empty(self.verify_dir)  # emptied, not replaced: a container sandbox may have it mounted already
         # The harness's store is only read by the diff (made while the tests run); the next
         # cell's starting files are copied meanwhile too.  Neither competes with the agent's start.
         self.after = snapshot.take(self.work, copy_to=self.verify_dir)
-        self._store = self._store or _Background(template.base_store, self.before, self.base_git)
-        template.copy_ahead(self.task)
+        self._store = self._store or _Background(template.base_store, self.before, self.base_git, start=False)
         self.skipped = self.after.skipped()
         added, removed, modified = snapshot.compare(self.before, self.after)
-        self._patch = _Background(self._make_patch, bool(added or removed or modified))
+        self._patch = _Background(self._make_patch, bool(added or removed or modified), start=False)
+        self._copy_ahead = True
         changes = FileChanges(added=added, removed=removed, modified=modified, extra_git_dir=self._extra_git_dir())
         return changes if defer_patch else self.with_patch(changes)
+
+    def start_background(self) -> None:
+        """Begin what :meth:`changes` left for later (idempotent; :meth:`with_patch` and
+        :meth:`close` begin or skip it themselves)."""
+        for job in (self._store, self._patch):
+            if job is not None:
+                job.start()
+        if self._copy_ahead:
+            self._copy_ahead = False
+            template.copy_ahead(self.task)
 
     def _make_patch(self, changed: bool) -> str:
         baseline = self.baseline
@@ -206,19 +220,29 @@ class CellWorkspace:
 
     def close(self) -> None:
         """Remove the scratch folders: renamed away now, deleted in the background (:mod:`.trash`)."""
-        for job in (self._patch, self._store):  # nothing may still be writing in them
+        for job in (self._patch, self._store):  # nothing may still be writing in them (never begun: skipped)
             if job is not None:
-                job.wait()
+                job.wait(start=False)
         trash.discard(self.root, _rmtree)
 
 
 class _Background:
-    """``fn(*args)`` on a thread of its own; :meth:`result` waits and returns (or raises) what it did."""
+    """``fn(*args)`` on a thread of its own; :meth:`result` waits and returns (or raises) what it did.
 
-    def __init__(self, fn, *args):
+    With ``start=False`` the thread begins at :meth:`start` (or when the result is asked for).
+    """
+
+    def __init__(self, fn, *args, start: bool = True):
         self._value = self._error = None
         self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True, name="cab-workspace")
-        self._thread.start()
+        self._lock = threading.Lock()
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread.ident is None:
+                self._thread.start()
 
     def _run(self, fn, args) -> None:
         try:
@@ -226,10 +250,15 @@ class _Background:
         except BaseException as exc:  # handed to whoever asks for the result
             self._error = exc
 
-    def wait(self) -> None:
+    def wait(self, *, start: bool = True) -> None:
+        if start:
+            self.start()
+        elif self._thread.ident is None:
+            return
         self._thread.join()
 
     def result(self):
+        self.start()
         self._thread.join()
         if self._error is not None:
             raise self._error
