@@ -172,10 +172,17 @@ class CellCgroup:
         return _kill_all(self.dirs)
 
     def close(self) -> int:
-        """Kill what is left, remove the cgroups; return how many processes had to be killed."""
+        """Kill what is left, remove the cgroups; return how many processes had to be killed.
+
+        The folders are removed in the background (:func:`..workspace.trash.later`): an ``rmdir``
+        waits for the kernel to finish reaping (EBUSY, retried every 20 ms), and nothing is left
+        in them to wait for.
+        """
+        from ..workspace import trash
+
         killed = _kill_all(self.dirs)
         for folder in self.dirs:
-            _rmdir(folder)
+            trash.later(folder, _rmdir)
         self.dirs, self.kinds = [], {}
         return killed
 

@@ -23,6 +23,7 @@ from typing import Callable
 _queue: "queue.Queue[tuple[Path, Callable[[Path], None]]]" = queue.Queue()
 _lock = threading.Lock()
 _thread: "threading.Thread | None" = None
+_closed = False  # set at exit: what is handed over later is removed at once
 
 
 def discard(root: Path, remove: Callable[[Path], None]) -> None:
@@ -34,9 +35,18 @@ def discard(root: Path, remove: Callable[[Path], None]) -> None:
     except OSError:  # another file system or already gone: remove it here and now
         remove(root)
         return
+    later(target, remove)
+
+
+def later(path: Path, remove: Callable[[Path], None]) -> None:
+    """Have ``remove(path)`` run in the background, as it is (a private name, or one that cannot be
+    renamed: a cgroup's folder)."""
     global _thread
+    if _closed:  # the interpreter is exiting and has drained the queue: here and now
+        remove(Path(path))
+        return
     with _lock:
-        _queue.put((target, remove))
+        _queue.put((Path(path), remove))
         if _thread is None or not _thread.is_alive():
             _thread = threading.Thread(target=_work, name="cab-trash", daemon=True)
             _thread.start()
@@ -58,4 +68,10 @@ def _work() -> None:
             _queue.task_done()
 
 
-atexit.register(drain)
+def _at_exit() -> None:
+    global _closed
+    _closed = True
+    drain()
+
+
+atexit.register(_at_exit)
