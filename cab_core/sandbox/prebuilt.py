@@ -209,11 +209,16 @@ class Prebuilt:
         if self.launcher is not None:
             self.launcher.discard()
             self.launcher = None
-        self.release()
+        self._discard_folder()
 
     def release(self) -> None:
-        """Remove the FIFO's folder (the waiting shell has read its command and closed the FIFO): renamed
-        away now, deleted in the background (off the command's start)."""
+        """Remove the FIFO's folder (the waiter has read its command and closed the FIFO) in the background:
+        a private folder, nothing to rename out of the way first."""
+        from ..workspace import trash
+
+        trash.later(self.ctl, _remove)
+
+    def _discard_folder(self) -> None:
         from ..workspace import trash
 
         trash.discard(self.ctl, _remove)

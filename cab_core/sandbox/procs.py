@@ -49,9 +49,13 @@ def marked_pids(marker: str) -> list[int]:
 
 
 def kill_until_gone(find: Callable[[], Iterable[int]], *, rounds: int = 5, pause: float = 0.02) -> int:
-    """SIGKILL whatever ``find()`` returns, again until it returns nothing (forks race kills)."""
+    """SIGKILL whatever ``find()`` returns, again until it returns nothing (forks race kills).
+
+    The pause between looks grows from 1 ms to ``pause``: a process killed (or already dying
+    with its PID namespace) is usually gone within a millisecond or two.
+    """
     killed = 0
-    for _ in range(rounds):
+    for turn in range(rounds):
         pids = list(find())
         if not pids:
             break
@@ -61,7 +65,7 @@ def kill_until_gone(find: Callable[[], Iterable[int]], *, rounds: int = 5, pause
                 killed += 1
             except (ProcessLookupError, PermissionError):
                 pass
-        time.sleep(pause)
+        time.sleep(min(pause, 0.001 * 2 ** turn))
     return killed
 
 
