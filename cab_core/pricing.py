@@ -21,6 +21,7 @@ price is unknown: its calls' cost is ``None``, never 0.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Optional
@@ -35,8 +36,10 @@ FREE_SCRIPTED = "free (scripted)"
 USER_PRICE = "--price"
 
 
+@functools.lru_cache(maxsize=1)
 def database() -> str:
-    """The price database's name and version, e.g. ``genai-prices 0.2.3`` ("" when not installed)."""
+    """The price database's name and version, e.g. ``genai-prices 0.2.3`` ("" when not installed); looked
+    up once per process (the distributions' metadata is scanned for it)."""
     try:
         from importlib.metadata import version
 

@@ -9,6 +9,7 @@ count (never less careful than before).
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 from typing import Optional
@@ -45,8 +46,10 @@ class TestRun:
         return runner in self.runners
 
 
+@functools.lru_cache(maxsize=256)
 def read_test_command(command: str) -> TestRun:
-    """Read a test command (see :class:`TestRun`); never raises."""
+    """Read a test command (see :class:`TestRun`); never raises.  A pure function of the string (the
+    record is frozen): read once per process, not four times a cell."""
     state = {"runners": set(), "path_dirs": [], "runs": set(), "produced": set(), "npm": set(), "make": None,
              "installs": False, "loads_env": any(s in command for s in (".env", "dotenv", "env-file"))}
     _read(command, state, depth=0)
