@@ -72,7 +72,7 @@ def test_nothing_parked_outlives_the_harness(tmp_path):
             "from cab_core.sandbox.local import LocalSession\n"
             "s = LocalSession()\n"
             f"s.run(['/bin/true'], cwd=Path({str(tmp_path)!r}), env={{'PATH': os.environ['PATH']}}, timeout=30)\n"
-            "time.sleep(1)\n"
+            "time.sleep(2)\n"  # the refill is parked within quiet.MAX_WAIT_S when no command runs
             "print(os.getpid(), *[p.child.pid for p in parked.POOL._ready.values()])\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     pid, *launchers = out.stdout.split()

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from . import procs
+from . import procs, quiet
 from .cgroups import CellCgroup
 from .handoff import exec_script, hand_over
 from .limits import limit_prefix
@@ -160,7 +160,14 @@ class Pool:
             if parked is not None and _closed:
                 self.close()
 
-        self._submit(fill)
+        def submit() -> None:  # parked while a command runs (see .quiet), not beside the next cell's start
+            if _closed:
+                with self._lock:
+                    self._filling.discard(key)
+                return
+            self._submit(fill)
+
+        quiet.later(submit, tag="refill")
 
     def make(self, make, timeout: float = 30.0) -> Optional[Parked]:
         """A launcher started now by the spawner (None if it could not be)."""

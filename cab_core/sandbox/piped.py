@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from ..models import ProcessResult
-from . import procs
+from . import procs, quiet
 from .pty import COLS, DEFAULT_OUTPUT_CAP, ROWS, TAIL_BYTES, CastWriter, output_text
 
 #: How often ``watch`` is consulted while the command prints nothing (seconds).
@@ -80,10 +80,12 @@ def run_piped(
     os.set_blocking(fd, False)
     sel = selectors.DefaultSelector()
     sel.register(fd, selectors.EVENT_READ)
-    exit_fd, exited = _watch_exit(sel, child), None
+    exit_fd, exited, counted = _watch_exit(sel, child), None, False
     try:
         if started is not None:
             started(child)
+        quiet.begin()  # work that can wait is done while it runs (see .quiet)
+        counted = True
         while True:
             remaining = start + timeout - time.monotonic()
             if remaining <= 0:
@@ -120,6 +122,8 @@ def run_piped(
             if len(tail) > 2 * TAIL_BYTES:
                 del tail[: len(tail) - TAIL_BYTES]
     finally:
+        if counted:
+            quiet.end()
         sel.close()
         if exit_fd is not None:
             os.close(exit_fd)

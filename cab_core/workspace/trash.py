@@ -14,6 +14,7 @@ caller gives (the workspace's own, which makes such folders writable first).
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import queue
 import threading
@@ -40,10 +41,20 @@ def discard(root: Path, remove: Callable[[Path], None]) -> None:
 
 def later(path: Path, remove: Callable[[Path], None]) -> None:
     """Have ``remove(path)`` run in the background, as it is (a private name, or one that cannot be
-    renamed: a cgroup's folder)."""
-    global _thread
+    renamed: a cgroup's folder).  It starts while a command runs (:mod:`..sandbox.quiet`), not
+    beside the next cell's start."""
+    from ..sandbox import quiet
+
     if _closed:  # the interpreter is exiting and has drained the queue: here and now
         remove(Path(path))
+        return
+    quiet.later(functools.partial(_enqueue, Path(path), remove), tag="trash")
+
+
+def _enqueue(path: Path, remove: Callable[[Path], None]) -> None:
+    global _thread
+    if _closed:
+        remove(path)
         return
     with _lock:
         _queue.put((Path(path), remove))
@@ -54,6 +65,9 @@ def later(path: Path, remove: Callable[[Path], None]) -> None:
 
 def drain() -> None:
     """Wait until every folder handed to :func:`discard` is removed."""
+    from ..sandbox import quiet
+
+    quiet.flush("trash")
     _queue.join()
 
 
