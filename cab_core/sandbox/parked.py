@@ -85,7 +85,8 @@ class Parked:
         if self.child.poll() is not None or (wait_s and not self._joined(wait_s)):
             return False
         self.cgroup.claim()
-        if not hand_over(self.fifo, prelude.encode() + exec_script(argv, env=env, cwd=str(cwd)), wait_s=wait_s):
+        if not hand_over(self.fifo, prelude.encode() + exec_script(argv, env=env, cwd=str(cwd)), wait_s=wait_s,
+                         alive=lambda: self.child.poll() is None):  # a launcher that died: at once, not wait_s
             return False
         shutil.rmtree(self.ctl, ignore_errors=True)
         return True
