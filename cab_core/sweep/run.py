@@ -228,9 +228,15 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
         _end_torn_line(sweep_root)
         state = _plan(spec, plan_cells(spec, task_ids), results_root, read_attempts(sweep_root))
         own_executor = executor is None
-        if executor is None and state.todo:
-            executor = registry.executors.get(spec.executor).open(spec=spec, registry=registry, catalog=catalog,
-                                                                  runner=runner)
+        warming = _warm_up(spec, state, catalog)
+        try:
+            if executor is None and state.todo:
+                executor = registry.executors.get(spec.executor).open(spec=spec, registry=registry,
+                                                                      catalog=catalog, runner=runner)
+        except BaseException:
+            if warming is not None:
+                warming.join(timeout=10)
+            raise
         manifest = _open_manifest(spec, sweep_root, task_ids, state)
         observer.started(sweep_id=spec.sweep_id, total=len(state.cells), complete=state.complete,
                          passing=state.passing, to_run=len(state.todo))
@@ -240,6 +246,8 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
             with localpool.ahead() if len(state.todo) > 1 else contextlib.nullcontext():
                 _drive(state, executor, sweep_root, index, observer, poll_s)
         finally:
+            if warming is not None:  # done long before, unless no cell ran: never left building at exit
+                warming.join(timeout=10)
             if own_executor and executor is not None:
                 executor.close(wait=not state.abandoned)
             if state.abandoned:
@@ -247,6 +255,22 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
         report = _close(state, sweep_root, results_root, registry, catalog, index, manifest, t0)
     observer.finished(report)
     return report
+
+
+def _warm_up(spec: SweepSpec, state: _Run, catalog):
+    """Start warming what the first cells (one per slot) will build once (see :mod:`.warmup`); the thread or None."""
+    if spec.executor != "local" or not state.todo:  # other executors run cells in other processes
+        return None
+    from . import warmup
+
+    tasks: dict = {}
+    for opts in list(state.todo)[:max(1, spec.jobs)]:
+        if opts.task not in tasks:
+            try:
+                tasks[opts.task] = catalog.get(opts.task)
+            except Exception:  # noqa: BLE001  (the cell reports it)
+                continue
+    return warmup.start(tasks.values())
 
 
 def _close(state: _Run, sweep_root: Path, results_root: Path, registry, catalog, index: "_SweepIndex",
