@@ -79,9 +79,23 @@ def _names(var: str) -> Optional[set[str]]:
     return {n.strip() for n in value.split(",") if n.strip()}
 
 
+def _dist_fields(dist) -> tuple[Optional[str], Optional[str]]:
+    """``(Name, Version)`` of a distribution, its metadata parsed once (not twice per entry point: issue 16)."""
+    if dist is None:
+        return None, None
+    fields = getattr(dist, "_cab_fields", None)
+    if fields is None:
+        meta = dist.metadata  # read and parsed again at every access
+        fields = (meta["Name"], meta["Version"])
+        try:
+            dist._cab_fields = fields  # the entry points of one distribution share its object
+        except AttributeError:  # pragma: no cover  (a distribution class with slots)
+            pass
+    return fields
+
+
 def _dist_name(ep: metadata.EntryPoint) -> Optional[str]:
-    dist = getattr(ep, "dist", None)
-    return dist.metadata["Name"] if dist is not None else None
+    return _dist_fields(getattr(ep, "dist", None))[0]
 
 
 def iter_entry_points() -> Iterable[tuple[metadata.EntryPoint, list[str]]]:
@@ -140,9 +154,8 @@ def load_entry_points(pm: PluginManager, *, strict: Optional[bool] = None, only:
     if only is None:
         _warn_unknown_names(found, {"CAB_LOAD_PLUGINS": allow, "CAB_DISABLE_PLUGINS": block}, strict)
     for ep, owners in found:
-        dist = getattr(ep, "dist", None)
-        info = PluginInfo(name=ep.name, distribution=_dist_name(ep), version=dist.version if dist else None,
-                          module=ep.value)
+        distribution, version = _dist_fields(getattr(ep, "dist", None))
+        info = PluginInfo(name=ep.name, distribution=distribution, version=version, module=ep.value)
         pm.load_report[ep.name] = info
         if (allow is not None and ep.name not in allow) or ep.name in block:
             info.status = "disabled"

@@ -162,3 +162,26 @@ def test_cab_main_runs_the_command_line_in_process_like_the_script(cab_main, tmp
     assert wrong.returncode == 2 and wrong.stdout == ""
     assert wrong.stderr.startswith("Error: unknown adapter 'nope' (available: ") and "mini" not in wrong.stderr.split("(available: ", 1)[1].rstrip(")\n").split(", ")
     assert os.getcwd() != str(tmp_path) and "CAB_DISABLE_PLUGINS" not in os.environ
+
+
+def test_each_distributions_metadata_is_parsed_once_per_load(monkeypatch):
+    """Parsing METADATA (the email parser) twice per entry point was a third of loading the plugins (issue 16)."""
+    from importlib import metadata
+
+    from cab_core import plugins
+
+    reads = []
+    real = metadata.Distribution.metadata
+
+    def counted(self):
+        reads.append(str(getattr(self, "_path", self)))
+        return real.fget(self)
+
+    monkeypatch.setattr(metadata.Distribution, "metadata", property(counted))
+    pm = plugins.PluginManager()
+    plugins.load_entry_points(pm, strict=False)
+    infos = [i for i in pm.load_report.values()]
+    assert len(infos) > len(set(reads)) > 1  # several entry points share a distribution (cab-adapters)
+    assert sorted(reads) == sorted(set(reads))
+    adapters = pm.load_report["command"]
+    assert (adapters.distribution, adapters.version) == ("cab-adapters", metadata.version("cab-adapters"))
