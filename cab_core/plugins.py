@@ -19,6 +19,7 @@ import importlib
 import os
 import sys
 import traceback
+import types
 from importlib import metadata
 from typing import Iterable, Optional
 
@@ -30,6 +31,9 @@ from .errors import DuplicateNameError, UnknownNameError, one_line
 from .hookspecs import hookimpl
 
 ENTRY_POINT_GROUP = "cab"
+_ABSENT = object()
+#: What pluggy can take a hook implementation from (anything else it skips).
+_HOOKABLE = (types.FunctionType, types.MethodType, staticmethod, classmethod)
 
 #: The core's own plugins: (plugin name, module), registered after the entry points.
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
@@ -60,6 +64,21 @@ class PluginManager(pluggy.PluginManager):
         super().__init__("cab")
         self.add_hookspecs(hookspecs)
         self.load_report: dict[str, PluginInfo] = {}
+
+    def parse_hookimpl_opts(self, plugin, name: str):
+        """pluggy's answer, without its descriptor-safe lookup for a module's plain attributes.
+
+        ``register`` asks about every name of a plugin's ``dir()``; for a module most are
+        classes, constants and imported modules, and pluggy's ``inspect.getattr_static``
+        for each was half of registering the plugins (issue 16).  A module's own attribute
+        is its ``__dict__`` entry (no descriptor runs for it): if that is not a function,
+        method, staticmethod or classmethod, pluggy would find no hook there either.
+        """
+        if isinstance(plugin, types.ModuleType) and not name.startswith("__"):
+            value = vars(plugin).get(name, _ABSENT)
+            if value is not _ABSENT and not isinstance(value, _HOOKABLE):
+                return None
+        return super().parse_hookimpl_opts(plugin, name)
 
     def plugin_infos(self) -> list[PluginInfo]:
         """Every plugin known: loaded ones with their hooks, failed ones with their reason."""
