@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -87,3 +88,11 @@ def test_setup_byte_compiles_every_module_of_cab_and_no_task_data():
             root / "tasks/cab_tasks/suite/polyglot/python-slugify/solution/slugify.py"]
     assert all(skip.search(str(p.relative_to(root))) for p in data)
     assert "examples/*/" in SETUP.read_text()
+
+
+def test_preload_imports_what_the_first_cell_would_and_every_name_is_a_module():
+    """A module renamed away would make the preload silently useless: every name must import."""
+    code = ("import sys\nfrom cab_core.sweep import warmup\nwarmup.preload()\n"
+            "print([m for m in warmup.CELL_MODULES if m not in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"

@@ -270,7 +270,9 @@ def _warm_up(spec: SweepSpec, state: _Run, catalog):
                 tasks[opts.task] = catalog.get(opts.task)
             except Exception:  # noqa: BLE001  (the cell reports it)
                 continue
-    return warmup.start(tasks.values())
+    thread = warmup.start(tasks.values())
+    warmup.preload()
+    return thread
 
 
 def _close(state: _Run, sweep_root: Path, results_root: Path, registry, catalog, index: "_SweepIndex",

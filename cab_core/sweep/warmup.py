@@ -6,18 +6,21 @@ cattrs' generated functions that write and read a :class:`~cab_core.models.CellR
 and the host's platform string (``uname -p``, a process).  Measured on a trivial cell
 they made the first cell's overhead ~270 ms against ~75 ms for the others.
 
-:func:`start` does that work in one daemon thread as soon as a sweep knows its first
-cells: the git processes run while the coordinator opens the executor and the manifest,
-and the generated functions are built while the first cell waits for its sandbox and
-its tests.  Everything warmed is a cache the cell would fill itself, behind the same
+:func:`start` does the processes' part in one daemon thread as soon as a sweep knows
+its first cells: the git processes run while the coordinator opens the executor and
+the manifest.  Meanwhile the coordinator itself (:func:`preload`, before it submits the
+first cell) imports what that cell would import on its way and builds the generated
+functions, so the cell finds them done instead of paying them after waiting for its
+template.  Everything warmed is a cache the cell would fill itself, behind the same
 lock (the template's), so the cell gets the same thing either way; a warm-up that
 fails is silent and the cell does the work itself, reporting any error as its own.
-Nothing here imports a module (two threads importing one import cycle can see a module
-half-initialised): only functions of modules the sweep has already imported are called.
+The warm-up thread imports nothing (two threads importing one import cycle can see a
+module half-initialised): it only calls functions of modules already imported.
 """
 
 from __future__ import annotations
 
+import importlib
 import platform
 import threading
 from typing import Iterable, Optional
@@ -43,12 +46,29 @@ def start(tasks: Iterable[object]) -> Optional[threading.Thread]:
     return thread
 
 
-def _warm(tasks: list) -> None:
-    for task in tasks:  # processes first: they run beside everything else
-        _quietly(template.template, task)
+#: Modules the first cell imports on its way (the recording proxy and the model server it
+#: starts): imported by :func:`preload` while the template's git processes run.
+CELL_MODULES = ("cab_core.cassette", "cab_core.proxy", "cab_core.endpoint.proxy", "cab_core.modelserver")
+
+
+def preload() -> None:
+    """In the calling (coordinator's) thread, what the first cell would otherwise do on its clock.
+
+    Called right after :func:`start`, before the first cell is submitted: the imports and
+    cattrs' generated functions cost the coordinator's CPU while the template's git
+    processes run, where the first cell would have waited for that template and then
+    paid them.  Done here, not in the warm-up thread, so no two threads import at once.
+    """
+    for name in CELL_MODULES:
+        _quietly(importlib.import_module, name)
     _quietly(serialization.converter.get_unstructure_hook, CellResult)
     _quietly(serialization.converter.get_structure_hook, CellResult)
-    _quietly(platform.platform)
+
+
+def _warm(tasks: list) -> None:
+    for task in tasks:  # processes: they run beside the coordinator's work
+        _quietly(template.template, task)
+    _quietly(platform.platform)  # ``uname -p``
 
 
 def _quietly(function, *args) -> None:
