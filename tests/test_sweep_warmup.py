@@ -96,3 +96,27 @@ def test_preload_imports_what_the_first_cell_would_and_every_name_is_a_module():
             "print([m for m in warmup.CELL_MODULES if m not in sys.modules])")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+_THREAD_IMPORTS = """
+import importlib.abc, sys, threading
+from pathlib import Path
+import cab_core.cli.sweep, cab_core.sweep.run
+from cab_core.sweep import warmup
+from cab_core.testing import default_task, write_task
+loaded = sorted(m for m in ("cab_core.runner", "cab_core.workspace.cell") if m in sys.modules)
+seen = []
+class Log(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        seen.append((threading.current_thread().name, name))
+sys.meta_path.insert(0, Log())
+warmup.start([default_task(write_task(Path(sys.argv[1])))]).join(60)
+print("BEFORE:", loaded, "WARMUP:", sorted({n for t, n in seen if t == "cab-warmup"}))
+"""
+
+
+def test_the_warmup_starts_before_the_runner_is_imported_and_imports_nothing(tmp_path):
+    """The template's git processes run beside the runner's imports; one thread importing at a time."""
+    proc = subprocess.run([sys.executable, "-c", _THREAD_IMPORTS, str(tmp_path)], capture_output=True, text=True,
+                          check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "BEFORE: [] WARMUP: []"

@@ -13,7 +13,7 @@ import socket
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import attrs
 
@@ -22,13 +22,17 @@ from .. import serialization
 from ..errors import one_line
 from ..models import STATUS_INFRA_ERROR, STATUS_OK, CellResult, utcnow
 from ..results import CELL_FILE, CellWriter, read_cell
-from ..runner import RunOptions, Runner
+from ..runoptions import RunOptions
 from ..secrets import Redactor
 from ..sandbox import localpool
 from .normalisation import NORMALISATION_FORMULA, normalise, stat_key
 from .spec import SweepSpec, cell_id_of, plan_cells, resolve_tasks, validate
 from .state import (MANIFEST_VERSION, _append_attempt, _end_torn_line, cell_state, clean_stale,
                     read_attempts, read_manifest, sweep_lock, write_manifest)
+
+if TYPE_CHECKING:  # imported when the executor opens, after the first task's template is started (issue 16)
+    from ..runner import Runner
+
 
 @attrs.frozen(kw_only=True)
 class CellOutcome:
