@@ -20,13 +20,13 @@ import os
 import sys
 import traceback
 import types
-from importlib import metadata
 from typing import Iterable, Optional
 
 import attrs
 import pluggy
 
-from . import hookspecs
+from . import entrypoints, hookspecs
+from .entrypoints import EntryPoint
 from .errors import DuplicateNameError, UnknownNameError, one_line
 from .hookspecs import hookimpl
 
@@ -98,33 +98,20 @@ def _names(var: str) -> Optional[set[str]]:
     return {n.strip() for n in value.split(",") if n.strip()}
 
 
-def _dist_fields(dist) -> tuple[Optional[str], Optional[str]]:
-    """``(Name, Version)`` of a distribution, its metadata parsed once (not twice per entry point: issue 16)."""
-    if dist is None:
-        return None, None
-    fields = getattr(dist, "_cab_fields", None)
-    if fields is None:
-        meta = dist.metadata  # read and parsed again at every access
-        fields = (meta["Name"], meta["Version"])
-        try:
-            dist._cab_fields = fields  # the entry points of one distribution share its object
-        except AttributeError:  # pragma: no cover  (a distribution class with slots)
-            pass
-    return fields
+def _dist_name(ep) -> Optional[str]:
+    return ep.distribution
 
 
-def _dist_name(ep: metadata.EntryPoint) -> Optional[str]:
-    return _dist_fields(getattr(ep, "dist", None))[0]
-
-
-def iter_entry_points() -> Iterable[tuple[metadata.EntryPoint, list[str]]]:
+def iter_entry_points() -> Iterable[tuple[EntryPoint, list[str]]]:
     """Entry points of the ``cab`` group, each with every distribution that claims its name.
 
     The same distribution seen twice on ``sys.path`` counts once; two different
     distributions claiming one name give a list of two (the caller refuses both).
+    They are read through :mod:`cab_core.entrypoints` (kept while nothing is installed
+    or removed).
     """
-    claims: dict[str, list[metadata.EntryPoint]] = {}
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    claims: dict[str, list[EntryPoint]] = {}
+    for ep in entrypoints.entry_points(ENTRY_POINT_GROUP):
         known = claims.setdefault(ep.name, [])
         if not any(_dist_name(k) == _dist_name(ep) and k.value == ep.value for k in known):
             known.append(ep)
@@ -173,8 +160,7 @@ def load_entry_points(pm: PluginManager, *, strict: Optional[bool] = None, only:
     if only is None:
         _warn_unknown_names(found, {"CAB_LOAD_PLUGINS": allow, "CAB_DISABLE_PLUGINS": block}, strict)
     for ep, owners in found:
-        distribution, version = _dist_fields(getattr(ep, "dist", None))
-        info = PluginInfo(name=ep.name, distribution=distribution, version=version, module=ep.value)
+        info = PluginInfo(name=ep.name, distribution=ep.distribution, version=ep.version, module=ep.value)
         pm.load_report[ep.name] = info
         if (allow is not None and ep.name not in allow) or ep.name in block:
             info.status = "disabled"

@@ -170,6 +170,7 @@ def test_each_distributions_metadata_is_parsed_once_per_load(monkeypatch):
 
     from cab_core import plugins
 
+    monkeypatch.setenv("CAB_NO_ENTRY_POINT_CACHE", "1")  # read them afresh
     reads = []
     real = metadata.Distribution.metadata
 
