@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -120,3 +121,34 @@ def test_the_warmup_starts_before_the_runner_is_imported_and_imports_nothing(tmp
     proc = subprocess.run([sys.executable, "-c", _THREAD_IMPORTS, str(tmp_path)], capture_output=True, text=True,
                           check=True)
     assert proc.stdout.strip().splitlines()[-1] == "BEFORE: [] WARMUP: []"
+
+
+_FROZEN_PROBE = """
+import gc, json, sys
+from pathlib import Path
+import cab_core.sweep.executors as executors
+seen = {}
+real = executors.LocalExecutor.submit
+def submit(self, opts):
+    from cab_core.runner import Runner
+    if "runner" not in seen:  # the runner class and its module's functions: built before the cells, kept all along
+        seen["runner"] = not any(o is Runner for o in gc.get_objects())
+    return real(self, opts)
+executors.LocalExecutor.submit = submit
+from cab_core.cli import main
+sys.argv = ["cab", *sys.argv[1:]]
+import atexit
+atexit.register(lambda: print("FROZEN:" + json.dumps(seen)))
+main()
+"""
+
+
+def test_the_runner_imported_after_plugins_is_out_of_the_collectors_sight_when_cells_start(tmp_path):
+    """What the sweep imports when its executor opens lives as long as the sweep: frozen with the rest (issue 16)."""
+    tasks = tmp_path / "tasks"
+    write_task(tasks, "demo/add")
+    proc = subprocess.run([sys.executable, "-c", _FROZEN_PROBE, "sweep", "--adapters", "command", "--models", "noop",
+                           "--tasks", "demo/add", "--tasks-dir", str(tasks), "--results", str(tmp_path / "r"),
+                           "--sweep-id", "g", "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.rsplit("FROZEN:", 1)[1]) == {"runner": True}
