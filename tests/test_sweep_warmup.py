@@ -152,3 +152,17 @@ def test_the_runner_imported_after_plugins_is_out_of_the_collectors_sight_when_c
                            "--sweep-id", "g", "--json"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.rsplit("FROZEN:", 1)[1]) == {"runner": True}
+
+
+def test_the_warmup_syncs_the_results_file_system_once_for_the_first_cell(tmp_path, monkeypatch, counted_builds):
+    from cab_core import results
+
+    import ctypes  # noqa: F401  (imported by the sandboxes in a sweep; the warm-up never imports it itself)
+
+    synced = []
+    monkeypatch.setattr(results, "_syncfs", lambda path: synced.append((threading.current_thread().name, path)))
+    task = default_task(write_task(tmp_path / "tasks"))
+    warmup.start([task], results=tmp_path / "results").join(30)
+    assert synced == [("cab-warmup", tmp_path / "results")]
+    warmup.start([task]).join(30)  # no results folder: nothing synced
+    assert len(synced) == 1
