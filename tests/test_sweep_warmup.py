@@ -166,3 +166,13 @@ def test_the_warmup_syncs_the_results_file_system_once_for_the_first_cell(tmp_pa
     assert synced == [("cab-warmup", tmp_path / "results")]
     warmup.start([task]).join(30)  # no results folder: nothing synced
     assert len(synced) == 1
+
+
+def test_preload_builds_cattrs_functions_for_every_record_type_a_cell_holds():
+    """cattrs makes a tuple's element functions on first use: the warm-up names them all, however deep."""
+    from cab_core import models
+
+    found = warmup._record_types(models.CellResult)
+    assert found[0] is models.CellResult
+    assert {models.CellId, models.AxisScore, models.Span, models.ModelCall, models.ToolCall} <= set(found)
+    assert len(found) == len(set(found))

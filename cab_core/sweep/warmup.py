@@ -25,8 +25,11 @@ import importlib
 import platform
 import sys
 import threading
+import typing
 from pathlib import Path
 from typing import Iterable, Optional
+
+import attrs
 
 from .. import results as _results
 from .. import serialization
@@ -54,8 +57,10 @@ def start(tasks: Iterable[object], results: Optional[Path] = None) -> Optional[t
 
 
 #: Modules the first cell imports on its way (the recording proxy and the model server it
-#: starts): imported by :func:`preload` while the template's git processes run.
-CELL_MODULES = ("cab_core.cassette", "cab_core.proxy", "cab_core.endpoint.proxy", "cab_core.modelserver")
+#: starts; importlib.metadata for the price database's version in its record): imported
+#: by :func:`preload` while the template's git processes run.
+CELL_MODULES = ("cab_core.cassette", "cab_core.proxy", "cab_core.endpoint.proxy", "cab_core.modelserver",
+                "importlib.metadata")
 
 
 def preload() -> None:
@@ -68,8 +73,39 @@ def preload() -> None:
     """
     for name in CELL_MODULES:
         _quietly(importlib.import_module, name)
-    _quietly(serialization.converter.get_unstructure_hook, CellResult)
-    _quietly(serialization.converter.get_structure_hook, CellResult)
+    for cls in _record_types(CellResult):  # cattrs makes a tuple's element functions on first use
+        _quietly(serialization.converter.get_unstructure_hook, cls)
+        _quietly(serialization.converter.get_structure_hook, cls)
+    _quietly(_price_database)
+
+
+def _record_types(root: type) -> list:
+    """``root`` and every attrs class its fields name, at any depth (tuples, mappings, optionals)."""
+    found: list = []
+
+    def walk(tp) -> None:
+        if attrs.has(tp) and isinstance(tp, type):
+            if tp in found:
+                return
+            found.append(tp)
+            attrs.resolve_types(tp)
+            for field in attrs.fields(tp):
+                walk(field.type)
+        for arg in typing.get_args(tp):
+            walk(arg)
+
+    try:
+        walk(root)
+    except Exception:  # noqa: BLE001  (an annotation that does not resolve: the cell builds what it needs)
+        pass
+    return found
+
+
+def _price_database() -> None:
+    """The price database's version, which every record names (its first lookup reads every distribution)."""
+    from .. import pricing
+
+    pricing.database()
 
 
 def _warm(tasks: list, results: Optional[Path]) -> None:
