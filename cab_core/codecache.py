@@ -35,7 +35,7 @@ from typing import Any, Optional
 #: script holds), cut to the seed's length: see :func:`_sentinel`.
 SENTINEL = 6_661_559_999_000_000_017
 #: Code objects kept in the file at most (the oldest unused ones go first).
-KEPT = 4000
+KEPT = 600
 _FILENAME = re.compile(r"^<attrs generated [\w.]+ (?P<cls>.+?)(?:-\d+)?>$")
 _STATE: dict[str, Any] = {"codes": None, "used": set(), "new": 0, "path": None, "flags": 0}
 _LOCK = threading.Lock()
@@ -49,7 +49,7 @@ def cache_path() -> Optional[Path]:
 
 
 def _header() -> bytes:
-    return f"cab attrs code 1 {sys.version} {sys.implementation.cache_tag}\n".encode()
+    return f"cab attrs code 2 {sys.version} {sys.implementation.cache_tag}\n".encode()
 
 
 def install() -> bool:
@@ -126,21 +126,25 @@ def _code(script: str, filename: str) -> types.CodeType:
     with _LOCK:
         if _STATE["codes"] is None:  # read on the first class made, not at install
             _STATE["codes"] = _load(_STATE["path"])
-        code = _STATE["codes"].get(key)
+        data = _STATE["codes"].get(key)
         _STATE["used"].add(key)
+    code = _unmarshal(data) if data is not None else None
     if code is None:
         code = compile(kept, filename, "exec", flags=_STATE["flags"], dont_inherit=True)
         with _LOCK:
-            _STATE["codes"][key] = code
+            _STATE["codes"][key] = _marshal(code)
             _STATE["new"] += 1
     return code if seed is None else _with_constant(code, sentinel, seed)
 
 
 def _sentinel(seed: int) -> int:
-    """A fixed stand-in for ``seed`` written with as many characters (the code's column table is the same)."""
-    digits = len(str(abs(seed)))
-    value = int(str(SENTINEL)[:max(digits - 1, 1)].ljust(digits - 1, "0") + "7") if digits > 1 else 7
-    return -value if seed < 0 else value
+    """A fixed positive stand-in for ``seed``, written with as many characters (a minus sign counts).
+
+    The code's column table then matches, and ``-123`` compiles to one constant as ``456``
+    does: the seed's sign makes no second kept script.
+    """
+    width = len(str(seed))
+    return int(str(SENTINEL)[:width - 1].ljust(width - 1, "0") + "7") if width > 1 else 7
 
 
 def _seed(script: str, filename: str) -> Optional[int]:
@@ -150,7 +154,7 @@ def _seed(script: str, filename: str) -> Optional[int]:
         return None
     seed = hash(f"<attrs generated hash {match.group('cls')}>")
     text = str(seed)
-    if script.count(text) != 1 or str(abs(_sentinel(seed))) in script or _sentinel(seed) == seed:
+    if script.count(text) != 1 or str(_sentinel(seed)) in script or _sentinel(seed) == seed:
         return None
     return seed
 
@@ -170,7 +174,24 @@ def _with_constant(code: types.CodeType, old: int, new: int) -> types.CodeType:
     return code.replace(co_consts=tuple(swap(c) for c in code.co_consts))
 
 
+def _marshal(code: types.CodeType) -> bytes:
+    import marshal
+
+    return marshal.dumps(code)
+
+
+def _unmarshal(data: bytes) -> Optional[types.CodeType]:
+    import marshal
+
+    try:
+        code = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):
+        return None
+    return code if isinstance(code, types.CodeType) else None
+
+
 def _load(path: Path) -> dict:
+    """``{key: marshalled code}``: each code object is read only when its class is made."""
     import marshal
 
     try:
@@ -179,7 +200,9 @@ def _load(path: Path) -> dict:
         if not data.startswith(header):
             return {}
         codes = marshal.loads(data[len(header):])
-        return codes if isinstance(codes, dict) else {}
+        if not isinstance(codes, dict):
+            return {}
+        return {k: v for k, v in codes.items() if isinstance(k, str) and isinstance(v, bytes)}
     except (OSError, ValueError, EOFError, TypeError):
         return {}
 
