@@ -9,10 +9,10 @@ they made the first cell's overhead ~270 ms against ~75 ms for the others.
 
 :func:`start` does the processes' part in one daemon thread as soon as a sweep knows
 its first cells: the git processes run while the coordinator opens the executor and
-the manifest.  Meanwhile the coordinator itself (:func:`preload`, before it submits the
-first cell) imports what that cell would import on its way and builds the generated
-functions, so the cell finds them done instead of paying them after waiting for its
-template.  Everything warmed is a cache the cell would fill itself, behind the same
+the manifest, then cattrs' functions are built while the first cell waits for its
+sandbox and its tests.  Meanwhile the coordinator itself (:func:`preload`, before it
+submits the first cell) imports what that cell would import on its way, so the cell
+finds them done instead of paying them after waiting for its template.  Everything warmed is a cache the cell would fill itself, behind the same
 lock (the template's), so the cell gets the same thing either way; a warm-up that
 fails is silent and the cell does the work itself, reporting any error as its own.
 The warm-up thread imports nothing (two threads importing one import cycle can see a
@@ -64,18 +64,15 @@ CELL_MODULES = ("cab_core.cassette", "cab_core.proxy", "cab_core.endpoint.proxy"
 
 
 def preload() -> None:
-    """In the calling (coordinator's) thread, what the first cell would otherwise do on its clock.
+    """In the calling (coordinator's) thread, the imports the first cell would otherwise do on its clock.
 
-    Called right after :func:`start`, before the first cell is submitted: the imports and
-    cattrs' generated functions cost the coordinator's CPU while the template's git
-    processes run, where the first cell would have waited for that template and then
-    paid them.  Done here, not in the warm-up thread, so no two threads import at once.
+    Called right after :func:`start`, before the first cell is submitted: the imports cost
+    the coordinator's CPU while the template's git processes run, where the first cell
+    would have waited for that template and then paid them.  Done here, not in the
+    warm-up thread, so no two threads import at once.
     """
     for name in CELL_MODULES:
         _quietly(importlib.import_module, name)
-    for cls in _record_types(CellResult):  # cattrs makes a tuple's element functions on first use
-        _quietly(serialization.converter.get_unstructure_hook, cls)
-        _quietly(serialization.converter.get_structure_hook, cls)
     _quietly(_price_database)
 
 
@@ -112,6 +109,11 @@ def _warm(tasks: list, results: Optional[Path]) -> None:
     for task in tasks:  # processes: they run beside the coordinator's work
         _quietly(template.template, task)
     _quietly(platform.platform)  # ``uname -p``
+    # cattrs' functions (no import: tested), built while the first cell waits for its sandbox and tests;
+    # a tuple's element functions are made on first use, so every record type a cell holds is named
+    for cls in _record_types(CellResult):
+        _quietly(serialization.converter.get_unstructure_hook, cls)
+        _quietly(serialization.converter.get_structure_hook, cls)
     if results is not None and "ctypes" in sys.modules:  # what syncfs needs, already imported (never here)
         _quietly(_results._syncfs, Path(results))
 
