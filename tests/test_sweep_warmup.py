@@ -154,20 +154,6 @@ def test_the_runner_imported_after_plugins_is_out_of_the_collectors_sight_when_c
     assert json.loads(proc.stdout.rsplit("FROZEN:", 1)[1]) == {"runner": True}
 
 
-def test_the_warmup_syncs_the_results_file_system_once_for_the_first_cell(tmp_path, monkeypatch, counted_builds):
-    from cab_core import results
-
-    import ctypes  # noqa: F401  (imported by the sandboxes in a sweep; the warm-up never imports it itself)
-
-    synced = []
-    monkeypatch.setattr(results, "_syncfs", lambda path: synced.append((threading.current_thread().name, path)))
-    task = default_task(write_task(tmp_path / "tasks"))
-    warmup.start([task], results=tmp_path / "results").join(30)
-    assert synced == [("cab-warmup", tmp_path / "results")]
-    warmup.start([task]).join(30)  # no results folder: nothing synced
-    assert len(synced) == 1
-
-
 def test_preload_builds_cattrs_functions_for_every_record_type_a_cell_holds():
     """cattrs makes a tuple's element functions on first use: the warm-up names them all, however deep."""
     from cab_core import models

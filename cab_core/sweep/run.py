@@ -274,7 +274,7 @@ def _warm_up(spec: SweepSpec, state: _Run, catalog):
                 tasks[opts.task] = catalog.get(opts.task)
             except Exception:  # noqa: BLE001  (the cell reports it)
                 continue
-    thread = warmup.start(tasks.values(), results=spec.results)
+    thread = warmup.start(tasks.values())
     warmup.preload()
     return thread
 

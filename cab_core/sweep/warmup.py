@@ -3,8 +3,7 @@
 A process's first cell builds what every later cell reuses: the task's template (its
 starting files committed by four git processes, :mod:`cab_core.workspace.template`),
 cattrs' generated functions that write and read a :class:`~cab_core.models.CellResult`,
-the host's platform string (``uname -p``, a process), and its first ``syncfs`` writes
-back everything start-up left dirty, not just its own record.  Measured on a trivial cell
+and the host's platform string (``uname -p``, a process).  Measured on a trivial cell
 they made the first cell's overhead ~270 ms against ~75 ms for the others.
 
 :func:`start` does the processes' part in one daemon thread as soon as a sweep knows
@@ -23,32 +22,26 @@ from __future__ import annotations
 
 import importlib
 import platform
-import sys
 import threading
 import typing
-from pathlib import Path
 from typing import Iterable, Optional
 
 import attrs
 
-from .. import results as _results
 from .. import serialization
 from ..models import CellResult
 from ..workspace import template
 
 
-def start(tasks: Iterable[object], results: Optional[Path] = None) -> Optional[threading.Thread]:
+def start(tasks: Iterable[object]) -> Optional[threading.Thread]:
     """Warm the caches the first cells of ``tasks`` (:class:`~cab_core.models.Task` records) will use.
 
-    ``results``: the folder cells are published in; its file system is synced once here,
-    so the first cell's own sync (:func:`cab_core.results.CellWriter.publish`) does not
-    also write back everything start-up left dirty (~25 ms of the first cell).
     Returns the started daemon thread (``None`` with no task); never raises.
     """
     tasks = list(tasks)
     if not tasks:
         return None
-    thread = threading.Thread(target=_warm, args=(tasks, results), name="cab-warmup", daemon=True)
+    thread = threading.Thread(target=_warm, args=(tasks,), name="cab-warmup", daemon=True)
     try:
         thread.start()
     except RuntimeError:  # no thread to spare (the interpreter stopping): the cells do it themselves
@@ -105,7 +98,7 @@ def _price_database() -> None:
     pricing.database()
 
 
-def _warm(tasks: list, results: Optional[Path]) -> None:
+def _warm(tasks: list) -> None:
     for task in tasks:  # processes: they run beside the coordinator's work
         _quietly(template.template, task)
     _quietly(platform.platform)  # ``uname -p``
@@ -114,8 +107,6 @@ def _warm(tasks: list, results: Optional[Path]) -> None:
     for cls in _record_types(CellResult):
         _quietly(serialization.converter.get_unstructure_hook, cls)
         _quietly(serialization.converter.get_structure_hook, cls)
-    if results is not None and "ctypes" in sys.modules:  # what syncfs needs, already imported (never here)
-        _quietly(_results._syncfs, Path(results))
 
 
 def _quietly(function, *args) -> None:
