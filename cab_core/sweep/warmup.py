@@ -6,14 +6,15 @@ cattrs' generated functions that write and read a :class:`~cab_core.models.CellR
 and the host's platform string (``uname -p``, a process).  Measured on a trivial cell
 they made the first cell's overhead ~270 ms against ~75 ms for the others.
 
-:func:`start` does the processes' part in one daemon thread as soon as a sweep knows
-its first cells: the git processes run while the coordinator opens the executor and
-the manifest, then cattrs' functions are built while the first cell waits for its
-sandbox and its tests.  Meanwhile the coordinator itself (:func:`preload`, before it
-submits the first cell) imports what that cell would import on its way, so the cell
-finds them done instead of paying them after waiting for its template.  Everything warmed is a cache the cell would fill itself, behind the same
-lock (the template's), so the cell gets the same thing either way; a warm-up that
-fails is silent and the cell does the work itself, reporting any error as its own.
+:func:`start` does that work in one daemon thread as soon as a sweep knows its first
+cells: the git processes run while the coordinator opens the executor and the manifest,
+then cattrs' functions are built while the first cell waits for its sandbox and its
+tests.  Meanwhile the coordinator itself (:func:`preload`, before it submits the first
+cell) imports what that cell would import on its way, so the cell finds them done
+instead of paying them after waiting for its template.  Everything warmed is a cache
+the cell would fill itself, behind the same lock (the template's), so the cell gets the
+same thing either way; a warm-up that fails is silent and the cell does the work
+itself, reporting any error as its own.
 The warm-up thread imports nothing (two threads importing one import cycle can see a
 module half-initialised): it only calls functions of modules already imported.
 """
