@@ -11,14 +11,18 @@ script measures them from the outside, without instrumenting cab, so it times an
 - **wind-down** = the process's exit minus the last cell's ``ended_at``;
 - **between** = the median, over consecutive cells (``--jobs 1``), of one cell's ``ended_at``
   to the next one's ``started_at``: what the coordinator does between cells;
-- **fixed** = start-up + wind-down, what the invocation costs whatever its cells;
+- **first cell's extra** = the first cell's overhead (its ``duration_s`` minus the commands'
+  own inner time, as ``overhead.py`` counts it) minus the median of the other cells';
+- **fixed** = start-up + wind-down, what the invocation costs whatever its cells; **fixed, all
+  of it** adds the first cell's extra and every gap between cells (what ``-n`` cells pay once);
 - ``cab --help`` and ``cab --version``: the commands that load no plugin;
 - ``cab plugins``: loading every plugin, nothing run;
 - ``--breakdown``: the same sweep run in-process by a probe that times each phase of
   the coordinator (wall and the process's CPU): importing the CLI, the sweep command's
   own imports, loading plugins,
-  preparing (tasks, manifest, index, executor), the cells, closing (normalisation,
-  index), the leaderboard, and the interpreter's exit.
+  preparing (tasks, manifest, index, executor), the cells, draining (the executor and the
+  sandboxes built ahead closed), closing (normalisation, index), after closing (the
+  leaderboard, exit handlers), and the interpreter's exit.
 
 Each figure is the median of ``-r`` repeats of a fresh process (a sweep of ``-n`` cells
 of the trivial task of ``overhead.py``), run interleaved with the ``--before`` cab so a
@@ -44,7 +48,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from overhead import AGENT, CAB, _load, timed, write_task  # noqa: E402
+from overhead import AGENT, CAB, _load, _read, inner_seconds, timed, write_task  # noqa: E402
 
 
 def spawn(argv: list[str]) -> dict:
@@ -67,16 +71,23 @@ def sweep_once(cab: str, tasks: Path, results: Path, n: int) -> dict:
     run = spawn([cab, "sweep", "--adapters", "command", "--models", "custom", "--tasks", "bench/calc",
                  "--tasks-dir", str(tasks), "--trials", str(n), "--jobs", "1", "--results", str(results),
                  "--sweep-id", "startup", "-o", f"command={timed(AGENT)}", "--json"])
-    cells = [json.loads(p.read_text()) for p in results.glob("startup/**/cell.json")]
+    files = list(results.glob("startup/**/cell.json"))
+    cells = [json.loads(p.read_text()) for p in files]
     if len(cells) != n:
         raise SystemExit(f"{cab} sweep wrote {len(cells)} cells, not {n}")
     spans = sorted((_epoch(c["started_at"]), _epoch(c["ended_at"])) for c in cells)
+    # each cell's overhead as overhead.py counts it: its duration minus the commands' own inner time
+    overheads = sorted((_epoch(c["started_at"]), c["duration_s"] - inner_seconds(_read(p.parent / "agent_output.txt"))
+                        - inner_seconds(_read(p.parent / "test_output.txt"))) for c, p in zip(cells, files))
+    first_extra = overheads[0][1] - statistics.median(o for _, o in overheads[1:]) if n > 1 else 0.0
     startup = spans[0][0] - run["spawned"]
     winddown = run["exited"] - max(e for _, e in spans)
     # --jobs 1: one cell's ended_at to the next one's started_at (the coordinator's work between them)
     gaps = [nxt[0] - prev[1] for prev, nxt in zip(spans, spans[1:])]
-    return {"startup": startup, "winddown": winddown, "between": statistics.median(gaps) if gaps else 0.0,
-            "fixed": startup + winddown, "wall": run["wall"], "cpu": run["cpu"]}
+    between = statistics.median(gaps) if gaps else 0.0
+    return {"startup": startup, "winddown": winddown, "between": between, "first_extra": first_extra,
+            "fixed": startup + winddown, "fixed_all": startup + winddown + first_extra + sum(gaps),
+            "wall": run["wall"], "cpu": run["cpu"]}
 
 
 #: Run by the cab's own interpreter: time the coordinator's phases by wrapping the functions that
@@ -147,7 +158,7 @@ def breakdown_once(cab: str, tasks: Path, results: Path, n: int) -> dict:
     at = {label: (wall, cpu) for label, wall, cpu in data["marks"]}
     phases = {"importing the cli": ("start", "cli imported"), "command's imports": ("cli imported", "plugins>"), "plugins": ("plugins>", "plugins<"),
               "preparing": ("plugins<", "cells>"), "cells": ("cells>", "cells<"), "closing": ("close>", "close<"),
-              "leaderboard": ("leaderboard>", "leaderboard<"), "exit handlers": ("leaderboard<", "end")}
+              "draining": ("cells<", "close>"), "after closing": ("close<", "end")}
     figures = {}
     for name, (a, b) in phases.items():
         if a in at and b in at:
@@ -187,7 +198,8 @@ def measure(cabs: dict[str, str], tasks: Path, root: Path, n: int, repeats: int,
 ROWS = (("cab --help", "help_wall", "help_cpu"), ("cab --version", "version_wall", "version_cpu"),
         ("cab plugins", "plugins_wall", "plugins_cpu"), ("sweep start-up", "sweep_startup", None),
         ("sweep wind-down", "sweep_winddown", None), ("sweep fixed cost", "sweep_fixed", None),
-        ("sweep between cells", "sweep_between", None),
+        ("sweep between cells", "sweep_between", None), ("first cell's extra", "sweep_first_extra", None),
+        ("fixed, all of it", "sweep_fixed_all", None),
         ("sweep whole", "sweep_wall", "sweep_cpu"))
 
 

@@ -19,17 +19,21 @@ import importlib
 import os
 import sys
 import traceback
-from importlib import metadata
+import types
 from typing import Iterable, Optional
 
 import attrs
 import pluggy
 
-from . import hookspecs
+from . import entrypoints, hookspecs
+from .entrypoints import EntryPoint
 from .errors import DuplicateNameError, UnknownNameError, one_line
 from .hookspecs import hookimpl
 
 ENTRY_POINT_GROUP = "cab"
+_ABSENT = object()
+#: What pluggy can take a hook implementation from (anything else it skips).
+_HOOKABLE = (types.FunctionType, types.MethodType, staticmethod, classmethod)
 
 #: The core's own plugins: (plugin name, module), registered after the entry points.
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
@@ -61,6 +65,21 @@ class PluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         self.load_report: dict[str, PluginInfo] = {}
 
+    def parse_hookimpl_opts(self, plugin, name: str):
+        """pluggy's answer, without its descriptor-safe lookup for a module's plain attributes.
+
+        ``register`` asks about every name of a plugin's ``dir()``; for a module most are
+        classes, constants and imported modules, and pluggy's ``inspect.getattr_static``
+        for each was half of registering the plugins (issue 16).  A module's own attribute
+        is its ``__dict__`` entry (no descriptor runs for it): if that is not a function,
+        method, staticmethod or classmethod, pluggy would find no hook there either.
+        """
+        if isinstance(plugin, types.ModuleType) and not name.startswith("__"):
+            value = vars(plugin).get(name, _ABSENT)
+            if value is not _ABSENT and not isinstance(value, _HOOKABLE):
+                return None
+        return super().parse_hookimpl_opts(plugin, name)
+
     def plugin_infos(self) -> list[PluginInfo]:
         """Every plugin known: loaded ones with their hooks, failed ones with their reason."""
         infos = dict(self.load_report)
@@ -79,19 +98,20 @@ def _names(var: str) -> Optional[set[str]]:
     return {n.strip() for n in value.split(",") if n.strip()}
 
 
-def _dist_name(ep: metadata.EntryPoint) -> Optional[str]:
-    dist = getattr(ep, "dist", None)
-    return dist.metadata["Name"] if dist is not None else None
+def _dist_name(ep) -> Optional[str]:
+    return ep.distribution
 
 
-def iter_entry_points() -> Iterable[tuple[metadata.EntryPoint, list[str]]]:
+def iter_entry_points() -> Iterable[tuple[EntryPoint, list[str]]]:
     """Entry points of the ``cab`` group, each with every distribution that claims its name.
 
     The same distribution seen twice on ``sys.path`` counts once; two different
     distributions claiming one name give a list of two (the caller refuses both).
+    They are read through :mod:`cab_core.entrypoints` (kept while nothing is installed
+    or removed).
     """
-    claims: dict[str, list[metadata.EntryPoint]] = {}
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    claims: dict[str, list[EntryPoint]] = {}
+    for ep in entrypoints.entry_points(ENTRY_POINT_GROUP):
         known = claims.setdefault(ep.name, [])
         if not any(_dist_name(k) == _dist_name(ep) and k.value == ep.value for k in known):
             known.append(ep)
@@ -140,9 +160,7 @@ def load_entry_points(pm: PluginManager, *, strict: Optional[bool] = None, only:
     if only is None:
         _warn_unknown_names(found, {"CAB_LOAD_PLUGINS": allow, "CAB_DISABLE_PLUGINS": block}, strict)
     for ep, owners in found:
-        dist = getattr(ep, "dist", None)
-        info = PluginInfo(name=ep.name, distribution=_dist_name(ep), version=dist.version if dist else None,
-                          module=ep.value)
+        info = PluginInfo(name=ep.name, distribution=ep.distribution, version=ep.version, module=ep.value)
         pm.load_report[ep.name] = info
         if (allow is not None and ep.name not in allow) or ep.name in block:
             info.status = "disabled"

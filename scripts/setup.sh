@@ -45,6 +45,9 @@ fi
 # Byte-compile cab's own sources (installed editable, so pip did not): with
 # PYTHONDONTWRITEBYTECODE set, as on many CI machines, every `cab` start would
 # otherwise compile them again (issue 16: a second of start-up on a loaded machine).
-.venv/bin/python -m compileall -q -j 0 -x "/suite/|/workspace/|/solution/" cab_core adapters/cab_adapters scorers/cab_scorers tasks/cab_tasks \
-  exporters/otel >/dev/null || true
+# Tasks' own files (a suite's workspace/ and solution/ folders) are data, never compiled;
+# cab_core/workspace/ is code (a bare "/workspace/" left its eleven modules compiled at every start).
+# The example plugins are installed too (every `cab` loads them): compiled as well.
+.venv/bin/python -m compileall -q -j 0 -x "/suite/|(?<!cab_core)/workspace/|/solution/" cab_core adapters/cab_adapters \
+  scorers/cab_scorers tasks/cab_tasks exporters/otel examples/*/ >/dev/null || true
 echo "setup: ok ($(.venv/bin/cab --version))"

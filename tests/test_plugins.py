@@ -162,3 +162,59 @@ def test_cab_main_runs_the_command_line_in_process_like_the_script(cab_main, tmp
     assert wrong.returncode == 2 and wrong.stdout == ""
     assert wrong.stderr.startswith("Error: unknown adapter 'nope' (available: ") and "mini" not in wrong.stderr.split("(available: ", 1)[1].rstrip(")\n").split(", ")
     assert os.getcwd() != str(tmp_path) and "CAB_DISABLE_PLUGINS" not in os.environ
+
+
+def test_each_distributions_metadata_is_parsed_once_per_load(monkeypatch):
+    """Parsing METADATA (the email parser) twice per entry point was a third of loading the plugins (issue 16)."""
+    from importlib import metadata
+
+    from cab_core import plugins
+
+    monkeypatch.setenv("CAB_NO_ENTRY_POINT_CACHE", "1")  # read them afresh
+    reads = []
+    real = metadata.Distribution.metadata
+
+    def counted(self):
+        reads.append(str(getattr(self, "_path", self)))
+        return real.fget(self)
+
+    monkeypatch.setattr(metadata.Distribution, "metadata", property(counted))
+    pm = plugins.PluginManager()
+    plugins.load_entry_points(pm, strict=False)
+    infos = [i for i in pm.load_report.values()]
+    assert len(infos) > len(set(reads)) > 1  # several entry points share a distribution (cab-adapters)
+    assert sorted(reads) == sorted(set(reads))
+    adapters = pm.load_report["command"]
+    assert (adapters.distribution, adapters.version) == ("cab-adapters", metadata.version("cab-adapters"))
+
+
+def test_the_quick_hook_lookup_finds_what_pluggys_own_finds():
+    """Every real plugin (and a module with every kind of attribute) registers the same hooks both ways."""
+    import importlib
+    import types
+
+    import pluggy
+
+    from cab_core import plugins
+
+    odd = types.ModuleType("odd")
+    exec("from cab_core import hookimpl\nimport os\nX = 1\nclass K: pass\n"
+         "@hookimpl\ndef cab_adapters():\n    return []\n"
+         "@hookimpl(specname='cab_scorers')\ndef scorers_under_another_name():\n    return []\n"
+         "cab_task_sources = staticmethod(hookimpl(lambda: []))\n", odd.__dict__)
+    found = [(ep.name, ep.load()) for ep, _ in plugins.iter_entry_points()]
+    found += [(n, importlib.import_module(m)) for n, m in plugins.DEFAULT_PLUGINS] + [("odd", odd)]
+
+    class Pluggys(plugins.PluginManager):
+        parse_hookimpl_opts = pluggy.PluginManager.parse_hookimpl_opts
+
+    def hooks(cls):
+        pm = cls()
+        for name, module in found:
+            pm.register(module, name=name)
+        return sorted((h.name, i.plugin_name, i.function.__name__) for h in vars(pm.hook).values()
+                      if isinstance(h, pluggy.HookCaller) for i in h.get_hookimpls())
+
+    ours = hooks(plugins.PluginManager)
+    assert ours == hooks(Pluggys)
+    assert {("cab_adapters", "odd"), ("cab_scorers", "odd"), ("cab_task_sources", "odd")} <= {h[:2] for h in ours}

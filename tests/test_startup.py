@@ -171,3 +171,17 @@ def test_collection_is_rare_while_the_cab_script_starts_and_as_usual_after(how, 
     usual = 700  # Python's default
     assert seen == {"collecting while plugins load": START_THRESHOLD if held else usual, "collecting after": usual,
                     "frozen": held}
+
+
+def test_every_key_shape_compiles_and_none_is_compiled_at_import():
+    """Key shapes compile when their head is first seen: a broken pattern must still fail here, not in a cell."""
+    import re
+
+    from cab_core import secrets
+
+    for head, pattern in secrets._PATTERNS:
+        assert re.compile(pattern).pattern.startswith(re.escape(head)), head
+    sample = "sk-" + "a" * 20
+    assert secrets.mask_keys(sample) == secrets.MASK
+    code = "import cab_core.secrets as s\nprint(s._compiled.cache_info().currsize)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "0"

@@ -12,7 +12,11 @@ import gc
 import sys
 from typing import Callable, Optional
 
-import click
+from .. import codecache
+
+codecache.install()  # before any attrs class is made: their generated methods' bytecode is kept (issue 16)
+
+import click  # noqa: E402
 
 from .. import __version__
 from ..errors import CabError, os_error_line

@@ -35,6 +35,7 @@ class PlainProgress:
         click.echo(text, file=self.stream)
 
     def started(self, *, sweep_id, total, complete, passing, to_run):
+        settle()  # the cells start: what start-up built (runner, executor) is out of the collector's sight
         self.t0 = time.monotonic()
         self.start_done = complete
         skipped = f", {complete} already complete" if complete else ""
@@ -80,6 +81,7 @@ class RichProgress:
         self.infra = 0
 
     def started(self, *, sweep_id, total, complete, passing, to_run):
+        settle()  # as PlainProgress.started
         self.progress.start()
         self.task = self.progress.add_task(sweep_id, total=total, completed=complete, passing=passing, infra=0)
         if complete:
@@ -199,7 +201,6 @@ def register(cli: click.Group) -> None:
         _preflight(spec)
         catalog = state.catalog(spec.tasks_dirs, spec.task_format)
         progress = RichProgress() if sys.stderr.isatty() and not as_json else PlainProgress()
-        settle()  # what start-up built lives as long as the sweep: out of the collector's sight
         try:
             report = run_sweep(spec, state.registry, catalog, observer=progress)
         except KeyboardInterrupt:

@@ -13,7 +13,7 @@ import socket
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import attrs
 
@@ -22,13 +22,17 @@ from .. import serialization
 from ..errors import one_line
 from ..models import STATUS_INFRA_ERROR, STATUS_OK, CellResult, utcnow
 from ..results import CELL_FILE, CellWriter, read_cell
-from ..runner import RunOptions, Runner
+from ..runoptions import RunOptions
 from ..secrets import Redactor
 from ..sandbox import localpool
 from .normalisation import NORMALISATION_FORMULA, normalise, stat_key
 from .spec import SweepSpec, cell_id_of, plan_cells, resolve_tasks, validate
 from .state import (MANIFEST_VERSION, _append_attempt, _end_torn_line, cell_state, clean_stale,
                     read_attempts, read_manifest, sweep_lock, write_manifest)
+
+if TYPE_CHECKING:  # imported when the executor opens, after the first task's template is started (issue 16)
+    from ..runner import Runner
+
 
 @attrs.frozen(kw_only=True)
 class CellOutcome:
@@ -228,9 +232,15 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
         _end_torn_line(sweep_root)
         state = _plan(spec, plan_cells(spec, task_ids), results_root, read_attempts(sweep_root))
         own_executor = executor is None
-        if executor is None and state.todo:
-            executor = registry.executors.get(spec.executor).open(spec=spec, registry=registry, catalog=catalog,
-                                                                  runner=runner)
+        warming = _warm_up(spec, state, catalog)
+        try:
+            if executor is None and state.todo:
+                executor = registry.executors.get(spec.executor).open(spec=spec, registry=registry,
+                                                                      catalog=catalog, runner=runner)
+        except BaseException:
+            if warming is not None:
+                warming.join(timeout=10)
+            raise
         manifest = _open_manifest(spec, sweep_root, task_ids, state)
         observer.started(sweep_id=spec.sweep_id, total=len(state.cells), complete=state.complete,
                          passing=state.passing, to_run=len(state.todo))
@@ -240,6 +250,8 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
             with localpool.ahead() if len(state.todo) > 1 else contextlib.nullcontext():
                 _drive(state, executor, sweep_root, index, observer, poll_s)
         finally:
+            if warming is not None:  # done long before, unless no cell ran: never left building at exit
+                warming.join(timeout=10)
             if own_executor and executor is not None:
                 executor.close(wait=not state.abandoned)
             if state.abandoned:
@@ -247,6 +259,24 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
         report = _close(state, sweep_root, results_root, registry, catalog, index, manifest, t0)
     observer.finished(report)
     return report
+
+
+def _warm_up(spec: SweepSpec, state: _Run, catalog):
+    """Start warming what the first cells (one per slot) will build once (see :mod:`.warmup`); the thread or None."""
+    if spec.executor != "local" or not state.todo:  # other executors run cells in other processes
+        return None
+    from . import warmup
+
+    tasks: dict = {}
+    for opts in list(state.todo)[:max(1, spec.jobs)]:
+        if opts.task not in tasks:
+            try:
+                tasks[opts.task] = catalog.get(opts.task)
+            except Exception:  # noqa: BLE001  (the cell reports it)
+                continue
+    thread = warmup.start(tasks.values())
+    warmup.preload()
+    return thread
 
 
 def _close(state: _Run, sweep_root: Path, results_root: Path, registry, catalog, index: "_SweepIndex",

@@ -8,7 +8,9 @@
 - :mod:`.forgery`: changed code that reaches into the test machinery.
 """
 
-from .cell import CellWorkspace
-from .snapshot import IGNORED
+from ..lazy import lazy_exports
 
 __all__ = ["CellWorkspace", "IGNORED"]
+
+# Imported on first use: a sweep imports .template (its warm-up) before it needs .cell (issue 16).
+__getattr__, __dir__ = lazy_exports(__name__, {"CellWorkspace": ".cell", "IGNORED": ".snapshot"}, globals())

@@ -54,10 +54,13 @@ use the cell's recording proxy, so its tokens are recorded like the agent's.
 
 from __future__ import annotations
 
-from importlib import metadata
 from typing import Any, Callable, Optional
 
 from cab_core import AxisScore, ScoreContext, Scorer, hookimpl
+from cab_core.lazy import LazyModule
+
+#: Imported only when a judge is named: importlib.metadata (the email parser, zipfile) costs every cab start.
+metadata = LazyModule("importlib.metadata")
 from cab_core.errors import one_line
 
 from ._refusal_text import CODE_LINES_WORK, carries_code, read_message

@@ -38,7 +38,6 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 from typing import Optional
 
@@ -244,6 +243,8 @@ def _archive(clone: Path, commit: str, dest: Path, where: str) -> None:
     check = subprocess.run(["git", "-C", str(clone), "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True)
     if check.returncode != 0:
         raise TaskError(f"{where}: {commit} is not a commit of {clone}")
+    import tarfile  # here, not at the top: every cab command loads the task plugin
+
     proc = subprocess.Popen(["git", "-C", str(clone), "archive", "--format=tar", commit],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -40,8 +40,6 @@ import json
 import os
 from pathlib import Path
 
-import yaml
-
 from cab_core import Task, TaskSource, hookimpl
 from cab_core.errors import TaskError
 
@@ -73,6 +71,8 @@ def _cache_root() -> Path:
 
 
 def _read(file: Path) -> dict:
+    import yaml  # here, not at the top: every cab command loads this plugin, few read a YAML file
+
     text = file.read_text(encoding="utf-8")
     try:
         data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)

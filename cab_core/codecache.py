@@ -1,0 +1,237 @@
+"""attrs' generated methods compiled once and kept, as ``__pycache__`` keeps modules' (issue 16: start-up).
+
+attrs writes each class's ``__init__``, ``__repr__``, ``__eq__``, ``__hash__``... as
+Python source and compiles it when the class is created.  A ``cab sweep`` creates about
+eighty attrs classes: some 60-90 ms of ``compile()`` at every start, the largest single
+part of start-up after the imports themselves.
+
+:func:`install` puts a caching ``attr._make._compile_and_eval`` in place: the code object
+compiled from a script is kept in a file inside the virtual environment (beside the
+code it comes from: whoever can write the file can already write that code) and
+reused while the script, its file name and the Python version are the same.  A
+script's only part that changes from one process to the next, the class's hash seed
+(``hash()`` of a string, randomised per process), is compiled as a fixed sentinel of
+the same length (the kept code's column table is the same) and replaced by this
+process's value in the code object's constants, so the code run is
+exactly what ``compile()`` of this process's script gives (tested code object against
+code object).  An attrs that no longer has the function, a script this does not
+recognise, a file that cannot be read or written: attrs compiles as it always did.
+``CAB_NO_CODE_CACHE=1`` turns it off.
+"""
+
+from __future__ import annotations
+
+import __future__
+import atexit
+import os
+import re
+import sys
+import threading
+import types
+from pathlib import Path
+from typing import Any, Optional
+
+#: Its leading digits stand for the class's hash seed in a kept script (a constant no generated
+#: script holds), cut to the seed's length: see :func:`_sentinel`.
+SENTINEL = 6_661_559_999_000_000_017
+#: Code objects kept in the file at most (the oldest unused ones go first).
+KEPT = 600
+_FILENAME = re.compile(r"^<attrs generated [\w.]+ (?P<cls>.+?)(?:-\d+)?>$")
+_STATE: dict[str, Any] = {"codes": None, "used": set(), "new": 0, "path": None, "flags": 0}
+_LOCK = threading.Lock()
+
+
+def cache_path() -> Optional[Path]:
+    """The file, inside the running virtual environment (``None`` outside one, or turned off)."""
+    if sys.prefix == getattr(sys, "base_prefix", sys.prefix) or os.environ.get("CAB_NO_CODE_CACHE") == "1":
+        return None
+    return Path(sys.prefix) / ".cab-attrs-code"
+
+
+def _header() -> bytes:
+    return f"cab attrs code 2 {sys.version} {sys.implementation.cache_tag}\n".encode()
+
+
+def install() -> bool:
+    """Put the caching compile in place as attrs is imported (now, if it is already); False if turned off.
+
+    ``cab --version`` and ``--help`` import no attrs: nothing is read for them.
+    """
+    if cache_path() is None:
+        return False
+    make = sys.modules.get("attr._make")
+    if make is not None:
+        return _patch(make)
+    if not any(isinstance(f, _OnImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _OnImport())
+    return True
+
+
+class _OnImport:
+    """A meta path finder that only wraps ``attr._make``'s execution, to patch it right after."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "attr._make":
+            return None
+        sys.meta_path.remove(self)  # once; whatever happens next, never in the way again
+        for finder in sys.meta_path:
+            spec = getattr(finder, "find_spec", lambda *a: None)(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        run = getattr(loader, "exec_module", None)
+        if run is None:
+            return spec
+
+        def exec_module(module):
+            run(module)
+            _patch(module)
+
+        try:
+            loader.exec_module = exec_module
+        except AttributeError:  # a loader that takes no attribute: attrs compiles as it does
+            pass
+        return spec
+
+
+def _patch(make) -> bool:
+    real = getattr(make, "_compile_and_eval", None)
+    if real is None or getattr(real, "_cab_cached", False):
+        return getattr(real, "_cab_cached", False)
+    _STATE["path"] = cache_path()
+    # compile() in attrs inherits the __future__ statements of its module: the same flags here
+    _STATE["flags"] = sum(feature.compiler_flag for name in __future__.all_feature_names
+                          if getattr(make, name, None) is (feature := getattr(__future__, name)))
+
+    def _compile_and_eval(script: str, globs: Optional[dict] = None, locs: Any = None, filename: str = "") -> None:
+        eval(_code(script, filename), globs, locs)  # noqa: S307  (attrs' own generated methods)
+
+    _compile_and_eval._cab_cached = True  # type: ignore[attr-defined]
+    _compile_and_eval.__wrapped__ = real  # type: ignore[attr-defined]
+    make._compile_and_eval = _compile_and_eval
+    atexit.register(_save)
+    return True
+
+
+def _code(script: str, filename: str) -> types.CodeType:
+    """The code object ``compile(script, filename, "exec")`` gives, from the file when it holds it."""
+    import hashlib
+
+    seed = _seed(script, filename)
+    sentinel = None if seed is None else _sentinel(seed)
+    kept = script if seed is None else script.replace(str(seed), str(sentinel))
+    key = hashlib.sha1(f"{filename}\0{kept}".encode()).hexdigest()
+    with _LOCK:
+        if _STATE["codes"] is None:  # read on the first class made, not at install
+            _STATE["codes"] = _load(_STATE["path"])
+        data = _STATE["codes"].get(key)
+        _STATE["used"].add(key)
+    code = _unmarshal(data) if data is not None else None
+    if code is None:
+        code = compile(kept, filename, "exec", flags=_STATE["flags"], dont_inherit=True)
+        with _LOCK:
+            _STATE["codes"][key] = _marshal(code)
+            _STATE["new"] += 1
+    return code if seed is None else _with_constant(code, sentinel, seed)
+
+
+def _sentinel(seed: int) -> int:
+    """A fixed positive stand-in for ``seed``, written with as many characters (a minus sign counts).
+
+    The code's column table then matches, and ``-123`` compiles to one constant as ``456``
+    does: the seed's sign makes no second kept script.
+    """
+    width = len(str(seed))
+    return int(str(SENTINEL)[:width - 1].ljust(width - 1, "0") + "7") if width > 1 else 7
+
+
+def _seed(script: str, filename: str) -> Optional[int]:
+    """The class's hash seed as the script holds it (once), else ``None`` (nothing to replace)."""
+    match = _FILENAME.match(filename)
+    if match is None:
+        return None
+    seed = hash(f"<attrs generated hash {match.group('cls')}>")
+    text = str(seed)
+    if script.count(text) != 1 or str(_sentinel(seed)) in script or _sentinel(seed) == seed:
+        return None
+    return seed
+
+
+def _with_constant(code: types.CodeType, old: int, new: int) -> types.CodeType:
+    """``code`` with the constant ``old`` replaced by ``new`` (in nested functions and constant tuples too)."""
+
+    def swap(value):
+        if type(value) is int and value == old:
+            return new
+        if isinstance(value, types.CodeType):
+            return _with_constant(value, old, new)
+        if type(value) is tuple:
+            return tuple(swap(v) for v in value)
+        return value
+
+    return code.replace(co_consts=tuple(swap(c) for c in code.co_consts))
+
+
+def _marshal(code: types.CodeType) -> bytes:
+    import marshal
+
+    return marshal.dumps(code)
+
+
+def _unmarshal(data: bytes) -> Optional[types.CodeType]:
+    import marshal
+
+    try:
+        code = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):
+        return None
+    return code if isinstance(code, types.CodeType) else None
+
+
+def _load(path: Path) -> dict:
+    """``{key: marshalled code}``: each code object is read only when its class is made."""
+    import marshal
+
+    try:
+        data = path.read_bytes()
+        header = _header()
+        if not data.startswith(header):
+            return {}
+        codes = marshal.loads(data[len(header):])
+        if not isinstance(codes, dict):
+            return {}
+        return {k: v for k, v in codes.items() if isinstance(k, str) and isinstance(v, bytes)}
+    except (OSError, ValueError, EOFError, TypeError):
+        return {}
+
+
+def _save() -> None:
+    """At exit, when this process compiled a script the file did not hold: the file rewritten (atomically)."""
+    path = _STATE["path"]
+    with _LOCK:
+        if path is None or not _STATE["new"]:
+            return
+        codes, used = dict(_STATE["codes"]), _STATE["used"]
+        _STATE["new"] = 0
+    # the ones this process used last: the oldest unused ones are dropped first
+    import marshal
+    import tempfile
+
+    ordered = [k for k in codes if k not in used] + [k for k in codes if k in used]
+    keep = {k: codes[k] for k in ordered[-KEPT:]}
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".cab-attrs-code-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(_header() + marshal.dumps(keep))
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except (OSError, ValueError):  # a read-only install: compile every time, as attrs does
+        pass
+
+
+__all__ = ["KEPT", "SENTINEL", "cache_path", "install"]
