@@ -276,6 +276,7 @@ def _warm_up(spec: SweepSpec, state: _Run, catalog):
                 continue
     thread = warmup.start(tasks.values())
     warmup.preload()
+    warmup.python_runtimes(tasks.values())
     return thread
 
 

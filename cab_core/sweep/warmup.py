@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import importlib
 import platform
+import sys
 import threading
 import typing
+from pathlib import Path
 from typing import Iterable, Optional
 
 import attrs
@@ -54,7 +56,38 @@ def start(tasks: Iterable[object]) -> Optional[threading.Thread]:
 #: starts; importlib.metadata for the price database's version in its record): imported
 #: by :func:`preload` while the template's git processes run.
 CELL_MODULES = ("cab_core.cassette", "cab_core.proxy", "cab_core.endpoint.proxy", "cab_core.modelserver",
-                "importlib.metadata")
+                "importlib.metadata", "cab_core.environment", "cab_core.verdict.runtime", "cab_core.sandbox.mounts")
+
+
+def python_runtimes(tasks: Iterable[object]) -> Optional[threading.Thread]:
+    """On a daemon thread, the folders the first cells' sandboxes show for the Python on their PATH
+    (``sys.path`` asked of that Python: one process, ~50 ms, which was the first cell's sandbox's);
+    call after :func:`preload` (it uses only modules imported by then)."""
+    tasks = list(tasks)
+    thread = threading.Thread(target=_python_runtimes, args=(tasks,), name="cab-warmup-runtimes", daemon=True)
+    try:
+        thread.start()
+    except RuntimeError:
+        return None
+    return thread
+
+
+def _python_runtimes(tasks: list) -> None:
+    environment = sys.modules.get("cab_core.environment")
+    runtime = sys.modules.get("cab_core.verdict.runtime")
+    mounts = sys.modules.get("cab_core.sandbox.mounts")
+    if environment is None or runtime is None or mounts is None:
+        return
+    seen: set = set()
+    for task in tasks:
+        try:  # the cell's own calls (cached per process): its test runtime, then what its PATH shows
+            bin_dir = runtime.preflight(task, environment.agent_env(Path("/"), "")["PATH"])
+            env = environment.agent_env(Path("/"), "", runtime=bin_dir)
+        except Exception:  # noqa: BLE001  (a missing toolchain: the cell reports it)
+            continue
+        if env["PATH"] not in seen:
+            seen.add(env["PATH"])
+            _quietly(mounts.toolchain_mounts, env)
 
 
 def preload() -> None:
