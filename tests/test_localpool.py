@@ -131,3 +131,29 @@ def test_slots_are_made_only_in_a_sweep(tmp_path, cab):
     assert res.returncode in (0, 1), res.stderr[-2000:]
     assert not localpool.enabled() and localpool.prepared_roots() == []
     assert json.loads(res.stdout)
+
+
+def test_a_sweep_makes_no_slot_after_its_last_cell(tmp_path):
+    made = []
+
+    class _Sandbox:
+        def begin(self):
+            pass
+
+        def discard(self):
+            pass
+
+    def builder(old: str, new: str):
+        made.append(new)
+        return str(Path(new) / "work"), _Sandbox()
+
+    old_root = tmp_path / "cab-cell-old"
+    old_root.mkdir()
+    with localpool.ahead(3):  # three cells: the second and third may use a slot, nothing after the third
+        for _ in range(3):
+            localpool.prepare([builder], old_root)
+        deadline = time.monotonic() + 10
+        while len(localpool.prepared_roots()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(made) == 2 and len(localpool.prepared_roots()) == 2
+    assert localpool.prepared_roots() == []

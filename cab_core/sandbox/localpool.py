@@ -47,6 +47,7 @@ _lock = threading.Lock()
 _ready: list["Slot"] = []  # prepared, no cell yet
 _reserved: dict[str, "Slot"] = {}  # root -> slot whose root a cell took
 _ahead = 0  # how many sweeps want slots now
+_budget: Optional[int] = None  # slots still worth making (None: no bound)
 _pid = os.getpid()
 #: Folders a cell root has (see :class:`cab_core.workspace.cell.CellWorkspace`).
 FOLDERS = ("work", "home", "verify", "verify-home")
@@ -70,16 +71,19 @@ def enabled() -> bool:
 
 
 @contextlib.contextmanager
-def ahead() -> Iterator[None]:
-    """While active (a sweep runs its cells), cells prepare a slot for the next one."""
-    global _ahead
+def ahead(cells: Optional[int] = None) -> Iterator[None]:
+    """While active (a sweep runs its cells), cells prepare a slot for the next one; a sweep of
+    ``cells`` cells makes at most ``cells - 1`` (no cell after the last one uses a slot)."""
+    global _ahead, _budget
     with _lock:
         _ahead += 1
+        _budget = None if cells is None else max(0, cells - 1)
     try:
         yield
     finally:
         with _lock:
             _ahead -= 1
+            _budget = None
         discard_all()
 
 
@@ -110,8 +114,15 @@ def claim(workdir: Optional[Path]) -> dict:
 def prepare(builders: list[Callable[[str, str], tuple[str, object]]], old_root: Path) -> None:
     """Prepare, in the background, a slot for the next cell shaped like this one: each builder, given
     this cell's root and the new one, returns ``(folder, Prebuilt)`` for one of its commands moved there."""
-    if enabled() and builders:
-        threading.Thread(target=_prepare, args=(builders, old_root), name="cab-local-slot", daemon=True).start()
+    global _budget
+    if not (enabled() and builders):
+        return
+    with _lock:
+        if _budget is not None:
+            if _budget <= 0:
+                return
+            _budget -= 1
+    threading.Thread(target=_prepare, args=(builders, old_root), name="cab-local-slot", daemon=True).start()
 
 
 def _prepare(builders: list, old_root: Path) -> None:

@@ -247,7 +247,7 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
         index = _SweepIndex(results_root, sweep_root)
         try:
             # more than one cell: each prepares the next one's local sandboxes while it verifies
-            with localpool.ahead() if len(state.todo) > 1 else contextlib.nullcontext():
+            with localpool.ahead(len(state.todo)) if len(state.todo) > 1 else contextlib.nullcontext():
                 _drive(state, executor, sweep_root, index, observer, poll_s)
         finally:
             if warming is not None:  # done long before, unless no cell ran: never left building at exit
