@@ -25,6 +25,7 @@ from ..results import CELL_FILE, CellWriter, read_cell
 from ..runoptions import RunOptions
 from ..secrets import Redactor
 from ..sandbox import localpool
+from ..workspace import trash
 from .normalisation import NORMALISATION_FORMULA, normalise, stat_key
 from .spec import SweepSpec, cell_id_of, plan_cells, resolve_tasks, validate
 from .state import (MANIFEST_VERSION, _append_attempt, _end_torn_line, cell_state, clean_stale,
@@ -253,10 +254,12 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
             if warming is not None:  # done long before, unless no cell ran: never left building at exit
                 warming.join(timeout=10)
             if own_executor and executor is not None:
-                executor.close(wait=not state.abandoned)
+                with trash.deferred():  # the cells' folders are removed beside the wind-down (drained below)
+                    executor.close(wait=not state.abandoned)
             if state.abandoned:
                 index.close()
         report = _close(state, sweep_root, results_root, registry, catalog, index, manifest, t0)
+        trash.drain()
     observer.finished(report)
     return report
 

@@ -14,16 +14,18 @@ caller gives (the workspace's own, which makes such folders writable first).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import os
 import queue
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 _queue: "queue.Queue[tuple[Path, Callable[[Path], None]]]" = queue.Queue()
 _lock = threading.Lock()
 _thread: "threading.Thread | None" = None
+_local = threading.local()  # .deferred: see deferred()
 _closed = False  # set at exit: what is handed over later is removed at once
 
 
@@ -64,11 +66,24 @@ def _enqueue(path: Path, remove: Callable[[Path], None]) -> None:
 
 
 def drain() -> None:
-    """Wait until every folder handed to :func:`discard` is removed."""
+    """Wait until every folder handed to :func:`discard` is removed (inside :func:`deferred`: start
+    removing them, the wait is the caller's)."""
     from ..sandbox import quiet
 
     quiet.flush("trash")
-    _queue.join()
+    if not getattr(_local, "deferred", False):
+        _queue.join()
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """In this thread, :func:`drain` only starts the removals; the caller drains later (a sweep:
+    after its own wind-down, which the removals then run beside)."""
+    _local.deferred = True
+    try:
+        yield
+    finally:
+        _local.deferred = False
 
 
 def _work() -> None:
