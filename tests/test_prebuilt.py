@@ -173,3 +173,25 @@ def test_a_cell_verifies_in_the_sandbox_built_while_its_agent_ran(tmp_path, monk
         result, _ = runner.run_cell(opts)
         assert result.status == "ok" and (result.scores["pass_rate"].value == 1.0) is passed
     assert used and all(used)
+
+
+def test_a_sandbox_still_being_built_does_not_hold_the_command_back(tmp_path, monkeypatch):
+    from cab_core.sandbox import prebuilt
+
+    monkeypatch.setattr(prebuilt, "MATCH_WAIT_S", 0.2)
+    release = __import__("threading").Event()
+
+    def stuck_launcher():  # e.g. a launcher that never reads its command
+        release.wait(10)
+        return None
+
+    pre = prebuilt.Prebuilt(cwd=tmp_path, launcher_for=stuck_launcher, wrap=lambda cmd, fds: cmd, env={}, wait_s=5)
+    t0 = time.monotonic()
+    assert not pre.matches(["bwrap", "--chdir", str(tmp_path), "--", "true"])
+    pre.discard()  # nobody waits for the build to end
+    assert time.monotonic() - t0 < 2
+    release.set()
+    deadline = time.monotonic() + 5
+    while pre.ctl.exists() and time.monotonic() < deadline:  # discarded once the build gave up
+        time.sleep(0.02)
+    assert not pre.ctl.exists()

@@ -43,8 +43,11 @@ from .handoff import exec_script, hand_over
 
 #: The descriptor the waiting shell reads its command from (closed before the command runs).
 FD = 8
-#: How long a command waits for a sandbox still being built before starting afresh.
+#: How long building a sandbox waits for its launcher and for bubblewrap.
 READY_WAIT_S = 5.0
+#: How long a command waits for its sandbox still being built before starting afresh (a build
+#: stuck waiting for a launcher that never read its command kept a cell's agent 4.3 s).
+MATCH_WAIT_S = 2.0
 
 
 def split(full: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -177,10 +180,11 @@ class Prebuilt:
             self._ready.set()
 
     def matches(self, full: Sequence[str]) -> bool:
-        """Whether ``full`` (the command's own ``bwrap`` line) is this sandbox's with another command."""
+        """Whether ``full`` (the command's own ``bwrap`` line) is this sandbox's with another command
+        (False too when it is not built within :data:`MATCH_WAIT_S`: the command starts afresh)."""
         self.begin()
-        self._thread.join()
-        return self.key is not None and key_of(full) == self.key
+        self._thread.join(MATCH_WAIT_S)
+        return not self._thread.is_alive() and self.key is not None and key_of(full) == self.key
 
     @property
     def relay(self):
@@ -203,7 +207,14 @@ class Prebuilt:
             return False
 
     def discard(self) -> None:
-        """Kill the waiting sandbox (never used) and remove its FIFO."""
+        """Kill the waiting sandbox (never used) and remove its FIFO; one still being built is discarded
+        by a thread of its own once built (nobody waits for it)."""
+        if self._thread.ident is not None and self._thread.is_alive():
+            threading.Thread(target=self._discard_built, name="cab-prebuilt-discard", daemon=True).start()
+            return
+        self._discard_built()
+
+    def _discard_built(self) -> None:
         if self._thread.ident is not None:
             self._thread.join()
         if self.launcher is not None:
