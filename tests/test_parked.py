@@ -83,3 +83,32 @@ def test_nothing_parked_outlives_the_harness(tmp_path):
     parent = CGROUP_ROOT / "pids" / own.get("pids", "/").lstrip("/") / CGROUP_PARENT
     if parent.is_dir():
         assert not [p for p in parent.iterdir() if p.name.startswith(f"{pid}-")]
+
+
+def test_a_launcher_handed_its_command_while_still_joining_its_cgroups_runs_it(tmp_path, monkeypatch):
+    """A launcher used the moment it is parked is still joining its cgroups one by one: they are
+    renamed for the command only once it is in all of them (renamed earlier, it found its last
+    folder gone and ended with 125, and the command started afresh or waited)."""
+    from cab_core.sandbox.cgroups import CellCgroup
+    from cab_core.sandbox.limits import Limits
+
+    real = CellCgroup.join_script
+
+    def slow_join(self):  # a pause before each join: a busy machine's scheduling, made certain
+        return real(self).replace("echo $$ >", "sleep 0.3; echo $$ >")
+
+    monkeypatch.setattr(CellCgroup, "join_script", slow_join)
+    launcher = parked.Parked(limits=Limits.from_options({"pids": "64"}), terminal=False, relay=None)
+    try:
+        if not launcher.cgroup.dirs:
+            pytest.skip("no cgroup here to join")
+        time.sleep(0.35)  # in the first cgroup (if there are several), not yet in the last
+        assert launcher.go(["/bin/sh", "-c", "echo handed"], env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path)
+        out = b""
+        deadline = time.monotonic() + 10
+        while b"handed" not in out and time.monotonic() < deadline:
+            out += os.read(launcher.fd, 4096)
+        assert b"handed" in out
+        assert launcher.child.wait(10) == 0
+    finally:
+        launcher.discard()

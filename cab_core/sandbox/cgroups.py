@@ -155,6 +155,10 @@ class CellCgroup:
         """Every process in the command's cgroups."""
         return _pids_in(self.dirs)
 
+    def holds(self, pid: int) -> bool:
+        """Whether ``pid`` has joined every one of the cgroups (one per controller, joined one by one)."""
+        return all(pid in _pids_in([folder]) for folder in self.dirs)
+
     def breach(self) -> Optional[str]:
         """What limit the command hit, if any (read from the cgroups' event counters)."""
         folder = self.kinds.get("pids")

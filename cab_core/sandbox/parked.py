@@ -40,6 +40,8 @@ from .piped import CTTY_SCRIPT, open_terminal
 #: How long a launcher waits for its command before it gives up (a harness killed with SIGKILL
 #: runs no exit handler; its launchers end by themselves, their cgroups are reaped by the next).
 MAX_WAIT_S = 1800
+#: How long a launcher handed its command may still take to join its cgroups.
+JOIN_WAIT_S = 2.0
 #: The waiting shell's last step: read the command's script from the FIFO, run it.
 WAIT = f'go=$(timeout --foreground {MAX_WAIT_S} cat "$CAB_PARKED_FIFO") && unset CAB_PARKED_FIFO && eval "$go"'
 
@@ -82,7 +84,10 @@ class Parked:
     def go(self, argv: list[str], *, env: dict, cwd: Path, prelude: str = "", wait_s: float = 0.0) -> bool:
         """Hand over the command (``prelude``: shell lines run first, by the launcher); False when the
         launcher no longer waits (start the command afresh).  ``wait_s``: for a launcher just started."""
-        if self.child.poll() is not None or (wait_s and not self._joined(wait_s)):
+        # Joined every cgroup before they are renamed (claim): a launcher parked a moment ago may
+        # still be joining the last one, and would then find its folder gone and end (exit 125).
+        wait_s = max(wait_s, JOIN_WAIT_S)  # (a launcher ready long ago answers at once; a dead one stops it)
+        if self.child.poll() is not None or not self._joined(wait_s):
             return False
         self.cgroup.claim()
         if not hand_over(self.fifo, prelude.encode() + exec_script(argv, env=env, cwd=str(cwd)), wait_s=wait_s,
@@ -92,9 +97,9 @@ class Parked:
         return True
 
     def _joined(self, wait_s: float) -> bool:
-        """Wait until the launcher is in its cgroup (it joins as its first step); False if it never is."""
+        """Wait until the launcher is in all its cgroups (it joins them as its first steps); False if it never is."""
         deadline = time.monotonic() + wait_s
-        while self.cgroup.dirs and self.child.pid not in self.cgroup.pids():
+        while self.cgroup.dirs and not self.cgroup.holds(self.child.pid):
             if self.child.poll() is not None or time.monotonic() >= deadline:
                 return False
             time.sleep(0.002)
