@@ -54,6 +54,7 @@ from .tracing import Tracer, one_line  # noqa: F401  (Tracer: re-exported)
 from .verdict.expected import load_expected
 from .verdict.run import TEST_OUTPUT_CAP, run_tests  # noqa: F401  (TEST_OUTPUT_CAP: re-exported)
 from .verdict.runtime import preflight
+from .sweep.turns import NO_TURN
 from .workspace import CellWorkspace, trash
 
 
@@ -85,13 +86,17 @@ class Runner:
         return self._model_server
 
     # ------------------------------------------------------------------ the cell
-    def run_cell(self, opts: RunOptions, *, on_recording=None) -> tuple[CellResult, Path]:
+    def run_cell(self, opts: RunOptions, *, on_recording=None, turn=None) -> tuple[CellResult, Path]:
         """Run one cell and write it; returns the record and its folder.
 
         ``on_recording()`` is called once the cell is over and its record written, only the wait for
         the disk left (a sweep lends the cell's slot to the next cell then: issue 16; the record's
-        own work would compete with the next cell's start).
+        own work would compete with the next cell's start).  ``turn`` (a sweep's, see
+        :mod:`cab_core.sweep.turns`) is taken before the agent's command and given back once the
+        tests are over: the cell prepares while another cell's tests run, and the time it waits
+        for its turn is a ``queue`` span, not part of its duration.
         """
+        turn = turn or NO_TURN
         cell = CellId(sweep=opts.sweep_id, adapter=opts.adapter, model=opts.model, task=opts.task, trial=opts.trial)
         # Resolve names first: a typo is the user's error, not a cell.
         check_names(opts.sweep_id, opts.adapter, opts.model, opts.task)
@@ -168,6 +173,10 @@ class Runner:
                                       workdir=ws.work, home=ws.home, **({"limits": limits} if limits else {}))
                 state.sandbox_info = session.describe()
                 self._prewarm_verify(session, ws, task, opts, state)
+                with tracer.span("queue", "turn", parent=parent) as sp:
+                    waited = turn.take()  # the commands (a reference run, the agent, the tests) wait their turn
+                    state.t0 += waited    # ... and the wait is not this cell's time
+                    sp.update(waited_s=round(waited, 6), excluded_from_duration=True)
                 state.expected = self._expected_tests(task, session)
                 env = {**agent_env(ws.home, state.marker, runtime=state.runtime), **spec.env, **deadline_env(opts.timeout)}
                 procs.check_stopping()
@@ -203,6 +212,7 @@ class Runner:
             with tracer.span("diff", "diff:workdir") as sp:
                 state.changes = ws.changes(defer_patch=True)  # the patch is made while the tests run
                 getattr(session, "when_started", _now)(ws.start_background)  # ... begun once they have started
+                getattr(session, "when_started", _now)(turn.testing)  # ... and the next cell starts then
                 state.hook_files = ws.hook_files(state.changes)
                 state.forgery_findings = ws.forgery_findings(state.changes)
                 sp.update(added=len(state.changes.added), removed=len(state.changes.removed),
@@ -221,6 +231,11 @@ class Runner:
                     sp.update(exit_code=state.verify.exit_code, timed_out=state.verify.timed_out,
                               duration_s=state.verify.duration_ms / 1000, error=state.verify.error,
                               verdict=state.verdict.reason, channel=state.verdict.channel)
+            turn.done()  # its commands are over: the next cell's agent starts now
+            with tracer.span("queue", "settle") as sp:  # ... and this one's record waits for its tests
+                waited = turn.settle()
+                state.t0 += waited
+                sp.update(waited_s=round(waited, 6), excluded_from_duration=True)
             procs.check_stopping()
             state.changes = ws.with_patch(state.changes)
             state.wall_ms = (time.perf_counter() - state.t0) * 1000
@@ -239,6 +254,7 @@ class Runner:
                 if not isinstance(exc, (CabError, InfraError)):
                     writer.write_text("harness_error.txt", traceback.format_exc())
         finally:
+            turn.done()
             with tracer.span("cleanup", f"cleanup:{adapter.name}") as sp:
                 if session is not None:
                     sp.update(built_ahead=getattr(session, "built_ahead", 0))  # commands in sandboxes built ahead

@@ -41,9 +41,14 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from . import slots
+from . import quiet, slots
 
 _lock = threading.Lock()
+_settled = threading.Condition(_lock)  # notified as a slot's preparation ends
+_pending = 0  # slots being prepared now
+#: How long a cell about to start waits for a slot still being prepared (in a sweep it starts while
+#: the cell before it runs its tests: see cab_core.sweep.turns), rather than building its own.
+RESERVE_WAIT_S = 0.5
 _ready: list["Slot"] = []  # prepared, no cell yet
 _reserved: dict[str, "Slot"] = {}  # root -> slot whose root a cell took
 _ahead = 0  # how many sweeps want slots now
@@ -89,17 +94,20 @@ def ahead(cells: Optional[int] = None) -> Iterator[None]:
 
 def _forked() -> None:
     """In a forked child, forget the parent's slots (their sandboxes are the parent's)."""
-    global _pid
+    global _pid, _pending
     if _pid != os.getpid():
         _pid = os.getpid()
+        _pending = 0  # the parent's preparing threads are not in this process
         _ready.clear()
         _reserved.clear()
 
 
 def reserve_root() -> Optional[Path]:
-    """The root of a prepared slot for the cell about to start (None: none, make your own)."""
-    with _lock:
+    """The root of a prepared slot for the cell about to start (None: none, make your own); a slot
+    still being prepared is waited for, at most :data:`RESERVE_WAIT_S`."""
+    with _settled:
         _forked()
+        _settled.wait_for(lambda: _ready or not _pending, RESERVE_WAIT_S)
         return slots.reserve(_ready, _reserved)
 
 
@@ -114,7 +122,7 @@ def claim(workdir: Optional[Path]) -> dict:
 def prepare(builders: list[Callable[[str, str], tuple[str, object]]], old_root: Path) -> None:
     """Prepare, in the background, a slot for the next cell shaped like this one: each builder, given
     this cell's root and the new one, returns ``(folder, Prebuilt)`` for one of its commands moved there."""
-    global _budget
+    global _budget, _pending
     if not (enabled() and builders):
         return
     with _lock:
@@ -122,7 +130,28 @@ def prepare(builders: list[Callable[[str, str], tuple[str, object]]], old_root: 
             if _budget <= 0:
                 return
             _budget -= 1
-    threading.Thread(target=_prepare, args=(builders, old_root), name="cab-local-slot", daemon=True).start()
+        _pending += 1
+    quiet.working()  # counted until it ends (see quiet.idle)
+    try:
+        threading.Thread(target=_prepared, args=(builders, old_root), name="cab-local-slot", daemon=True).start()
+    except BaseException:
+        _done_preparing()
+        raise
+
+
+def _done_preparing() -> None:
+    global _pending
+    with _settled:
+        _pending -= 1
+        _settled.notify_all()
+    quiet.worked()
+
+
+def _prepared(builders: list, old_root: Path) -> None:
+    try:
+        _prepare(builders, old_root)
+    finally:
+        _done_preparing()
 
 
 def _prepare(builders: list, old_root: Path) -> None:

@@ -13,6 +13,12 @@ that ends first, and the work waits for the next one), and at the latest
 here, docker's, still gets it done).  :func:`flush` runs what waits under a tag now (the
 trash's drain).  What is handed over must be cheap to call (it usually
 puts a job on a queue: the work itself is done by its own thread).
+
+The other way round, the harness's own background work for a cell (its patch, its store,
+the next cell's starting files, a slot built ahead) is counted while it runs
+(:func:`working` ... :func:`worked`), so a sweep can start its next cell once that work
+is done (:func:`idle`) rather than beside it: each is done sooner, and the next cell's
+duration is its own work, not the wait for another's.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ _pending: list[tuple[float, Callable[[], None], str]] = []  # (deadline, what, t
 _running = 0  # commands running now
 _since = 0.0  # when the oldest of them started (monotonic)
 _thread: "threading.Thread | None" = None
+_working = 0  # harness background jobs running now (see working)
 
 
 def later(fn: Callable[[], None], *, tag: str = "") -> None:
@@ -106,3 +113,25 @@ def _call(due: list) -> None:
             fn()
         except Exception:  # pragma: no cover - what is handed over only queues work
             pass
+
+
+def working() -> None:
+    """A background job of the harness is starting (call before its thread starts; :func:`worked` at its end)."""
+    global _working
+    with _cond:
+        _working += 1
+
+
+def worked() -> None:
+    """A background job counted by :func:`working` has ended."""
+    global _working
+    with _cond:
+        _working -= 1
+        if not _working:
+            _cond.notify_all()
+
+
+def idle(timeout: float) -> bool:
+    """Wait until no background job counted by :func:`working` runs, at most ``timeout`` seconds."""
+    with _cond:
+        return _cond.wait_for(lambda: _working <= 0, timeout)

@@ -59,37 +59,48 @@ class LocalExecutor:
     A cell whose agent and tests are over and that is only writing its record lends its
     slot to the next cell (:meth:`lent_slots`): the next one starts while the record is
     flushed to disk, instead of after (issue 16: the time between cells).  At most
-    ``jobs`` cells run their agent or tests at once; the pool has a thread more per slot
-    for the records being written.
+    ``jobs`` cells run their agent or tests at once (:mod:`.turns`); ``ahead`` more may
+    prepare beside them, each starting once a running cell's tests have started.  The
+    pool has a thread per running cell, per cell ahead and per record being written.
     """
 
     name = "local"
 
     def __init__(self, runner: Runner, jobs: int):
+        from .turns import Turns
+
         self.runner = runner
         self.slots = jobs
+        self.ahead = jobs  # cells that may be submitted beyond the slots: they wait for their turn
         self.owns_runner = False
-        self.pool = ThreadPoolExecutor(max_workers=2 * jobs, thread_name_prefix="cab-cell")
+        self.pool = ThreadPoolExecutor(max_workers=3 * jobs, thread_name_prefix="cab-cell")
+        self.turns = Turns(jobs)
         self._changed = threading.Condition()
         self._recording: set = set()
 
     def submit(self, opts: RunOptions):
-        """Start a cell; returns a future of its summary."""
+        """Start a cell (its turn is in submission order); returns a future of its summary."""
         token = object()
-        future = self.pool.submit(self._run, opts, token)
+        turn = self.turns.ticket()
+        future = self.pool.submit(self._run, opts, token, turn)
         future.cab_token = token
         future.add_done_callback(self._wake)
         return future
 
-    def _run(self, opts: RunOptions, token: object) -> dict:
+    def _run(self, opts: RunOptions, token: object, turn) -> dict:
         try:
-            result, folder = self.runner.run_cell(opts, on_recording=lambda: self._record_started(token))
+            turn.admitted()  # the cell starts once the one before it runs its tests (not counted as its time)
+            result, folder = self.runner.run_cell(opts, on_recording=lambda: self._record_started(token, turn),
+                                                  turn=turn)
         finally:
+            turn.done()
+            turn.recorded()
             with self._changed:
                 self._recording.discard(token)
         return _summary(result, folder, "local")
 
-    def _record_started(self, token: object) -> None:
+    def _record_started(self, token: object, turn) -> None:
+        turn.recorded()  # only the disk's flush left: the next cell may start beside it
         with self._changed:
             self._recording.add(token)
             self._changed.notify_all()
@@ -119,6 +130,8 @@ class LocalExecutor:
 
     def close(self, wait: bool = True) -> None:
         """Stop the pool: queued cells are cancelled; ``wait`` for the running ones (and close an own runner)."""
+        if not wait:
+            self.turns.close()  # cells waiting to start or for their turn give up
         self.pool.shutdown(wait=wait, cancel_futures=True)
         if self.owns_runner:
             self.runner.close()

@@ -188,8 +188,9 @@ def _refill(state: _Run, executor, finishing: int = 0) -> None:
     """Submit cells while a slot is free (``finishing``: cells done but not yet recorded, whose slots are;
     and the slots of cells only writing their record, which an executor may lend: ``lent_slots``)."""
     lent = getattr(executor, "lent_slots", None)
+    room = executor.slots + getattr(executor, "ahead", 0)  # cells ahead wait for their turn (see .turns)
     while state.todo and not state.stopping and (
-            len(state.inflight) - finishing - (lent(list(state.inflight)) if lent else 0) < executor.slots):
+            len(state.inflight) - finishing - (lent(list(state.inflight)) if lent else 0) < room):
         opts = state.todo.popleft()
         state.inflight[executor.submit(opts)] = opts
 

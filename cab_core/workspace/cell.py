@@ -29,6 +29,7 @@ import attrs
 
 from ..globs import match_any
 from ..models import FileChanges, Task
+from ..sandbox import quiet
 from ..tasks import list_files
 from . import forgery, hooks, snapshot, template, trash
 from .safefs import KIND_DIR, WalkReport, read_text, walk
@@ -242,13 +243,20 @@ class _Background:
     def start(self) -> None:
         with self._lock:
             if self._thread.ident is None:
-                self._thread.start()
+                quiet.working()
+                try:
+                    self._thread.start()
+                except BaseException:
+                    quiet.worked()
+                    raise
 
     def _run(self, fn, args) -> None:
         try:
             self._value = fn(*args)
         except BaseException as exc:  # handed to whoever asks for the result
             self._error = exc
+        finally:
+            quiet.worked()
 
     def wait(self, *, start: bool = True) -> None:
         if start:

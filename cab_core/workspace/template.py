@@ -20,6 +20,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ..sandbox import quiet
 from ..tasks import copy_tree
 from .safefs import read_text
 from .snapshot import IGNORED, git
@@ -153,6 +154,12 @@ def _copy_ahead(key: str, sig: tuple, src: Path) -> None:
     from . import snapshot
 
     def copy() -> None:
+        try:
+            copied()
+        finally:
+            quiet.worked()
+
+    def copied() -> None:
         folder = Path(tempfile.mkdtemp(prefix="ahead-", dir=_root())) / "work"
         try:
             shutil.copytree(src, folder, symlinks=True)
@@ -168,7 +175,12 @@ def _copy_ahead(key: str, sig: tuple, src: Path) -> None:
 
     with _LOCK:  # started before another cell can find it (and join it)
         job = _AHEAD_JOBS[key] = threading.Thread(target=copy, daemon=True, name="cab-template-ahead")
-        job.start()
+        quiet.working()  # counted until it ends (see cab_core.sandbox.quiet.idle)
+        try:
+            job.start()
+        except BaseException:
+            quiet.worked()
+            raise
 
 
 _STORES: dict[tuple, tuple[Path, str]] = {}
