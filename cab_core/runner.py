@@ -45,7 +45,7 @@ from .results import CellWriter, check_names
 from .runoptions import (  # noqa: F401  (RunOptions: re-exported, imported from here)
     RunOptions, deadline_env, load_replay, plain_options, plugin_options, proxy_limits,
 )
-from .sandbox import procs
+from .sandbox import procs, quiet
 from .sandbox.limits import Limits
 from .scoring import score_all  # noqa: F401  (re-exported: tests and plugins import it from here)
 from .secrets import Redactor, secret_option_values
@@ -211,8 +211,10 @@ class Runner:
                 state.home_written = ws.home_written(home_before)
             with tracer.span("diff", "diff:workdir") as sp:
                 state.changes = ws.changes(defer_patch=True)  # the patch is made while the tests run
-                getattr(session, "when_started", _now)(ws.start_background)  # ... begun once they have started
-                getattr(session, "when_started", _now)(turn.testing)  # ... and the next cell starts then
+                # Begun once the tests have run a moment, not beside their start: the patch and the
+                # harness's store, and the next cell's start (see cab_core.sweep.turns).
+                _beside_tests(session, ws.start_background)
+                _beside_tests(session, turn.testing)
                 state.hook_files = ws.hook_files(state.changes)
                 state.forgery_findings = ws.forgery_findings(state.changes)
                 sp.update(added=len(state.changes.added), removed=len(state.changes.removed),
@@ -444,9 +446,15 @@ class Runner:
         return record_cell(state, opts, tracer, writer)
 
 
-def _now(fn) -> None:
-    """A session that cannot say when its next command has started: now."""
-    fn()
+def _beside_tests(session, fn) -> None:
+    """Call ``fn()`` once the session's next command (the tests) has started and run for a moment
+    (:func:`cab_core.sandbox.quiet.later`: its own start is not slowed by the harness's work); at
+    once for a session that cannot say when its commands start (docker's)."""
+    when_started = getattr(session, "when_started", None)
+    if when_started is None:
+        fn()
+    else:
+        when_started(lambda: quiet.later(fn, tag="beside-tests"))
 
 
 def _launch_spec(adapter, ctx: LaunchContext):

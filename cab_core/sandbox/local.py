@@ -41,7 +41,7 @@ import attrs
 from ..errors import CabError, InfraError
 from ..models import Mount, ProcessResult, Sandbox, to_mounts
 from ..plugins import hookimpl
-from . import forwarder, kernel, localpool, mounts as allow, netrelay, parked, prebuilt, procs
+from . import forwarder, kernel, localpool, mounts as allow, netrelay, parked, prebuilt, procs, quiet
 from .mounts import CREDENTIAL_PATHS  # noqa: F401  (kept importable from here)
 from .limits import RUN_SIZE, SHM_SIZE, CellCgroup, DiskWatch, Limits, Watch, limit_prefix
 from .piped import run_piped
@@ -381,9 +381,9 @@ class LocalSession:
                 relay.attach(child)
             for pre in list(self._prebuilt.values()):
                 pre.begin()
-            if self._next_slot is not None:  # the agent is done and the tests have started: the next cell's turn
+            if self._next_slot is not None:  # the agent is done and the tests have started (and run a moment)
                 shapes, self._next_slot = self._next_slot, None
-                localpool.prepare(shapes, self.workdir.parent)
+                quiet.later(functools.partial(localpool.prepare, shapes, self.workdir.parent), tag="slot")
             while self._when_started:
                 self._when_started.pop(0)()
         return started

@@ -133,6 +133,8 @@ class Turn:
         t0 = time.perf_counter()
         with turns._cond:
             turns._cond.wait_for(lambda: turns._closed or not (turns._holding - turns._testing), SETTLE_MAX_S)
+        quiet.idle(IDLE_WAIT_S)  # ... and for the harness's background work begun beside those tests
+        with turns._cond:
             if self._state == "done":
                 turns._recording.add(self.number)
         return time.perf_counter() - t0

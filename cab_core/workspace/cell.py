@@ -57,6 +57,8 @@ class CellWorkspace:
         self._store: Optional[_Background] = None  # the harness's baseline store, being copied
         self._patch: Optional[_Background] = None  # the agent's patch, being made
         self._copy_ahead = False  # the next cell's starting files to copy (see start_background)
+        self._lock = threading.Lock()
+        self._closed = False
         self.after: Optional[snapshot.Snapshot] = None
         self.skipped: list[str] = []
         self.hook_reasons: dict[str, str] = {}
@@ -131,12 +133,15 @@ class CellWorkspace:
 
     def start_background(self) -> None:
         """Begin what :meth:`changes` left for later (idempotent; :meth:`with_patch` and
-        :meth:`close` begin or skip it themselves)."""
-        for job in (self._store, self._patch):
-            if job is not None:
-                job.start()
-        if self._copy_ahead:
-            self._copy_ahead = False
+        :meth:`close` begin or skip it themselves; nothing once closed)."""
+        with self._lock:
+            if self._closed:
+                return
+            for job in (self._store, self._patch):
+                if job is not None:
+                    job.start()
+            copy, self._copy_ahead = self._copy_ahead, False
+        if copy:
             template.copy_ahead(self.task)
 
     def _make_patch(self, changed: bool) -> str:
@@ -221,6 +226,8 @@ class CellWorkspace:
 
     def close(self) -> None:
         """Remove the scratch folders: renamed away now, deleted in the background (:mod:`.trash`)."""
+        with self._lock:  # a late start_background begins nothing in them
+            self._closed = True
         for job in (self._patch, self._store):  # nothing may still be writing in them (never begun: skipped)
             if job is not None:
                 job.wait(start=False)
