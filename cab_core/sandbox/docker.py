@@ -60,7 +60,7 @@ from .. import images
 from ..errors import CabError, InfraError
 from ..models import ProcessResult, Sandbox
 from ..plugins import hookimpl
-from . import dockerevents, dockerpool, procs, standby
+from . import dockerevents, dockerpool, procs, quiet, standby
 from .dockerfollow import follow
 from .dockerpool import settle  # noqa: F401  (re-exported: background removals, waited for)
 from .limits import DEFAULT_MEMORY, DiskWatch, Limits, human, parse_count, parse_size  # noqa: F401 (re-exported)
@@ -128,6 +128,7 @@ class DockerSession:
         self._slot = dockerpool.claim(self.workdir)  # this cell's containers, made while the last one ran
         self._verify_template: Optional[tuple] = None
         self._prepared = False
+        self._when_started: list = []  # see when_started()
 
     # ------------------------------------------------------------------ the image
     def _inspect_image(self, ref: str) -> tuple[str, str]:
@@ -282,13 +283,31 @@ class DockerSession:
         watch = _Watch(waiting.container.id, DiskWatch(folders, self.limits.disk, files=self.limits.files),
                        self.pids, self.memory)
         # Followed to its end (the next command's container starts while this one runs).
-        result = follow(waiting.container, (waiting.chunks, waiting.reader), timeout=timeout, cast_path=cast_path,
-                        output_cap=output_cap or DEFAULT_OUTPUT_CAP, term=env.get("TERM", "xterm"), watch=watch,
-                        memory=self.memory, running=self._begin_standbys, ends=self._ends)
+        counted = []
+        try:
+            result = follow(waiting.container, (waiting.chunks, waiting.reader), timeout=timeout, cast_path=cast_path,
+                            output_cap=output_cap or DEFAULT_OUTPUT_CAP, term=env.get("TERM", "xterm"), watch=watch,
+                            memory=self.memory, running=lambda: self._running(counted), ends=self._ends)
+        finally:
+            if counted:
+                quiet.end()
         self._prepare_next(spec, proxied)  # the next cell's containers start while this cell verifies
         if result.timed_out or result.error:
             _remove(waiting.container)  # killed: gone before the cell goes on (others go when the session closes)
         return result
+
+    def _running(self, counted: list) -> None:
+        """The command runs: count it (work that can wait is done beside it, :mod:`.quiet`), begin the
+        containers made ahead, then what waits for it (:meth:`when_started`)."""
+        quiet.begin()
+        counted.append(True)
+        self._begin_standbys()
+        while self._when_started:
+            self._when_started.pop(0)()
+
+    def when_started(self, fn) -> None:
+        """Call ``fn()`` once the next command runs (the runner begins its work beside the tests then)."""
+        self._when_started.append(fn)
 
     def _waiting_for(self, spec: dict, proxied: bool) -> "standby.Standby":
         """A started container with the command handed over: one made ahead when it fits, else a new one."""
