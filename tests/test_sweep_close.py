@@ -225,9 +225,10 @@ class _SlowRecordRunner:
         self.overlapped = 0  # cells started while another was writing its record
         self.recording = 0
 
-    def run_cell(self, opts, *, on_recording=None):
+    def run_cell(self, opts, *, on_recording=None, turn=None):
         import time
 
+        turn.take()  # as the runner does before the agent (see cab_core.sweep.turns)
         with self.lock:
             self.working += 1
             self.most_working = max(self.most_working, self.working)
@@ -236,6 +237,7 @@ class _SlowRecordRunner:
         with self.lock:
             self.working -= 1
             self.recording += 1
+        turn.done()
         on_recording()
         time.sleep(0.2)  # the record being flushed to disk
         try:
