@@ -8,7 +8,8 @@ plain copy of the result.  The template is rebuilt when any file or folder of th
 task's starting files changes its size, mtime, ctime or inode, appears or goes; a cell
 only ever writes its own copy, never the template nor the task.
 
-The baseline commit differs from one built per cell only in its timestamp.
+The baseline commit differs from one built per cell only in its timestamp.  The ``.git``
+built is kept between processes too (:mod:`.templatecache`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from ..sandbox import quiet
 from ..tasks import copy_tree
+from . import templatecache
 from .safefs import read_text
 from .snapshot import IGNORED, git
 
@@ -56,13 +58,19 @@ def _root() -> Path:
 
 def _build(task, dest: Path) -> None:
     copy_tree(task.workspace, dest)
+    message = f"cab baseline: {task.id}"
+    key = templatecache.key_of(dest, message=message, ignored=IGNORED) if templatecache.enabled() else None
+    if key is not None and templatecache.restore(key, dest):
+        return  # the same files were committed before, by another process: that .git (see .templatecache)
     git(["init", "-q", "--template=", "-b", "main"], cwd=dest)  # no sample hooks to copy
     (dest / ".git" / "info").mkdir(parents=True, exist_ok=True)
     (dest / ".git" / "info" / "exclude").write_text("\n".join(IGNORED) + "\n")
     git(["add", "-A"], cwd=dest)
-    git(["commit", "-q", "--allow-empty", "-m", f"cab baseline: {task.id}"], cwd=dest)
+    git(["commit", "-q", "--allow-empty", "-m", message], cwd=dest)
     # One pack instead of a folder per object: every cell copies, and later removes, this .git.
     git(["repack", "-a", "-d", "-q"], cwd=dest)
+    if key is not None:
+        templatecache.keep(key, dest)
 
 
 def template(task) -> Path:
