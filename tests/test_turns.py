@@ -128,9 +128,29 @@ def test_a_cell_run_on_its_own_never_waits():
 STAMP = re.compile(r"(AGENT|TESTS)_(START|END) (\d+\.\d+)")
 
 
+@pytest.fixture
+def sandbox(request):
+    if request.param == "docker":
+        from cab_core import images
+
+        from test_docker import _need, _need_image
+
+        reason = images.unavailable_reason()
+        if reason:
+            _need(reason)
+        client = images.client()
+        try:
+            _need_image(client, images.DEFAULT_IMAGE)
+        finally:
+            client.close()
+    return request.param
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("jobs,trials", [(1, 4), (2, 6)])
-def test_a_sweep_overlaps_cells_but_never_more_than_jobs_commands(tmp_path: Path, jobs: int, trials: int):
+@pytest.mark.parametrize("jobs,trials,sandbox", [(1, 4, "local"), (2, 6, "local"), (1, 3, "docker")],
+                         indirect=["sandbox"])
+def test_a_sweep_overlaps_cells_but_never_more_than_jobs_commands(tmp_path: Path, jobs: int, trials: int,
+                                                                  sandbox: str):
     """The commands stamp their own start and end: at most ``jobs`` of them run at once, while the
     cells themselves overlap (one prepares beside another's tests); each cell's duration leaves out
     the time it waited for its turn (its ``queue`` spans)."""
@@ -144,7 +164,7 @@ def test_a_sweep_overlaps_cells_but_never_more_than_jobs_commands(tmp_path: Path
              "echo \"AGENT_END $EPOCHREALTIME\"'")
     res = run_cab("sweep", "--adapters", "command", "--models", "custom", "--tasks", "demo/add", "--tasks-dir",
                   tmp_path / "tasks", "--trials", str(trials), "--jobs", str(jobs), "--results", tmp_path / "results",
-                  "--sweep-id", "t", "-o", f"command={agent}", timeout=300)
+                  "--sweep-id", "t", "--sandbox", sandbox, "-o", f"command={agent}", timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     intervals, cells = [], []
     for folder in iter_cell_dirs(tmp_path / "results" / "t"):
