@@ -10,11 +10,14 @@ compiled from a script is kept in a file inside the virtual environment (beside 
 code it comes from: whoever can write the file can already write that code) and
 reused while the script, its file name and the Python version are the same.  A
 script's only part that changes from one process to the next, the class's hash seed
-(``hash()`` of a string, randomised per process), is compiled as a fixed sentinel of
-the same length (the kept code's column table is the same) and replaced by this
-process's value in the code object's constants, so the code run is
-exactly what ``compile()`` of this process's script gives (tested code object against
-code object).  An attrs that no longer has the function, a script this does not
+(``hash()`` of a string, randomised per process), is compiled as a fixed sentinel
+(:data:`SENTINEL`, as wide as the widest seed) and replaced by this process's value in
+the code object's constants; the columns its width moves in the code's location table
+are moved back (:func:`_relocated`), so the code run is exactly what ``compile()`` of
+this process's script gives (tested code object against code object, for seeds of every
+width).  The kept code does not depend on the seed at all: once every class has been
+made, a start compiles nothing and writes nothing (before, each width and sign of a
+seed was a script of its own, and a start that met a new one rewrote the whole file).  An attrs that no longer has the function, a script this does not
 recognise, a file that cannot be read or written: attrs compiles as it always did.
 ``CAB_NO_CODE_CACHE=1`` turns it off.
 """
@@ -31,9 +34,12 @@ import types
 from pathlib import Path
 from typing import Any, Optional
 
-#: Its leading digits stand for the class's hash seed in a kept script (a constant no generated
-#: script holds), cut to the seed's length: see :func:`_sentinel`.
-SENTINEL = 6_661_559_999_000_000_017
+from .codelocations import relocated as _relocated
+
+#: Stands for the class's hash seed in a kept script: a constant no generated script holds, as
+#: wide as the widest seed (``-9223372036854775808``), so every column the seed moves lies after it.
+SENTINEL = 66_615_599_990_000_000_017
+_SENTINEL_TEXT = str(SENTINEL)
 #: Code objects kept in the file at most (the oldest unused ones go first).
 KEPT = 600
 _FILENAME = re.compile(r"^<attrs generated [\w.]+ (?P<cls>.+?)(?:-\d+)?>$")
@@ -49,7 +55,7 @@ def cache_path() -> Optional[Path]:
 
 
 def _header() -> bytes:
-    return f"cab attrs code 2 {sys.version} {sys.implementation.cache_tag}\n".encode()
+    return f"cab attrs code 3 {sys.version} {sys.implementation.cache_tag}\n".encode()
 
 
 def install() -> bool:
@@ -120,8 +126,7 @@ def _code(script: str, filename: str) -> types.CodeType:
     import hashlib
 
     seed = _seed(script, filename)
-    sentinel = None if seed is None else _sentinel(seed)
-    kept = script if seed is None else script.replace(str(seed), str(sentinel))
+    kept = script if seed is None else script.replace(str(seed), _SENTINEL_TEXT)
     key = hashlib.sha1(f"{filename}\0{kept}".encode()).hexdigest()
     with _LOCK:
         if _STATE["codes"] is None:  # read on the first class made, not at install
@@ -134,17 +139,20 @@ def _code(script: str, filename: str) -> types.CodeType:
         with _LOCK:
             _STATE["codes"][key] = _marshal(code)
             _STATE["new"] += 1
-    return code if seed is None else _with_constant(code, sentinel, seed)
+    if seed is None:
+        return code
+    where = _position(script, str(seed))
+    relocated = _relocated(_with_constant(code, SENTINEL, seed), *where, len(_SENTINEL_TEXT), len(str(seed)), seed)
+    if relocated is None:  # a location table this cannot read: this process's script compiled as attrs does
+        return compile(script, filename, "exec", flags=_STATE["flags"], dont_inherit=True)
+    return relocated
 
 
-def _sentinel(seed: int) -> int:
-    """A fixed positive stand-in for ``seed``, written with as many characters (a minus sign counts).
-
-    The code's column table then matches, and ``-123`` compiles to one constant as ``456``
-    does: the seed's sign makes no second kept script.
-    """
-    width = len(str(seed))
-    return int(str(SENTINEL)[:width - 1].ljust(width - 1, "0") + "7") if width > 1 else 7
+def _position(script: str, text: str) -> tuple[int, int]:
+    """The line (1-based) and column (UTF-8 bytes, as code locations count) where ``text`` starts in ``script``."""
+    before = script[:script.index(text)]
+    line_start = before.rfind("\n") + 1
+    return before.count("\n") + 1, len(before[line_start:].encode())
 
 
 def _seed(script: str, filename: str) -> Optional[int]:
@@ -153,8 +161,7 @@ def _seed(script: str, filename: str) -> Optional[int]:
     if match is None:
         return None
     seed = hash(f"<attrs generated hash {match.group('cls')}>")
-    text = str(seed)
-    if script.count(text) != 1 or str(_sentinel(seed)) in script or _sentinel(seed) == seed:
+    if script.count(str(seed)) != 1 or _SENTINEL_TEXT in script:
         return None
     return seed
 
