@@ -19,7 +19,16 @@ width).  The kept code does not depend on the seed at all: once every class has 
 made, a start compiles nothing and writes nothing (before, each width and sign of a
 seed was a script of its own, and a start that met a new one rewrote the whole file).  An attrs that no longer has the function, a script this does not
 recognise, a file that cannot be read or written: attrs compiles as it always did.
-``CAB_NO_CODE_CACHE=1`` turns it off.
+
+The same patch spares attrs one more start-up cost: for a converter, attrs reads the
+first parameter's and the return annotation through ``inspect.signature``.  A built-in
+(``converter=tuple``) has no annotations, but its signature is parsed from text with
+:mod:`tokenize`, whose first use compiles its large regular expressions (5-13 ms, once
+per process, paid by whichever class comes first).  :func:`_patch` gives attrs an
+extractor that answers "no annotation" for built-ins at once, as attrs would after
+parsing (tested for every built-in type and function a record uses).
+
+``CAB_NO_CODE_CACHE=1`` turns both off.
 """
 
 from __future__ import annotations
@@ -117,8 +126,35 @@ def _patch(make) -> bool:
     _compile_and_eval._cab_cached = True  # type: ignore[attr-defined]
     _compile_and_eval.__wrapped__ = real  # type: ignore[attr-defined]
     make._compile_and_eval = _compile_and_eval
+    _patch_annotations(make)
     atexit.register(_save)
     return True
+
+
+def _patch_annotations(make) -> None:
+    """attrs' ``_AnnotationExtractor`` without ``inspect.signature`` for built-ins (see the module's docstring)."""
+    real = getattr(make, "_AnnotationExtractor", None)
+    if real is None or getattr(real, "_cab_builtins", False) or "sig" not in getattr(real, "__slots__", ()):
+        return
+
+    class _AnnotationExtractor(real):
+        __slots__ = ()
+        _cab_builtins = True
+
+        def __init__(self, callable):  # noqa: A002  (attrs' own parameter name)
+            if _is_builtin(callable):
+                self.sig = None  # a built-in's text signature carries no annotation
+            else:
+                super().__init__(callable)
+
+    make._AnnotationExtractor = _AnnotationExtractor
+
+
+def _is_builtin(value: object) -> bool:
+    """A type or function implemented in C and named in ``builtins`` (``tuple``, ``dict``, ``len``...)."""
+    if isinstance(value, type):
+        return value.__module__ == "builtins" and not hasattr(value, "__signature__")
+    return isinstance(value, types.BuiltinFunctionType) and getattr(value, "__module__", None) == "builtins"
 
 
 def _code(script: str, filename: str) -> types.CodeType:

@@ -133,3 +133,34 @@ def test_a_location_table_that_cannot_be_read_is_compiled_instead():
     seed = 123
     broken = codecache._with_constant(broken, codecache.SENTINEL, seed)
     assert relocated(broken, 2, 17, len(str(codecache.SENTINEL)), 3, seed) is None
+
+
+_BUILTINS = (tuple, dict, list, frozenset, set, str, int, float, bool, bytes, len, abs, sorted)
+
+
+def test_a_builtin_converter_has_no_annotation_as_attrs_reads_it():
+    """What attrs reads of a built-in converter without inspect: no annotation, as inspect gives it."""
+    from attr import _compat
+
+    make = type("make", (), {"_AnnotationExtractor": _compat._AnnotationExtractor})
+    codecache._patch_annotations(make)
+    for builtin in _BUILTINS:
+        assert codecache._is_builtin(builtin)
+        real, fast = _compat._AnnotationExtractor(builtin), make._AnnotationExtractor(builtin)
+        assert (real.get_first_param_type(), real.get_return_type()) == (None, None), builtin
+        assert (fast.get_first_param_type(), fast.get_return_type()) == (None, None) and fast.sig is None
+    assert not codecache._is_builtin(lambda v: v) and not codecache._is_builtin(type("T", (), {}))
+
+
+def test_records_made_with_builtin_converters_never_parse_a_signature(venv):
+    code = """
+import json, tokenize
+from cab_core import codecache
+codecache.install()
+import cab_core.models, cab_core.runoptions, cab_core.sweep.spec, cab_core.verdict, cab_core.validate
+from cab_core.models import LaunchSpec
+spec = LaunchSpec(argv=["a"], env={"K": "v"})
+print(json.dumps({"compiled": tokenize._compile.cache_info().currsize, "argv": spec.argv, "env": dict(spec.env)}))
+"""
+    assert _run(code) == {"compiled": 0, "argv": ["a"], "env": {"K": "v"}}
+    assert _run(code, CAB_NO_CODE_CACHE="1")["compiled"] > 0  # attrs' own path: tokenize's patterns compiled
