@@ -34,16 +34,14 @@ parsing (tested for every built-in type and function a record uses).
 from __future__ import annotations
 
 import __future__
-import atexit
-import os
 import re
 import sys
-import threading
 import types
 from pathlib import Path
 from typing import Any, Optional
 
 from .codelocations import relocated as _relocated
+from .keptfile import KeptFile
 
 #: Stands for the class's hash seed in a kept script: a constant no generated script holds, as
 #: wide as the widest seed (``-9223372036854775808``), so every column the seed moves lies after it.
@@ -52,19 +50,14 @@ _SENTINEL_TEXT = str(SENTINEL)
 #: Code objects kept in the file at most (the oldest unused ones go first).
 KEPT = 600
 _FILENAME = re.compile(r"^<attrs generated [\w.]+ (?P<cls>.+?)(?:-\d+)?>$")
-_STATE: dict[str, Any] = {"codes": None, "used": set(), "new": 0, "path": None, "flags": 0}
-_LOCK = threading.Lock()
+_STATE: dict[str, Any] = {"flags": 0}
+#: The kept code objects (``cab attrs code 3`` adds the Python version and its cache tag).
+_KEPT = KeptFile(".cab-attrs-code", f"cab attrs code 3 {sys.implementation.cache_tag}", KEPT, "CAB_NO_CODE_CACHE")
 
 
 def cache_path() -> Optional[Path]:
     """The file, inside the running virtual environment (``None`` outside one, or turned off)."""
-    if sys.prefix == getattr(sys, "base_prefix", sys.prefix) or os.environ.get("CAB_NO_CODE_CACHE") == "1":
-        return None
-    return Path(sys.prefix) / ".cab-attrs-code"
-
-
-def _header() -> bytes:
-    return f"cab attrs code 3 {sys.version} {sys.implementation.cache_tag}\n".encode()
+    return _KEPT.path()
 
 
 def install() -> bool:
@@ -115,7 +108,6 @@ def _patch(make) -> bool:
     real = getattr(make, "_compile_and_eval", None)
     if real is None or getattr(real, "_cab_cached", False):
         return getattr(real, "_cab_cached", False)
-    _STATE["path"] = cache_path()
     # compile() in attrs inherits the __future__ statements of its module: the same flags here
     _STATE["flags"] = sum(feature.compiler_flag for name in __future__.all_feature_names
                           if getattr(make, name, None) is (feature := getattr(__future__, name)))
@@ -127,7 +119,6 @@ def _patch(make) -> bool:
     _compile_and_eval.__wrapped__ = real  # type: ignore[attr-defined]
     make._compile_and_eval = _compile_and_eval
     _patch_annotations(make)
-    atexit.register(_save)
     return True
 
 
@@ -164,17 +155,11 @@ def _code(script: str, filename: str) -> types.CodeType:
     seed = _seed(script, filename)
     kept = script if seed is None else script.replace(str(seed), _SENTINEL_TEXT)
     key = hashlib.sha1(f"{filename}\0{kept}".encode()).hexdigest()
-    with _LOCK:
-        if _STATE["codes"] is None:  # read on the first class made, not at install
-            _STATE["codes"] = _load(_STATE["path"])
-        data = _STATE["codes"].get(key)
-        _STATE["used"].add(key)
+    data = _KEPT.get(key)
     code = _unmarshal(data) if data is not None else None
     if code is None:
         code = compile(kept, filename, "exec", flags=_STATE["flags"], dont_inherit=True)
-        with _LOCK:
-            _STATE["codes"][key] = _marshal(code)
-            _STATE["new"] += 1
+        _KEPT.put(key, _marshal(code))
     if seed is None:
         return code
     where = _position(script, str(seed))
@@ -231,50 +216,6 @@ def _unmarshal(data: bytes) -> Optional[types.CodeType]:
     except (ValueError, EOFError, TypeError):
         return None
     return code if isinstance(code, types.CodeType) else None
-
-
-def _load(path: Path) -> dict:
-    """``{key: marshalled code}``: each code object is read only when its class is made."""
-    import marshal
-
-    try:
-        data = path.read_bytes()
-        header = _header()
-        if not data.startswith(header):
-            return {}
-        codes = marshal.loads(data[len(header):])
-        if not isinstance(codes, dict):
-            return {}
-        return {k: v for k, v in codes.items() if isinstance(k, str) and isinstance(v, bytes)}
-    except (OSError, ValueError, EOFError, TypeError):
-        return {}
-
-
-def _save() -> None:
-    """At exit, when this process compiled a script the file did not hold: the file rewritten (atomically)."""
-    path = _STATE["path"]
-    with _LOCK:
-        if path is None or not _STATE["new"]:
-            return
-        codes, used = dict(_STATE["codes"]), _STATE["used"]
-        _STATE["new"] = 0
-    # the ones this process used last: the oldest unused ones are dropped first
-    import marshal
-    import tempfile
-
-    ordered = [k for k in codes if k not in used] + [k for k in codes if k in used]
-    keep = {k: codes[k] for k in ordered[-KEPT:]}
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".cab-attrs-code-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(_header() + marshal.dumps(keep))
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except (OSError, ValueError):  # a read-only install: compile every time, as attrs does
-        pass
 
 
 __all__ = ["KEPT", "SENTINEL", "cache_path", "install"]

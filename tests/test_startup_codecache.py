@@ -39,7 +39,7 @@ import cab_core.sweep.run, cab_core.runner
 from cab_core.plugins import get_plugin_manager
 get_plugin_manager()
 from cab_core.models import CellResult, Span, Task
-print(json.dumps({"checked": len(checked), "all_equal": all(checked), "new": codecache._STATE["new"]}))
+print(json.dumps({"checked": len(checked), "all_equal": all(checked), "new": codecache._KEPT.new}))
 """
 
 

@@ -16,8 +16,9 @@ import gc
 import sys
 from typing import Callable, Optional
 
-from .. import codecache
+from .. import codecache, recache
 
+recache.install()  # before click and the records compile their patterns: the engine's code is kept (issue 16)
 codecache.install()  # before any attrs class is made: their generated methods' bytecode is kept (issue 16)
 
 import click  # noqa: E402
