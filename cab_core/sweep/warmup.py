@@ -53,10 +53,10 @@ def start(tasks: Iterable[object]) -> Optional[threading.Thread]:
 
 
 #: Modules the first cell imports on its way (the recording proxy and the model server it
-#: starts; importlib.metadata for the price database's version in its record): imported
-#: by :func:`preload` while the template's git processes run.
+#: starts): imported by :func:`preload` while the template's git processes run.  The price
+#: database's version, which its record names, is looked up there too (:func:`_price_database`).
 CELL_MODULES = ("cab_core.cassette", "cab_core.proxy", "cab_core.endpoint.proxy", "cab_core.modelserver",
-                "importlib.metadata", "cab_core.environment", "cab_core.verdict.runtime", "cab_core.sandbox.mounts")
+                "cab_core.environment", "cab_core.verdict.runtime", "cab_core.sandbox.mounts")
 
 
 def python_runtimes(tasks: Iterable[object]) -> Optional[threading.Thread]:
