@@ -99,10 +99,18 @@ def _stat(path: str) -> Optional[tuple]:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+#: The stamp this process last computed, with the ``sys.path`` and folder it was computed for:
+#: :func:`version` (once per process, after the plugins are loaded) uses it rather than stat every
+#: distribution again.
+_LAST: dict = {}
+
+
 def entry_points(group: str) -> list[EntryPoint]:
     """The entry points of ``group``, in importlib.metadata's order, from the cache when it is current."""
     path = cache_file()
     key = stamp() if path is not None else None
+    if key is not None:
+        _LAST.update(where=(tuple(sys.path), os.getcwd()), stamp=key)
     if path is not None:
         cached = _read(path, key, group)
         if cached is not None:
@@ -124,8 +132,10 @@ def version(distribution: str) -> Optional[str]:
     the distribution's ``METADATA`` (an edit in place is seen too).
     """
     path = cache_file()
-    key = stamp() if path is not None else None
+    key = None
     if path is not None:
+        same = _LAST.get("where") == (tuple(sys.path), os.getcwd())
+        key = _LAST["stamp"] if same else stamp()
         try:
             kept = _load(path)[key][_VERSIONS][distribution]
             if kept["stat"] == (list(_stat(kept["metadata"]) or []) if kept["metadata"] else None):
@@ -199,8 +209,8 @@ def _write(path: Path, key: str, group: str, found) -> None:
     else:
         rows = [{"name": e.name, "value": e.value, "distribution": e.distribution, "version": e.version} for e in found]
     stamps = _load(path)
-    stamps.pop(key, None)
-    stamps[key] = {**(stamps.get(key) or {}), group: rows}
+    kept = stamps.pop(key, None)  # re-inserted last: the most recent stamp; its other groups kept
+    stamps[key] = {**(kept if isinstance(kept, dict) else {}), group: rows}
     stamps = dict(list(stamps.items())[-KEPT_STAMPS:])  # the most recent last
     text = json.dumps({"version": CACHE_VERSION, "stamps": stamps}, indent=1)
     try:

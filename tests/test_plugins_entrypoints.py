@@ -134,3 +134,22 @@ def test_a_distributions_version_is_kept_and_seen_to_change(site):
     assert _version(site, "cab-zz-prices") == {"version": None, "scanned": False}
     assert _version(site, "cab-zz-prices", CAB_NO_ENTRY_POINT_CACHE="1")["scanned"]
     assert _listed(site)["eps"] == _listed(site)["eps"]  # the entry points beside the versions, unharmed
+
+
+def test_a_version_asked_after_the_plugins_uses_the_stamp_they_computed(site, monkeypatch):
+    entrypoints.entry_points("cab")
+    expected = entrypoints.version("cab-core")
+    computed = []
+    monkeypatch.setattr(entrypoints, "stamp", lambda: computed.append(1) or "another")
+    assert entrypoints.version("cab-core") == expected and computed == []
+    monkeypatch.setattr(sys, "path", [*sys.path, str(site)])  # another sys.path: stamped afresh
+    entrypoints.version("cab-core")
+    assert computed == [1]
+
+
+def test_the_entry_points_and_a_version_kept_under_one_stamp_do_not_push_each_other_out(site):
+    _dist(site, "cab_zz_one", "[cab]\nzz-one = cab_zz_one\n")
+    _listed(site)
+    _version(site, "cab-zz-one")
+    assert not _listed(site)["scanned"]  # the entry points still kept beside the version
+    assert _version(site, "cab-zz-one") == {"version": "1.0", "scanned": False}
