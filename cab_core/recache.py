@@ -26,8 +26,9 @@ from typing import Optional
 
 from .keptfile import KeptFile
 
-#: Patterns kept in the file at most (the oldest unused ones go first).
-KEPT = 2000
+#: Patterns kept in the file at most, the oldest unused ones going first (a sweep compiles ~180; the
+#: file is read whole at a start's first pattern: ~3 us a pattern).
+KEPT = 600
 _KEPT = KeptFile(".cab-re-code", "cab re code 1", KEPT, "CAB_NO_RE_CACHE")
 
 
