@@ -10,46 +10,54 @@ compiled from a script is kept in a file inside the virtual environment (beside 
 code it comes from: whoever can write the file can already write that code) and
 reused while the script, its file name and the Python version are the same.  A
 script's only part that changes from one process to the next, the class's hash seed
-(``hash()`` of a string, randomised per process), is compiled as a fixed sentinel of
-the same length (the kept code's column table is the same) and replaced by this
-process's value in the code object's constants, so the code run is
-exactly what ``compile()`` of this process's script gives (tested code object against
-code object).  An attrs that no longer has the function, a script this does not
+(``hash()`` of a string, randomised per process), is compiled as a fixed sentinel
+(:data:`SENTINEL`, as wide as the widest seed) and replaced by this process's value in
+the code object's constants; the columns its width moves in the code's location table
+are moved back (:func:`_relocated`), so the code run is exactly what ``compile()`` of
+this process's script gives (tested code object against code object, for seeds of every
+width).  The kept code does not depend on the seed at all: once every class has been
+made, a start compiles nothing and writes nothing (before, each width and sign of a
+seed was a script of its own, and a start that met a new one rewrote the whole file).  An attrs that no longer has the function, a script this does not
 recognise, a file that cannot be read or written: attrs compiles as it always did.
-``CAB_NO_CODE_CACHE=1`` turns it off.
+
+The same patch spares attrs one more start-up cost: for a converter, attrs reads the
+first parameter's and the return annotation through ``inspect.signature``.  A built-in
+(``converter=tuple``) has no annotations, but its signature is parsed from text with
+:mod:`tokenize`, whose first use compiles its large regular expressions (5-13 ms, once
+per process, paid by whichever class comes first).  :func:`_patch` gives attrs an
+extractor that answers "no annotation" for built-ins at once, as attrs would after
+parsing (tested for every built-in type and function a record uses).
+
+``CAB_NO_CODE_CACHE=1`` turns both off.
 """
 
 from __future__ import annotations
 
 import __future__
-import atexit
-import os
 import re
 import sys
-import threading
 import types
 from pathlib import Path
 from typing import Any, Optional
 
-#: Its leading digits stand for the class's hash seed in a kept script (a constant no generated
-#: script holds), cut to the seed's length: see :func:`_sentinel`.
-SENTINEL = 6_661_559_999_000_000_017
+from .codelocations import relocated as _relocated
+from .keptfile import KeptFile
+
+#: Stands for the class's hash seed in a kept script: a constant no generated script holds, as
+#: wide as the widest seed (``-9223372036854775808``), so every column the seed moves lies after it.
+SENTINEL = 66_615_599_990_000_000_017
+_SENTINEL_TEXT = str(SENTINEL)
 #: Code objects kept in the file at most (the oldest unused ones go first).
 KEPT = 600
 _FILENAME = re.compile(r"^<attrs generated [\w.]+ (?P<cls>.+?)(?:-\d+)?>$")
-_STATE: dict[str, Any] = {"codes": None, "used": set(), "new": 0, "path": None, "flags": 0}
-_LOCK = threading.Lock()
+_STATE: dict[str, Any] = {"flags": 0}
+#: The kept code objects (``cab attrs code 3`` adds the Python version and its cache tag).
+_KEPT = KeptFile(".cab-attrs-code", f"cab attrs code 3 {sys.implementation.cache_tag}", KEPT, "CAB_NO_CODE_CACHE")
 
 
 def cache_path() -> Optional[Path]:
     """The file, inside the running virtual environment (``None`` outside one, or turned off)."""
-    if sys.prefix == getattr(sys, "base_prefix", sys.prefix) or os.environ.get("CAB_NO_CODE_CACHE") == "1":
-        return None
-    return Path(sys.prefix) / ".cab-attrs-code"
-
-
-def _header() -> bytes:
-    return f"cab attrs code 2 {sys.version} {sys.implementation.cache_tag}\n".encode()
+    return _KEPT.path()
 
 
 def install() -> bool:
@@ -100,7 +108,6 @@ def _patch(make) -> bool:
     real = getattr(make, "_compile_and_eval", None)
     if real is None or getattr(real, "_cab_cached", False):
         return getattr(real, "_cab_cached", False)
-    _STATE["path"] = cache_path()
     # compile() in attrs inherits the __future__ statements of its module: the same flags here
     _STATE["flags"] = sum(feature.compiler_flag for name in __future__.all_feature_names
                           if getattr(make, name, None) is (feature := getattr(__future__, name)))
@@ -111,8 +118,34 @@ def _patch(make) -> bool:
     _compile_and_eval._cab_cached = True  # type: ignore[attr-defined]
     _compile_and_eval.__wrapped__ = real  # type: ignore[attr-defined]
     make._compile_and_eval = _compile_and_eval
-    atexit.register(_save)
+    _patch_annotations(make)
     return True
+
+
+def _patch_annotations(make) -> None:
+    """attrs' ``_AnnotationExtractor`` without ``inspect.signature`` for built-ins (see the module's docstring)."""
+    real = getattr(make, "_AnnotationExtractor", None)
+    if real is None or getattr(real, "_cab_builtins", False) or "sig" not in getattr(real, "__slots__", ()):
+        return
+
+    class _AnnotationExtractor(real):
+        __slots__ = ()
+        _cab_builtins = True
+
+        def __init__(self, callable):  # noqa: A002  (attrs' own parameter name)
+            if _is_builtin(callable):
+                self.sig = None  # a built-in's text signature carries no annotation
+            else:
+                super().__init__(callable)
+
+    make._AnnotationExtractor = _AnnotationExtractor
+
+
+def _is_builtin(value: object) -> bool:
+    """A type or function implemented in C and named in ``builtins`` (``tuple``, ``dict``, ``len``...)."""
+    if isinstance(value, type):
+        return value.__module__ == "builtins" and not hasattr(value, "__signature__")
+    return isinstance(value, types.BuiltinFunctionType) and getattr(value, "__module__", None) == "builtins"
 
 
 def _code(script: str, filename: str) -> types.CodeType:
@@ -120,31 +153,27 @@ def _code(script: str, filename: str) -> types.CodeType:
     import hashlib
 
     seed = _seed(script, filename)
-    sentinel = None if seed is None else _sentinel(seed)
-    kept = script if seed is None else script.replace(str(seed), str(sentinel))
+    kept = script if seed is None else script.replace(str(seed), _SENTINEL_TEXT)
     key = hashlib.sha1(f"{filename}\0{kept}".encode()).hexdigest()
-    with _LOCK:
-        if _STATE["codes"] is None:  # read on the first class made, not at install
-            _STATE["codes"] = _load(_STATE["path"])
-        data = _STATE["codes"].get(key)
-        _STATE["used"].add(key)
+    data = _KEPT.get(key)
     code = _unmarshal(data) if data is not None else None
     if code is None:
         code = compile(kept, filename, "exec", flags=_STATE["flags"], dont_inherit=True)
-        with _LOCK:
-            _STATE["codes"][key] = _marshal(code)
-            _STATE["new"] += 1
-    return code if seed is None else _with_constant(code, sentinel, seed)
+        _KEPT.put(key, _marshal(code))
+    if seed is None:
+        return code
+    where = _position(script, str(seed))
+    relocated = _relocated(_with_constant(code, SENTINEL, seed), *where, len(_SENTINEL_TEXT), len(str(seed)), seed)
+    if relocated is None:  # a location table this cannot read: this process's script compiled as attrs does
+        return compile(script, filename, "exec", flags=_STATE["flags"], dont_inherit=True)
+    return relocated
 
 
-def _sentinel(seed: int) -> int:
-    """A fixed positive stand-in for ``seed``, written with as many characters (a minus sign counts).
-
-    The code's column table then matches, and ``-123`` compiles to one constant as ``456``
-    does: the seed's sign makes no second kept script.
-    """
-    width = len(str(seed))
-    return int(str(SENTINEL)[:width - 1].ljust(width - 1, "0") + "7") if width > 1 else 7
+def _position(script: str, text: str) -> tuple[int, int]:
+    """The line (1-based) and column (UTF-8 bytes, as code locations count) where ``text`` starts in ``script``."""
+    before = script[:script.index(text)]
+    line_start = before.rfind("\n") + 1
+    return before.count("\n") + 1, len(before[line_start:].encode())
 
 
 def _seed(script: str, filename: str) -> Optional[int]:
@@ -153,8 +182,7 @@ def _seed(script: str, filename: str) -> Optional[int]:
     if match is None:
         return None
     seed = hash(f"<attrs generated hash {match.group('cls')}>")
-    text = str(seed)
-    if script.count(text) != 1 or str(_sentinel(seed)) in script or _sentinel(seed) == seed:
+    if script.count(str(seed)) != 1 or _SENTINEL_TEXT in script:
         return None
     return seed
 
@@ -188,50 +216,6 @@ def _unmarshal(data: bytes) -> Optional[types.CodeType]:
     except (ValueError, EOFError, TypeError):
         return None
     return code if isinstance(code, types.CodeType) else None
-
-
-def _load(path: Path) -> dict:
-    """``{key: marshalled code}``: each code object is read only when its class is made."""
-    import marshal
-
-    try:
-        data = path.read_bytes()
-        header = _header()
-        if not data.startswith(header):
-            return {}
-        codes = marshal.loads(data[len(header):])
-        if not isinstance(codes, dict):
-            return {}
-        return {k: v for k, v in codes.items() if isinstance(k, str) and isinstance(v, bytes)}
-    except (OSError, ValueError, EOFError, TypeError):
-        return {}
-
-
-def _save() -> None:
-    """At exit, when this process compiled a script the file did not hold: the file rewritten (atomically)."""
-    path = _STATE["path"]
-    with _LOCK:
-        if path is None or not _STATE["new"]:
-            return
-        codes, used = dict(_STATE["codes"]), _STATE["used"]
-        _STATE["new"] = 0
-    # the ones this process used last: the oldest unused ones are dropped first
-    import marshal
-    import tempfile
-
-    ordered = [k for k in codes if k not in used] + [k for k in codes if k in used]
-    keep = {k: codes[k] for k in ordered[-KEPT:]}
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".cab-attrs-code-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(_header() + marshal.dumps(keep))
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except (OSError, ValueError):  # a read-only install: compile every time, as attrs does
-        pass
 
 
 __all__ = ["KEPT", "SENTINEL", "cache_path", "install"]

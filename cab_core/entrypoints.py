@@ -16,6 +16,11 @@ so does a folder added to ``PYTHONPATH``; then the entry points are read again w
 importlib.metadata and kept under the new stamp (the last few stamps are kept: ``cab``
 and ``python -m pytest`` see different ``sys.path``).  Outside a virtual environment, or where the file cannot be
 written or read, nothing is kept and every start reads them as before.
+
+:func:`version` keeps, under the same stamp, the version of a distribution that is not a
+plugin (the price database's, which every record names): looked up with
+importlib.metadata once, then read from the file (with its ``METADATA``'s stat checked),
+so a sweep's start need not import importlib.metadata at all.
 """
 
 from __future__ import annotations
@@ -94,10 +99,18 @@ def _stat(path: str) -> Optional[tuple]:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+#: The stamp this process last computed, with the ``sys.path`` and folder it was computed for:
+#: :func:`version` (once per process, after the plugins are loaded) uses it rather than stat every
+#: distribution again.
+_LAST: dict = {}
+
+
 def entry_points(group: str) -> list[EntryPoint]:
     """The entry points of ``group``, in importlib.metadata's order, from the cache when it is current."""
     path = cache_file()
     key = stamp() if path is not None else None
+    if key is not None:
+        _LAST.update(where=(tuple(sys.path), os.getcwd()), stamp=key)
     if path is not None:
         cached = _read(path, key, group)
         if cached is not None:
@@ -106,6 +119,54 @@ def entry_points(group: str) -> list[EntryPoint]:
     if path is not None:
         _write(path, key, group, found)
     return found
+
+
+#: The pseudo-group under a stamp holding :func:`version`'s answers.
+_VERSIONS = "@versions"
+
+
+def version(distribution: str) -> Optional[str]:
+    """``importlib.metadata.version(distribution)``, or ``None`` when it is not installed; kept while current.
+
+    Kept under the stamp (an install, upgrade or removal is a new stamp), with the stat of
+    the distribution's ``METADATA`` (an edit in place is seen too).
+    """
+    path = cache_file()
+    key = None
+    if path is not None:
+        same = _LAST.get("where") == (tuple(sys.path), os.getcwd())
+        key = _LAST["stamp"] if same else stamp()
+        try:
+            kept = _load(path)[key][_VERSIONS][distribution]
+            if kept["stat"] == (list(_stat(kept["metadata"]) or []) if kept["metadata"] else None):
+                return kept["version"]
+        except (KeyError, TypeError, AttributeError):
+            pass
+    found, metadata = _look_up(distribution)
+    if path is not None:
+        _write(path, key, _VERSIONS, {**_kept_versions(path, key), distribution: {
+            "version": found, "metadata": metadata, "stat": list(_stat(metadata) or []) if metadata else None}})
+    return found
+
+
+def _look_up(distribution: str) -> tuple[Optional[str], Optional[str]]:
+    """The version importlib.metadata finds and the ``METADATA`` file it read (``None`` for either when unknown)."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        return None, None
+    folder = getattr(dist, "_path", None)  # a PathDistribution's folder; others: version only, never re-checked
+    return dist.version, str(Path(folder) / "METADATA") if folder is not None else None
+
+
+def _kept_versions(path: Path, key: str) -> dict:
+    try:
+        kept = _load(path)[key][_VERSIONS]
+        return kept if isinstance(kept, dict) else {}
+    except (KeyError, TypeError):
+        return {}
 
 
 def _scan(group: str) -> list[EntryPoint]:
@@ -142,11 +203,14 @@ def _read(path: Path, key: str, group: str) -> Optional[list[EntryPoint]]:
         return None
 
 
-def _write(path: Path, key: str, group: str, found: list[EntryPoint]) -> None:
-    rows = [{"name": e.name, "value": e.value, "distribution": e.distribution, "version": e.version} for e in found]
+def _write(path: Path, key: str, group: str, found) -> None:
+    if isinstance(found, dict):  # :data:`_VERSIONS`
+        rows: object = found
+    else:
+        rows = [{"name": e.name, "value": e.value, "distribution": e.distribution, "version": e.version} for e in found]
     stamps = _load(path)
-    stamps.pop(key, None)
-    stamps[key] = {**(stamps.get(key) or {}), group: rows}
+    kept = stamps.pop(key, None)  # re-inserted last: the most recent stamp; its other groups kept
+    stamps[key] = {**(kept if isinstance(kept, dict) else {}), group: rows}
     stamps = dict(list(stamps.items())[-KEPT_STAMPS:])  # the most recent last
     text = json.dumps({"version": CACHE_VERSION, "stamps": stamps}, indent=1)
     try:
@@ -162,4 +226,4 @@ def _write(path: Path, key: str, group: str, found: list[EntryPoint]) -> None:
         pass
 
 
-__all__ = ["CACHE_VERSION", "EntryPoint", "cache_file", "entry_points", "stamp"]
+__all__ = ["CACHE_VERSION", "EntryPoint", "cache_file", "entry_points", "stamp", "version"]

@@ -25,7 +25,6 @@ import datetime as _dt
 import inspect
 import io
 import re
-import tarfile
 import sys
 import time
 from pathlib import Path
@@ -189,6 +188,8 @@ CONTEXT_CA_DIR = "cab-host-ca"
 
 def build_context(folder: Path, *, ca_dir: Path = HOST_CA_DIR) -> io.BytesIO:
     """The build context of a recipe folder, as a tar, plus the host's CA certificates under ``cab-host-ca/``."""
+    import tarfile  # only to build an image: not on every start (issue 16)
+
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for path in sorted(Path(folder).rglob("*")):

@@ -103,3 +103,53 @@ def test_an_entry_point_loads_as_importlib_metadatas_would(tmp_path, monkeypatch
         assert ours is metadata.EntryPoint("x", value, "cab").load()
     with pytest.raises(ValueError, match="not a module"):
         entrypoints.EntryPoint("x", "not a value!", "cab", None, None).load()
+
+
+_VERSION = """
+import json, sys
+from cab_core import entrypoints
+print(json.dumps({"version": entrypoints.version(sys.argv[1]), "scanned": "importlib.metadata" in sys.modules}))
+"""
+
+
+def _version(site: Path, name: str, **env) -> dict:
+    proc = subprocess.run([sys.executable, "-c", _VERSION, name], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(site), **env})
+    return json.loads(proc.stdout)
+
+
+def test_a_distributions_version_is_kept_and_seen_to_change(site):
+    info = _dist(site, "cab_zz_prices", "")
+    assert _version(site, "cab-zz-prices") == {"version": "1.0", "scanned": True}
+    assert _version(site, "cab-zz-prices") == {"version": "1.0", "scanned": False}  # kept: no importlib.metadata
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cab-zz-prices\nVersion: 1.0.post1\n")  # edited in place
+    assert _version(site, "cab-zz-prices")["version"] == "1.0.post1"
+    os.rename(info, site / "cab_zz_prices-2.0.dist-info")  # upgraded
+    (site / "cab_zz_prices-2.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: cab-zz-prices\nVersion: 2.0\n")
+    assert _version(site, "cab-zz-prices")["version"] == "2.0"
+    import shutil
+
+    shutil.rmtree(site / "cab_zz_prices-2.0.dist-info")  # removed
+    assert _version(site, "cab-zz-prices") == {"version": None, "scanned": True}
+    assert _version(site, "cab-zz-prices") == {"version": None, "scanned": False}
+    assert _version(site, "cab-zz-prices", CAB_NO_ENTRY_POINT_CACHE="1")["scanned"]
+    assert _listed(site)["eps"] == _listed(site)["eps"]  # the entry points beside the versions, unharmed
+
+
+def test_a_version_asked_after_the_plugins_uses_the_stamp_they_computed(site, monkeypatch):
+    entrypoints.entry_points("cab")
+    expected = entrypoints.version("cab-core")
+    computed = []
+    monkeypatch.setattr(entrypoints, "stamp", lambda: computed.append(1) or "another")
+    assert entrypoints.version("cab-core") == expected and computed == []
+    monkeypatch.setattr(sys, "path", [*sys.path, str(site)])  # another sys.path: stamped afresh
+    entrypoints.version("cab-core")
+    assert computed == [1]
+
+
+def test_the_entry_points_and_a_version_kept_under_one_stamp_do_not_push_each_other_out(site):
+    _dist(site, "cab_zz_one", "[cab]\nzz-one = cab_zz_one\n")
+    _listed(site)
+    _version(site, "cab-zz-one")
+    assert not _listed(site)["scanned"]  # the entry points still kept beside the version
+    assert _version(site, "cab-zz-one") == {"version": "1.0", "scanned": False}

@@ -162,3 +162,22 @@ def test_preload_builds_cattrs_functions_for_every_record_type_a_cell_holds():
     assert found[0] is models.CellResult
     assert {models.CellId, models.AxisScore, models.Span, models.ModelCall, models.ToolCall} <= set(found)
     assert len(found) == len(set(found))
+
+
+def test_the_record_functions_are_built_while_a_command_runs_not_beside_the_start(tmp_path, monkeypatch):
+    """cattrs' functions are the warm-up's Python work: they wait for a command (the first cell's tests)."""
+    import time
+
+    from cab_core.sandbox import quiet
+
+    built = []
+    monkeypatch.setattr(warmup, "_record_types", lambda root: built.append(time.monotonic()) or [])
+    task = default_task(write_task(tmp_path / "tasks"))
+    thread = warmup.start([task])
+    time.sleep(0.3)
+    assert built == [] and thread.is_alive()  # the template is built, the functions wait
+    begun = time.monotonic()
+    with quiet.running():
+        thread.join(5)
+    assert not thread.is_alive() and len(built) == 1
+    assert built[0] - begun >= quiet.DELAY_S * 0.9 and built[0] - begun < quiet.MAX_WAIT_S

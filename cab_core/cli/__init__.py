@@ -1,7 +1,11 @@
 """The ``cab`` command line, built by :func:`make_cli` around a plugin-manager factory.
 
-Plugins load only when a command needs them, so ``cab --help`` stays fast.  Errors a
-user can cause print one line, ``Error: ...``, and exit with status 2.
+Plugins load only when a command needs them, so ``cab --help`` stays fast.  Each
+built-in command's module is imported only when that command is asked for
+(:data:`COMMANDS`; click's documented "lazily loading subcommands" pattern): ``cab
+sweep`` no longer imports the modules of the twenty other commands at every start
+(issue 16), while ``cab --help`` still lists them all.  Errors a user can cause print
+one line, ``Error: ...``, and exit with status 2.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ import gc
 import sys
 from typing import Callable, Optional
 
-from .. import codecache
+from .. import codecache, recache
 
+recache.install()  # before click and the records compile their patterns: the engine's code is kept (issue 16)
 codecache.install()  # before any attrs class is made: their generated methods' bytecode is kept (issue 16)
 
 import click  # noqa: E402
@@ -113,18 +118,47 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+#: Each built-in command and the module of this package whose ``register(cli)`` adds it (with its
+#: siblings): imported the first time one of its commands is asked for.  ``tests/test_cli_lazy.py``
+#: checks this table against what the modules register.
+COMMANDS: dict[str, str] = {
+    "plugins": "listing", "adapters": "listing", "scorers": "listing", "sandboxes": "listing",
+    "executors": "listing", "agent-plugins": "listing", "tasks": "tasks", "run": "run", "model": "run",
+    "replay": "run", "check": "check", "sweep": "sweep", "index": "sweep", "summary": "summary",
+    "report": "report", "view": "report", "badge": "report", "agents": "agents", "images": "images",
+    "compare": "compare", "export": "export", "new": "new",
+}
+
+
 class CabGroup(click.Group):
     """The ``cab`` group: built-in commands, plus those plugins add through ``cab_register_commands``.
 
-    Plugin commands are looked up only when a name is not a built-in command, so
-    ``cab --help`` and every built-in command start without loading a plugin; a plugin
-    that raises while adding commands is a one-line warning, and a name a built-in
-    already has stays the built-in's.
+    A built-in command's module is imported when the command is first asked for
+    (:data:`COMMANDS`); listing the commands (``cab --help``) asks for them all.  Plugin
+    commands are looked up only when a name is not a built-in command, so ``cab --help``
+    and every built-in command start without loading a plugin; a plugin that raises while
+    adding commands is a one-line warning, and a name a built-in already has stays the
+    built-in's.
     """
 
-    def __init__(self, *args, pm_factory: Callable[[], object], **kwargs):
+    def __init__(self, *args, pm_factory: Callable[[], object], lazy: Optional[dict] = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.pm_factory = pm_factory
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list:
+        return sorted(set(self.commands) | set(self.lazy))
+
+    def builtin(self, name: str):
+        """The built-in command ``name``, its module registered on first use (None: not a built-in)."""
+        if name not in self.commands and name in self.lazy:
+            import importlib
+
+            module = importlib.import_module(f"{__name__}.{self.lazy[name]}")
+            for sibling in [n for n, m in self.lazy.items() if m == self.lazy[name]]:
+                self.lazy.pop(sibling, None)
+            module.register(self)
+        return self.commands.get(name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         """Run as click would, but every error the user can cause is one line (``Error: ...``).
@@ -159,8 +193,16 @@ class CabGroup(click.Group):
             sys.exit(_fail(line))
         sys.exit(rv if isinstance(rv, int) and not isinstance(rv, bool) else 0)
 
+    def resolve_command(self, ctx: click.Context, args):
+        """As click's, with "Did you mean" drawn from every built-in command, imported or not."""
+        no_such = getattr(click.exceptions, "NoSuchCommand", ())  # click 8.2 (8.1 suggests nothing)
+        try:
+            return super().resolve_command(ctx, args)
+        except no_such as exc:
+            raise no_such(exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx) from None
+
     def get_command(self, ctx: click.Context, name: str):
-        command = super().get_command(ctx, name)
+        command = self.builtin(name)
         if command is None and ctx.meta.get("cab.plugin_commands") is None:
             ctx.meta["cab.plugin_commands"] = self.plugin_commands(ctx)
             command = ctx.meta["cab.plugin_commands"].get(name)
@@ -176,7 +218,7 @@ class CabGroup(click.Group):
         for call in call_each(ctx.obj.pm, "cab_register_commands", cli=staging):
             if call.error:
                 click.echo(f"cab: warning: {call.problem}", err=True)
-        return {n: c for n, c in staging.commands.items() if n not in self.commands}
+        return {n: c for n, c in staging.commands.items() if n not in self.commands and n not in self.lazy}
 
 
 def _default_pm():
@@ -189,7 +231,7 @@ def make_cli(pm_factory: Optional[Callable[[], object]] = None) -> click.Group:
     """Build the ``cab`` command group around ``pm_factory`` (tests pass their own)."""
     factory = pm_factory or _default_pm
 
-    @click.group(cls=CabGroup, pm_factory=factory,
+    @click.group(cls=CabGroup, pm_factory=factory, lazy=COMMANDS,
                  context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
     @click.version_option(__version__, prog_name="cab")
     @click.pass_context
@@ -206,13 +248,6 @@ def make_cli(pm_factory: Optional[Callable[[], object]] = None) -> click.Group:
         if ctx.obj is None:
             ctx.obj = State(factory)
 
-    from . import agents, check, images, listing, report, run, summary, sweep, tasks
-
-    for module in (listing, tasks, run, check, sweep, summary, report, agents, images):
-        module.register(cli)
-    from . import compare, export, new
-    for module in (compare, export, new):
-        module.register(cli)
     return cli
 
 
@@ -300,7 +335,7 @@ def _leave(code) -> None:
     os._exit(int(code) & 0xFF)
 
 
-__all__ = ["make_cli", "cli", "main", "handle_errors", "settle", "State", "CabGroup"]
+__all__ = ["COMMANDS", "make_cli", "cli", "main", "handle_errors", "settle", "State", "CabGroup"]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,11 @@ they made the first cell's overhead ~270 ms against ~75 ms for the others.
 :func:`start` does that work in one daemon thread as soon as a sweep knows its first
 cells: the git processes run while the coordinator opens the executor and the manifest,
 then cattrs' functions are built while the first cell waits for its sandbox and its
-tests.  Meanwhile the coordinator itself (:func:`preload`, before it submits the first
+tests.  Those functions are Python work: built while the coordinator still starts
+the sweep, they competed with it for the interpreter and put off the first cell's start
+by as much; so they wait for a command to be running (:func:`_while_a_command_runs`,
+:mod:`cab_core.sandbox.quiet`: the first cell's tests, which leave the interpreter idle),
+at most :data:`~cab_core.sandbox.quiet.MAX_WAIT_S`.  Meanwhile the coordinator itself (:func:`preload`, before it submits the first
 cell) imports what that cell would import on its way, so the cell finds them done
 instead of paying them after waiting for its template.  Everything warmed is a cache
 the cell would fill itself, behind the same lock (the template's), so the cell gets the
@@ -33,6 +37,7 @@ import attrs
 
 from .. import serialization
 from ..models import CellResult
+from ..sandbox import quiet
 from ..workspace import template
 
 
@@ -53,10 +58,10 @@ def start(tasks: Iterable[object]) -> Optional[threading.Thread]:
 
 
 #: Modules the first cell imports on its way (the recording proxy and the model server it
-#: starts; importlib.metadata for the price database's version in its record): imported
-#: by :func:`preload` while the template's git processes run.
+#: starts): imported by :func:`preload` while the template's git processes run.  The price
+#: database's version, which its record names, is looked up there too (:func:`_price_database`).
 CELL_MODULES = ("cab_core.cassette", "cab_core.proxy", "cab_core.endpoint.proxy", "cab_core.modelserver",
-                "importlib.metadata", "cab_core.environment", "cab_core.verdict.runtime", "cab_core.sandbox.mounts")
+                "cab_core.environment", "cab_core.verdict.runtime", "cab_core.sandbox.mounts")
 
 
 def python_runtimes(tasks: Iterable[object]) -> Optional[threading.Thread]:
@@ -136,11 +141,19 @@ def _warm(tasks: list) -> None:
     for task in tasks:  # processes: they run beside the coordinator's work
         _quietly(template.template, task)
     _quietly(platform.platform)  # ``uname -p``
-    # cattrs' functions (no import: tested), built while the first cell waits for its sandbox and tests;
+    _while_a_command_runs()
+    # cattrs' functions (no import: tested), built while the first cell waits for its tests;
     # a tuple's element functions are made on first use, so every record type a cell holds is named
     for cls in _record_types(CellResult):
         _quietly(serialization.converter.get_unstructure_hook, cls)
         _quietly(serialization.converter.get_structure_hook, cls)
+
+
+def _while_a_command_runs() -> None:
+    """Return once a command has been running a while (at most ``quiet.MAX_WAIT_S`` after the call)."""
+    running = threading.Event()
+    quiet.later(running.set, tag="cab-warmup")
+    running.wait(quiet.MAX_WAIT_S + 1)
 
 
 def _quietly(function, *args) -> None:
