@@ -10,7 +10,9 @@ script measures them from the outside, without instrumenting cab, so it times an
 - **start-up** = the first cell's ``started_at`` minus the moment the process was spawned;
 - **wind-down** = the process's exit minus the last cell's ``ended_at``;
 - **between** = the median, over consecutive cells (``--jobs 1``), of one cell's ``ended_at``
-  to the next one's ``started_at``: what the coordinator does between cells;
+  to the next one's ``started_at``: what the coordinator does between cells (0 when the next
+  cell started before the last one ended: a sweep pipelines its cells, see
+  ``cab_core/sweep/turns.py``; ``overhead.py``'s amortised figure counts what overlaps once);
 - **first cell's extra** = the first cell's overhead (its ``duration_s`` minus the commands'
   own inner time, as ``overhead.py`` counts it) minus the median of the other cells';
 - **fixed** = start-up + wind-down, what the invocation costs whatever its cells; **fixed, all
@@ -82,8 +84,9 @@ def sweep_once(cab: str, tasks: Path, results: Path, n: int) -> dict:
     first_extra = overheads[0][1] - statistics.median(o for _, o in overheads[1:]) if n > 1 else 0.0
     startup = spans[0][0] - run["spawned"]
     winddown = run["exited"] - max(e for _, e in spans)
-    # --jobs 1: one cell's ended_at to the next one's started_at (the coordinator's work between them)
-    gaps = [nxt[0] - prev[1] for prev, nxt in zip(spans, spans[1:])]
+    # --jobs 1: one cell's ended_at to the next one's started_at (the coordinator's work between them);
+    # a cell started before the last one ended (pipelined) left no gap
+    gaps = [max(0.0, nxt[0] - prev[1]) for prev, nxt in zip(spans, spans[1:])]
     between = statistics.median(gaps) if gaps else 0.0
     return {"startup": startup, "winddown": winddown, "between": between, "first_extra": first_extra,
             "fixed": startup + winddown, "fixed_all": startup + winddown + first_extra + sum(gaps),

@@ -39,11 +39,12 @@ USER_PRICE = "--price"
 @functools.lru_cache(maxsize=1)
 def database() -> str:
     """The price database's name and version, e.g. ``genai-prices 0.2.3`` ("" when not installed); looked
-    up once per process (the distributions' metadata is scanned for it)."""
+    up once per process (kept with the entry points: :func:`cab_core.entrypoints.version`)."""
     try:
-        from importlib.metadata import version
+        from .entrypoints import version  # kept with the entry points: no importlib.metadata scan
 
-        return f"genai-prices {version('genai-prices')}"
+        found = version("genai-prices")
+        return f"genai-prices {found}" if found else ""
     except Exception:  # not installed: every non-scripted model without --price is unknown
         return ""
 

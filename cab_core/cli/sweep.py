@@ -120,7 +120,8 @@ def register(cli: click.Group) -> None:
                   help="Comma-separated models for every adapter, or ADAPTER=M1,M2 for one (repeatable).")
     @click.option("--tasks", "tasks", multiple=True, help="Task patterns: glob, prefix or comma list (repeatable).")
     @click.option("--trials", type=click.IntRange(min=1), help="Trials per cell [1].")
-    @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Cells at once (local pool or LocalCluster workers) [1].")
+    @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Cells running their agent or tests at once; the next ones prepare beside them "
+                  "(local pool), or LocalCluster workers [1].")
     @click.option("--sandbox", help="Where cells run (see 'cab sandboxes') [local].")
     @click.option("--executor", help="How cells are spread out (see 'cab executors'): local thread pool, or dask [local].")
     @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address (default: a LocalCluster).")
