@@ -32,8 +32,13 @@ class KeptFile:
         self._at_exit = False
 
     def path(self) -> Optional[Path]:
-        """The file, inside the running virtual environment (``None`` outside one, or turned off by ``switch``)."""
-        if sys.prefix == getattr(sys, "base_prefix", sys.prefix) or os.environ.get(self.switch) == "1":
+        """The file, inside the running virtual environment (``None`` outside one, or turned off by ``switch``);
+        in ``$CAB_KEPT_DIR`` when that is set (tests: a file of their own)."""
+        if os.environ.get(self.switch) == "1":
+            return None
+        if os.environ.get("CAB_KEPT_DIR"):
+            return Path(os.environ["CAB_KEPT_DIR"]) / self.name
+        if sys.prefix == getattr(sys, "base_prefix", sys.prefix):
             return None
         return Path(sys.prefix) / self.name
 

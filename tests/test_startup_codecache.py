@@ -50,9 +50,10 @@ def _run(code: str, **env) -> dict:
 
 
 @pytest.fixture
-def venv():
+def venv(tmp_path, monkeypatch):
     if codecache.cache_path() is None:
         pytest.skip("not in a virtual environment: nothing is kept")
+    monkeypatch.setenv("CAB_KEPT_DIR", str(tmp_path))  # a file of its own: other cab processes write the venv's
 
 
 def test_kept_code_is_the_code_this_process_would_compile(venv):
