@@ -48,6 +48,8 @@ def venv(tmp_path, monkeypatch):
     if recache._KEPT.path() is None or not (3, 11) <= sys.version_info[:2] <= (3, 13):
         pytest.skip("not in a virtual environment, or a Python whose re this does not know: nothing is kept")
     monkeypatch.setenv("CAB_KEPT_DIR", str(tmp_path))  # a file of its own: other cab processes write the venv's
+    # the same imports every run (a stale entry-point cache is rebuilt through importlib.metadata's patterns)
+    monkeypatch.setenv("CAB_NO_ENTRY_POINT_CACHE", "1")
 
 
 def test_kept_patterns_are_the_patterns_re_compiles(venv):
