@@ -130,6 +130,7 @@ class Runner:
         session = None
         proxy = None
         token = None
+        recording = False  # the cell is to be recorded (its workspace is removed after that)
         try:
             reserve = getattr(sandbox.open, "reserve_root", None)  # folders whose containers were made ahead
             ws = CellWorkspace(task, root=reserve() if reserve is not None else None)
@@ -244,10 +245,12 @@ class Runner:
             with tracer.span("score", "score") as sp:
                 state.scores = self._score(state, ws, opts)
                 sp.update(axes=sorted(state.scores))
+            recording = True
         except (KeyboardInterrupt, ConfigError):  # interrupted, or the user's configuration: no cell
             writer.discard()
             raise
         except BaseException as exc:
+            recording = True
             if state.launch is not None and isinstance(exc, Exception) and not isinstance(exc, InfraError):
                 self._agents_failure(state, ws, opts, tracer, writer, exc)  # blame: the agent's, scored
             else:
@@ -269,9 +272,8 @@ class Runner:
                     self.model_server().unregister(token)
                 procs.sweep(state.marker)
                 procs.forget(state.marker)
-                if ws is not None:
-                    ws.close()
-        result = self._record(state, opts, tracer, writer)
+                if ws is not None and not recording:  # (else once recorded: its removal, a thread's
+                    ws.close()                         # file-system work, never beside the record's)
         written: list[CellResult] = []
 
         def syncing() -> None:  # only the disk's work is left: the next cell may start beside it
@@ -279,7 +281,12 @@ class Runner:
             if on_recording is not None:
                 on_recording()
 
-        path = writer.publish(result, before_sync=syncing)
+        try:
+            result = self._record(state, opts, tracer, writer)
+            path = writer.publish(result, before_sync=syncing)
+        finally:
+            if ws is not None:
+                ws.close()
         self.registry.notify("cab_cell_finished", result=written[0], path=path)
         return written[0], path
 

@@ -132,11 +132,12 @@ class Turn:
         turns = self._turns
         t0 = time.perf_counter()
         with turns._cond:
-            turns._cond.wait_for(lambda: turns._closed or not (turns._holding - turns._testing), SETTLE_MAX_S)
-        quiet.idle(IDLE_WAIT_S)  # ... and for the harness's background work begun beside those tests
-        with turns._cond:
-            if self._state == "done":
+            if self._state == "done":  # a cell about to start waits for this record (see admitted)
                 turns._recording.add(self.number)
+            # a cell waiting for its turn is about to start its agent too (this one's done() just woke it)
+            turns._cond.wait_for(lambda: turns._closed or not (turns._take or turns._holding - turns._testing),
+                                 SETTLE_MAX_S)
+        quiet.idle(IDLE_WAIT_S)  # ... and for the harness's background work begun beside those tests
         return time.perf_counter() - t0
 
     def recorded(self) -> None:
