@@ -23,6 +23,15 @@ def run_cab_process(*args, env=None, cwd=None, timeout=300, check=False):
     return proc
 
 
+def run_python_json(code: str, **env) -> dict:
+    """Run ``code`` in a fresh interpreter (``env`` added to this one's) and return the JSON of its last line."""
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, **env})
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def run_cab(*args, env=None, cwd=None, timeout=300, check=False):
     """Run ``cab`` in this process (:func:`cab_core.testing.run_cab_in_process`): the same command line,
     environment additions and working folder as :func:`run_cab_process`, without a new interpreter per call.

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 
 import pytest
+from conftest import run_python_json
 
 from cab_core import codecache
 from cab_core.codelocations import relocated
@@ -43,10 +40,7 @@ print(json.dumps({"checked": len(checked), "all_equal": all(checked), "new": cod
 """
 
 
-def _run(code: str, **env) -> dict:
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env={**os.environ, **env})
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+_run = run_python_json
 
 
 @pytest.fixture
