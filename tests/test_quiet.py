@@ -51,3 +51,15 @@ def test_a_real_command_counts_while_it_runs(tmp_path, monkeypatch):
     r = run_piped(["/bin/sh", "-c", "sleep 0.5; echo ok"], env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path, timeout=10)
     assert r.exit_code == 0 and done.is_set()
     assert quiet._running == 0  # counted out again when it ended
+
+
+def test_a_job_counts_as_background_work_from_its_start_to_its_end():
+    import threading
+
+    release = threading.Event()
+    job = quiet.Job(release.wait, 5, name="t")
+    job.start()
+    assert not quiet.idle(0.05)  # running: not idle
+    release.set()
+    job.join(5)
+    assert quiet.idle(1)

@@ -131,9 +131,8 @@ def prepare(builders: list[Callable[[str, str], tuple[str, object]]], old_root: 
                 return
             _budget -= 1
         _pending += 1
-    quiet.working()  # counted until it ends (see quiet.idle)
     try:
-        threading.Thread(target=_prepared, args=(builders, old_root), name="cab-local-slot", daemon=True).start()
+        quiet.Job(_prepared, builders, old_root, name="cab-local-slot").start()  # counted while it builds
     except BaseException:
         _done_preparing()
         raise
@@ -144,7 +143,6 @@ def _done_preparing() -> None:
     with _settled:
         _pending -= 1
         _settled.notify_all()
-    quiet.worked()
 
 
 def _prepared(builders: list, old_root: Path) -> None:

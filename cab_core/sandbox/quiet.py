@@ -16,7 +16,7 @@ puts a job on a queue: the work itself is done by its own thread).
 
 The other way round, the harness's own background work for a cell (its patch, its store,
 the next cell's starting files, a slot built ahead) is counted while it runs
-(:func:`working` ... :func:`worked`), so a sweep can start its next cell once that work
+(a :class:`Job`, or :func:`working` ... :func:`worked`), so a sweep can start its next cell once that work
 is done (:func:`idle`) rather than beside it: each is done sooner, and the next cell's
 duration is its own work, not the wait for another's.
 """
@@ -113,6 +113,27 @@ def _call(due: list) -> None:
             fn()
         except Exception:  # pragma: no cover - what is handed over only queues work
             pass
+
+
+class Job(threading.Thread):
+    """A daemon thread counted as the harness's background work from its start to its end (:func:`idle`)."""
+
+    def __init__(self, target: Callable[..., None], *args, name: str):
+        super().__init__(target=target, args=args, name=name, daemon=True)
+
+    def start(self) -> None:
+        working()
+        try:
+            super().start()
+        except BaseException:
+            worked()
+            raise
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            worked()
 
 
 def working() -> None:

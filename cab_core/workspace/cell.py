@@ -242,7 +242,7 @@ class _Background:
 
     def __init__(self, fn, *args, start: bool = True):
         self._value = self._error = None
-        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True, name="cab-workspace")
+        self._thread = quiet.Job(self._run, fn, args, name="cab-workspace")  # counted while it works
         self._lock = threading.Lock()
         if start:
             self.start()
@@ -250,20 +250,13 @@ class _Background:
     def start(self) -> None:
         with self._lock:
             if self._thread.ident is None:
-                quiet.working()
-                try:
-                    self._thread.start()
-                except BaseException:
-                    quiet.worked()
-                    raise
+                self._thread.start()
 
     def _run(self, fn, args) -> None:
         try:
             self._value = fn(*args)
         except BaseException as exc:  # handed to whoever asks for the result
             self._error = exc
-        finally:
-            quiet.worked()
 
     def wait(self, *, start: bool = True) -> None:
         if start:

@@ -162,12 +162,6 @@ def _copy_ahead(key: str, sig: tuple, src: Path) -> None:
     from . import snapshot
 
     def copy() -> None:
-        try:
-            copied()
-        finally:
-            quiet.worked()
-
-    def copied() -> None:
         folder = Path(tempfile.mkdtemp(prefix="ahead-", dir=_root())) / "work"
         try:
             shutil.copytree(src, folder, symlinks=True)
@@ -182,13 +176,8 @@ def _copy_ahead(key: str, sig: tuple, src: Path) -> None:
             shutil.rmtree(old[1].parent, ignore_errors=True)
 
     with _LOCK:  # started before another cell can find it (and join it)
-        job = _AHEAD_JOBS[key] = threading.Thread(target=copy, daemon=True, name="cab-template-ahead")
-        quiet.working()  # counted until it ends (see cab_core.sandbox.quiet.idle)
-        try:
-            job.start()
-        except BaseException:
-            quiet.worked()
-            raise
+        job = _AHEAD_JOBS[key] = quiet.Job(copy, name="cab-template-ahead")  # counted while it copies
+        job.start()
 
 
 _STORES: dict[tuple, tuple[Path, str]] = {}
