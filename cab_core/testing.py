@@ -32,17 +32,23 @@ import subprocess
 import textwrap
 import traceback
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 import pytest
 
-from .models import CellId, CellResult, FileChanges, ProcessResult, ScoreContext, Task
-from .plugins import PluginManager, get_plugin_manager, load_entry_points
+# The rest of cab is imported where a fixture or helper is used, not here: pytest loads this
+# plugin in every run of an environment that has cab installed (an entry point), and a run
+# that uses none of it should not pay for importing the harness.
+if TYPE_CHECKING:
+    from .models import CellResult, ScoreContext, Task
+    from .plugins import PluginManager
 
 
 @pytest.fixture
 def cab_pm():
     """A plugin manager with cab's hook specs and core defaults, without entry points."""
+    from .plugins import get_plugin_manager
+
     return get_plugin_manager(entry_points=False)
 
 
@@ -180,6 +186,8 @@ def make_task(tmp_path):
 
 def default_task(root: Path, **fields: Any) -> Task:
     """A :class:`Task` record for the tiny Python task of :func:`write_task` (files not written)."""
+    from .models import Task
+
     values = dict(id="demo/add", prompt="Fix add() in calc.py so that it adds.", language="python",
                   test_command="python -m pytest -q", expected_changes=("calc.py",), protected=("tests/**",),
                   workspace=Path(root) / "workspace")
@@ -191,6 +199,8 @@ def score_context(tmp_path):
     """``score_context(**overrides)``: a ScoreContext of a passing run that changed ``calc.py``."""
 
     def build(**overrides: Any) -> ScoreContext:
+        from .models import CellId, FileChanges, ProcessResult, ScoreContext
+
         task = overrides.pop("task", None)
         task = default_task(tmp_path, **(task or {})) if isinstance(task, dict) or task is None else task
         changes = overrides.pop("changes", FileChanges(modified=("calc.py",)))
@@ -240,6 +250,8 @@ def cab_runner(tmp_path):
 
     def make(*builtins: str, plugins: Iterable[object] = (), tasks_dirs: Iterable[Path] = (),
              results: Optional[Path] = None) -> CellRunner:
+        from .plugins import get_plugin_manager, load_entry_points
+
         pm = get_plugin_manager(entry_points=False, plugins=plugins)
         if builtins:
             load_entry_points(pm, only=set(builtins), strict=True)

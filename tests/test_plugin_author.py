@@ -318,3 +318,12 @@ def test_the_docs_agent_plugin_runs_in_a_cell(cab_runner, make_task):
     result, folder = runner.run(task="demo/add", plugins=("notes",), options={"notes.file": "NOTES.md"})
     assert result.status == "ok", result.error
     assert "notes" in str(result.plugin_stack) and "NOTES.md" in (folder / "diff.patch").read_text()
+
+
+def test_the_pytest_plugin_imports_nothing_of_the_harness_until_used():
+    """pytest loads ``cab_core.testing`` in every run of an environment with cab installed (an entry
+    point): a test run that uses none of its fixtures does not pay for importing the harness."""
+    code = ("import sys, cab_core.testing; "
+            "print(sorted(m for m in sys.modules if m.startswith('cab_core.') and m not in ('cab_core.testing', 'cab_core.lazy')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
