@@ -367,19 +367,15 @@ def read_cell(folder: Path) -> CellResult:
 
     path = Path(folder) / CELL_FILE
     text = path.read_text(encoding="utf-8")
-    version = _schema_version(text)
+    try:
+        data = json.loads(text)  # parsed once: the version is checked on it, then it is structured
+    except ValueError:
+        return serialization.loads(text, CellResult)  # the same error as ever
+    version = data.get("schema_version") if isinstance(data, dict) else None
     if isinstance(version, int) and version > SCHEMA_VERSION:
         raise CabError(f"{path}: written by a newer cab (schema_version {version}; this cab reads up to "
                        f"{SCHEMA_VERSION}): upgrade cab to read it")
-    return serialization.loads(text, CellResult)
-
-
-def _schema_version(text: str):
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    return data.get("schema_version") if isinstance(data, dict) else None
+    return serialization.structure(data, CellResult)
 
 
 def iter_cell_dirs(root: Path) -> Iterator[Path]:

@@ -68,8 +68,8 @@ def test_cached_records_are_not_parsed_again_and_a_changed_file_is(tmp_path, reg
     stale = folders[0]
     cache[stale] = ((0, 0), cache[stale][1])  # as if the file changed since it was read
     parsed, rewritten = [], []
-    real = norm.read_cell
-    monkeypatch.setattr(norm, "read_cell", lambda f: parsed.append(f) or real(f))
+    real = norm._parse
+    monkeypatch.setattr(norm, "_parse", lambda path, text: parsed.append(path.parent) or real(path, text))
     normalise(spec.root, registry, catalog, cache=cache, rewritten=lambda f, r: rewritten.append((f, r)))
     assert parsed == [stale]
     assert sorted(f for f, _ in rewritten) == sorted(folders)  # every cell was un-normalised: every one rewritten
@@ -257,3 +257,139 @@ def test_a_cell_writing_its_record_lends_its_slot_to_the_next_one(tmp_path, regi
     assert report.ran == report.total == 2 * len(NUMBERS) and len(report.rows) == report.total
     assert runner.most_working == 1  # --jobs 1: never two agents at once
     assert runner.overlapped >= report.total - 2  # yet each next cell started while the last one wrote its record
+
+
+def test_only_the_scores_block_is_replaced_and_only_when_it_is_the_records(tmp_path, registry, catalog):
+    spec = _sweep(tmp_path, registry, catalog)
+    folder = next(f for f in iter_cell_dirs(spec.root) if read_cell(f).passed)
+    text = (folder / CELL_FILE).read_text()
+    result = read_cell(folder)
+    before = serialization.unstructure(result.scores)
+    scores = dict(result.scores)
+    scores["composite"] = serialization.structure({**before["composite"], "value": 0.25}, type(scores["composite"]))
+    new = type(result)(**{**{f: getattr(result, f) for f in norm._CELL_FIELDS}, "scores": scores})
+    plain = serialization.unstructure(scores)
+    spliced = norm._dumps(text, before, plain, new)
+    assert spliced == serialization.dumps(new)  # the bytes a full serialisation gives
+    assert spliced[:text.index('"scores"')] == text[:text.index('"scores"')]
+    # Which path was taken shows in a mark made outside the block: the splice keeps it, a full serialisation does not.
+    marked = text.replace(f'"duration_s": {json.dumps(result.duration_s)}', '"duration_s": 12345.5', 1)
+    assert marked != text
+    assert '"duration_s": 12345.5' in norm._dumps(marked, before, plain, new)  # spliced
+    # A block that is not the record's scores (the text and the record disagree): serialised afresh.
+    other = dict(before, composite={**before["composite"], "value": 0.5})
+    assert norm._dumps(marked, other, plain, new) == serialization.dumps(new)
+    # A layout this cab does not write (no indent), or fields it does not write: serialised afresh.
+    assert norm._dumps(json.dumps(json.loads(marked)), before, plain, new) == serialization.dumps(new)
+    extra = marked.replace('\n  "scores": ', '\n  "from_an_older_cab": 1,\n  "scores": ', 1)
+    assert norm._dumps(extra, before, plain, new) == serialization.dumps(new)
+
+
+class _LastHeld(FakeExecutor):
+    """The last cell submitted ends ``HOLD_S`` later (on a thread): the others are done by then."""
+
+    slots = 1
+    HOLD_S = 0.6
+
+    def __init__(self, *a, last):
+        super().__init__(*a)
+        self.last, self.ended_at = last, None
+
+    def submit(self, opts):
+        if opts.model != self.last:
+            return super().submit(opts)
+        from concurrent.futures import Future
+        import threading
+        import time
+
+        fut = Future()
+
+        def end():
+            time.sleep(self.HOLD_S)
+            self.ended_at = time.monotonic()
+            result, folder = fake_cell(self.registry, self.catalog, opts, **MORE[opts.model])
+            fut.set_result({"status": result.status, "passed": result.passed, "error": None,
+                            "duration_s": result.duration_s, "path": str(folder), "worker": "fake"})
+
+        threading.Thread(target=end, daemon=True).start()
+        return fut
+
+
+MORE = {**NUMBERS, "fastest": dict(wall_ms=800.0, tokens=400), "middling": dict(wall_ms=2000.0, tokens=900)}
+
+
+def _tail_sweep(tmp_path, registry, catalog, monkeypatch, last):
+    """A sweep whose last cell is ``last``: the normalisation passes (when, what they wrote) and the index's writes."""
+    import time
+
+    from cab_core.sandbox import quiet
+    from cab_core.sweep import run as sweep_run
+
+    monkeypatch.setattr(quiet, "MAX_WAIT_S", 0.05)  # no command runs here: let the pass go at once
+    passes, upserts = [], []
+    real_normalise, real_upsert = sweep_run.normalise, Index.upsert_cell
+
+    def spy(*a, **k):
+        mark = len(upserts)
+        refs = real_normalise(*a, **k)
+        passes.append((time.monotonic(), upserts[mark:]))
+        return refs
+
+    monkeypatch.setattr(sweep_run, "normalise", spy)
+    monkeypatch.setattr(Index, "upsert_cell", lambda self, result, folder, *, commit=True: (
+        upserts.append(result.identity.model) if not commit else None, real_upsert(self, result, folder, commit=commit))[1])
+    spec = spec_for(tmp_path, adapters=["mini"], models=["fast", "slow", "broke", last], tasks=[PY])
+    executor = _LastHeld(registry, catalog, lambda o, a: MORE[o.model], last=last)
+    report = run_sweep(spec, registry, catalog, executor=executor, poll_s=0.05)
+    return spec, report, executor, passes
+
+
+def _as_normalised_from_scratch(spec, registry, catalog):
+    """Every cell's bytes, then the same cells un-normalised and normalised again in one pass: both."""
+    folders = list(iter_cell_dirs(spec.root))
+    now = {f: (f / CELL_FILE).read_text() for f in folders}
+    for folder in folders:
+        if read_cell(folder).passed:
+            _unnormalise(folder)
+    normalise(spec.root, registry, catalog)
+    return now, {f: (f / CELL_FILE).read_text() for f in folders}
+
+
+def test_the_sweep_is_normalised_beside_its_last_cell_and_the_close_writes_what_that_cell_changes(
+        tmp_path, registry, catalog, monkeypatch):
+    spec, report, executor, passes = _tail_sweep(tmp_path, registry, catalog, monkeypatch, last="middling")
+    assert len(passes) == 2 and report.ran == 4 and not report.missing
+    (beside, first), (close, second) = passes
+    assert beside < executor.ended_at < close  # the first pass ran while the last cell was running
+    assert sorted(first) == ["broke", "fast", "slow"]  # every cell done by then (each had its lone-cell composite)
+    assert second == ["middling"]  # the last cell sets no new reference: only its own record is rewritten
+    now, scratch = _as_normalised_from_scratch(spec, registry, catalog)
+    assert now == scratch  # what a single pass over the finished sweep writes, byte for byte
+    report_rows = {r["model"]: r["composite"] for r in report.rows}  # the index is in step with the files
+    assert report_rows == {read_cell(f).identity.model: read_cell(f).composite for f in now}
+
+
+def test_a_last_cell_that_sets_a_new_reference_has_its_whole_task_rewritten_at_the_close(
+        tmp_path, registry, catalog, monkeypatch):
+    spec, report, executor, passes = _tail_sweep(tmp_path, registry, catalog, monkeypatch, last="fastest")
+    (_, first), (_, second) = passes
+    assert sorted(first) == ["broke", "fast", "slow"] and sorted(second) == ["broke", "fast", "fastest", "slow"]
+    now, scratch = _as_normalised_from_scratch(spec, registry, catalog)
+    assert now == scratch
+    fastest = next(read_cell(f) for f in now if read_cell(f).identity.model == "fastest")
+    assert fastest.scores["composite"].breakdown["normalisation"]["reference_wall_clock_ms"] == 800.0
+
+
+def test_an_interrupted_sweep_is_not_normalised_beside_its_last_cell(tmp_path, registry, catalog, monkeypatch):
+    from cab_core.sweep import run as sweep_run
+
+    state = sweep_run._Run(spec=None, cells=[], attempts={})
+    calls = []
+    tail = sweep_run._Tail(lambda: calls.append(1))
+    state.inflight, state.complete = {"h": None}, 1
+    state.stopping = True
+    assert tail.poll(state, 0.5) == 0.5
+    tail.run_if_due(state)
+    state.stopping = False
+    state.todo.append("another cell")  # cells still to start: not the tail yet
+    assert tail.poll(state, 0.5) == 0.5 and calls == []

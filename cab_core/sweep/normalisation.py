@@ -22,6 +22,7 @@ being the value the cell had on its own.  Recomputed from the raw numbers each t
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, MutableMapping, Optional
 
@@ -30,7 +31,7 @@ import attrs
 from .. import serialization
 from ..errors import CabError
 from ..models import SCHEMA_VERSION, STATUS_OK, AxisScore, CellResult, FileChanges, ProcessResult, ScoreContext
-from ..results import CELL_FILE, atomic_write_many, iter_cell_dirs, read_cell
+from ..results import CELL_FILE, atomic_write_many, iter_cell_dirs
 from ..scoring import OPTION_WEIGHTS, number, score_all
 
 NORMALISATION_FORMULA = (
@@ -127,7 +128,7 @@ def normalise(sweep_root: Path, registry, catalog, *, cache: Optional[ReadCache]
     """
     sweep_root = Path(sweep_root)
     cache = {} if cache is None else cache
-    loaded: list[tuple[Path, dict, CellResult]] = []
+    loaded: list[tuple[Path, Optional[str], CellResult]] = []
     for folder in iter_cell_dirs(sweep_root):
         try:
             loaded.append((folder, *_read(folder, cache)))
@@ -136,7 +137,7 @@ def normalise(sweep_root: Path, registry, catalog, *, cache: Optional[ReadCache]
     refs = compute_references((r for _, _, r in loaded), registry)
     aggregates = {s.name for s in registry.scorers if s.aggregate}
     changed: list[tuple[Path, CellResult, str]] = []
-    for folder, raw, result in loaded:
+    for folder, text, result in loaded:
         if result.status != STATUS_OK or not aggregates & set(result.scores):
             continue
         try:
@@ -144,10 +145,12 @@ def normalise(sweep_root: Path, registry, catalog, *, cache: Optional[ReadCache]
         except CabError:
             continue  # the task is gone from this machine: keep the cell's own aggregates
         scores = renormalised_scores(result, task, registry, refs.get(result.identity.task, {}), sweep_root.name)
-        plain = serialization.unstructure(scores)
-        if plain != raw.get("scores"):
+        plain, before = serialization.unstructure(scores), serialization.unstructure(result.scores)
+        if plain != before:
             new = attrs.evolve(result, scores=scores)
-            changed.append((folder, new, _dumps(raw, plain, new)))
+            if text is None:
+                text = (folder / CELL_FILE).read_text(encoding="utf-8")
+            changed.append((folder, new, _dumps(text, before, plain, new)))
     # Every changed cell.json replaced atomically, made durable together (one flush, not one per cell).
     atomic_write_many([(folder / CELL_FILE, text) for folder, _, text in changed])
     for folder, new, _ in changed:
@@ -157,31 +160,54 @@ def normalise(sweep_root: Path, registry, catalog, *, cache: Optional[ReadCache]
     return refs
 
 
-def _read(folder: Path, cache: ReadCache) -> tuple[dict, CellResult]:
-    """The cell's JSON and its record, parsed once (:func:`cab_core.results.read_cell`'s checks)."""
+def _read(folder: Path, cache: ReadCache) -> tuple[Optional[str], CellResult]:
+    """The cell's record, parsed once: from ``cache`` while its file is unchanged (then no text: it is
+    read only if the cell changes), else read and parsed (:func:`cab_core.results.read_cell`'s checks)."""
     path = folder / CELL_FILE
     key = stat_key(path)
+    known = cache.get(folder)
+    if known is not None and known[0] == key:
+        return None, known[1]
     text = path.read_text(encoding="utf-8")
+    result = _parse(path, text)
+    cache[folder] = (key, result)
+    return text, result
+
+
+def _parse(path: Path, text: str) -> CellResult:
     raw = json.loads(text)
     version = raw.get("schema_version") if isinstance(raw, dict) else None
     if isinstance(version, int) and version > SCHEMA_VERSION:
         raise CabError(f"{path}: written by a newer cab (schema_version {version})")
-    known = cache.get(folder)
-    if known is not None and known[0] == key:
-        return raw, known[1]
-    return raw, read_cell(folder)
+    return serialization.structure(raw, CellResult)
 
 
-def _dumps(raw: dict, plain_scores: dict, result: CellResult) -> str:
-    """``result`` as JSON text: the file's own JSON with the new scores when it has exactly the
-    record's fields (what this cab writes, so the text is what ``serialization.dumps`` gives, without
-    serialising every span and call again), else the record serialised afresh."""
-    if list(raw) == _CELL_FIELDS:
-        return json.dumps({**raw, "scores": plain_scores}, indent=2, ensure_ascii=False, sort_keys=False)
-    return serialization.dumps(result)
-
-
+#: Where a record's scores begin in the JSON this cab writes (``indent=2``: a line with exactly two
+#: spaces before a quote is a key of the top-level object, as a string holds no raw newline).
+_SCORES_KEY = '\n  "scores": '
+_TOP_KEYS = re.compile(r'\n  "([^"\\]*)": ')
 _CELL_FIELDS = [f.name for f in attrs.fields(CellResult)]
+
+
+def _dumps(text: str, before: dict, plain_scores: dict, result: CellResult) -> str:
+    """The cell's JSON text with its new scores: the file's own text with only the scores' block
+    replaced when the file has exactly the record's fields, written as this cab writes them, and the
+    block holds exactly the scores the record had (``before``): the rest of the text, spans and calls,
+    is not serialised again.  Else (another cab's fields, another layout) the record serialised afresh."""
+    start = text.find(_SCORES_KEY)
+    if start >= 0 and _TOP_KEYS.findall(text) == _CELL_FIELDS:
+        begin = start + len(_SCORES_KEY)
+        end = begin + 2 if text.startswith("{}", begin) else text.find("\n  }", begin) + 4
+        tail = text[end:end + 5]
+        if end > begin and (tail.startswith(',\n  "') or tail.startswith("\n}")):
+            try:
+                same = json.loads(text[begin:end]) == before
+            except ValueError:
+                same = False
+            if same:
+                block = json.dumps(plain_scores, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+                return text[:begin] + block + text[end:]
+    return serialization.dumps(result)
 
 
 __all__ = ["NORMALISATION_FORMULA", "ReadCache", "compute_references", "normalise", "reference_scorers",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -195,19 +196,22 @@ def _refill(state: _Run, executor, finishing: int = 0) -> None:
         state.inflight[executor.submit(opts)] = opts
 
 
-def _drive(state: _Run, executor, sweep_root: Path, index, observer: SweepObserver, poll_s: float) -> None:
+def _drive(state: _Run, executor, sweep_root: Path, index, observer: SweepObserver, poll_s: float,
+           tail: Optional["_Tail"] = None) -> None:
     """Keep the executor full until every cell is done; the first Ctrl-C drains, the second abandons."""
     while (state.todo and not state.stopping) or state.inflight:
         try:
             _refill(state, executor)
             index.get()  # opened while the first cells run, not before them (issue 16)
-            done = executor.wait(list(state.inflight), poll_s)
+            done = executor.wait(list(state.inflight), tail.poll(state, poll_s) if tail is not None else poll_s)
             # The next cells start before the finished ones are recorded (read, indexed): the
             # bookkeeping overlaps their work instead of holding a free slot idle (issue 16).
             # A finished cell leaves ``inflight`` only once recorded, so an interrupt loses none.
             _refill(state, executor, finishing=len(done))
             for handle in done:
                 _finished_cell(state, executor, handle, sweep_root, index, observer)
+            if tail is not None and not done:
+                tail.run_if_due(state)
         except KeyboardInterrupt:
             if state.stopping:
                 state.abandoned = True
@@ -215,6 +219,49 @@ def _drive(state: _Run, executor, sweep_root: Path, index, observer: SweepObserv
             state.stopping = True
             observer.message(f"interrupted: finishing the {len(state.inflight)} cells in flight, starting no more "
                              "(Ctrl-C again to abandon them)")
+
+
+class _Tail:
+    """The sweep normalised beside its last cell, so that its close rewrites only what that cell changes.
+
+    Once every other cell is done (nothing left to start, one cell in flight) and that cell's
+    command has been running a while (:func:`cab_core.sandbox.quiet.later`), the coordinator,
+    idle until it ends, normalises the cells on disk.  The close normalises again over every
+    cell: a cell whose scores that first pass already gave is not written again, so the
+    close writes and indexes only the cells the last one changes (its own; all of its task's
+    when it sets a new reference).  An interrupted sweep is not normalised (as before): the
+    pass runs only while the sweep is not stopping, and the close's pass is the one that counts.
+    """
+
+    POLL_S = 0.02
+
+    def __init__(self, normalise_now):
+        self._normalise = normalise_now
+        self._due = None
+        self.ran = False
+
+    def _armed(self, state: _Run) -> bool:
+        return (not self.ran and not state.stopping and not state.todo and len(state.inflight) == 1
+                and state.complete > 0)
+
+    def poll(self, state: _Run, poll_s: float) -> float:
+        """How long the coordinator may wait for a cell now (short while the pass is due to start)."""
+        if not self._armed(state):
+            return poll_s
+        if self._due is None:
+            from ..sandbox import quiet
+
+            self._due = threading.Event()
+            quiet.later(self._due.set, tag="cab-normalise")
+        return self.POLL_S
+
+    def run_if_due(self, state: _Run) -> None:
+        if self._armed(state) and self._due is not None and self._due.is_set():
+            self.ran = True
+            try:
+                self._normalise()
+            except Exception:  # noqa: BLE001  (the close normalises again, and reports what fails)
+                pass
 
 
 def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObserver] = None,
@@ -250,7 +297,8 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
         try:
             # more than one cell: each prepares the next one's local sandboxes while it verifies
             with localpool.ahead(len(state.todo)) if len(state.todo) > 1 else contextlib.nullcontext():
-                _drive(state, executor, sweep_root, index, observer, poll_s)
+                _drive(state, executor, sweep_root, index, observer, poll_s,
+                       tail=_Tail(lambda: _normalise(state, sweep_root, registry, catalog, index.get())))
         finally:
             if warming is not None:  # done long before, unless no cell ran: never left building at exit
                 warming.join(timeout=10)
@@ -297,9 +345,8 @@ def _close(state: _Run, sweep_root: Path, results_root: Path, registry, catalog,
     settled = _settled_references(state, manifest)
     if settled is not None:  # nothing ran since the sweep was last normalised whole: nothing to redo
         references = settled
-    elif not state.stopping:  # a rewritten cell goes into the index as it is written, not read back by sync
-        references = normalise(sweep_root, registry, catalog, cache=state.read,
-                               rewritten=lambda folder, result: idx.upsert_cell(result, folder, commit=False))
+    elif not state.stopping:
+        references = _normalise(state, sweep_root, registry, catalog, idx)
     if state.unindexed:
         index.unreadable = idx.sync(sweep_root)["unreadable"]
     statuses = [state.statuses.get(cell_id_of(o).cell_id) for o in state.cells]
@@ -322,6 +369,14 @@ def _close(state: _Run, sweep_root: Path, results_root: Path, registry, catalog,
     rows = idx.rows(state.spec.sweep_id)
     index.close()
     return attrs.evolve(report, rows=rows, unreadable=index.unreadable)
+
+
+def _normalise(state: _Run, sweep_root: Path, registry, catalog, idx: "_index.Index") -> dict:
+    """Normalise the sweep; a rewritten cell goes into the index as it is written, not read back by sync."""
+    references = normalise(sweep_root, registry, catalog, cache=state.read,
+                           rewritten=lambda folder, result: idx.upsert_cell(result, folder, commit=False))
+    idx.conn.commit()
+    return references
 
 
 def _settled_references(state: _Run, manifest: dict) -> Optional[dict]:
