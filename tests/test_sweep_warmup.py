@@ -181,3 +181,36 @@ def test_the_record_functions_are_built_while_a_command_runs_not_beside_the_star
         thread.join(5)
     assert not thread.is_alive() and len(built) == 1
     assert built[0] - begun >= quiet.DELAY_S * 0.9 and built[0] - begun < quiet.MAX_WAIT_S
+
+
+_RELAY_PROBE = """
+import json, sys, threading
+import cab_core.sandbox.netrelay as netrelay
+calls = []
+real = netrelay.supported
+def supported(bwrap):
+    calls.append(threading.current_thread().name)
+    return real(bwrap)
+netrelay.supported = supported
+from cab_core.cli import main
+sys.argv = ["cab", *sys.argv[1:]]
+import atexit
+atexit.register(lambda: print("RELAY:" + json.dumps(calls)))
+main()
+"""
+
+
+def test_the_relay_probe_is_made_beside_the_sweeps_start_not_by_the_first_cells_agent(tmp_path):
+    """Whether the local sandbox can relay in bwrap's network namespace is a bwrap process, asked once per process."""
+    from cab_core.sandbox.local import bwrap_path
+
+    if not bwrap_path():
+        pytest.skip("no bubblewrap here: the local sandbox asks no relay probe")
+    tasks = tmp_path / "tasks"
+    write_task(tasks, "demo/add")
+    proc = subprocess.run([sys.executable, "-c", _RELAY_PROBE, "sweep", "--adapters", "command", "--models", "noop",
+                           "--tasks", "demo/add", "--tasks-dir", str(tasks), "--results", str(tmp_path / "r"),
+                           "--sweep-id", "g", "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    calls = json.loads(proc.stdout.rsplit("RELAY:", 1)[1])
+    assert calls and calls[0] == "cab-warmup-relay", calls

@@ -327,6 +327,8 @@ def _warm_up(spec: SweepSpec, state: _Run, catalog):
             except Exception:  # noqa: BLE001  (the cell reports it)
                 continue
     thread = warmup.start(tasks.values())
+    if spec.sandbox == "local":
+        warmup.relay_probe()
     warmup.preload()
     warmup.python_runtimes(tasks.values())
     return thread

@@ -77,6 +77,23 @@ def python_runtimes(tasks: Iterable[object]) -> Optional[threading.Thread]:
     return thread
 
 
+def relay_probe() -> Optional[threading.Thread]:
+    """On a daemon thread, whether the local sandbox may open sockets in bubblewrap's network
+    namespaces (a bwrap process, ~10-15 ms, probed once per process: the first cell's agent waited for it)."""
+    local, netrelay = sys.modules.get("cab_core.sandbox.local"), sys.modules.get("cab_core.sandbox.netrelay")
+    if local is None or netrelay is None:
+        return None
+    bwrap = local.bwrap_path()
+    if not bwrap:
+        return None
+    thread = threading.Thread(target=_quietly, args=(netrelay.supported, bwrap), name="cab-warmup-relay", daemon=True)
+    try:
+        thread.start()
+    except RuntimeError:
+        return None
+    return thread
+
+
 def _python_runtimes(tasks: list) -> None:
     environment = sys.modules.get("cab_core.environment")
     runtime = sys.modules.get("cab_core.verdict.runtime")
@@ -163,4 +180,4 @@ def _quietly(function, *args) -> None:
         pass
 
 
-__all__ = ["start"]
+__all__ = ["preload", "python_runtimes", "relay_probe", "start"]
