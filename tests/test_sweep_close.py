@@ -74,7 +74,7 @@ def test_cached_records_are_not_parsed_again_and_a_changed_file_is(tmp_path, reg
     assert parsed == [stale]
     assert sorted(f for f, _ in rewritten) == sorted(folders)  # every cell was un-normalised: every one rewritten
     for folder, result in rewritten:
-        assert result == read_cell(folder) and cache[folder] == (norm.stat_key(folder / CELL_FILE), result)
+        assert result == read_cell(folder) and cache[folder][:2] == (norm.stat_key(folder / CELL_FILE), result)
 
 
 def test_the_index_holds_the_normalised_cells_and_is_in_step_with_the_files(tmp_path, registry, catalog):
@@ -393,3 +393,25 @@ def test_an_interrupted_sweep_is_not_normalised_beside_its_last_cell(tmp_path, r
     state.stopping = False
     state.todo.append("another cell")  # cells still to start: not the tail yet
     assert tail.poll(state, 0.5) == 0.5 and calls == []
+
+
+def test_a_record_normalised_against_the_same_references_is_not_normalised_again(tmp_path, registry, catalog,
+                                                                                  monkeypatch):
+    spec = _sweep(tmp_path, registry, catalog)
+    folders = list(iter_cell_dirs(spec.root))
+    for folder in folders:
+        _unnormalise(folder)
+    cache, computed = {}, []
+    real = norm.renormalised_scores
+    monkeypatch.setattr(norm, "renormalised_scores", lambda result, *a: computed.append(result.identity.model)
+                        or real(result, *a))
+    normalise(spec.root, registry, catalog, cache=cache)
+    first = sorted(computed)
+    assert first == sorted(NUMBERS)  # every scored cell, once
+    computed.clear()
+    normalise(spec.root, registry, catalog, cache=cache)
+    assert computed == []  # the same references, the same files: nothing to compute
+    folder = folders[0]
+    _unnormalise(folder)  # a file changed behind the cache's back: read, computed and written again
+    normalise(spec.root, registry, catalog, cache=cache)
+    assert computed == [read_cell(folder).identity.model] and "normalisation" in read_cell(folder).scores["composite"].breakdown

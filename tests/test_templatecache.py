@@ -102,3 +102,19 @@ def test_only_the_last_used_entries_are_kept(tmp_path, cache, monkeypatch):
     for i in range(4):
         template.template(_task(tmp_path, {"calc.py": f"x = {i}\n"}, f"demo/t{i}"))
     assert len([p for p in cache.iterdir() if not p.name.startswith(".")]) == 2
+
+
+def test_released_templates_are_removed_beside_the_caller_and_a_later_cell_builds_again(tmp_path, cache):
+    """A sweep whose cells have ended releases its templates (removed on a thread, not at the exit)."""
+    task = _task(tmp_path, {"calc.py": "x = 1\n"})
+    first = template.template(task)
+    template.copy_ahead(task)  # a copy for a next cell that never comes: finished before its folder goes
+    root = first.parent
+    thread = template.release()
+    assert thread is not None and thread.name == "cab-templates-release"
+    thread.join(10)
+    assert not root.exists() and template._AHEAD == {} and template._STORES == {}
+    again = template.template(task)
+    assert again.is_dir() and again.parent != root and _git("rev-parse", "HEAD", cwd=again)
+    template.release().join(10)
+    assert template.release() is None  # nothing built since

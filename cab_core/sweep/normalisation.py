@@ -106,7 +106,8 @@ def renormalised_scores(result: CellResult, task, registry, reference: Mapping[s
     return scores
 
 
-#: A cell already read this run: ``{folder: ((mtime_ns, size), CellResult)}`` (see :func:`normalise`).
+#: A cell already read this run: ``{folder: ((mtime_ns, size), CellResult[, reference])}`` (see :func:`normalise`);
+#: ``reference``: the values of the task's references the record was last normalised against, by this process.
 ReadCache = MutableMapping[Path, tuple]
 
 
@@ -122,7 +123,8 @@ def normalise(sweep_root: Path, registry, catalog, *, cache: Optional[ReadCache]
 
     Each changed ``cell.json`` is replaced atomically (the rest of the folder is untouched).
     ``cache`` holds records the caller has read already (the sweep reads each cell as it
-    finishes): one whose file is unchanged is not parsed again.  ``rewritten(folder,
+    finishes): one whose file is unchanged is not parsed again, nor normalised again against the
+    references it was last normalised against here (normalising is idempotent).  ``rewritten(folder,
     result)`` is told of every file replaced (the sweep updates its index with it, rather
     than reading the file once more).
     """
@@ -136,25 +138,34 @@ def normalise(sweep_root: Path, registry, catalog, *, cache: Optional[ReadCache]
             continue
     refs = compute_references((r for _, _, r in loaded), registry)
     aggregates = {s.name for s in registry.scorers if s.aggregate}
-    changed: list[tuple[Path, CellResult, str]] = []
+    options = [s.reference_option for s in reference_scorers(registry)]
+    changed: list[tuple[Path, CellResult, str, dict]] = []
     for folder, text, result in loaded:
         if result.status != STATUS_OK or not aggregates & set(result.scores):
             continue
+        reference = refs.get(result.identity.task, {})
+        used = {k: reference.get(k) for k in options}  # all of the references a record's scores depend on
+        known = cache.get(folder)
+        mine = known is not None and known[1] is result  # the record loaded is the cached one (file unchanged)
+        if mine and len(known) > 2 and known[2] == used:
+            continue  # this pass or an earlier one normalised it against these very references: nothing changes
         try:
             task = catalog.get(result.identity.task)
         except CabError:
             continue  # the task is gone from this machine: keep the cell's own aggregates
-        scores = renormalised_scores(result, task, registry, refs.get(result.identity.task, {}), sweep_root.name)
+        scores = renormalised_scores(result, task, registry, reference, sweep_root.name)
         plain, before = serialization.unstructure(scores), serialization.unstructure(result.scores)
         if plain != before:
             new = attrs.evolve(result, scores=scores)
             if text is None:
                 text = (folder / CELL_FILE).read_text(encoding="utf-8")
-            changed.append((folder, new, _dumps(text, before, plain, new)))
+            changed.append((folder, new, _dumps(text, before, plain, new), used))
+        elif mine:
+            cache[folder] = (known[0], result, used)
     # Every changed cell.json replaced atomically, made durable together (one flush, not one per cell).
-    atomic_write_many([(folder / CELL_FILE, text) for folder, _, text in changed])
-    for folder, new, _ in changed:
-        cache[folder] = (stat_key(folder / CELL_FILE), new)
+    atomic_write_many([(folder / CELL_FILE, text) for folder, _, text, _ in changed])
+    for folder, new, _, used in changed:
+        cache[folder] = (stat_key(folder / CELL_FILE), new, used)
         if rewritten is not None:
             rewritten(folder, new)
     return refs

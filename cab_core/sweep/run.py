@@ -26,7 +26,7 @@ from ..results import CELL_FILE, CellWriter, read_cell
 from ..runoptions import RunOptions
 from ..secrets import Redactor
 from ..sandbox import localpool
-from ..workspace import trash
+from ..workspace import template, trash
 from .normalisation import NORMALISATION_FORMULA, normalise, stat_key
 from .spec import SweepSpec, cell_id_of, plan_cells, resolve_tasks, validate
 from .state import (MANIFEST_VERSION, _append_attempt, _end_torn_line, cell_state, clean_stale,
@@ -305,6 +305,8 @@ def run_sweep(spec: SweepSpec, registry, catalog, *, observer: Optional[SweepObs
             if own_executor and executor is not None:
                 with trash.deferred():  # the cells' folders are removed beside the wind-down (drained below)
                     executor.close(wait=not state.abandoned)
+                if not state.abandoned:  # no cell of this sweep runs any more: its templates go beside the close
+                    template.release()
             if state.abandoned:
                 index.close()
         report = _close(state, sweep_root, results_root, registry, catalog, index, manifest, t0)

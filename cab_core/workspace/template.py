@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from typing import Optional
 
 from ..sandbox import quiet
 from ..tasks import copy_tree
@@ -51,9 +52,49 @@ def signature(folder: Path) -> tuple:
 def _root() -> Path:
     if not _ROOT:
         root = Path(tempfile.mkdtemp(prefix="cab-templates-"))
-        atexit.register(shutil.rmtree, root, True)
+        atexit.register(_remove_at_exit, root)
         _ROOT.append(root)
     return _ROOT[0]
+
+
+_RELEASING: list[threading.Thread] = []
+
+
+def release() -> Optional[threading.Thread]:
+    """Remove this process's templates now, on a thread, beside what the caller does next (a sweep
+    whose cells have all ended: its close).  They were otherwise removed on the way out, 20-30 ms
+    of file-system work at the very end of the process (issue 16: wind-down).  A cell asking for a
+    template afterwards builds it again, in a new folder.  Returns the thread (``None``: nothing built)."""
+    with _LOCK:
+        roots, jobs = list(_ROOT), list(_AHEAD_JOBS.values())
+        _ROOT.clear()
+        _BUILT.clear()
+        _AHEAD.clear()
+        _AHEAD_JOBS.clear()
+        _STORES.clear()
+    if not roots:
+        return None
+
+    def remove() -> None:
+        for job in jobs:  # a copy made ahead for a cell that never came: done before its folder goes
+            job.join()
+        with _LOCK:  # and not offered to a later cell
+            for key, made in list(_AHEAD.items()):
+                if any(root in made[1].parents for root in roots):
+                    del _AHEAD[key]
+        for root in roots:
+            shutil.rmtree(root, ignore_errors=True)
+
+    thread = threading.Thread(target=remove, name="cab-templates-release", daemon=True)
+    thread.start()
+    _RELEASING.append(thread)
+    return thread
+
+
+def _remove_at_exit(root: Path) -> None:
+    for thread in list(_RELEASING):  # a removal begun by release(): finished, not cut short by the exit
+        thread.join()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _build(task, dest: Path) -> None:
