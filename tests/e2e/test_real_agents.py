@@ -106,6 +106,29 @@ def test_sweep(e2e_root, adapter):
         if own.get("reported"):
             assert own.get("agrees") is True, f"{adapter} {model} {task}: the agent's own count {own}"
     assert proc.returncode == 0, proc.stderr[-2000:]
+    _normalised_as_in_one_pass(results_of(e2e_root) / sweep_id(adapter), e2e_root / "renormalised" / sweep_id(adapter))
+
+
+def _normalised_as_in_one_pass(sweep: Path, scratch: Path) -> None:
+    """The sweep's records are, byte for byte, what one normalisation over the finished sweep writes
+    (it is normalised beside its last cell, and the close writes only what that cell changed)."""
+    import shutil
+
+    from cab_core.cli import State, _default_pm
+    from cab_core.results import CELL_FILE, iter_cell_dirs
+    from cab_core.sweep import normalise
+
+    shutil.copytree(sweep, scratch)
+    for folder in iter_cell_dirs(scratch):  # each cell as it was written, on its own
+        data = json.loads((folder / CELL_FILE).read_text())
+        composite = data["scores"].get("composite")
+        if composite and "normalisation" in composite["breakdown"]:
+            composite["value"] = composite["breakdown"].pop("normalisation")["cell_composite"]
+        (folder / CELL_FILE).write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    state = State(_default_pm)
+    normalise(scratch, state.registry, state.catalog())
+    for folder in iter_cell_dirs(sweep):
+        assert (folder / CELL_FILE).read_text() == (scratch / folder.relative_to(sweep) / CELL_FILE).read_text(), folder
 
 
 # --------------------------------------------------------------------------- 2. summary
