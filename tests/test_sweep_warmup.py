@@ -145,13 +145,18 @@ main()
 
 def test_the_runner_imported_after_plugins_is_out_of_the_collectors_sight_when_cells_start(tmp_path):
     """What the sweep imports when its executor opens lives as long as the sweep: frozen with the rest (issue 16)."""
+    assert _probed_sweep(tmp_path, _FROZEN_PROBE, "FROZEN:") == {"runner": True}
+
+
+def _probed_sweep(tmp_path: Path, probe: str, tag: str):
+    """A one-cell ``cab sweep`` run by ``probe`` (a script that prints ``tag`` and JSON at exit): that JSON."""
     tasks = tmp_path / "tasks"
     write_task(tasks, "demo/add")
-    proc = subprocess.run([sys.executable, "-c", _FROZEN_PROBE, "sweep", "--adapters", "command", "--models", "noop",
+    proc = subprocess.run([sys.executable, "-c", probe, "sweep", "--adapters", "command", "--models", "noop",
                            "--tasks", "demo/add", "--tasks-dir", str(tasks), "--results", str(tmp_path / "r"),
                            "--sweep-id", "g", "--json"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.rsplit("FROZEN:", 1)[1]) == {"runner": True}
+    return json.loads(proc.stdout.rsplit(tag, 1)[1])
 
 
 def test_preload_builds_cattrs_functions_for_every_record_type_a_cell_holds():
@@ -206,11 +211,5 @@ def test_the_relay_probe_is_made_beside_the_sweeps_start_not_by_the_first_cells_
 
     if not bwrap_path():
         pytest.skip("no bubblewrap here: the local sandbox asks no relay probe")
-    tasks = tmp_path / "tasks"
-    write_task(tasks, "demo/add")
-    proc = subprocess.run([sys.executable, "-c", _RELAY_PROBE, "sweep", "--adapters", "command", "--models", "noop",
-                           "--tasks", "demo/add", "--tasks-dir", str(tasks), "--results", str(tmp_path / "r"),
-                           "--sweep-id", "g", "--json"], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    calls = json.loads(proc.stdout.rsplit("RELAY:", 1)[1])
+    calls = _probed_sweep(tmp_path, _RELAY_PROBE, "RELAY:")
     assert calls and calls[0] == "cab-warmup-relay", calls
