@@ -52,6 +52,9 @@ class CellState:
     verdict: Any = None
     prices: Any = None  # the cell's PriceTable (cab_core.pricing)
     guard: Any = None  # the cell's BudgetGuard, when a budget is set
+    #: the agent's part of the record, masked: ``{file name: text}`` (see :func:`mask_agent_files`)
+    agent_files: Optional[dict] = None
+    files_lock: Any = attrs.field(factory=threading.Lock, repr=False, eq=False)
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,17 +69,34 @@ def warm() -> None:
     threading.Thread(target=host_platform, name="cab-warm", daemon=True).start()
 
 
+def mask_agent_files(state: CellState, writer: Any) -> None:
+    """The record's files of the agent's part, final once its command has ended (its terminal recording
+    and its output), masked and capped once, by whichever comes first: a job beside the tests (the
+    runner starts one, so the record after them has less to do) or the record itself, which writes them."""
+    with state.files_lock:
+        if state.agent_files is not None:
+            return
+        masked: dict = {}
+        if writer.path("terminal.cast").exists():
+            masked["terminal.cast"] = writer.masked_file("terminal.cast")  # None: kept as it is
+        if state.launch is not None:
+            masked["agent_output.txt"] = writer.masked(state.launch.output)
+        state.agent_files = masked
+
+
 def record_cell(state: CellState, opts: Any, tracer: Any, writer: Any) -> CellResult:
     """Write the cell's files and return its record, from what the run collected."""
     ended = utcnow()
-    files = {}
-    if writer.path("terminal.cast").exists():
-        writer.redact_file("terminal.cast")
+    mask_agent_files(state, writer)
+    early, files = state.agent_files, {}
+    if "terminal.cast" in early:
+        if early["terminal.cast"] is not None:
+            writer.write_masked("terminal.cast", early["terminal.cast"])
         files["terminal"] = "terminal.cast"
     if (writer.path("harness_error.txt")).exists():
         files["harness_error"] = "harness_error.txt"
-    if state.launch is not None:
-        files["agent_output"] = writer.write_text("agent_output.txt", state.launch.output)
+    if "agent_output.txt" in early:
+        files["agent_output"] = writer.write_masked("agent_output.txt", early["agent_output.txt"])
     if state.verify is not None:
         files["test_output"] = writer.write_text("test_output.txt", state.verify.output)
     if state.changes is not None:

@@ -186,11 +186,25 @@ class CellWriter:
         lines = [cap_text(serialization.dumps(r, indent=None), cap, self.redact) for r in records]
         return self._write(name, "".join(line + "\n" for line in cap_lines(lines, cap)))
 
+    def masked(self, text: str, cap: int = TEXT_CAP) -> str:
+        """``text`` as :meth:`write_text` writes it (masked and capped), not written."""
+        return cap_text(text, cap, self.redact)
+
+    def write_masked(self, name: str, masked: str) -> str:
+        """Write text already masked (:meth:`masked`, :meth:`masked_file`)."""
+        return self._write(name, masked)
+
     def redact_file(self, name: str, cap: int = CAST_CAP) -> None:
         """Mask secrets in a file something else wrote into the staging folder (a recording: cut at ``cap``)."""
+        masked = self.masked_file(name, cap)
+        if masked is not None:
+            self._write(name, masked)
+
+    def masked_file(self, name: str, cap: int = CAST_CAP) -> Optional[str]:
+        """What :meth:`redact_file` would write in place of the file (``None``: it stays as it is), not written."""
         path = self.staging / name
         if not path.is_file():
-            return
+            return None
         with open(path, "rb") as fh:
             data = fh.read(cap + 1)
             total = os.fstat(fh.fileno()).st_size
@@ -205,8 +219,7 @@ class CellWriter:
                 at = 0.0
             text += json.dumps([at, "o", f"\r\n{marker}\r\n"]) + "\n"
         masked = self.redact(text)
-        if masked != text or total > cap:
-            self._write(name, masked)
+        return masked if masked != text or total > cap else None
 
     def publish(self, result: CellResult, *, before_sync: Optional[Callable[[], None]] = None) -> Path:
         """Write cell.json last (synced) and move the folder into place in one step (``before_sync()``:

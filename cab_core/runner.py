@@ -13,6 +13,7 @@ here); what it collects and the record written from it are in :mod:`.cellstate`.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
@@ -24,7 +25,7 @@ from typing import Optional
 import attrs
 
 from . import cellstate, serialization
-from .cellstate import CellState, record_cell
+from .cellstate import CellState, mask_agent_files, record_cell
 from .endpoint.budget import cost_setup
 from .environment import STANDARD_PATH, TOOLCHAINS, agent_env  # noqa: F401  (re-exported)
 from .errors import CabError, ConfigError, InfraError, PluginError
@@ -216,6 +217,7 @@ class Runner:
                 # harness's store, and the next cell's start (see cab_core.sweep.turns).
                 _beside_tests(session, ws.start_background)
                 _beside_tests(session, turn.testing)
+                _beside_tests(session, functools.partial(_agent_files_beside, state, writer))
                 state.hook_files = ws.hook_files(state.changes)
                 state.forgery_findings = ws.forgery_findings(state.changes)
                 sp.update(added=len(state.changes.added), removed=len(state.changes.removed),
@@ -462,6 +464,19 @@ def _beside_tests(session, fn) -> None:
         fn()
     else:
         when_started(lambda: quiet.later(fn, tag="beside-tests"))
+
+
+def _agent_files_beside(state: "CellState", writer: CellWriter) -> None:
+    """The agent's part of the record masked on a thread of its own, beside the tests (the record, after
+    them, only writes it; if the record comes first, it masks it itself and this does nothing).  Nothing
+    is written here: a failure leaves the record to do it all, and to report it."""
+    def mask() -> None:
+        try:
+            mask_agent_files(state, writer)
+        except Exception:  # noqa: BLE001
+            pass
+
+    quiet.Job(mask, name="cab-agent-files").start()
 
 
 def _launch_spec(adapter, ctx: LaunchContext):

@@ -302,3 +302,32 @@ def test_a_cell_begins_its_background_work_once_its_tests_have_started(builtin_r
     from cab_core.sandbox import quiet
 
     assert len(seen) == 1 and "_loop" in seen[0][0] and seen[0][1] >= quiet.DELAY_S
+
+
+def test_the_agents_part_of_the_record_is_masked_beside_the_tests_and_the_record_only_writes_it(
+        builtin_registry, tmp_path, monkeypatch):
+    import threading
+
+    from cab_core import cellstate
+    from cab_core.runner import Runner, RunOptions
+    from cab_core.tasks import TaskCatalog
+
+    masked_on, real = [], cellstate.mask_agent_files
+
+    def spy(state, writer):
+        if state.agent_files is None:  # the call that does the work
+            masked_on.append((threading.current_thread().name, state.verify is None))
+        real(state, writer)
+
+    monkeypatch.setattr(cellstate, "mask_agent_files", spy)
+    monkeypatch.setattr("cab_core.runner.mask_agent_files", spy)
+    runner = Runner(builtin_registry, TaskCatalog(builtin_registry))
+    opts = RunOptions(adapter="command", model="custom", task="polyglot/python-slugify", results=tmp_path / "r",
+                      options={"command": "echo key: sk-s3cr3tvalue0123456789abcd"}, sweep_id="mask")
+    result, folder = runner.run_cell(opts)
+    assert result.status == "ok"
+    # masked once, on its own thread, while the tests ran (the verify step had not returned)
+    assert masked_on == [("cab-agent-files", True)]
+    output = (folder / "agent_output.txt").read_text()
+    assert "s3cr3tvalue0123456789" not in output and "key: " in output
+    assert result.files["agent_output"] == "agent_output.txt"
