@@ -301,7 +301,22 @@ def test_a_cell_begins_its_background_work_once_its_tests_have_started(builtin_r
     # once the tests' process has run a moment (cab_core.sandbox.quiet), not beside its start
     from cab_core.sandbox import quiet
 
-    assert len(seen) == 1 and "_loop" in seen[0][0] and seen[0][1] >= quiet.DELAY_S
+    assert len(seen) == 1 and "_loop" in seen[0][0] and seen[0][1] >= quiet.DELAY_S, (seen, _quiet_state())
+
+
+def _quiet_state() -> dict:
+    """What cab_core.sandbox.quiet holds now, and where its loop is (for a failure's message)."""
+    import sys
+    import time
+    import traceback
+
+    from cab_core.sandbox import quiet
+
+    thread = quiet._thread
+    frame = sys._current_frames().get(thread.ident) if thread is not None else None
+    return {"running": quiet._running, "since_s": time.monotonic() - quiet._since, "working": quiet._working,
+            "pending": [(tag, round(deadline - time.monotonic(), 3)) for deadline, _, tag in quiet._pending],
+            "loop": "".join(traceback.format_stack(frame)) if frame is not None else None}
 
 
 def test_the_agents_part_of_the_record_is_masked_beside_the_tests_and_the_record_only_writes_it(
