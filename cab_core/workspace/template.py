@@ -24,7 +24,7 @@ from typing import Optional
 
 from ..sandbox import quiet
 from ..tasks import copy_tree
-from . import templatecache
+from . import templatecache, trash
 from .safefs import read_text
 from .snapshot import IGNORED, git
 
@@ -168,12 +168,16 @@ def place(task, work: Path) -> tuple[str, object]:
             snap = ready[2]
         except OSError:  # another file system: copied afresh below
             _empty(work)
-    if ready is not None:
-        shutil.rmtree(ready[1].parent, ignore_errors=True)
+    if ready is not None:  # emptied (or never to be used): removed in the background, as a cell's folders are
+        trash.later(ready[1].parent, _rmtree_quietly)
     if snap is None:
         shutil.copytree(src, work, dirs_exist_ok=True, symlinks=True)
         snap = snapshot.take(work)
     return (read_text(work / ".git" / "refs" / "heads" / "main") or "").strip(), snapshot.copy_of(snap)
+
+
+def _rmtree_quietly(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _empty(folder: Path) -> None:
