@@ -63,3 +63,20 @@ def test_a_job_counts_as_background_work_from_its_start_to_its_end():
     release.set()
     job.join(5)
     assert quiet.idle(1)
+
+
+def test_a_handed_over_call_that_fails_drops_nothing_else_and_the_loop_goes_on(monkeypatch):
+    monkeypatch.setattr(quiet, "MAX_WAIT_S", 0.05)
+
+    def stops():
+        raise KeyboardInterrupt  # (a wait that gives up as the harness stops raises it)
+
+    def fails():
+        raise OSError("gone")
+
+    quiet.later(stops, tag="t")
+    quiet.later(fails, tag="t")
+    after = _handed()  # in the same batch, after both
+    assert after.wait(3)
+    loop = quiet._thread
+    assert _handed().wait(3) and quiet._thread is loop and loop.is_alive()  # the same loop serves the next

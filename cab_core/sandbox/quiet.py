@@ -104,14 +104,17 @@ def _loop() -> None:
                 if wake and _running:
                     wake.append(_since + DELAY_S)  # (in the future here: else all were due)
                 _cond.wait(max(0.001, min(wake) - now) if wake else None)
-        _call(due)
+        _call(due, BaseException)
 
 
-def _call(due: list) -> None:
+def _call(due: list, swallow: type = Exception) -> None:
+    # What is handed over only queues work; one that fails anyway neither drops the rest of its
+    # batch nor, on the loop's thread (``swallow=BaseException``: a KeyboardInterrupt raised by a
+    # wait that gives up), ends the loop.  A caller's own thread (flush) still gets the user's ^C.
     for fn in due:
         try:
             fn()
-        except Exception:  # pragma: no cover - what is handed over only queues work
+        except swallow:  # noqa: BLE001
             pass
 
 
