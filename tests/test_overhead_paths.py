@@ -275,74 +275,74 @@ def test_the_diffs_background_work_begins_only_when_asked_and_the_patch_is_there
     idle.close()  # never begun, never asked for: closing does not wait for (or run) it
 
 
-def test_a_cell_begins_its_background_work_once_its_tests_have_started(builtin_registry, tmp_path, monkeypatch):
-    from cab_core.runner import Runner, RunOptions
-    from cab_core.tasks import TaskCatalog
+# These two run their cell in a fresh interpreter: what they check is when cab_core.sandbox.quiet's
+# loop lets work go during that cell, and work left on it by earlier tests in this process (their
+# cells, sweeps, threads) must not decide it.  The check is the same as in-process.
+_ISOLATED = """
+import inspect, json, sys, threading, time, traceback
+from pathlib import Path
 
-    seen = []
-    real = CellWorkspace.start_background
+from cab_core import cellstate
+from cab_core.plugins import get_plugin_manager
+from cab_core.registry import Registry
+from cab_core.runner import Runner, RunOptions
+from cab_core.sandbox import quiet
+from cab_core.tasks import TaskCatalog
+from cab_core.workspace.cell import CellWorkspace
 
-    def spy(self):
-        import inspect
+seen, masked_on = [], []
+real_start, real_mask = CellWorkspace.start_background, cellstate.mask_agent_files
 
-        from cab_core.sandbox import quiet
+def start_spy(self):
+    seen.append(([f.function for f in inspect.stack()[1:6]], time.monotonic() - quiet._since))
+    real_start(self)
 
-        import time
+def mask_spy(state, writer):
+    if state.agent_files is None:  # the call that does the work
+        masked_on.append((threading.current_thread().name, state.verify is None))
+    real_mask(state, writer)
 
-        seen.append(([f.function for f in inspect.stack()[1:6]], time.monotonic() - quiet._since))
-        real(self)
+CellWorkspace.start_background = start_spy
+cellstate.mask_agent_files = mask_spy
+import cab_core.runner
+cab_core.runner.mask_agent_files = mask_spy
+registry = Registry(get_plugin_manager())
+runner = Runner(registry, TaskCatalog(registry))
+opts = RunOptions(adapter="command", model="custom", task="polyglot/python-slugify", results=Path(sys.argv[1]),
+                  options={"command": sys.argv[2]}, sweep_id="bg")
+result, folder = runner.run_cell(opts)
+frame = sys._current_frames().get(quiet._thread.ident) if quiet._thread is not None else None
+print(json.dumps({"status": result.status, "exit_code": result.exit_code, "seen": seen, "masked_on": masked_on,
+                  "delay": quiet.DELAY_S, "folder": str(folder), "files": result.files,
+                  "loop": "".join(traceback.format_stack(frame)) if frame is not None else None}))
+"""
 
-    monkeypatch.setattr(CellWorkspace, "start_background", spy)
-    runner = Runner(builtin_registry, TaskCatalog(builtin_registry))
-    opts = RunOptions(adapter="command", model="custom", task="polyglot/python-slugify", results=tmp_path / "r",
-                      options={"command": "true"}, sweep_id="bg")
-    result, _ = runner.run_cell(opts)
-    assert result.status == "ok" and result.exit_code == 0
-    # once the tests' process has run a moment (cab_core.sandbox.quiet), not beside its start
-    from cab_core.sandbox import quiet
 
-    assert len(seen) == 1 and "_loop" in seen[0][0] and seen[0][1] >= quiet.DELAY_S, (seen, _quiet_state())
-
-
-def _quiet_state() -> dict:
-    """What cab_core.sandbox.quiet holds now, and where its loop is (for a failure's message)."""
+def _isolated_cell(tmp_path, command: str) -> dict:
+    import json
+    import subprocess
     import sys
-    import time
-    import traceback
 
-    from cab_core.sandbox import quiet
-
-    thread = quiet._thread
-    frame = sys._current_frames().get(thread.ident) if thread is not None else None
-    return {"running": quiet._running, "since_s": time.monotonic() - quiet._since, "working": quiet._working,
-            "pending": [(tag, round(deadline - time.monotonic(), 3)) for deadline, _, tag in quiet._pending],
-            "loop": "".join(traceback.format_stack(frame)) if frame is not None else None}
+    proc = subprocess.run([sys.executable, "-c", _ISOLATED, str(tmp_path / "r"), command], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_the_agents_part_of_the_record_is_masked_beside_the_tests_and_the_record_only_writes_it(
-        builtin_registry, tmp_path, monkeypatch):
-    import threading
+def test_a_cell_begins_its_background_work_once_its_tests_have_started(tmp_path):
+    got = _isolated_cell(tmp_path, "true")
+    assert got["status"] == "ok" and got["exit_code"] == 0
+    # once the tests' process has run a moment (cab_core.sandbox.quiet), not beside its start
+    seen = got["seen"]
+    if not (len(seen) == 1 and "_loop" in seen[0][0] and seen[0][1] >= got["delay"]):
+        pytest.fail(f"background work began {seen!r}; quiet's loop is at:\n{got['loop']}")
 
-    from cab_core import cellstate
-    from cab_core.runner import Runner, RunOptions
-    from cab_core.tasks import TaskCatalog
 
-    masked_on, real = [], cellstate.mask_agent_files
-
-    def spy(state, writer):
-        if state.agent_files is None:  # the call that does the work
-            masked_on.append((threading.current_thread().name, state.verify is None))
-        real(state, writer)
-
-    monkeypatch.setattr(cellstate, "mask_agent_files", spy)
-    monkeypatch.setattr("cab_core.runner.mask_agent_files", spy)
-    runner = Runner(builtin_registry, TaskCatalog(builtin_registry))
-    opts = RunOptions(adapter="command", model="custom", task="polyglot/python-slugify", results=tmp_path / "r",
-                      options={"command": "echo key: sk-s3cr3tvalue0123456789abcd"}, sweep_id="mask")
-    result, folder = runner.run_cell(opts)
-    assert result.status == "ok"
+def test_the_agents_part_of_the_record_is_masked_beside_the_tests_and_the_record_only_writes_it(tmp_path):
+    got = _isolated_cell(tmp_path, "echo key: sk-s3cr3tvalue0123456789abcd")
+    assert got["status"] == "ok"
     # masked once, on its own thread, while the tests ran (the verify step had not returned)
-    assert masked_on == [("cab-agent-files", True)]
-    output = (folder / "agent_output.txt").read_text()
+    assert got["masked_on"] == [["cab-agent-files", True]], got["loop"]
+    output = (Path(got["folder"]) / "agent_output.txt").read_text()
     assert "s3cr3tvalue0123456789" not in output and "key: " in output
-    assert result.files["agent_output"] == "agent_output.txt"
+    assert got["files"]["agent_output"] == "agent_output.txt"
