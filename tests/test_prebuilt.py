@@ -195,3 +195,51 @@ def test_a_sandbox_still_being_built_does_not_hold_the_command_back(tmp_path, mo
     while pre.ctl.exists() and time.monotonic() < deadline:  # discarded once the build gave up
         time.sleep(0.02)
     assert not pre.ctl.exists()
+
+
+def _still_building(session, tmp_path, work, home, env):
+    """A verify sandbox for ``env``'s view, as the last cell's slot leaves it: still being built (until
+    the returned event is set)."""
+    import threading
+
+    from cab_core.sandbox import prebuilt
+
+    gate = threading.Event()
+
+    def slow_launcher():
+        gate.wait(10)
+        return session._launcher(False, False)
+
+    writable = [work, home]
+    ahead = prebuilt.Prebuilt(cwd=work, env=env, wait_s=60, offline=True, launcher_for=slow_launcher,
+                              wrap=lambda waiting, fds: session._wrap(["/bin/sh", "-c", "true"], work, writable, env,
+                                                                      False, proxy=False, command=waiting, show=False))
+    ahead.begin()
+    session._prebuilt[str(work)] = ahead
+    return ahead, gate
+
+
+@pytest.mark.parametrize("shape", ["same", "another"])
+def test_the_next_cell_does_not_wait_for_its_sandbox_still_being_built_and_gets_its_own_view(tmp_path, shape):
+    # The slot's verify sandbox is built beside the last cell's tests; the next cell's prewarm comes
+    # while it is still being built.  It is not waited for (its build is stuck on the gate here: a
+    # wait would hang); once built, it serves if it is this cell's view, else this cell's own is
+    # built in its place, in the same thread.  Either way the command runs in a sandbox built ahead.
+    work, home = _folders(tmp_path)
+    session = LocalSession()
+    env = ENV if shape == "same" else {**ENV, "PATH": f"{tmp_path}:{ENV['PATH']}"}  # another view of the host
+    ahead, gate = _still_building(session, tmp_path, work, home, env)
+    session.prewarm(cwd=work, writable=[home], timeout=30, wait_s=60, env=ENV)
+    assert session._prebuilt[str(work)] is ahead and ahead._thread.is_alive()  # returned without waiting
+    first_folder = ahead.ctl
+    gate.set()
+    fresh = LocalSession().run(["/bin/sh", "-c", PROBE], cwd=work, env=ENV, timeout=30, writable=[home])
+    r = _run(session, work, home)
+    assert session.built_ahead == 1 and r.exit_code == 7
+    assert r.output == fresh.output  # exactly the view a fresh sandbox shows
+    assert (ahead.ctl == first_folder) is (shape == "same")
+    session.close()
+    deadline = time.monotonic() + 5
+    while (first_folder.exists() or ahead.ctl.exists()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not first_folder.exists() and not ahead.ctl.exists()  # nothing of either build is left

@@ -357,13 +357,16 @@ class LocalSession:
         writable = [Path(cwd), *(Path(p) for p in writable)]
         self._verify_shapes.append((Path(cwd), writable, env, ("/bin/sh", "-c", "true"), None))
         ahead = self._prebuilt.pop(str(Path(cwd)), None)  # built while the last cell verified (:mod:`.localpool`)
+        fresh = functools.partial(self._offline, Path(cwd), writable, env, wait_s + timeout)
         if ahead is not None:
             line = self._wrap(["/bin/sh", "-c", "true"], Path(cwd), writable, env, False, proxy=False, show=False)
-            if ahead.offline and ahead.matches(line):
+            # Still being built (beside the last cell's tests): not waited for; once built, it is
+            # checked in its own thread and, if of another shape, this cell's is built there instead.
+            if ahead.unless_serving(line, fresh) or (ahead.offline and ahead.matches(line)):
                 self._prebuilt[str(Path(cwd))] = ahead
                 return
             ahead.discard()  # a cell of another shape (another agent's mounts): build this one's
-        self._prebuilt[str(Path(cwd))] = self._offline(Path(cwd), writable, env, wait_s + timeout)
+        self._prebuilt[str(Path(cwd))] = fresh()
 
     def _offline(self, cwd: Path, writable: list[Path], env: dict, wait_s: float,
                  argv: Sequence[str] = ("/bin/sh", "-c", "true"), show: bool = True) -> "prebuilt.Prebuilt":

@@ -21,7 +21,11 @@ cell).  It puts back the signal dispositions Python changes (SIGPIPE, SIGXFSZ), 
 command starts as a fresh one does; without a system ``python3`` the shell waiter serves.  Otherwise, or when the sandbox died or never got ready, it is
 discarded and the command starts afresh.  It waits at most ``wait_s`` seconds.
 
-The next cell's agent sandbox is built the same way (:mod:`.localpool`), with a launcher
+The next cell's verify sandbox is built beside the last cell's tests (:mod:`.localpool`); the
+next cell does not wait for that build: it tells the sandbox its own view
+(:meth:`Prebuilt.unless_serving`), and a sandbox of another view, once built, is replaced
+by this cell's in the same thread.  The next cell's agent sandbox is built the same way,
+with a launcher
 of the agent's kind: its terminal, and its model relay (:mod:`.netrelay`), whose
 sandbox is learnt while it is built and whose socket is opened before the command is
 handed over.
@@ -145,14 +149,44 @@ class Prebuilt:
         self.offline = offline
         self.key: Optional[list[str]] = None
         self.python = False  # the waiter is the Python one (else the shell's)
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._build, args=(launcher_for, wrap, env, wait_s),
-                                        name="cab-prebuilt", daemon=True)
+        self._recipe = (launcher_for, wrap, env, wait_s)
+        self._lock = threading.Lock()
+        self._built = False  # the build thread is past its last build (see unless_serving)
+        self._instead: Optional[tuple[list[str], Callable[[], "Prebuilt"]]] = None
+        self._thread = threading.Thread(target=self._builds, name="cab-prebuilt", daemon=True)
 
     def begin(self) -> None:
         """Start building (once): when the command running now has started, so the two do not compete."""
         if self._thread.ident is None:
             self._thread.start()
+
+    def _builds(self) -> None:
+        """Build; then, if told to (:meth:`unless_serving`) and this sandbox does not serve the line it was
+        told, the other sandbox instead, in this thread."""
+        while True:
+            self._build(*self._recipe)
+            with self._lock:
+                instead, self._instead = self._instead, None
+                if instead is None or (self.offline and self.key is not None and key_of(instead[0]) == self.key):
+                    self._built = True
+                    return
+            if self.launcher is not None:  # of another shape: this one is built in its place
+                self.launcher.discard()
+            self._discard_folder()
+            other = instead[1]()
+            self.launcher, self.key = None, None
+            self.ctl, self.fifo, self.offline, self._recipe = other.ctl, other.fifo, other.offline, other._recipe
+
+    def unless_serving(self, line: Sequence[str], make: Callable[[], "Prebuilt"]) -> bool:
+        """While this sandbox is still being built: once built, unless it serves ``line`` (offline, with
+        ``line``'s mounts), build the one ``make()`` returns (never begun) in its place, in the same
+        thread; True.  False when it is built already: the caller checks it now.  (A command coming
+        meanwhile waits for both builds, :data:`MATCH_WAIT_S` at most, as for one.)"""
+        with self._lock:
+            if self._built or self._thread.ident is None:
+                return False
+            self._instead = (list(line), make)
+            return True
 
     def _build(self, launcher_for, wrap, env: dict, wait_s: float) -> None:
         launcher = None
@@ -177,7 +211,6 @@ class Prebuilt:
         finally:
             if launcher is not None:
                 launcher.discard()
-            self._ready.set()
 
     def matches(self, full: Sequence[str]) -> bool:
         """Whether ``full`` (the command's own ``bwrap`` line) is this sandbox's with another command
