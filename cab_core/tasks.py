@@ -123,10 +123,12 @@ def copy_tree(src: Path, dest: Path) -> None:
 
 
 def list_files(root: Path) -> list[str]:
-    """Every file below ``root`` as a relative POSIX path, ``.git`` excluded."""
+    """Every file below ``root`` as a relative POSIX path; ``.git`` and ``__pycache__`` excluded (the
+    interpreter's cache, which a non-editable install or ``compileall`` leaves in a task's folders,
+    is not the task's: :func:`copy_tree` leaves it out too)."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != ".git"]
+        dirnames[:] = [d for d in dirnames if d not in (".git", "__pycache__")]
         rel = Path(dirpath).relative_to(root)
         out += [(rel / f).as_posix() for f in filenames]
     return sorted(out)

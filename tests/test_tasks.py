@@ -108,3 +108,25 @@ def test_validate_names_a_broken_task(tmp_path, cab):
     assert "FAIL  broken/python-slugify: reference solution fails the tests" in proc.stdout
     ok = cab("tasks", "validate", "--tasks-dir", tmp_path / "t", "polyglot/python-slugify")
     assert ok.returncode == 0, ok.stdout
+
+
+def test_a_byte_compiled_task_is_the_same_task(tmp_path):
+    # A non-editable install (or compileall) leaves __pycache__ in a task's folders: the
+    # interpreter's cache, not the task's files.  Its files, its hidden tests and its verdict are
+    # those of the folder before.
+    import compileall
+
+    from cab_core.tasks import list_files
+
+    folder = write_task(tmp_path / "tasks", "demo/add")
+    hidden = folder / "hidden_tests" / "tests"
+    hidden.mkdir(parents=True)
+    (hidden / "test_more.py").write_text("from calc import add\n\n\ndef test_more_sums():\n    assert add(1, 1) == 2\n")
+    subs = ("workspace", "solution", "hidden_tests")
+    before = {sub: list_files(folder / sub) for sub in subs}
+    assert compileall.compile_dir(folder, quiet=1) and list(folder.rglob("__pycache__/*.pyc"))
+    assert {sub: list_files(folder / sub) for sub in subs} == before
+    proc = run_cab("tasks", "validate", "--tasks-dir", tmp_path / "tasks", "demo/add")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    expected = json.loads(run_cab("tasks", "show", "demo/add", "--tasks-dir", tmp_path / "tasks", "--json").stdout)
+    assert expected["hidden_tests"] is True
