@@ -101,12 +101,7 @@ def call_each(pm: PluginManager, hook_name: str, **kwargs) -> list[HookCall]:
         except (Exception, SystemExit) as exc:
             culprit = _culprit(exc, impls, "?", pm)
             calls.append(HookCall(hook=hook_name, plugin=culprit, error=one_line(exc), culprit=culprit))
-    for impl in reversed(impls):
-        if impl in wrappers:
-            continue
-        name = pm.get_name(impl.plugin) or repr(impl.plugin)
-        others = [i.plugin for i in impls if i is not impl and i not in wrappers]
-        caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
+    for name, caller in _callers(pm, hook_name, impls, wrappers):
         try:
             results = caller(**kwargs)
         except (Exception, SystemExit) as exc:  # one plugin must not stop the others (or the run)
@@ -115,6 +110,24 @@ def call_each(pm: PluginManager, hook_name: str, **kwargs) -> list[HookCall]:
             continue
         calls.append(HookCall(hook=hook_name, plugin=name, value=results[0] if results else None))
     return calls
+
+
+def _callers(pm: PluginManager, hook_name: str, impls: list, wrappers: list) -> list[tuple[str, Any]]:
+    """(plugin name, subset caller holding that one implementation and every wrapper), in pluggy's call
+    order; made once per set of implementations (a span's hook is called ~10 times a cell)."""
+    cache = pm.__dict__.setdefault("_cab_callers", {})
+    key = (hook_name, tuple(impls))
+    callers = cache.get(key)
+    if callers is None:
+        callers = []
+        for impl in reversed(impls):
+            if impl in wrappers:
+                continue
+            others = [i.plugin for i in impls if i is not impl and i not in wrappers]
+            callers.append((pm.get_name(impl.plugin) or repr(impl.plugin),
+                            pm.subset_hook_caller(hook_name, remove_plugins=others)))
+        cache[key] = callers
+    return callers
 
 
 class Registry:
