@@ -332,3 +332,29 @@ def test_every_cab_core_module_imports_first_in_a_fresh_interpreter():
     code = ("import importlib, random, sys\nnames = %r\nrandom.Random(7).shuffle(names)\n"
             "for n in names:\n    importlib.import_module(n)\n") % names
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+
+
+def test_a_lifecycle_hook_reaches_exactly_the_plugins_registered_at_each_call():
+    # call_each makes its per-plugin callers once per set of implementations: one registered or
+    # unregistered between two calls is (not) called at the second.
+    calls: list[str] = []
+
+    def plugin(name):
+        class P:
+            @hookimpl
+            def cab_cell_finished(self, result, path):
+                calls.append(name)
+        return P()
+
+    pm = get_plugin_manager(plugins=[])
+    registry = Registry(pm)
+    first, second = plugin("first"), plugin("second")
+    pm.register(first, name="first")
+    registry.notify("cab_cell_finished", result=None, path=None)  # (installed exporters raise on None: isolated)
+    assert calls == ["first"]
+    pm.register(second, name="second")
+    registry.notify("cab_cell_finished", result=None, path=None)
+    assert calls == ["first", "second", "first"]
+    pm.unregister(first)
+    registry.notify("cab_cell_finished", result=None, path=None)
+    assert calls == ["first", "second", "first", "second"]
