@@ -54,6 +54,9 @@ class CellState:
     guard: Any = None  # the cell's BudgetGuard, when a budget is set
     #: the agent's part of the record, masked: ``{file name: text}`` (see :func:`mask_agent_files`)
     agent_files: Optional[dict] = None
+    #: that part written beside the tests: (record ``files`` entries, the model calls written), or
+    #: ``RECORDING`` once the record has begun (nothing is written beside it then; see :func:`write_agent_part`)
+    agent_written: Any = None
     files_lock: Any = attrs.field(factory=threading.Lock, repr=False, eq=False)
 
 
@@ -84,25 +87,59 @@ def mask_agent_files(state: CellState, writer: Any) -> None:
         state.agent_files = masked
 
 
+#: :attr:`CellState.agent_written` once the record has begun.
+RECORDING = "recording"
+
+
+def _write_agent_part(state: CellState, writer: Any, calls: list, *, keep: bool = False) -> dict:
+    """Write the agent's part (masked) and ``calls``; return its record ``files`` entries."""
+    early, files = state.agent_files, {}
+    if "terminal.cast" in early:
+        if early["terminal.cast"] is not None:
+            writer.write_masked("terminal.cast", early["terminal.cast"], keep=keep)
+        files["terminal"] = "terminal.cast"
+    if "agent_output.txt" in early:
+        files["agent_output"] = writer.write_masked("agent_output.txt", early["agent_output.txt"], keep=keep)
+    files["model_calls"] = writer.write_jsonl("model_calls.jsonl", calls, keep=keep)
+    return files
+
+
+def write_agent_part(state: CellState, writer: Any) -> None:
+    """Beside the tests (a job the runner starts): the agent's part of the record, final once its
+    command has ended, masked and written into the staging folder with the model calls, so the
+    record after the tests writes only the rest.  Nothing once the record has begun; a failure
+    leaves it all to the record (which writes again whatever this wrote)."""
+    mask_agent_files(state, writer)
+    with state.files_lock:
+        if state.agent_written is not None:
+            return
+        calls = list(state.model_calls)
+        state.agent_written = (_write_agent_part(state, writer, calls, keep=True), calls)
+
+
 def record_cell(state: CellState, opts: Any, tracer: Any, writer: Any) -> CellResult:
     """Write the cell's files and return its record, from what the run collected."""
     ended = utcnow()
     mask_agent_files(state, writer)
-    early, files = state.agent_files, {}
-    if "terminal.cast" in early:
-        if early["terminal.cast"] is not None:
-            writer.write_masked("terminal.cast", early["terminal.cast"])
-        files["terminal"] = "terminal.cast"
+    with state.files_lock:  # what was written beside the tests, and nothing more from there
+        written, state.agent_written = state.agent_written, RECORDING
+    if written is not None and written[1] == state.model_calls:
+        part = written[0]
+    else:  # none written, or the calls changed since (a call cut off when the proxy stopped)
+        part = _write_agent_part(state, writer, state.model_calls)
+    files = {}
+    if "terminal" in part:
+        files["terminal"] = part["terminal"]
     if (writer.path("harness_error.txt")).exists():
         files["harness_error"] = "harness_error.txt"
-    if "agent_output.txt" in early:
-        files["agent_output"] = writer.write_masked("agent_output.txt", early["agent_output.txt"])
+    if "agent_output" in part:
+        files["agent_output"] = part["agent_output"]
     if state.verify is not None:
         files["test_output"] = writer.write_text("test_output.txt", state.verify.output)
     if state.changes is not None:
         files["diff"] = writer.write_text("diff.patch", state.changes.patch)
     files["spans"] = writer.write_jsonl("spans.jsonl", tracer.spans)
-    files["model_calls"] = writer.write_jsonl("model_calls.jsonl", state.model_calls)
+    files["model_calls"] = part["model_calls"]
     screen = ""
     if "terminal" in files:
         from .sandbox.pty import final_screen

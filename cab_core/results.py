@@ -169,11 +169,15 @@ class CellWriter:
     def path(self, name: str) -> Path:
         return self.staging / name
 
-    def _write(self, name: str, text: str) -> str:
+    def _write(self, name: str, text: str, *, keep: bool = False) -> str:
+        """Write ``name``; a failure discards the staging folder (``keep``: raises OSError and leaves
+        it, for a write beside the run that the record does again)."""
         try:
             with open(self.staging / name, "w", encoding="utf-8") as fh:
                 fh.write(text)
         except OSError as exc:
+            if keep:
+                raise
             self.discard()
             raise ResultsWriteError(f"cannot write {name} of cell {self.final}: {exc}") from None
         return name
@@ -182,17 +186,17 @@ class CellWriter:
         """Write ``text`` masked and capped (see the module doc)."""
         return self._write(name, cap_text(text, cap, self.redact))
 
-    def write_jsonl(self, name: str, records, cap: int = JSONL_CAP) -> str:
+    def write_jsonl(self, name: str, records, cap: int = JSONL_CAP, *, keep: bool = False) -> str:
         lines = [cap_text(serialization.dumps(r, indent=None), cap, self.redact) for r in records]
-        return self._write(name, "".join(line + "\n" for line in cap_lines(lines, cap)))
+        return self._write(name, "".join(line + "\n" for line in cap_lines(lines, cap)), keep=keep)
 
     def masked(self, text: str, cap: int = TEXT_CAP) -> str:
         """``text`` as :meth:`write_text` writes it (masked and capped), not written."""
         return cap_text(text, cap, self.redact)
 
-    def write_masked(self, name: str, masked: str) -> str:
+    def write_masked(self, name: str, masked: str, *, keep: bool = False) -> str:
         """Write text already masked (:meth:`masked`, :meth:`masked_file`)."""
-        return self._write(name, masked)
+        return self._write(name, masked, keep=keep)
 
     def redact_file(self, name: str, cap: int = CAST_CAP) -> None:
         """Mask secrets in a file something else wrote into the staging folder (a recording: cut at ``cap``)."""

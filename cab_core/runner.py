@@ -25,7 +25,7 @@ from typing import Optional
 import attrs
 
 from . import cellstate, serialization
-from .cellstate import CellState, mask_agent_files, record_cell
+from .cellstate import CellState, record_cell, write_agent_part
 from .endpoint.budget import cost_setup
 from .environment import STANDARD_PATH, TOOLCHAINS, agent_env  # noqa: F401  (re-exported)
 from .errors import CabError, ConfigError, InfraError, PluginError
@@ -467,16 +467,16 @@ def _beside_tests(session, fn) -> None:
 
 
 def _agent_files_beside(state: "CellState", writer: CellWriter) -> None:
-    """The agent's part of the record masked on a thread of its own, beside the tests (the record, after
-    them, only writes it; if the record comes first, it masks it itself and this does nothing).  Nothing
-    is written here: a failure leaves the record to do it all, and to report it."""
-    def mask() -> None:
+    """The agent's part of the record (its output, terminal recording and model calls) masked and written
+    on a thread of its own, beside the tests (see :func:`cab_core.cellstate.write_agent_part`): the
+    record after them writes only the rest.  A failure here leaves the record to do it all, and to report it."""
+    def write() -> None:
         try:
-            mask_agent_files(state, writer)
+            write_agent_part(state, writer)
         except Exception:  # noqa: BLE001
             pass
 
-    quiet.Job(mask, name="cab-agent-files").start()
+    quiet.Job(write, name="cab-agent-files").start()
 
 
 def _launch_spec(adapter, ctx: LaunchContext):

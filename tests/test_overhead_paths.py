@@ -290,8 +290,16 @@ from cab_core.sandbox import quiet
 from cab_core.tasks import TaskCatalog
 from cab_core.workspace.cell import CellWorkspace
 
-seen, masked_on = [], []
+seen, masked_on, written_on = [], [], []
 real_start, real_mask = CellWorkspace.start_background, cellstate.mask_agent_files
+from cab_core.results import CellWriter
+real_write = CellWriter._write
+
+def write_spy(self, name, text, **kw):
+    written_on.append((name, threading.current_thread().name))
+    return real_write(self, name, text, **kw)
+
+CellWriter._write = write_spy
 
 def start_spy(self):
     seen.append(([f.function for f in inspect.stack()[1:6]], time.monotonic() - quiet._since))
@@ -313,6 +321,7 @@ opts = RunOptions(adapter="command", model="custom", task="polyglot/python-slugi
 result, folder = runner.run_cell(opts)
 frame = sys._current_frames().get(quiet._thread.ident) if quiet._thread is not None else None
 print(json.dumps({"status": result.status, "exit_code": result.exit_code, "seen": seen, "masked_on": masked_on,
+                  "written_on": written_on,
                   "delay": quiet.DELAY_S, "folder": str(folder), "files": result.files,
                   "loop": "".join(traceback.format_stack(frame)) if frame is not None else None}))
 """
@@ -338,11 +347,77 @@ def test_a_cell_begins_its_background_work_once_its_tests_have_started(tmp_path)
         pytest.fail(f"background work began {seen!r}; quiet's loop is at:\n{got['loop']}")
 
 
-def test_the_agents_part_of_the_record_is_masked_beside_the_tests_and_the_record_only_writes_it(tmp_path):
+def test_the_agents_part_of_the_record_is_masked_and_written_beside_the_tests(tmp_path):
     got = _isolated_cell(tmp_path, "echo key: sk-s3cr3tvalue0123456789abcd")
     assert got["status"] == "ok"
     # masked once, on its own thread, while the tests ran (the verify step had not returned)
     assert got["masked_on"] == [["cab-agent-files", True]], got["loop"]
+    # ... and written there, once: the record after the tests writes only the rest
+    on = {}
+    for name, thread in got["written_on"]:
+        on.setdefault(name, []).append(thread)
+    assert on["agent_output.txt"] == on["model_calls.jsonl"] == ["cab-agent-files"], got["written_on"]
+    assert "cab-agent-files" not in on["test_output.txt"] + on["spans.jsonl"]
     output = (Path(got["folder"]) / "agent_output.txt").read_text()
     assert "s3cr3tvalue0123456789" not in output and "key: " in output
-    assert got["files"]["agent_output"] == "agent_output.txt"
+    assert got["files"]["agent_output"] == "agent_output.txt" and got["files"]["model_calls"] == "model_calls.jsonl"
+    assert list(got["files"]) == ["terminal", "agent_output", "test_output", "diff", "spans", "model_calls"]
+
+
+def _recorded(tmp_path, calls_then, calls_now, *, fail_beside=False):
+    """A cell's record after its agent's part was written beside the tests with ``calls_then`` (or the
+    write there failed) and the record sees ``calls_now``: (files, model_calls.jsonl lines)."""
+    import datetime
+
+    from cab_core import cellstate
+    from cab_core.models import CellId, ModelCall, ProcessResult
+    from cab_core.plugins import get_plugin_manager
+    from cab_core.registry import Registry
+    from cab_core.results import CellWriter
+    from cab_core.runner import RunOptions, cost_setup
+    from cab_core.secrets import Redactor
+    from cab_core.tasks import TaskCatalog
+    from cab_core.tracing import Tracer
+
+    def call(i):
+        return ModelCall(index=i, timestamp=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+                         request_hash=f"h{i}", model="m", completion=f"answer {i}")
+
+    registry = Registry(get_plugin_manager())
+    task = TaskCatalog(registry).get("polyglot/python-slugify")
+    opts = RunOptions(adapter="command", model="custom", task=task.id, results=tmp_path / "r")
+    cell = CellId(sweep="s", adapter="command", model="custom", task=task.id, trial=1)
+    writer = CellWriter(tmp_path / "r", cell.relpath, Redactor([]))
+    state = cellstate.CellState(cell=cell, task=task, started=datetime.datetime.now(datetime.timezone.utc), t0=0.0)
+    state.prices, state.guard = cost_setup(opts)
+    state.launch = ProcessResult(exit_code=0, output="the agent's output")
+    state.model_calls = [call(i) for i in range(calls_then)]
+    if fail_beside:  # the disk refuses the write beside the tests (only that one)
+        real = writer._write
+
+        def refuse(name, text, *, keep=False):
+            if keep:
+                raise OSError(28, "No space left on device")
+            return real(name, text, keep=keep)
+
+        writer._write = refuse
+        with pytest.raises(OSError):
+            cellstate.write_agent_part(state, writer)
+        assert state.agent_written is None and writer.staging.is_dir()  # nothing claimed, nothing discarded
+    else:
+        cellstate.write_agent_part(state, writer)
+    state.model_calls = [call(i) for i in range(calls_now)]
+    result = cellstate.record_cell(state, opts, Tracer(cell, registry, Redactor([])), writer)
+    return result.files, writer.path("model_calls.jsonl").read_text().splitlines()
+
+
+def test_the_record_writes_again_the_model_calls_changed_since_they_were_written_beside_the_tests(tmp_path):
+    files, lines = _recorded(tmp_path / "same", 2, 2)
+    assert len(lines) == 2 and files["model_calls"] == "model_calls.jsonl" and files["agent_output"] == "agent_output.txt"
+    files, lines = _recorded(tmp_path / "more", 1, 3)  # a call cut off when the proxy stopped, recorded since
+    assert len(lines) == 3 and '"answer 2"' in lines[2]
+
+
+def test_a_write_beside_the_tests_that_fails_leaves_it_all_to_the_record(tmp_path):
+    files, lines = _recorded(tmp_path, 2, 2, fail_beside=True)
+    assert len(lines) == 2 and files["agent_output"] == "agent_output.txt"
