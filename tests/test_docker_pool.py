@@ -21,6 +21,7 @@ import pytest
 from cab_core import images
 from cab_core.sandbox import docker as dsb
 from cab_core.sandbox import dockerpool, standby
+from cab_core.workspace import scratch
 
 from test_docker import _need_image, dc, make_runner, run, session  # noqa: F401  (fixtures and helpers)
 
@@ -81,7 +82,7 @@ def test_a_prepared_container_cannot_be_told_from_a_fresh_one(dc, pool_on):  # n
         listener.close()
     second = dsb.DockerSession.reserve_root()
     assert second is not None and second != first and second.name.startswith("cab-cell-")
-    assert sorted(p.name for p in second.iterdir() if not p.name.startswith("cab-run-")) == [
+    assert sorted(p.name for p in second.iterdir() if not p.name.startswith(("cab-run-", scratch.OWNER))) == [
         "home", "verify", "verify-home", "work"]
     assert not any((second / "work").iterdir()) and not any((second / "home").iterdir())
     listener = _listen(second)  # the cell's proxy starts after its containers were made

@@ -30,7 +30,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -137,7 +136,9 @@ def prepare(templates: list[tuple[dict, bool]], old_root: Path) -> None:
     if not enabled():
         return
     old = str(old_root)
-    root = Path(tempfile.mkdtemp(prefix="cab-cell-", dir=old_root.parent))
+    from ..workspace import scratch
+
+    root = scratch.make("cab-cell-", dir=old_root.parent)
     for name in ("work", "home", "verify", "verify-home"):
         (root / name).mkdir()
     moved = [(_moved(kwargs, old, str(root)), proxied) for kwargs, proxied in templates]

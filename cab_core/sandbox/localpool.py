@@ -36,7 +36,6 @@ import atexit
 import contextlib
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -153,7 +152,9 @@ def _prepared(builders: list, old_root: Path) -> None:
 
 
 def _prepare(builders: list, old_root: Path) -> None:
-    root = Path(tempfile.mkdtemp(prefix="cab-cell-", dir=old_root.parent))
+    from ..workspace import scratch
+
+    root = scratch.make("cab-cell-", dir=old_root.parent)
     slot = Slot(root)
     try:
         for name in FOLDERS:

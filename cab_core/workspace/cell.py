@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Optional
@@ -31,7 +28,8 @@ from ..globs import match_any
 from ..models import FileChanges, Task
 from ..sandbox import quiet
 from ..tasks import list_files
-from . import forgery, hooks, snapshot, template, trash
+from . import forgery, hooks, scratch, snapshot, template, trash
+from .scratch import rmtree as _rmtree
 from .safefs import KIND_DIR, WalkReport, read_text, walk
 
 
@@ -42,7 +40,8 @@ class CellWorkspace:
         self.task = task
         # ``root``: a fresh, harness-made folder to use instead (a container sandbox made the
         # cell's containers ahead with these folders mounted: see cab_core.sandbox.dockerpool).
-        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="cab-cell-", dir=scratch_root))
+        self.root = Path(root) if root is not None else scratch.make("cab-cell-", dir=scratch_root)
+        scratch.sweep_later(self.root.parent)  # (once a process) what killed harnesses left there
         self.work = self.root / "work"
         self.home = self.root / "home"
         self.verify_dir = self.root / "verify"
@@ -279,24 +278,6 @@ def _safe_ref(name: str) -> bool:
     return parts[0] == "refs" and len(parts) > 1 and all(p not in ("", ".", "..") for p in parts) and "\\" not in name
 
 
-def _rmtree(root: Path) -> None:
-    def retry(func, path, _exc):  # a folder the agent made unwritable
-        try:
-            os.chmod(os.path.dirname(path), 0o700)
-            os.chmod(path, 0o700) if not os.path.islink(path) else None
-            func(path)
-        except OSError:
-            pass
-
-    try:
-        if sys.version_info >= (3, 12):
-            shutil.rmtree(root, onexc=retry)
-        else:
-            shutil.rmtree(root, onerror=retry)
-    except RecursionError:  # folders nested deeper than Python recurses: rm walks them without recursing
-        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(root)], capture_output=True)
-    if os.path.lexists(root):
-        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(root)], capture_output=True)
 
 
 def _empty(folder: Path) -> None:

@@ -24,7 +24,7 @@ from typing import Optional
 
 from ..sandbox import quiet
 from ..tasks import copy_tree
-from . import templatecache, trash
+from . import scratch, templatecache, trash
 from .safefs import read_text
 from .snapshot import IGNORED, git
 
@@ -51,7 +51,7 @@ def signature(folder: Path) -> tuple:
 
 def _root() -> Path:
     if not _ROOT:
-        root = Path(tempfile.mkdtemp(prefix="cab-templates-"))
+        root = scratch.make("cab-templates-")
         atexit.register(_remove_at_exit, root)
         _ROOT.append(root)
     return _ROOT[0]
