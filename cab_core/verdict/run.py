@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import uuid
 from pathlib import Path
@@ -110,6 +111,43 @@ def _write_fresh(target: Path, text: str) -> None:
         fh.write(text)
 
 
+#: First words that are the shell's own (keywords and builtins): a command starting with one is left to it.
+_SHELL_WORDS = frozenset(
+    "! [[ ]] { } case do done elif else esac fi for function if in select then time until while "
+    ". : [ alias bg break builtin cd command continue declare echo eval exec exit export false fc fg getopts "
+    "hash jobs kill let local logout printf pwd read readonly return set shift source test times trap true "
+    "type typeset ulimit umask unalias unset wait".split())
+#: Characters that make the shell do more than split words when unquoted (expansions, globs,
+#: redirections, operators, comments, escapes, a second line).
+_SPECIAL = frozenset("$`\\*?[]{}~;&|<>()#!\n\r")
+
+
+def simple_command(command: str) -> bool:
+    """Whether ``/bin/sh -c command`` runs one program with words the shell only splits and unquotes
+    (no expansion, glob, redirection, operator, variable assignment or builtin), so ``exec command``
+    runs the very same argv."""
+    quote = None
+    for ch in command:
+        if quote == "'":
+            quote = None if ch == "'" else quote
+        elif quote == '"':
+            if ch == '"':
+                quote = None
+            elif ch in "$`\\":
+                return False
+        elif ch in "'\"":
+            quote = ch
+        elif ch in _SPECIAL:
+            return False
+    if quote is not None:
+        return False
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return False
+    return bool(words) and words[0] not in _SHELL_WORDS and "=" not in words[0]
+
+
 def run_tests(session, task, root: Path, home: Path, env: dict, *, expected: Optional[Sequence[str]],
               canaries: bool = True, marker: Optional[str] = None, timeout: Optional[float] = None
               ) -> tuple[ProcessResult, Verdict]:
@@ -131,7 +169,11 @@ def run_tests(session, task, root: Path, home: Path, env: dict, *, expected: Opt
     full_env = {**env, **extra}
     if "PYTHONPATH" in extra and env.get("PYTHONPATH"):
         full_env["PYTHONPATH"] = extra["PYTHONPATH"] + os.pathsep + env["PYTHONPATH"]
-    result = session.run(["/bin/sh", "-c", command], cwd=root, env=full_env,
+    # A simple command replaces the shell (``exec``): no shell process forked, waited for and ended
+    # around the tests, as a shell runs its last command (dash forks it); the same argv, exit code,
+    # process group and "not found" (127).
+    script = f"exec {command}" if simple_command(command) else command
+    result = session.run(["/bin/sh", "-c", script], cwd=root, env=full_env,
                          timeout=timeout or task.test_timeout, writable=[home], output_cap=TEST_OUTPUT_CAP,
                          marker=marker)
     report = channel.read(report_dir, key.encode()) if channel.structured else None
