@@ -278,8 +278,6 @@ def _safe_ref(name: str) -> bool:
     return parts[0] == "refs" and len(parts) > 1 and all(p not in ("", ".", "..") for p in parts) and "\\" not in name
 
 
-
-
 def _empty(folder: Path) -> None:
     """Remove everything in ``folder`` (if it exists), keeping the folder itself."""
     if folder.is_symlink() or (os.path.lexists(folder) and not folder.is_dir()):

@@ -60,14 +60,6 @@ def _release_gone() -> None:
         os.close(_held.pop(path))
 
 
-def release(root: Path) -> None:
-    """Let go of ``root``'s lock now (it is being removed)."""
-    with _lock:
-        fd = _held.pop(str(root), None)
-    if fd is not None:
-        os.close(fd)
-
-
 def sweep(parent: Optional[Path] = None) -> list[Path]:
     """Remove the folders in ``parent`` (the temporary folder) whose maker has ended; return them."""
     parent = Path(parent or tempfile.gettempdir())
@@ -89,7 +81,7 @@ def sweep(parent: Optional[Path] = None) -> list[Path]:
         fd = _orphaned(folder)
         if fd is not None:
             try:
-                _remove(folder)
+                rmtree(folder)
             finally:
                 os.close(fd)
             removed.append(folder)
@@ -109,13 +101,6 @@ def _orphaned(folder: Path) -> Optional[int]:
         os.close(fd)
         return None
     return fd
-
-
-def _remove(folder: Path) -> None:
-    try:
-        rmtree(folder)
-    except OSError:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def rmtree(root: Path) -> None:
